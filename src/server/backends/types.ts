@@ -1,0 +1,90 @@
+import type { Backend as BackendName, JobResult, JobStatus, ParsedCreateJobRequest } from "../../spec";
+
+/** A job as a backend sees it: what was asked for, and what the backend recorded when it submitted it. */
+export interface BackendJob<B extends BackendName = BackendName> {
+  /** The Train API's job id (a UUID). Backends use it to make submission idempotent. */
+  readonly id: string;
+  readonly accountId: string;
+  readonly backend: B;
+  readonly request: ParsedCreateJobRequest<B>;
+  /** What `submit` returned, once it has; null before. */
+  readonly cloudJobIdentifier: Readonly<Record<string, string>> | null;
+  /** Backend-private state saved with the job (a process id, a native resource name). */
+  readonly backendState: Readonly<Record<string, unknown>> | null;
+}
+
+export interface SubmitResult {
+  /** The native job's identifier as the job object reports it (`job_name`, `training_job_name`, ...). */
+  cloudJobIdentifier: Record<string, string>;
+  /** Private state the backend needs later (kept in the store, never returned by the API). */
+  backendState?: Record<string, unknown>;
+  /** Status right after submission, when the backend already knows it. Defaults to PENDING. */
+  status?: JobStatus;
+}
+
+export interface PollResult {
+  status: JobStatus;
+  result?: JobResult;
+  backendState?: Record<string, unknown>;
+}
+
+/**
+ * One place jobs run. Every method may be called again after a crash, so each must be idempotent
+ * for a given job id: a second `submit` of the same job must find the first native job rather than
+ * start another one.
+ */
+export interface Backend<B extends BackendName = BackendName> {
+  readonly name: B;
+  /** Starts the job. Throws `BackendError` for failures the caller should see. */
+  submit(job: BackendJob<B>): Promise<SubmitResult>;
+  /** Reads the job's native state. */
+  poll(job: BackendJob<B>): Promise<PollResult>;
+  /** Asks the job to stop. Resolves once the request is accepted; `poll` reports CANCELED later. */
+  cancel(job: BackendJob<B>): Promise<void>;
+  /** Whether the backend can take another job now (the `local` backend limits concurrency). */
+  hasCapacity?(): boolean;
+  /** Releases timers, clients and child-process handles. */
+  close?(): Promise<void>;
+}
+
+/**
+ * A failure a backend reports to the API caller. `status` is the HTTP status the API answers with
+ * (400 for a request the cloud refused, 403 for permission, 429 for quota, 502 for an upstream
+ * failure, 503 for a backend that is not configured); `code` is a stable machine-readable word.
+ */
+export class BackendError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = "BackendError";
+  }
+}
+
+/** What the server hands every backend when it builds it. */
+export interface BackendContext {
+  /** The server's data directory (`TRAINKIT_DATA_DIR`); a backend keeps its files under `<dataDir>/<backend>/`. */
+  readonly dataDir: string;
+  /** Tells the reconciler that a job changed, so it polls that job now instead of at the next tick. */
+  readonly notify: (jobId: string) => void;
+  readonly log: BackendLogger;
+}
+
+export interface BackendLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * Builds a backend from the server's environment. A backend whose settings are missing is not an
+ * error at start: the server keeps running and answers that backend's requests with a 503 that
+ * names `missing` (the variables to set).
+ */
+export type BackendFactory<B extends BackendName = BackendName> = (
+  env: NodeJS.ProcessEnv,
+  ctx: BackendContext,
+) => { backend: Backend<B> } | { missing: string[] };

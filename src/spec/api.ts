@@ -1,0 +1,90 @@
+import { z } from "zod";
+import { BACKENDS, type Backend, JobType } from "./backend";
+import { JobName } from "./common";
+import { JOB_CONFIG_SCHEMAS } from "./jobs";
+import { StorageMount, storageMountsFor } from "./mounts";
+import { JobStatus } from "./status";
+
+/** The body of `POST /v1/{backend}/jobs` for one backend. */
+export function createJobRequestFor<B extends Backend>(backend: B) {
+  return z
+    .object({
+      name: JobName,
+      job_config: JOB_CONFIG_SCHEMAS[backend] as (typeof JOB_CONFIG_SCHEMAS)[B],
+      storage_mounts: storageMountsFor(backend),
+    })
+    .strict();
+}
+
+export const CREATE_JOB_REQUESTS = Object.fromEntries(BACKENDS.map((b) => [b, createJobRequestFor(b)])) as {
+  [B in Backend]: ReturnType<typeof createJobRequestFor<B>>;
+};
+
+export type CreateJobRequest<B extends Backend = Backend> = z.input<(typeof CREATE_JOB_REQUESTS)[B]>;
+export type ParsedCreateJobRequest<B extends Backend = Backend> = z.output<(typeof CREATE_JOB_REQUESTS)[B]>;
+
+/** `result` of a job: set when the job failed, expired or was canceled. */
+export const JobResult = z.object({
+  failure_reason: z.string().optional(),
+  exit_code: z.number().int().optional(),
+});
+export type JobResult = z.infer<typeof JobResult>;
+
+/** The job object every endpoint returns, the same for every backend (seed 000). */
+export const Job = z.object({
+  id: z.string().uuid(),
+  name: z.string(),
+  job_type: JobType,
+  status: JobStatus,
+  cloud_job_identifier: z.record(z.string(), z.string()).nullable(),
+  storage_mounts: z.array(StorageMount),
+  account_id: z.string(),
+  created_at: z.string().datetime({ offset: true }),
+  updated_at: z.string().datetime({ offset: true }),
+  result: JobResult.nullable().optional(),
+});
+export type Job = z.infer<typeof Job>;
+
+/** `GET /v1/jobs` query: optional status filter and cursor pagination. */
+export const ListJobsQuery = z
+  .object({
+    status: JobStatus.optional(),
+    limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),
+    cursor: z.string().min(1).optional(),
+  })
+  .strict();
+export type ListJobsQuery = z.infer<typeof ListJobsQuery>;
+
+export const JobList = z.object({
+  items: z.array(Job),
+  next_cursor: z.string().nullable(),
+});
+export type JobList = z.infer<typeof JobList>;
+
+/** `GET /v1/jobs/{id}/logs` query and response. */
+export const JobLogsQuery = z
+  .object({
+    stream: z.enum(["stdout", "stderr"]).default("stdout"),
+    tail: z.coerce.number().int().min(1).max(10_000).default(100),
+  })
+  .strict();
+export const JobLogs = z.object({
+  job_id: z.string().uuid(),
+  stream: z.enum(["stdout", "stderr"]),
+  lines: z.array(z.string()),
+});
+export type JobLogs = z.infer<typeof JobLogs>;
+
+/** One problem with a request: where it is (`job_config.worker_pool_specs[0].replica_count`) and why. */
+export const ErrorDetail = z.object({ path: z.string(), message: z.string() });
+export type ErrorDetail = z.infer<typeof ErrorDetail>;
+
+/** Every error response: a stable code, a sentence, and the field-level details when validation failed. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(ErrorDetail).optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -1,0 +1,84 @@
+import { z } from "zod";
+import type { Backend } from "./backend";
+import { AbsolutePath } from "./common";
+
+/**
+ * The storage each backend can mount, as a URI pattern and the sentence shown when a mount does not match.
+ * Each cloud mounts its own object store; `kubernetes` mounts PersistentVolumeClaims; `local` mounts directories.
+ */
+export const MOUNT_URI_RULES: Record<Backend, { pattern: RegExp; expected: string }> = {
+  "vertex-ai": {
+    pattern: /^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)?$/,
+    expected: "a gs://<bucket>/<path> URI",
+  },
+  sagemaker: {
+    pattern: /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/,
+    expected: "an s3://<bucket>/<prefix> URI",
+  },
+  "azure-ml": {
+    pattern: /^azureml:\/\/(.+\/)?datastores\/[A-Za-z0-9_]+\/paths\/.*$/,
+    expected: "an azureml://datastores/<datastore>/paths/<path> URI",
+  },
+  kubernetes: {
+    pattern: /^pvc:\/\/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\/.*)?$/,
+    expected: "a pvc://<claim-name>/<sub-path> URI naming a PersistentVolumeClaim",
+  },
+  local: { pattern: /^(file:\/\/)?\/[^\0]*$/, expected: "a file:///<absolute-path> URI or an absolute path" },
+};
+
+const mountShape = {
+  source_uri: z.string().min(1, "must not be empty"),
+  mount_path: AbsolutePath,
+  read_only: z.boolean().default(false),
+};
+
+/** A storage mount as the Train API accepts it, without any backend-specific URI check. */
+export const StorageMount = z.object(mountShape).strict();
+export type StorageMount = z.infer<typeof StorageMount>;
+export type StorageMountInput = z.input<typeof StorageMount>;
+
+/** A storage mount whose `source_uri` must be storage the given backend can mount. */
+export function storageMountFor(backend: Backend) {
+  const rule = MOUNT_URI_RULES[backend];
+  return z
+    .object({
+      ...mountShape,
+      source_uri: mountShape.source_uri.regex(
+        rule.pattern,
+        `must be ${rule.expected} for the ${backend} backend`,
+      ),
+    })
+    .strict();
+}
+
+/** Mounts of one job: mount paths must be distinct, since each becomes one directory in the container. */
+export function storageMountsFor(backend: Backend) {
+  return z
+    .array(storageMountFor(backend))
+    .max(16, "must hold at most 16 mounts")
+    .superRefine((mounts, ctx) => {
+      const seen = new Map<string, number>();
+      mounts.forEach((mount, i) => {
+        const earlier = seen.get(mount.mount_path);
+        if (earlier !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "mount_path"],
+            message: `must differ from storage_mounts[${earlier}].mount_path; got ${mount.mount_path} twice`,
+          });
+        }
+        seen.set(mount.mount_path, i);
+      });
+    })
+    .default([]);
+}
+
+/** The environment variable through which the container finds mount `index`. */
+export function storageMountEnvName(index: number): string {
+  return `STORAGE_MOUNT_${index}_PATH`;
+}
+
+/** The local filesystem path of a `local` backend mount URI. */
+export function localMountPath(sourceUri: string): string {
+  return sourceUri.startsWith("file://") ? decodeURIComponent(sourceUri.slice("file://".length)) : sourceUri;
+}

@@ -1,0 +1,18 @@
+import { z } from "zod";
+
+/** Every state a job can be in, in the order a job normally moves through them. */
+export const JOB_STATUSES = ["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELED", "EXPIRED"] as const;
+export const JobStatus = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+/** States a job never leaves. */
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([
+  "COMPLETED",
+  "FAILED",
+  "CANCELED",
+  "EXPIRED",
+]);
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
