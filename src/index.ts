@@ -1,0 +1,3 @@
+// The package root holds what every user needs and loads no cloud provider SDK:
+// the job schemas and the accelerator catalogue. Cloud components live under trainkit/<cloud>.
+export * from "./spec";
