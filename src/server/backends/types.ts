@@ -1,4 +1,12 @@
-import type { Backend as BackendName, JobResult, JobStatus, ParsedCreateJobRequest } from "../../spec";
+import type { z } from "zod";
+import type {
+  Backend as BackendName,
+  JobLogs,
+  JobLogsQuery,
+  JobResult,
+  JobStatus,
+  ParsedCreateJobRequest,
+} from "../../spec";
 
 /** A job as a backend sees it: what was asked for, and what the backend recorded when it submitted it. */
 export interface BackendJob<B extends BackendName = BackendName> {
@@ -41,6 +49,11 @@ export interface Backend<B extends BackendName = BackendName> {
   poll(job: BackendJob<B>): Promise<PollResult>;
   /** Asks the job to stop. Resolves once the request is accepted; `poll` reports CANCELED later. */
   cancel(job: BackendJob<B>): Promise<void>;
+  /**
+   * The last lines of the job's output, for `GET /v1/jobs/{id}/logs`. Backends without logs leave it
+   * out and the API answers 501.
+   */
+  logs?(job: BackendJob<B>, query: z.output<typeof JobLogsQuery>): Promise<JobLogs>;
   /** Whether the backend can take another job now (the `local` backend limits concurrency). */
   hasCapacity?(): boolean;
   /** Releases timers, clients and child-process handles. */

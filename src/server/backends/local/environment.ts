@@ -1,0 +1,54 @@
+import type { ParsedCreateJobRequest } from "../../../spec";
+import { localMountPath, storageMountEnvName } from "../../../spec";
+
+/**
+ * Variables a job inherits from the server. Everything else in the server's environment (API keys,
+ * database URLs, cloud credentials) stays out of the job; a job that needs more names it in `env`.
+ */
+export const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "LANG",
+  "LANGUAGE",
+  "LC_ALL",
+  "LC_CTYPE",
+  "TZ",
+  "TMPDIR",
+  "CUDA_VISIBLE_DEVICES",
+  "LD_LIBRARY_PATH",
+] as const;
+
+/** Set unless the job overrides it: Python writes its progress to the log as it goes, not at exit. */
+const JOB_DEFAULTS: Record<string, string> = { PYTHONUNBUFFERED: "1" };
+
+const FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/**
+ * The mount directories of a job, in order, as `STORAGE_MOUNT_<i>_PATH` exposes them. Plain processes
+ * have no mount namespace, so the job sees each source directory itself and `mount_path` is not
+ * used; for the same reason `read_only` cannot be enforced (that needs root or a container): it only
+ * requires that the directory already exists.
+ */
+export function mountDirectories(request: ParsedCreateJobRequest<"local">): string[] {
+  return request.storage_mounts.map((mount) => localMountPath(mount.source_uri));
+}
+
+/** The whole environment of a job: the inherited base, then the job's `env`, then the mount paths. */
+export function jobEnvironment(
+  serverEnv: NodeJS.ProcessEnv,
+  request: ParsedCreateJobRequest<"local">,
+): Record<string, string> {
+  const env: Record<string, string> = { PATH: FALLBACK_PATH, ...JOB_DEFAULTS };
+  for (const name of INHERITED_ENV) {
+    const value = serverEnv[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, request.job_config.env ?? {});
+  mountDirectories(request).forEach((dir, i) => {
+    env[storageMountEnvName(i)] = dir;
+  });
+  return env;
+}
