@@ -1,0 +1,69 @@
+import * as pulumi from "@pulumi/pulumi";
+import { TrainingPlatform } from "trainkit/gcp";
+import { TrainingJob } from "trainkit/job";
+
+const config = new pulumi.Config();
+const accountId = config.get("accountId") ?? "team-vision";
+// The key callers send as x-api-key. Stored as a secret in the stack and in Secret Manager; the API
+// maps it to the accounts it may act for.
+const apiKey = config.requireSecret("apiKey");
+
+const platform = new TrainingPlatform("ml", {
+  api: {
+    image: config.require("apiImage"),
+    apiKeys: apiKey.apply((key) => ({ [key]: [accountId] })),
+    // Reachable from this laptop so that `pulumi up` can submit the job below; the API key is the gate.
+    // Drop it (internal-only ingress) once jobs are submitted from inside the VPC.
+    public: true,
+  },
+  // Vertex AI needs no cluster. Set trainkit-gcp:gkeCluster to true for a GKE cluster with a spot L4 pool.
+  cluster: config.getBoolean("gkeCluster")
+    ? { gpuPools: [{ gpu: "nvidia-l4", gpusPerNode: 1, maxNodes: 2, spot: true }], deletionProtection: false }
+    : undefined,
+});
+
+export const platformOutputs = platform.outputs;
+
+// Seed 000's Vertex AI example, submitted once the training image has been pushed to the platform's
+// registry and its tag given as trainkit-gcp:trainingImage.
+const trainingImage = config.get("trainingImage");
+export const mnistJob = trainingImage
+  ? new TrainingJob("mnist-training", {
+      backend: "vertex-ai",
+      name: "mnist-training",
+      apiUrl: platform.outputs.apiUrl,
+      apiKey,
+      accountId,
+      jobConfig: {
+        worker_pool_specs: [
+          {
+            machine_spec: {
+              machine_type: "g2-standard-8",
+              accelerator_type: "NVIDIA_L4",
+              accelerator_count: 1,
+            },
+            replica_count: 1,
+            container_spec: {
+              image_uri: pulumi.interpolate`${platform.outputs.registryUrl}/${trainingImage}`,
+              command: ["python3", "train.py"],
+              args: ["--epochs", "3"],
+            },
+          },
+        ],
+        scheduling: { timeout: "86400s" },
+        service_account: platform.outputs.jobServiceAccountEmail,
+      },
+      storageMounts: [
+        {
+          sourceUri: pulumi.interpolate`${platform.outputs.dataBucketUrl}/mnist-data`,
+          mountPath: "/mnt/data",
+          readOnly: true,
+        },
+        {
+          sourceUri: pulumi.interpolate`${platform.outputs.outputBucketUrl}/output/run-1`,
+          mountPath: "/mnt/output",
+        },
+      ],
+      waitFor: "running",
+    }).status
+  : undefined;

@@ -1,0 +1,4 @@
+export * from "./gpu-pool";
+export * from "./labels";
+export * from "./naming";
+export * from "./sentences";

@@ -1,0 +1,126 @@
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import { mergeLabels } from "../components/labels";
+import { ArgumentError, shown } from "../components/sentences";
+import { gcpSetting } from "./settings";
+
+export interface RegistryArgs {
+  /** The GCP project. Defaults to the stack's `gcp:project` config. */
+  project?: pulumi.Input<string>;
+  /** The region of the repository; put it where the jobs run. Defaults to the stack's `gcp:region` config. */
+  location?: pulumi.Input<string>;
+  /**
+   * The repository ID, part of the image URL: lowercase letters, digits and dashes. Defaults to the
+   * component's name.
+   */
+  repositoryId?: pulumi.Input<string>;
+  /**
+   * Refuse to move a tag once pushed, so `train:v1` always means the image a job was submitted with.
+   * Defaults to true. Set false only for mutable tags like `latest` during development.
+   */
+  immutableTags?: pulumi.Input<boolean>;
+  /** Delete untagged images (left behind by re-pushes and multi-arch builds) this many days old. Defaults to 7. */
+  untaggedRetentionDays?: number;
+  /**
+   * Keep at least this many most recent versions of each image whatever the delete rules say. Defaults to 10.
+   */
+  keepRecentVersions?: number;
+  /**
+   * Also delete tagged images this many days old (the `keepRecentVersions` newest always stay). Defaults to
+   * none: tagged images stay, since old jobs may need to be rerun from them.
+   */
+  taggedRetentionDays?: number;
+  /**
+   * A Cloud KMS key (`projects/.../cryptoKeys/...`) to encrypt images with. Defaults to Google-managed keys.
+   * The Artifact Registry service agent must hold `roles/cloudkms.cryptoKeyEncrypterDecrypter` on the key.
+   */
+  kmsKeyName?: pulumi.Input<string>;
+  /**
+   * Scan pushed images for vulnerabilities (Artifact Analysis; the Container Scanning API must be enabled).
+   * Defaults to true.
+   */
+  vulnerabilityScanning?: boolean;
+  /** Labels for the repository. Defaults to the trainkit labels only. */
+  labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+function days(field: string, value: number | undefined, fallback: number | undefined, owner: string) {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ArgumentError(
+      `${owner}: ${field} must be a whole number of days, at least 1; got ${shown(value)}`,
+    );
+  }
+  return value;
+}
+
+const seconds = (d: number) => `${d * 86400}s`;
+
+/** A private Artifact Registry Docker repository with immutable tags, cleanup policies and scanning. */
+export class Registry extends pulumi.ComponentResource {
+  public readonly repository: gcp.artifactregistry.Repository;
+  /** Where to push and pull images: `<region>-docker.pkg.dev/<project>/<repository>`. */
+  public readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: RegistryArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+    super("trainkit:gcp:Registry", name, {}, opts);
+    const owner = `Registry ${name}`;
+    const project = gcpSetting(args.project, "project", "project", owner);
+    const location = gcpSetting(args.location, "location", "region", owner);
+    const untagged = days("untaggedRetentionDays", args.untaggedRetentionDays, 7, owner)!;
+    const tagged = days("taggedRetentionDays", args.taggedRetentionDays, undefined, owner);
+    const repositoryId = args.repositoryId ?? name;
+    if (typeof repositoryId === "string" && !/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(repositoryId)) {
+      throw new ArgumentError(
+        `${owner}: repositoryId must be 1 to 63 lowercase letters, digits or dashes, starting with a letter${
+          args.repositoryId === undefined ? " (it defaults to the component's name; set it explicitly)" : ""
+        }; got ${shown(repositoryId)}`,
+      );
+    }
+    const keep = args.keepRecentVersions ?? 10;
+    if (!Number.isInteger(keep) || keep < 1) {
+      throw new ArgumentError(
+        `${owner}: keepRecentVersions must be a whole number, at least 1; got ${shown(keep)}`,
+      );
+    }
+
+    const cleanupPolicies: gcp.types.input.artifactregistry.RepositoryCleanupPolicy[] = [
+      {
+        id: "delete-untagged",
+        action: "DELETE",
+        condition: { tagState: "UNTAGGED", olderThan: seconds(untagged) },
+      },
+      { id: "keep-recent", action: "KEEP", mostRecentVersions: { keepCount: keep } },
+    ];
+    if (tagged !== undefined) {
+      cleanupPolicies.push({
+        id: "delete-old-tagged",
+        action: "DELETE",
+        condition: { tagState: "TAGGED", olderThan: seconds(tagged) },
+      });
+    }
+
+    this.repository = new gcp.artifactregistry.Repository(
+      name,
+      {
+        project,
+        location,
+        repositoryId,
+        format: "DOCKER",
+        description: "Training images (trainkit)",
+        dockerConfig: { immutableTags: args.immutableTags ?? true },
+        cleanupPolicies,
+        cleanupPolicyDryRun: false,
+        kmsKeyName: args.kmsKeyName,
+        vulnerabilityScanningConfig: {
+          enablementConfig: (args.vulnerabilityScanning ?? true) ? "INHERITED" : "DISABLED",
+        },
+        labels: mergeLabels("registry", args.labels),
+      },
+      { parent: this },
+    );
+
+    this.url = pulumi.interpolate`${this.repository.location}-docker.pkg.dev/${this.repository.project}/${this.repository.repositoryId}`;
+    this.registerOutputs({ url: this.url });
+  }
+}

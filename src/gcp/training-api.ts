@@ -1,0 +1,312 @@
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import { mergeLabels } from "../components/labels";
+import { boundedName } from "../components/naming";
+import { ArgumentError, shown } from "../components/sentences";
+import { gcpSetting, serviceAccountMember } from "./settings";
+
+export interface TrainingApiArgs {
+  /**
+   * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
+   * project can pull from (e.g. a `Registry`'s `url` plus `/trainkit:0.1.0`). Required.
+   */
+  image: pulumi.Input<string>;
+  /** The GCP project of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:project` config. */
+  project?: pulumi.Input<string>;
+  /** The region of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:region` config. */
+  region?: pulumi.Input<string>;
+  /**
+   * Email of the service account Vertex AI jobs run as. The API may act as this account and no other.
+   * Required.
+   */
+  jobServiceAccountEmail: pulumi.Input<string>;
+  /** Name of the bucket Vertex AI stages job outputs in (passed as `gs://<name>`). Required; also granted in `buckets`. */
+  stagingBucket: pulumi.Input<string>;
+  /** Names of further buckets the API may read and write objects in. Defaults to none beyond `stagingBucket`. */
+  buckets?: pulumi.Input<string>[];
+  /**
+   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
+   * object. Kept in Secret Manager and injected as a secret environment variable; never in plain state.
+   * Required.
+   */
+  apiKeys: pulumi.Input<string | Record<string, string[]>>;
+  /**
+   * A `postgresql://` URL for the API's state, kept in Secret Manager. Defaults to none: the service keeps
+   * its state in an embedded PGlite database on the instance's in-memory disk, which is lost when the
+   * instance is replaced; so without it the service runs exactly one instance, always on. Production
+   * deployments should set it.
+   */
+  databaseUrl?: pulumi.Input<string>;
+  /**
+   * Accept requests from the internet and let anyone invoke the service (`allUsers` holds `run.invoker`);
+   * the API keys are then the only gate. Defaults to false: ingress is internal-only and callers need
+   * `run.invoker` (see `invokers`).
+   */
+  public?: boolean;
+  /** IAM members (`user:...`, `serviceAccount:...`, `group:...`) allowed to invoke the service. Defaults to none. */
+  invokers?: pulumi.Input<string>[];
+  /** Fewest instances kept running. Defaults to 1 without `databaseUrl` (state lives on it), 0 with it. */
+  minInstances?: number;
+  /** Most instances. Defaults to 1 without `databaseUrl`, which it must then stay at; 3 with it. */
+  maxInstances?: number;
+  /** CPU per instance. Defaults to `1`. */
+  cpu?: pulumi.Input<string>;
+  /** Memory per instance. Defaults to `1Gi`. */
+  memory?: pulumi.Input<string>;
+  /**
+   * Further environment variables for the server (e.g. `TRAINKIT_RECONCILE_INTERVAL_MS`). Defaults to none.
+   * Must not name a variable this component sets.
+   */
+  env?: Record<string, pulumi.Input<string>>;
+  /**
+   * Refuse to delete the service. Defaults to false: the service holds no data of its own once `databaseUrl`
+   * is set, and can be recreated from its image.
+   */
+  deletionProtection?: pulumi.Input<boolean>;
+  /** Labels for the service, its secrets and its revisions. Defaults to the trainkit labels only. */
+  labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** Project-wide roles the API's service account holds: submitting and watching Vertex AI custom jobs. */
+export const API_PROJECT_ROLES = ["roles/aiplatform.user"] as const;
+/** The role the API holds on the job service account only, so it can submit jobs that run as it. */
+export const API_ACT_AS_ROLE = "roles/iam.serviceAccountUser";
+/** The role the API holds on each platform bucket only. */
+export const API_BUCKET_ROLE = "roles/storage.objectAdmin";
+/** The role the API holds on each of its own secrets only. */
+export const API_SECRET_ROLE = "roles/secretmanager.secretAccessor";
+
+const MANAGED_ENV = [
+  "HOST",
+  "PORT",
+  "TRAINKIT_DATA_DIR",
+  "TRAINKIT_API_KEYS",
+  "DATABASE_URL",
+  "TRAINKIT_VERTEX_PROJECT",
+  "TRAINKIT_VERTEX_REGION",
+  "TRAINKIT_VERTEX_SERVICE_ACCOUNT",
+  "TRAINKIT_VERTEX_STAGING_BUCKET",
+];
+
+/**
+ * The Train API on Cloud Run (v2), submitting jobs to Vertex AI as its own least-privilege service account,
+ * with its API keys (and database URL) in Secret Manager, internal-only unless `public: true`.
+ */
+export class TrainingApi extends pulumi.ComponentResource {
+  public readonly serviceAccount: gcp.serviceaccount.Account;
+  /** Every IAM grant the service account holds, one resource each. */
+  public readonly iamMembers: (
+    | gcp.projects.IAMMember
+    | gcp.serviceaccount.IAMMember
+    | gcp.storage.BucketIAMMember
+    | gcp.secretmanager.SecretIamMember
+  )[];
+  public readonly apiKeysSecret: gcp.secretmanager.Secret;
+  public readonly apiKeysSecretVersion: gcp.secretmanager.SecretVersion;
+  public readonly databaseUrlSecret?: gcp.secretmanager.Secret;
+  public readonly databaseUrlSecretVersion?: gcp.secretmanager.SecretVersion;
+  public readonly service: gcp.cloudrunv2.Service;
+  public readonly invokerMembers: gcp.cloudrunv2.ServiceIamMember[];
+  /** The service's HTTPS URL, the `apiUrl` a `TrainingJob` sends jobs to. */
+  public readonly url: pulumi.Output<string>;
+  public readonly serviceAccountEmail: pulumi.Output<string>;
+
+  constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("trainkit:gcp:TrainingApi", name, {}, opts);
+    const owner = `TrainingApi ${name}`;
+    if (args?.image === undefined)
+      throw new ArgumentError(`${owner}: image must be set to the Train API image; got nothing`);
+    if (args.jobServiceAccountEmail === undefined) {
+      throw new ArgumentError(
+        `${owner}: jobServiceAccountEmail must be set to the account Vertex AI jobs run as; got nothing`,
+      );
+    }
+    if (args.stagingBucket === undefined) {
+      throw new ArgumentError(
+        `${owner}: stagingBucket must be set to a bucket name for Vertex AI staging; got nothing`,
+      );
+    }
+    if (args.apiKeys === undefined) {
+      throw new ArgumentError(`${owner}: apiKeys must be set to the TRAINKIT_API_KEYS JSON; got nothing`);
+    }
+    const project = gcpSetting(args.project, "project", "project", owner);
+    const region = gcpSetting(args.region, "region", "region", owner);
+    const durable = args.databaseUrl !== undefined;
+    const maxInstances = args.maxInstances ?? (durable ? 3 : 1);
+    const minInstances = args.minInstances ?? (durable ? 0 : 1);
+    if (!Number.isInteger(maxInstances) || maxInstances < 1) {
+      throw new ArgumentError(
+        `${owner}: maxInstances must be a whole number, at least 1; got ${shown(maxInstances)}`,
+      );
+    }
+    if (!durable && maxInstances !== 1) {
+      throw new ArgumentError(
+        `${owner}: maxInstances must be 1 when databaseUrl is not set, since each instance would keep its own embedded database; got ${maxInstances}. Set databaseUrl to a Postgres URL to run more.`,
+      );
+    }
+    if (!Number.isInteger(minInstances) || minInstances < 0 || minInstances > maxInstances) {
+      throw new ArgumentError(
+        `${owner}: minInstances must be a whole number from 0 to maxInstances (${maxInstances}); got ${shown(minInstances)}`,
+      );
+    }
+    const clash = Object.keys(args.env ?? {}).find((k) => MANAGED_ENV.includes(k));
+    if (clash !== undefined) {
+      throw new ArgumentError(
+        `${owner}: env must not set ${clash}, which this component sets; use the matching argument instead`,
+      );
+    }
+    const isPublic = args.public ?? false;
+    const labels = mergeLabels("training-api", args.labels);
+    const parent = { parent: this };
+
+    this.serviceAccount = new gcp.serviceaccount.Account(
+      `${name}-sa`,
+      { project, accountId: boundedName(`${name}-api`, 30), displayName: `Train API ${name} (trainkit)` },
+      parent,
+    );
+    this.serviceAccountEmail = this.serviceAccount.email;
+    const member = serviceAccountMember(this.serviceAccount.email);
+
+    const grants: TrainingApi["iamMembers"] = API_PROJECT_ROLES.map(
+      (role) =>
+        new gcp.projects.IAMMember(
+          `${name}-${role.split("/")[1]!.replace(/\./g, "-")}`,
+          { project, role, member },
+          parent,
+        ),
+    );
+    grants.push(
+      new gcp.serviceaccount.IAMMember(
+        `${name}-act-as-jobs`,
+        {
+          serviceAccountId: pulumi.interpolate`projects/${project}/serviceAccounts/${args.jobServiceAccountEmail}`,
+          role: API_ACT_AS_ROLE,
+          member,
+        },
+        parent,
+      ),
+    );
+    [args.stagingBucket, ...(args.buckets ?? [])].forEach((bucket, i) => {
+      grants.push(
+        new gcp.storage.BucketIAMMember(
+          `${name}-objects-${i}`,
+          { bucket, role: API_BUCKET_ROLE, member },
+          parent,
+        ),
+      );
+    });
+
+    const secret = (suffix: string, value: pulumi.Input<string>) => {
+      const s = new gcp.secretmanager.Secret(
+        `${name}-${suffix}`,
+        { project, replication: { auto: {} }, labels },
+        parent,
+      );
+      const version = new gcp.secretmanager.SecretVersion(
+        `${name}-${suffix}`,
+        { secret: s.id, secretData: pulumi.secret(value) },
+        parent,
+      );
+      grants.push(
+        new gcp.secretmanager.SecretIamMember(
+          `${name}-${suffix}-access`,
+          { project, secretId: s.secretId, role: API_SECRET_ROLE, member },
+          parent,
+        ),
+      );
+      return { secret: s, version };
+    };
+
+    const apiKeysJson = pulumi
+      .output(args.apiKeys)
+      .apply((keys) => (typeof keys === "string" ? keys : JSON.stringify(keys)));
+    const apiKeys = secret("api-keys", apiKeysJson);
+    this.apiKeysSecret = apiKeys.secret;
+    this.apiKeysSecretVersion = apiKeys.version;
+    const database = args.databaseUrl === undefined ? undefined : secret("database-url", args.databaseUrl);
+    this.databaseUrlSecret = database?.secret;
+    this.databaseUrlSecretVersion = database?.version;
+    this.iamMembers = grants;
+
+    const secretEnv = (
+      envName: string,
+      s: { secret: gcp.secretmanager.Secret; version: gcp.secretmanager.SecretVersion },
+    ) => ({
+      name: envName,
+      // Pinning the version rather than `latest` makes a changed secret roll out as a new revision.
+      valueSource: { secretKeyRef: { secret: s.secret.secretId, version: s.version.version } },
+    });
+    const envs: gcp.types.input.cloudrunv2.ServiceTemplateContainerEnv[] = [
+      { name: "HOST", value: "0.0.0.0" },
+      { name: "TRAINKIT_DATA_DIR", value: "/tmp/trainkit" },
+      { name: "TRAINKIT_VERTEX_PROJECT", value: project },
+      { name: "TRAINKIT_VERTEX_REGION", value: region },
+      { name: "TRAINKIT_VERTEX_SERVICE_ACCOUNT", value: args.jobServiceAccountEmail },
+      { name: "TRAINKIT_VERTEX_STAGING_BUCKET", value: pulumi.interpolate`gs://${args.stagingBucket}` },
+      secretEnv("TRAINKIT_API_KEYS", apiKeys),
+      ...(database ? [secretEnv("DATABASE_URL", database)] : []),
+      ...Object.entries(args.env ?? {}).map(([k, value]) => ({ name: k, value })),
+    ];
+
+    if (isPublic) {
+      pulumi.log.warn(
+        `TrainingApi ${name} is public: anyone on the internet can reach it, and its API keys are the only gate.`,
+        this,
+      );
+    }
+
+    this.service = new gcp.cloudrunv2.Service(
+      name,
+      {
+        project,
+        location: region,
+        ingress: isPublic ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY",
+        deletionProtection: args.deletionProtection ?? false,
+        labels,
+        template: {
+          serviceAccount: this.serviceAccount.email,
+          scaling: { minInstanceCount: minInstances, maxInstanceCount: maxInstances },
+          labels,
+          containers: [
+            {
+              image: args.image,
+              ports: { containerPort: 8080 },
+              envs,
+              resources: {
+                limits: { cpu: args.cpu ?? "1", memory: args.memory ?? "1Gi" },
+                // The reconciler polls Vertex AI between requests; throttled CPU would stall job status.
+                cpuIdle: false,
+                startupCpuBoost: true,
+              },
+              startupProbe: { httpGet: { path: "/healthz" }, periodSeconds: 2, failureThreshold: 30 },
+            },
+          ],
+        },
+      },
+      // Cloud Run checks secret access when it deploys a revision, so the grants must exist first.
+      { ...parent, dependsOn: grants },
+    );
+
+    const invokers = [...(isPublic ? ["allUsers"] : []), ...(args.invokers ?? [])];
+    this.invokerMembers = invokers.map(
+      (invoker, i) =>
+        new gcp.cloudrunv2.ServiceIamMember(
+          isPublic && i === 0 ? `${name}-public` : `${name}-invoker-${isPublic ? i - 1 : i}`,
+          {
+            project,
+            location: region,
+            name: this.service.name,
+            role: "roles/run.invoker",
+            member: invoker,
+          },
+          parent,
+        ),
+    );
+
+    this.url = this.service.uri;
+    this.registerOutputs({
+      url: this.url,
+      serviceAccountEmail: this.serviceAccountEmail,
+    });
+  }
+}

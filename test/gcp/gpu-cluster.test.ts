@@ -1,0 +1,264 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { GpuCluster, NODE_SERVICE_ACCOUNT_ROLES } from "../../src/gcp";
+import {
+  gcpComputed,
+  installPulumiMocks,
+  isSecret,
+  type MockRuntime,
+  outputValue,
+} from "../helpers/pulumi-mocks";
+
+const CLUSTER = "gcp:container/cluster:Cluster";
+const NODE_POOL = "gcp:container/nodePool:NodePool";
+const PROJECT_IAM = "gcp:projects/iAMMember:IAMMember";
+const ACCOUNT = "gcp:serviceaccount/account:Account";
+
+let mocks: MockRuntime;
+beforeAll(async () => {
+  mocks = await installPulumiMocks({ computed: gcpComputed });
+});
+
+const base = { project: "acme-ml", location: "us-central1" };
+
+async function build(name: string, args: ConstructorParameters<typeof GpuCluster>[1] = {}) {
+  const cluster = new GpuCluster(name, { ...base, ...args });
+  await mocks.settle();
+  return cluster;
+}
+
+describe("GpuCluster", () => {
+  it("creates a GKE cluster with private nodes, workload identity, shielded nodes and deletion protection", async () => {
+    await build("secure");
+    const cluster = mocks.one(CLUSTER, "secure").inputs;
+    expect(cluster.privateClusterConfig).toEqual({ enablePrivateNodes: true, enablePrivateEndpoint: false });
+    expect(cluster.workloadIdentityConfig).toEqual({ workloadPool: "acme-ml.svc.id.goog" });
+    expect(cluster.enableShieldedNodes).toBe(true);
+    expect(cluster.deletionProtection).toBe(true);
+    expect(cluster.enableLegacyAbac).toBe(false);
+    expect(cluster.releaseChannel).toEqual({ channel: "REGULAR" });
+    expect(cluster.networkingMode).toBe("VPC_NATIVE");
+    expect(cluster.removeDefaultNodePool).toBe(true);
+  });
+
+  it("enforces network policy through Dataplane V2 by default", async () => {
+    await build("dpv2");
+    const cluster = mocks.one(CLUSTER, "dpv2").inputs;
+    expect(cluster.datapathProvider).toBe("ADVANCED_DATAPATH");
+    expect(cluster.networkPolicy).toBeUndefined();
+  });
+
+  it("enforces network policy with Calico when Dataplane V2 is turned off", async () => {
+    await build("calico", { dataplaneV2: false });
+    const cluster = mocks.one(CLUSTER, "calico").inputs;
+    expect(cluster.datapathProvider).toBe("LEGACY_DATAPATH");
+    expect(cluster.networkPolicy).toEqual({ enabled: true, provider: "CALICO" });
+    expect(cluster.addonsConfig).toEqual({ networkPolicyConfig: { disabled: false } });
+  });
+
+  it("makes the control plane private only when privateEndpoint is set", async () => {
+    await build("privep", { privateEndpoint: true, masterIpv4CidrBlock: "172.16.0.32/28" });
+    expect(mocks.one(CLUSTER, "privep").inputs.privateClusterConfig).toEqual({
+      enablePrivateNodes: true,
+      enablePrivateEndpoint: true,
+      masterIpv4CidrBlock: "172.16.0.32/28",
+    });
+  });
+
+  it("runs a small autoscaled system pool as the least-privilege node account with the GKE metadata server", async () => {
+    await build("sys");
+    const pool = mocks.one(NODE_POOL, "sys-system").inputs;
+    expect(pool.autoscaling).toEqual({ minNodeCount: 1, maxNodeCount: 3 });
+    expect(pool.nodeConfig.machineType).toBe("e2-standard-4");
+    expect(pool.nodeConfig.serviceAccount).toMatch(
+      /^sys-nodes-[0-9a-f]{6}@acme-ml\.iam\.gserviceaccount\.com$/,
+    );
+    expect(pool.nodeConfig.workloadMetadataConfig).toEqual({ mode: "GKE_METADATA" });
+    expect(pool.nodeConfig.shieldedInstanceConfig).toEqual({
+      enableSecureBoot: true,
+      enableIntegrityMonitoring: true,
+    });
+  });
+
+  it("builds an L4 pool that scales from zero with GKE-installed drivers, the GPU taint and GPU labels", async () => {
+    const cluster = await build("l4", { gpuPools: [{ gpu: "nvidia-l4", maxNodes: 4 }] });
+    const pool = mocks.one(NODE_POOL, "l4-nvidia-l4-x1").inputs;
+    expect(pool.initialNodeCount).toBe(0);
+    expect(pool.autoscaling).toEqual({
+      totalMinNodeCount: 0,
+      totalMaxNodeCount: 4,
+      locationPolicy: "BALANCED",
+    });
+    expect(pool.nodeConfig.machineType).toBe("g2-standard-8");
+    expect(pool.nodeConfig.guestAccelerators).toEqual([
+      { type: "nvidia-l4", count: 1, gpuDriverInstallationConfig: { gpuDriverVersion: "DEFAULT" } },
+    ]);
+    expect(pool.nodeConfig.taints).toEqual([
+      { key: "nvidia.com/gpu", value: "present", effect: "NO_SCHEDULE" },
+    ]);
+    expect(pool.nodeConfig.labels).toEqual({
+      "trainkit.dev/gpu": "nvidia-l4",
+      "trainkit.dev/gpus-per-node": "1",
+      "trainkit.dev/pool": "nvidia-l4-x1",
+      "trainkit.dev/capacity": "on-demand",
+    });
+    expect(pool.nodeConfig.spot).toBe(false);
+    expect(pool.nodeConfig.workloadMetadataConfig).toEqual({ mode: "GKE_METADATA" });
+    expect(pool.nodeConfig.shieldedInstanceConfig).toEqual({
+      enableSecureBoot: true,
+      enableIntegrityMonitoring: true,
+    });
+    expect(Object.keys(cluster.nodePools)).toEqual(["system", "nvidia-l4-x1"]);
+  });
+
+  it("opens spot capacity only for a pool that asks, and lets it take capacity in any zone", async () => {
+    await build("spot", {
+      gpuPools: [
+        {
+          gpu: "nvidia-a100-80gb",
+          gpusPerNode: 8,
+          maxNodes: 2,
+          spot: true,
+          zones: ["us-central1-a", "us-central1-c"],
+        },
+        { gpu: "nvidia-a100-80gb", gpusPerNode: 8, maxNodes: 1 },
+      ],
+    });
+    const spot = mocks.one(NODE_POOL, "spot-nvidia-a100-80gb-x8-spot").inputs;
+    expect(spot.nodeConfig.spot).toBe(true);
+    expect(spot.nodeConfig.machineType).toBe("a2-ultragpu-8g");
+    expect(spot.nodeConfig.labels["trainkit.dev/capacity"]).toBe("spot");
+    expect(spot.autoscaling.locationPolicy).toBe("ANY");
+    expect(spot.nodeLocations).toEqual(["us-central1-a", "us-central1-c"]);
+    expect(mocks.one(NODE_POOL, "spot-nvidia-a100-80gb-x8").inputs.nodeConfig.spot).toBe(false);
+  });
+
+  it("uses a machine type override that carries the pool's GPUs, with its own accelerator name", async () => {
+    await build("mega", {
+      gpuPools: [
+        { name: "h100", gpu: "nvidia-h100-80gb", gpusPerNode: 8, machineType: "a3-megagpu-8g", maxNodes: 2 },
+      ],
+    });
+    const pool = mocks.one(NODE_POOL, "mega-h100").inputs;
+    expect(pool.nodeConfig.machineType).toBe("a3-megagpu-8g");
+    expect(pool.nodeConfig.guestAccelerators[0]).toMatchObject({ type: "nvidia-h100-mega-80gb", count: 8 });
+  });
+
+  it("grants the node account exactly the logging, monitoring and image-pull roles", async () => {
+    await build("roles");
+    const roles = mocks
+      .ofType(PROJECT_IAM)
+      .filter((r) => r.name.startsWith("roles-nodes-"))
+      .map((r) => r.inputs);
+    expect(roles.map((r) => r.role).sort()).toEqual([...NODE_SERVICE_ACCOUNT_ROLES].sort());
+    expect(
+      roles.every((r) => r.project === "acme-ml" && r.member.startsWith("serviceAccount:roles-nodes-")),
+    ).toBe(true);
+    expect(roles.map((r) => r.role)).not.toContain("roles/editor");
+    expect(roles.map((r) => r.role)).not.toContain("roles/owner");
+  });
+
+  it("uses a given node service account instead of creating one", async () => {
+    await build("byo", { nodeServiceAccount: "nodes@acme-ml.iam.gserviceaccount.com" });
+    expect(mocks.ofType(ACCOUNT).filter((r) => r.name.startsWith("byo"))).toEqual([]);
+    expect(mocks.one(NODE_POOL, "byo-system").inputs.nodeConfig.serviceAccount).toBe(
+      "nodes@acme-ml.iam.gserviceaccount.com",
+    );
+  });
+
+  it("outputs a secret kubeconfig that authenticates through gke-gcloud-auth-plugin", async () => {
+    const cluster = await build("kc");
+    expect(await isSecret(cluster.kubeconfig)).toBe(true);
+    const config = JSON.parse(await outputValue(cluster.kubeconfig));
+    expect(config["current-context"]).toBe("gke_acme-ml_us-central1_kc");
+    expect(config.clusters[0].cluster).toEqual({
+      server: "https://203.0.113.10",
+      "certificate-authority-data": "Q0EtREFUQQ==",
+    });
+    expect(config.users[0].user.exec).toMatchObject({
+      apiVersion: "client.authentication.k8s.io/v1beta1",
+      command: "gke-gcloud-auth-plugin",
+      provideClusterInfo: true,
+    });
+    expect(await outputValue(cluster.endpoint)).toBe("203.0.113.10");
+  });
+
+  it("parents every resource it creates to itself", async () => {
+    await build("tree", { gpuPools: [{ gpu: "nvidia-t4", maxNodes: 1 }] });
+    const children = mocks.resources.filter((r) => r.custom && r.name.startsWith("tree"));
+    expect(children.length).toBe(1 + 1 + NODE_SERVICE_ACCOUNT_ROLES.length + 2);
+    expect(new Set(children.map((r) => r.parentType))).toEqual(new Set(["trainkit:gcp:GpuCluster"]));
+  });
+
+  it("labels the cluster with the trainkit labels and the user's", async () => {
+    await build("lbl", { labels: { team: "vision" } });
+    expect(mocks.one(CLUSTER, "lbl").inputs.resourceLabels).toEqual({
+      team: "vision",
+      "managed-by": "trainkit",
+      "trainkit-component": "gpu-cluster",
+    });
+  });
+});
+
+describe("GpuCluster argument checks", () => {
+  it("rejects a GPU count the GPU is not sold in, naming the pool's field", () => {
+    expect(
+      () =>
+        new GpuCluster("bad-count", {
+          ...base,
+          gpuPools: [{ gpu: "nvidia-l4", gpusPerNode: 3, maxNodes: 1 }],
+        }),
+    ).toThrow("gpuPools[0].gpusPerNode must be 1, 2, 4 or 8 for nvidia-l4 on GCP; got 3");
+  });
+
+  it("rejects a machine type that does not carry the pool's GPU", () => {
+    expect(
+      () =>
+        new GpuCluster("bad-type", {
+          ...base,
+          gpuPools: [{ gpu: "nvidia-a100-80gb", gpusPerNode: 1, machineType: "a2-highgpu-1g", maxNodes: 1 }],
+        }),
+    ).toThrow(
+      "gpuPools[0].machineType must be a2-ultragpu-1g for 1 nvidia-a100-80gb per node on GCP; got a2-highgpu-1g",
+    );
+  });
+
+  it("rejects maxNodes below minNodes", () => {
+    expect(
+      () =>
+        new GpuCluster("bad-max", { ...base, gpuPools: [{ gpu: "nvidia-t4", minNodes: 3, maxNodes: 2 }] }),
+    ).toThrow("gpuPools[0].maxNodes must be at least minNodes (3); got 2");
+  });
+
+  it("rejects two pools with the same name", () => {
+    expect(
+      () =>
+        new GpuCluster("dupe", {
+          ...base,
+          gpuPools: [
+            { gpu: "nvidia-t4", maxNodes: 1 },
+            { gpu: "nvidia-t4", maxNodes: 2 },
+          ],
+        }),
+    ).toThrow(
+      "gpuPools[1].name must differ from gpuPools[0].name; got nvidia-t4-x1 twice (give one pool a name)",
+    );
+  });
+
+  it("rejects an unknown release channel, listing the channels", () => {
+    expect(() => new GpuCluster("chan", { ...base, releaseChannel: "BETA" as never })).toThrow(
+      "GpuCluster chan: releaseChannel must be RAPID, REGULAR, STABLE or EXTENDED; got BETA",
+    );
+  });
+
+  it("asks for a project when neither the args nor the stack config give one", () => {
+    expect(() => new GpuCluster("noproj", { location: "us-central1" })).toThrow(
+      "GpuCluster noproj: project must be set, or the stack must set gcp:project (pulumi config set gcp:project my-project); got nothing",
+    );
+  });
+
+  it("rejects a pods range without a services range", () => {
+    expect(() => new GpuCluster("ranges", { ...base, podsRangeName: "pods" })).toThrow(
+      "GpuCluster ranges: podsRangeName and servicesRangeName must be set together; got only podsRangeName",
+    );
+  });
+});

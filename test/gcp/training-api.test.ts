@@ -1,0 +1,189 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { TrainingApi, type TrainingApiArgs } from "../../src/gcp";
+import {
+  gcpComputed,
+  type Inputs,
+  installPulumiMocks,
+  type MockRuntime,
+  outputValue,
+  type RegisteredResource,
+} from "../helpers/pulumi-mocks";
+
+const SERVICE = "gcp:cloudrunv2/service:Service";
+const INVOKER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
+const SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion";
+const IAM_TYPES = [
+  "gcp:projects/iAMMember:IAMMember",
+  "gcp:serviceaccount/iAMMember:IAMMember",
+  "gcp:storage/bucketIAMMember:BucketIAMMember",
+  "gcp:secretmanager/secretIamMember:SecretIamMember",
+];
+
+const API_KEY = "tk_live_0123456789abcdef";
+const JOB_SA = "jobs@acme-ml.iam.gserviceaccount.com";
+const args: TrainingApiArgs = {
+  project: "acme-ml",
+  region: "us-central1",
+  image: "us-central1-docker.pkg.dev/acme-ml/images/trainkit:0.1.0",
+  jobServiceAccountEmail: JOB_SA,
+  stagingBucket: "acme-ml-output",
+  buckets: ["acme-ml-data"],
+  apiKeys: { [API_KEY]: ["team-vision"] },
+};
+
+let mocks: MockRuntime;
+beforeAll(async () => {
+  mocks = await installPulumiMocks({ computed: gcpComputed });
+});
+
+async function build(name: string, extra: Partial<TrainingApiArgs> = {}) {
+  const api = new TrainingApi(name, { ...args, ...extra });
+  await mocks.settle();
+  return api;
+}
+
+function grantsOf(prefix: string): RegisteredResource[] {
+  return mocks.resources.filter((r) => IAM_TYPES.includes(r.type) && r.name.startsWith(`${prefix}-`));
+}
+
+function envOf(name: string): Inputs {
+  const container = mocks.one(SERVICE, name).inputs.template.containers[0];
+  return Object.fromEntries(container.envs.map((e: { name: string }) => [e.name, e]));
+}
+
+describe("TrainingApi", () => {
+  it("grants its service account exactly the listed roles, each on the narrowest resource", async () => {
+    await build("least");
+    const grants = grantsOf("least").map((g): Inputs => ({ ...g.inputs, type: g.type }));
+    const member = grants[0]!.member;
+    expect(member).toMatch(/^serviceAccount:least-api-[0-9a-f]{6}@acme-ml\.iam\.gserviceaccount\.com$/);
+    expect(grants.every((g) => g.member === member)).toBe(true);
+    expect(
+      grants.map((g) => [g.role, g.project ?? g.serviceAccountId ?? g.bucket ?? g.secretId]).sort(),
+    ).toEqual(
+      [
+        ["roles/aiplatform.user", "acme-ml"],
+        ["roles/iam.serviceAccountUser", `projects/acme-ml/serviceAccounts/${JOB_SA}`],
+        ["roles/storage.objectAdmin", "acme-ml-output"],
+        ["roles/storage.objectAdmin", "acme-ml-data"],
+        ["roles/secretmanager.secretAccessor", "acme-ml"],
+      ].sort(),
+    );
+    const secretGrant = grants.find((g) => g.role === "roles/secretmanager.secretAccessor")!;
+    expect(secretGrant.secretId).toBe("least-api-keys");
+  });
+
+  it("holds no owner or editor role anywhere", async () => {
+    await build("noowner", { databaseUrl: "postgresql://api@10.0.0.5:5432/trainkit" });
+    const roles = grantsOf("noowner").map((g) => g.inputs.role);
+    expect(roles.length).toBe(6);
+    for (const broad of [
+      "roles/owner",
+      "roles/editor",
+      "roles/iam.serviceAccountAdmin",
+      "roles/aiplatform.admin",
+    ]) {
+      expect(roles).not.toContain(broad);
+    }
+    expect(
+      grantsOf("noowner")
+        .filter((g) => g.type === "gcp:projects/iAMMember:IAMMember")
+        .map((g) => g.inputs.role),
+    ).toEqual(["roles/aiplatform.user"]);
+  });
+
+  it("keeps the API keys in Secret Manager as a secret and injects them by reference, pinned to the version", async () => {
+    await build("keys");
+    const version = mocks.one(SECRET_VERSION, "keys-api-keys");
+    expect(version.secretInputs).toContain("secretData");
+    expect(JSON.parse(version.inputs.secretData)).toEqual({ [API_KEY]: ["team-vision"] });
+    expect(envOf("keys").TRAINKIT_API_KEYS).toEqual({
+      name: "TRAINKIT_API_KEYS",
+      valueSource: { secretKeyRef: { secret: "keys-api-keys", version: "1" } },
+    });
+    expect(JSON.stringify(mocks.one(SERVICE, "keys").inputs)).not.toContain(API_KEY);
+  });
+
+  it("accepts the API keys as a JSON string too", async () => {
+    await build("keystr", { apiKeys: JSON.stringify({ [API_KEY]: ["a", "b"] }) });
+    expect(JSON.parse(mocks.one(SECRET_VERSION, "keystr-api-keys").inputs.secretData)).toEqual({
+      [API_KEY]: ["a", "b"],
+    });
+  });
+
+  it("accepts internal traffic only and lets nobody invoke it by default", async () => {
+    await build("internal");
+    expect(mocks.one(SERVICE, "internal").inputs.ingress).toBe("INGRESS_TRAFFIC_INTERNAL_ONLY");
+    expect(mocks.ofType(INVOKER).filter((r) => r.name.startsWith("internal"))).toEqual([]);
+  });
+
+  it("opens to the internet with allUsers as invoker only when public is true", async () => {
+    await build("open", { public: true });
+    expect(mocks.one(SERVICE, "open").inputs.ingress).toBe("INGRESS_TRAFFIC_ALL");
+    expect(mocks.one(INVOKER, "open-public").inputs).toMatchObject({
+      role: "roles/run.invoker",
+      member: "allUsers",
+      name: "open",
+      location: "us-central1",
+    });
+  });
+
+  it("lets the listed invokers call it while staying internal", async () => {
+    await build("callers", { invokers: ["serviceAccount:ci@acme-ml.iam.gserviceaccount.com"] });
+    expect(mocks.one(SERVICE, "callers").inputs.ingress).toBe("INGRESS_TRAFFIC_INTERNAL_ONLY");
+    expect(mocks.one(INVOKER, "callers-invoker-0").inputs.member).toBe(
+      "serviceAccount:ci@acme-ml.iam.gserviceaccount.com",
+    );
+  });
+
+  it("passes the Vertex AI settings to the server as environment variables", async () => {
+    await build("vertex");
+    const env = envOf("vertex");
+    expect(env.TRAINKIT_VERTEX_PROJECT.value).toBe("acme-ml");
+    expect(env.TRAINKIT_VERTEX_REGION.value).toBe("us-central1");
+    expect(env.TRAINKIT_VERTEX_SERVICE_ACCOUNT.value).toBe(JOB_SA);
+    expect(env.TRAINKIT_VERTEX_STAGING_BUCKET.value).toBe("gs://acme-ml-output");
+    expect(env.HOST.value).toBe("0.0.0.0");
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it("runs as its own service account, one always-on instance with CPU always allocated, without a database URL", async () => {
+    await build("single");
+    const template = mocks.one(SERVICE, "single").inputs.template;
+    expect(template.serviceAccount).toMatch(/^single-api-[0-9a-f]{6}@acme-ml\.iam\.gserviceaccount\.com$/);
+    expect(template.scaling).toEqual({ minInstanceCount: 1, maxInstanceCount: 1 });
+    expect(template.containers[0].resources.cpuIdle).toBe(false);
+    expect(template.containers[0].image).toBe(args.image);
+  });
+
+  it("keeps the database URL in Secret Manager and scales out when one is given", async () => {
+    const url = "postgresql://api:pw@10.0.0.5:5432/trainkit";
+    await build("durable", { databaseUrl: url });
+    expect(envOf("durable").DATABASE_URL.valueSource).toEqual({
+      secretKeyRef: { secret: "durable-database-url", version: "1" },
+    });
+    expect(mocks.one(SECRET_VERSION, "durable-database-url").secretInputs).toContain("secretData");
+    expect(mocks.one(SERVICE, "durable").inputs.template.scaling).toEqual({
+      minInstanceCount: 0,
+      maxInstanceCount: 3,
+    });
+    expect(JSON.stringify(mocks.one(SERVICE, "durable").inputs)).not.toContain("pw@");
+  });
+
+  it("outputs the service URL", async () => {
+    const api = await build("url");
+    expect(await outputValue(api.url)).toBe("https://url-abc123-uc.a.run.app");
+  });
+
+  it("refuses more than one instance without a database URL, saying why and how to fix it", () => {
+    expect(() => new TrainingApi("many", { ...args, maxInstances: 3 })).toThrow(
+      "TrainingApi many: maxInstances must be 1 when databaseUrl is not set, since each instance would keep its own embedded database; got 3. Set databaseUrl to a Postgres URL to run more.",
+    );
+  });
+
+  it("refuses extra env that would override a variable it manages", () => {
+    expect(() => new TrainingApi("clash", { ...args, env: { TRAINKIT_API_KEYS: "{}" } })).toThrow(
+      "TrainingApi clash: env must not set TRAINKIT_API_KEYS, which this component sets; use the matching argument instead",
+    );
+  });
+});

@@ -1,0 +1,177 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** Resource inputs as the engine receives them: arbitrary trees that tests index into freely. */
+// biome-ignore lint/suspicious/noExplicitAny: the shape differs per resource type, and tests assert on it.
+export type Inputs = Record<string, any>;
+
+/** One resource the program registered, as the engine would have received it. */
+export interface RegisteredResource {
+  /** The type token, e.g. `gcp:container/cluster:Cluster` or `trainkit:gcp:GpuCluster`. */
+  type: string;
+  /** The logical name given to the constructor. */
+  name: string;
+  /** The inputs after Pulumi resolved them, with secrets unwrapped (see `secretInputs`). */
+  inputs: Inputs;
+  /** Top-level input names whose value was marked secret by the program. */
+  secretInputs: string[];
+  /** The type token of the parent resource, or undefined for a resource created at the stack's top level. */
+  parentType?: string;
+  /** The provider reference (`<urn>::<id>`) the resource was registered with, when it was given one. */
+  provider?: string;
+  custom: boolean;
+}
+
+export interface MockOptions {
+  project?: string;
+  stack?: string;
+  /** Stack config, keyed `<namespace>:<key>` like `gcp:project`. */
+  config?: Record<string, string>;
+  /**
+   * Output properties the cloud would compute for a resource (an email, a URI), merged over its inputs.
+   * Each cloud's tests pass the few their components read.
+   */
+  computed?: (resource: { type: string; name: string; inputs: Inputs }) => Record<string, unknown>;
+}
+
+export interface MockRuntime {
+  /** Every resource registered so far, in registration order. */
+  readonly resources: RegisteredResource[];
+  /** The resources of one type token. */
+  ofType(type: string): RegisteredResource[];
+  /** The one resource of a type with this logical name; throws when there is none. */
+  one(type: string, name: string): RegisteredResource;
+  /** Every call of a provider function (an invoke such as `gcp:organizations/getProject:getProject`). */
+  readonly calls: { token: string; inputs: Inputs }[];
+  /** Waits until every outstanding registration has reached the mock monitor. */
+  settle(): Promise<void>;
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+function isSecretValue(value: unknown): value is { value: unknown } {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE
+  );
+}
+
+function unwrapSecrets(value: unknown): unknown {
+  if (isSecretValue(value)) return unwrapSecrets(value.value);
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
+// The mock monitor sees only types and names; the parent is recovered from the URN it builds.
+function parentTypeOf(urn: string): string | undefined {
+  const qualified = urn.split("::")[2] ?? "";
+  const chain = qualified.split("$");
+  return chain.length > 1 ? chain[chain.length - 2] : undefined;
+}
+
+/**
+ * Puts Pulumi's process-global runtime into mock mode and records every resource registered afterwards.
+ * Vitest runs each test file in its own process, so one call per file, before any component is constructed.
+ */
+export async function installPulumiMocks(options: MockOptions = {}): Promise<MockRuntime> {
+  const resources: RegisteredResource[] = [];
+  const calls: MockRuntime["calls"] = [];
+  if (options.config) pulumi.runtime.setAllConfig(options.config);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const raw = (args.inputs ?? {}) as Record<string, unknown>;
+        const inputs = unwrapSecrets(raw) as Inputs;
+        const record: RegisteredResource = {
+          type: args.type,
+          name: args.name,
+          inputs,
+          secretInputs: Object.keys(raw).filter((k) => isSecretValue(raw[k])),
+          custom: args.custom ?? true,
+          ...(args.provider ? { provider: args.provider } : {}),
+        };
+        resources.push(record);
+        const computed = options.computed?.({ type: args.type, name: args.name, inputs }) ?? {};
+        return { id: `${args.name}-id`, state: { ...raw, ...computed } };
+      },
+      call(args) {
+        calls.push({ token: args.token, inputs: args.inputs });
+        return args.inputs;
+      },
+    },
+    options.project ?? "trainkit-test",
+    options.stack ?? "test",
+    false,
+  );
+
+  const settle = async () => {
+    const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+    await settings.waitForRPCs();
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      resources: Map<string, { urn: string }>;
+    };
+    const urns = [...monitor.resources.keys()];
+    for (const record of resources) {
+      const urn = urns.find((u) => u.endsWith(`::${record.name}`) && u.split("::")[2]?.endsWith(record.type));
+      if (urn) record.parentType = parentTypeOf(urn);
+    }
+  };
+
+  return {
+    resources,
+    calls,
+    ofType: (type) => resources.filter((r) => r.type === type),
+    one(type, name) {
+      const found = resources.find((r) => r.type === type && r.name === name);
+      if (!found) {
+        const names = resources.filter((r) => r.type === type).map((r) => r.name);
+        throw new Error(`no ${type} named ${name}; registered: ${names.join(", ") || "none"}`);
+      }
+      return found;
+    },
+    settle,
+  };
+}
+
+/** The value an output resolves to. */
+export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+/** Whether an output is marked secret, so it is encrypted in state and masked in logs. */
+export function isSecret<T>(output: pulumi.Output<T>): Promise<boolean> {
+  return pulumi.isSecret(output);
+}
+
+/**
+ * The output properties GCP computes that trainkit's GCP components read: service account emails, the
+ * Cloud Run URI, a GKE endpoint and CA, secret ids and versions, and the names GCP would generate.
+ */
+export function gcpComputed({ type, name, inputs }: { type: string; name: string; inputs: Inputs }) {
+  const project = inputs.project ?? "mock-project";
+  switch (type) {
+    case "gcp:serviceaccount/account:Account":
+      return { email: `${inputs.accountId}@${project}.iam.gserviceaccount.com`, project };
+    case "gcp:cloudrunv2/service:Service":
+      return { name: inputs.name ?? name, uri: `https://${name}-abc123-uc.a.run.app` };
+    case "gcp:container/cluster:Cluster":
+      return {
+        name: inputs.name ?? name,
+        endpoint: "203.0.113.10",
+        masterAuth: { clusterCaCertificate: "Q0EtREFUQQ==" },
+      };
+    case "gcp:secretmanager/secret:Secret":
+      return { secretId: inputs.secretId ?? name };
+    case "gcp:secretmanager/secretVersion:SecretVersion":
+      return { version: "1" };
+    case "gcp:storage/bucket:Bucket":
+    case "gcp:artifactregistry/repository:Repository":
+      return { name: inputs.name ?? inputs.repositoryId ?? name };
+    default:
+      return {};
+  }
+}
