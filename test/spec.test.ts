@@ -1,59 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CREATE_JOB_REQUESTS, issuesToDetails } from "../src/spec";
-
-// The three example requests of seed 000, unchanged.
-const vertexExample = {
-  name: "mnist-training",
-  job_config: {
-    worker_pool_specs: [
-      {
-        machine_spec: { machine_type: "g2-standard-8", accelerator_type: "NVIDIA_L4", accelerator_count: 1 },
-        replica_count: 1,
-        container_spec: {
-          image_uri: "docker-registry.your-sgp-deployment-url/pytorch-gpu:v1",
-          command: ["python3", "train.py"],
-          args: ["--epochs", "3"],
-        },
-      },
-    ],
-    scheduling: { timeout: "86400s" },
-  },
-  storage_mounts: [
-    { source_uri: "gs://my-bucket/mnist-data", mount_path: "/mnt/data", read_only: true },
-    { source_uri: "gs://my-bucket/output/run-1", mount_path: "/mnt/output", read_only: false },
-  ],
-};
-const sagemakerExample = {
-  name: "mnist-training",
-  job_config: {
-    image: "docker-registry.your-sgp-deployment-url/pytorch-gpu:v1",
-    command: ["python3", "/app/train.py"],
-    resource_config: { instance_count: 1, instance_type: "ml.g4dn.xlarge", volume_size_in_gb: 50 },
-    hyperparameters: { learning_rate: "0.001" },
-  },
-  storage_mounts: [
-    { source_uri: "s3://my-bucket/mnist-data", mount_path: "/mnt/data", read_only: true },
-    { source_uri: "s3://my-bucket/output/run-1", mount_path: "/mnt/output", read_only: false },
-  ],
-};
-const azureExample = {
-  name: "mnist-training",
-  job_config: {
-    command: "python train.py --epochs 3",
-    environment: { image: "docker-registry.your-sgp-deployment-url/pytorch-gpu:v1" },
-    compute: "gpu-cluster",
-    resources: { instance_type: "Standard_NC24ads_A100_v4", instance_count: 1 },
-    environment_variables: { LEARNING_RATE: "0.001" },
-  },
-  storage_mounts: [
-    { source_uri: "azureml://datastores/traindata/paths/mnist", mount_path: "/mnt/data", read_only: true },
-    {
-      source_uri: "azureml://datastores/trainoutput/paths/run-1",
-      mount_path: "/mnt/output",
-      read_only: false,
-    },
-  ],
-};
+import { azureExample, sagemakerExample, vertexExample } from "./helpers/seed-examples";
 
 describe("the Train API request schemas", () => {
   it("accept seed 000's Vertex AI example unchanged", () => {
@@ -96,5 +43,28 @@ describe("the Train API request schemas", () => {
   it("fill the local backend's mounts with an empty list when none are given", () => {
     const parsed = CREATE_JOB_REQUESTS.local.parse({ name: "x", job_config: { command: ["true"] } });
     expect(parsed.storage_mounts).toEqual([]);
+  });
+});
+
+describe("the Vertex AI machine spec", () => {
+  const withMachine = (machine_spec: Record<string, unknown>) => {
+    const body = structuredClone(vertexExample) as typeof vertexExample;
+    (body.job_config.worker_pool_specs[0] as Record<string, unknown>).machine_spec = machine_spec;
+    return CREATE_JOB_REQUESTS["vertex-ai"].safeParse(body);
+  };
+
+  it("rejects a GPU count the accelerator is not built in, listing the allowed counts", () => {
+    const result = withMachine({ machine_type: "g2-standard-8", accelerator_type: "NVIDIA_L4", accelerator_count: 3 });
+    expect(issuesToDetails(result.error!)).toEqual([
+      {
+        path: "job_config.worker_pool_specs[0].machine_spec.accelerator_count",
+        message: "must be 1, 2, 4 or 8 for NVIDIA_L4; got 3",
+      },
+    ]);
+  });
+
+  it("rejects a machine type of another family than the accelerator's", () => {
+    const result = withMachine({ machine_type: "n1-standard-8", accelerator_type: "NVIDIA_L4", accelerator_count: 1 });
+    expect(issuesToDetails(result.error!)[0]?.path).toBe("job_config.worker_pool_specs[0].machine_spec.machine_type");
   });
 });

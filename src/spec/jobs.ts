@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { vertexMachineSpecIssues } from "../gpu";
 import type { Backend } from "./backend";
 import { AbsolutePath, EnvMap, EnvName, ImageRef, NonNegativeInt, PositiveInt } from "./common";
 
@@ -43,6 +44,12 @@ export const VertexMachineSpec = z
         path: ["accelerator_type"],
         message: "must be set when accelerator_count is set",
       });
+      return;
+    }
+    // Vertex only accepts the GPU counts each machine family is built with; catching a wrong pair
+    // here fails `pulumi preview` instead of the job minutes later.
+    for (const issue of vertexMachineSpecIssues(spec)) {
+      ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
     }
   });
 

@@ -69,6 +69,18 @@ export function storageMountsFor(backend: Backend) {
         }
         seen.set(mount.mount_path, i);
       });
+      // SageMaker syncs exactly one writable directory to S3 while a job runs (its checkpoint
+      // directory); a second writable mount would silently never be saved.
+      if (backend === "sagemaker") {
+        const writable = mounts.flatMap((m, i) => (m.read_only ? [] : [i]));
+        for (const i of writable.slice(1)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "read_only"],
+            message: `must be true: the sagemaker backend saves one writable mount (the checkpoint directory) and storage_mounts[${writable[0]}] is already writable`,
+          });
+        }
+      }
     })
     .default([]);
 }
