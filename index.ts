@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import * as pulumi from "@pulumi/pulumi";
+import { TrainingJob } from "trainkit/job";
+import type { CreateJobRequest } from "trainkit/spec";
+
+// The quickstart job of examples/quickstart as a Pulumi resource: `npm start` runs the Train API,
+// `pulumi up` submits the job and waits for it, `pulumi destroy` cancels it if it still runs.
+// The job itself is examples/quickstart/job.json, the same body the curl quick start posts, with
+// its relative paths made absolute here because only this machine knows where the example lives.
+
+const config = new pulumi.Config("trainkit");
+const example = path.join(__dirname, "examples", "quickstart");
+const dataDir = path.resolve(process.env.TRAINKIT_DATA_DIR ?? ".trainkit");
+const outputDir = path.resolve(config.get("outputDir") ?? path.join(dataDir, "runs", "pulumi-quickstart"));
+const job = JSON.parse(readFileSync(path.join(example, "job.json"), "utf8")) as CreateJobRequest<"local">;
+
+/**
+ * A key set with `pulumi config set --secret trainkit:apiKey` reaches the provider through its
+ * configuration and never enters the state. Without one, the key `npm start` wrote to the data
+ * directory is passed in, as a secret.
+ */
+function localApiKey(): pulumi.Output<string> | undefined {
+  if (config.getSecret("apiKey") !== undefined) return undefined;
+  const file = path.join(dataDir, "api-key");
+  try {
+    return pulumi.secret(readFileSync(file, "utf8").trim());
+  } catch {
+    throw new Error(
+      `no API key: ${file} does not exist; run \`npm start\` first (it writes that file), ` +
+        "or set one with `pulumi config set --secret trainkit:apiKey <key>`",
+    );
+  }
+}
+
+const quickstart = new TrainingJob("quickstart", {
+  backend: "local",
+  name: job.name,
+  jobConfig: { ...job.job_config, working_dir: path.resolve(example, job.job_config.working_dir ?? ".") },
+  storageMounts: (job.storage_mounts ?? []).map((mount) => ({
+    sourceUri: pathToFileURL(
+      mount.source_uri === "output" ? outputDir : path.resolve(example, mount.source_uri),
+    ).href,
+    mountPath: mount.mount_path,
+    readOnly: mount.read_only ?? false,
+  })),
+  apiKey: localApiKey(),
+  waitFor: (config.get("waitFor") as "submitted" | "running" | "completed" | undefined) ?? "completed",
+  waitTimeoutSeconds: 600,
+});
+
+export const jobId = quickstart.jobId;
+export const status = quickstart.status;
+export const modelDir = outputDir;

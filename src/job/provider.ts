@@ -1,0 +1,583 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import {
+  BACKENDS,
+  type Backend,
+  CREATE_JOB_REQUESTS,
+  issuesToDetails,
+  isTerminal,
+  type Job,
+  type JobStatus,
+  type StorageMount,
+} from "../spec";
+import { TrainApiClient } from "./clients/trainapi";
+import type { ApiSettings, JobClient } from "./clients/types";
+
+// This module is what the serialized `TrainingJob` provider loads, by package name, in the process
+// Pulumi starts for dynamic providers. It must therefore be plain data in, plain data out: no
+// Pulumi runtime, no Outputs, and the inputs arrive without secret markers because the dynamic
+// provider host tells the engine it does not accept secrets.
+
+/** How long `create` keeps watching the job: until the API accepted it, until it started, or until it ended. */
+export const WAIT_FOR = ["submitted", "running", "completed"] as const;
+export type WaitFor = (typeof WAIT_FOR)[number];
+
+export const DEFAULT_WAIT_TIMEOUT_SECONDS = 3600;
+export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 30;
+
+/** The value the engine puts where an input is not known yet (during preview). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** A storage mount as a `TrainingJob` takes it: the API's mount in Pulumi's camelCase. */
+export interface StorageMountProps {
+  sourceUri: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+
+/** A `TrainingJob`'s inputs as the provider receives them. */
+export interface TrainingJobInputs {
+  backend: Backend;
+  name: string;
+  jobConfig: Record<string, unknown>;
+  storageMounts?: StorageMountProps[];
+  apiUrl?: string;
+  apiKey?: string;
+  accountId?: string;
+  waitFor?: WaitFor;
+  waitTimeoutSeconds?: number;
+  requestTimeoutSeconds?: number;
+}
+
+/** A `TrainingJob`'s state: its inputs, and the job as the API last reported it. */
+export interface TrainingJobOutputs extends TrainingJobInputs {
+  jobId: string;
+  status: JobStatus;
+  cloudJobIdentifier?: Record<string, string>;
+  failureReason?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Inputs whose change means a different job: the job is canceled and a new one submitted. */
+export const REPLACE_PROPERTIES = ["backend", "name", "jobConfig", "storageMounts"] as const;
+/** Inputs that only change how the job is watched or reached: updated in place, nothing resubmitted. */
+export const UPDATE_PROPERTIES = [
+  "waitFor",
+  "waitTimeoutSeconds",
+  "requestTimeoutSeconds",
+  "apiUrl",
+  "apiKey",
+  "accountId",
+] as const;
+
+const WATCH_DEFAULTS: Record<(typeof UPDATE_PROPERTIES)[number], unknown> = {
+  waitFor: "submitted",
+  waitTimeoutSeconds: DEFAULT_WAIT_TIMEOUT_SECONDS,
+  requestTimeoutSeconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+  apiUrl: undefined,
+  apiKey: undefined,
+  accountId: undefined,
+};
+
+/** The API settings found in the stack's configuration (`trainkit:apiUrl`, ...). */
+export interface StackSettings {
+  apiUrl?: string;
+  apiKey?: string;
+  accountId?: string;
+}
+
+const SETTINGS = [
+  {
+    prop: "apiUrl",
+    config: "trainkit:apiUrl",
+    env: "TRAINKIT_API_URL",
+    example: "pulumi config set trainkit:apiUrl http://127.0.0.1:8080",
+  },
+  {
+    prop: "apiKey",
+    config: "trainkit:apiKey",
+    env: "TRAINKIT_API_KEY",
+    example: "pulumi config set --secret trainkit:apiKey <key>",
+  },
+  {
+    prop: "accountId",
+    config: "trainkit:accountId",
+    env: "TRAINKIT_ACCOUNT_ID",
+    example: "pulumi config set trainkit:accountId <account>",
+  },
+] as const;
+
+const POLL_FIRST_MS = 500;
+const POLL_MAX_MS = 5_000;
+const CANCEL_WAIT_MS = 30_000;
+
+const MOUNT_KEYS_TO_API: Record<string, string> = {
+  sourceUri: "source_uri",
+  mountPath: "mount_path",
+  readOnly: "read_only",
+};
+const MOUNT_KEYS_FROM_API = Object.fromEntries(Object.entries(MOUNT_KEYS_TO_API).map(([k, v]) => [v, k]));
+
+type Props = Record<string, unknown>;
+
+/**
+ * The `TrainingJob` dynamic provider. One instance lives in the provider host for the whole
+ * deployment; `configure` runs once, before any other method.
+ */
+export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
+  private stack: StackSettings = {};
+
+  /** Reads `trainkit:apiUrl`, `trainkit:apiKey` and `trainkit:accountId` from the stack's configuration. */
+  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+    this.stack = {};
+    for (const s of SETTINGS) {
+      let value: string | undefined;
+      try {
+        value = req.config.get(s.config);
+      } catch {
+        // A host that received no configuration at all cannot look keys up; that is no configuration.
+        value = undefined;
+      }
+      if (typeof value === "string" && value !== "") this.stack[s.prop] = value;
+    }
+  }
+
+  async check(_olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    const inputs: Props = { ...news };
+
+    const backend = news.backend;
+    if (backend !== UNKNOWN && !BACKENDS.includes(backend as Backend)) {
+      failures.push({
+        property: "backend",
+        reason: `must be one of ${BACKENDS.join(", ")}; got ${show(backend)}`,
+      });
+    } else if (backend !== UNKNOWN) {
+      const spec = checkSpec(backend as Backend, news);
+      failures.push(...spec.failures);
+      if (spec.normalized) Object.assign(inputs, spec.normalized);
+    }
+
+    const waitFor = news.waitFor ?? "submitted";
+    if (waitFor !== UNKNOWN && !WAIT_FOR.includes(waitFor as WaitFor)) {
+      failures.push({
+        property: "waitFor",
+        reason: `must be one of ${WAIT_FOR.join(", ")}; got ${show(waitFor)}`,
+      });
+    }
+    inputs.waitFor = waitFor;
+    for (const [prop, fallback] of [
+      ["waitTimeoutSeconds", DEFAULT_WAIT_TIMEOUT_SECONDS],
+      ["requestTimeoutSeconds", DEFAULT_REQUEST_TIMEOUT_SECONDS],
+    ] as const) {
+      const value = news[prop] ?? fallback;
+      if (value !== UNKNOWN && !(typeof value === "number" && Number.isFinite(value) && value > 0)) {
+        failures.push({
+          property: prop,
+          reason: `must be a number of seconds greater than 0; got ${show(value)}`,
+        });
+      }
+      inputs[prop] = value;
+    }
+
+    const apiUrl = news.apiUrl;
+    if (typeof apiUrl === "string" && apiUrl !== UNKNOWN) {
+      const problem = urlProblem(apiUrl);
+      if (problem) failures.push({ property: "apiUrl", reason: problem });
+    }
+    for (const s of SETTINGS) {
+      const value = news[s.prop];
+      if (value === UNKNOWN) continue;
+      if (value !== undefined && (typeof value !== "string" || value === "")) {
+        // The value itself is left out: for apiKey it is a secret.
+        failures.push({ property: s.prop, reason: `must be a non-empty string; ${settingHint(s)}` });
+      } else if (value === undefined && this.fromStackOrEnv(s) === undefined) {
+        failures.push({ property: s.prop, reason: `is not set; ${settingHint(s)}` });
+      }
+    }
+    return { inputs, failures };
+  }
+
+  async diff(_id: string, olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
+    let replaces: string[] = REPLACE_PROPERTIES.filter(
+      (prop) => specJson(olds, prop) !== specJson(news, prop),
+    );
+    if (replaces.length > 0) {
+      // Inputs that differ as written may still mean the same job once defaults are filled in (state
+      // written by an older provider, or a default spelt out): compare them as check leaves them.
+      const oldSpec = normalizeSpec(olds);
+      const newSpec = normalizeSpec(news);
+      replaces = replaces.filter((prop) => canonicalJson(oldSpec[prop]) !== canonicalJson(newSpec[prop]));
+    }
+    const updates = UPDATE_PROPERTIES.filter(
+      (prop) =>
+        canonicalJson(olds[prop] ?? WATCH_DEFAULTS[prop]) !==
+        canonicalJson(news[prop] ?? WATCH_DEFAULTS[prop]),
+    );
+    return {
+      changes: replaces.length > 0 || updates.length > 0,
+      replaces,
+      // A replacement job would compete with the old one for the same GPUs and write to the same
+      // output mounts; cancelling the old job first avoids both, at the cost of a short gap.
+      deleteBeforeReplace: replaces.length > 0,
+    };
+  }
+
+  async create(inputs: Props): Promise<pulumi.dynamic.CreateResult> {
+    const props = inputs as unknown as TrainingJobInputs;
+    const client = this.client(props);
+    // A fresh key per create call, reused by every retry inside it. The key is not derived from the
+    // inputs: a job is a run, not a declaration, so the same spec submitted again after a destroy,
+    // a failed run or `pulumi up --replace` must start a new run, which a key derived from the spec
+    // would prevent for as long as the server remembers it. The window a fresh key leaves open (the
+    // provider dies after the API accepted the job but before the engine recorded its id) is one
+    // the engine reports itself, as a pending create the user is asked to resolve.
+    const job = await client.submit(
+      {
+        backend: props.backend,
+        name: props.name,
+        jobConfig: props.jobConfig,
+        storageMounts: toApiMounts(props.storageMounts ?? []),
+      },
+      randomUUID(),
+    );
+    const outs = await this.watch(client, job, props, inputs);
+    return { id: job.id, outs };
+  }
+
+  async read(id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+    const state = props as unknown as TrainingJobOutputs;
+    const job = await this.client(state).get(id);
+    // An id the API no longer knows means the job is gone; an empty result drops it from the stack.
+    if (!job) return {};
+    return { id, props: outputsOf(state, job) };
+  }
+
+  async update(id: string, _olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+    const props = news as unknown as TrainingJobInputs;
+    const client = this.client(props);
+    const job = await client.get(id);
+    if (!job) {
+      throw new Error(
+        `job ${id} is no longer known to the Train API at ${props.apiUrl ?? this.setting(props, SETTINGS[0])}; ` +
+          "run `pulumi refresh` to drop it from the stack, then `pulumi up` to submit it again",
+      );
+    }
+    // The state is rebuilt from the new inputs alone, so a key moved from the inputs to the stack
+    // config leaves the state with it.
+    const outs = await this.watch(client, job, props, news);
+    return { outs };
+  }
+
+  async delete(id: string, props: Props): Promise<void> {
+    const client = this.client(props as unknown as TrainingJobOutputs);
+    const outcome = await client.cancel(id);
+    if (outcome !== "canceled") return;
+    // The API accepts a cancel before the job has stopped. Waiting (briefly) for the stop means a
+    // replacement submitted right after finds the capacity the old job held.
+    const deadline = Date.now() + CANCEL_WAIT_MS;
+    let delay = POLL_FIRST_MS;
+    while (Date.now() < deadline) {
+      await sleep(delay);
+      delay = Math.min(delay * 1.5, POLL_MAX_MS);
+      const job = await client.get(id).catch(() => undefined);
+      if (!job || isTerminal(job.status)) return;
+    }
+  }
+
+  /**
+   * Watches a submitted job as `waitFor` asks. Any failure from here on is raised as an
+   * initialization error carrying the job id and state, so the engine keeps the job in the stack
+   * (and `pulumi destroy` can cancel it) instead of forgetting a job that is running.
+   */
+  private async watch(
+    client: JobClient,
+    submitted: Job,
+    props: TrainingJobInputs,
+    inputs: Props,
+  ): Promise<Props> {
+    const waitFor = props.waitFor ?? "submitted";
+    const timeoutSeconds = props.waitTimeoutSeconds ?? DEFAULT_WAIT_TIMEOUT_SECONDS;
+    let job = submitted;
+    let problem: string | undefined;
+    try {
+      const waited = await waitForJob(client, job, waitFor, timeoutSeconds);
+      job = waited.job;
+      problem = waited.problem;
+    } catch (err) {
+      problem = `watching job ${job.id} failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    const outs = outputsOf(props, job);
+    if (problem !== undefined) {
+      throw new JobInitializationError(problem, job.id, { ...outs, __provider: inputs.__provider });
+    }
+    return outs;
+  }
+
+  private client(props: Partial<TrainingJobInputs>): JobClient {
+    const settings: ApiSettings = {
+      url: this.setting(props, SETTINGS[0]),
+      apiKey: this.setting(props, SETTINGS[1]),
+      accountId: this.setting(props, SETTINGS[2]),
+    };
+    const timeout = props.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS;
+    return new TrainApiClient(settings, { timeoutMs: timeout * 1000 });
+  }
+
+  private setting(props: Partial<TrainingJobInputs>, s: (typeof SETTINGS)[number]): string {
+    const value = props[s.prop] ?? this.fromStackOrEnv(s);
+    if (value === undefined) throw new Error(`TrainingJob ${s.prop} is not set; ${settingHint(s)}`);
+    return value;
+  }
+
+  private fromStackOrEnv(s: (typeof SETTINGS)[number]): string | undefined {
+    return this.stack[s.prop] ?? (process.env[s.env] || undefined);
+  }
+}
+
+/**
+ * A failure after the job exists. The dynamic provider host turns an error carrying `id` and
+ * `properties` into the engine's ErrorResourceInitFailed, which keeps the resource in state.
+ */
+export class JobInitializationError extends Error {
+  readonly reasons: string[];
+  constructor(
+    message: string,
+    readonly id: string,
+    readonly properties: Props,
+  ) {
+    super(message);
+    this.name = "JobInitializationError";
+    this.reasons = [message];
+  }
+}
+
+async function waitForJob(
+  client: JobClient,
+  submitted: Job,
+  waitFor: WaitFor,
+  timeoutSeconds: number,
+): Promise<{ job: Job; problem?: string }> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let job = submitted;
+  let delay = POLL_FIRST_MS;
+  while (!reached(waitFor, job.status)) {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      return {
+        job,
+        problem:
+          `job ${job.id} (${job.name}) was still ${job.status} after ${timeoutSeconds} s of waiting for it to be ` +
+          `${waitFor}; it keeps running and stays in the stack: raise waitTimeoutSeconds and run \`pulumi up\` ` +
+          "to keep waiting, `pulumi refresh` to see its status, or `pulumi destroy` to cancel it",
+      };
+    }
+    await sleep(Math.min(delay, left));
+    delay = Math.min(delay * 1.5, POLL_MAX_MS);
+    const next = await client.get(job.id);
+    if (!next)
+      return { job, problem: `job ${job.id} (${job.name}) disappeared from the Train API while waiting` };
+    job = next;
+  }
+  if (waitFor !== "submitted" && isTerminal(job.status) && job.status !== "COMPLETED") {
+    const reason = job.result?.failure_reason ? `: ${job.result.failure_reason}` : "";
+    return {
+      job,
+      problem:
+        `job ${job.id} (${job.name}) ended ${job.status}${reason}; ` +
+        "change the job to submit a new one, or run `pulumi destroy` to remove it",
+    };
+  }
+  return { job };
+}
+
+function reached(waitFor: WaitFor, status: JobStatus): boolean {
+  if (waitFor === "submitted") return true;
+  if (waitFor === "running") return status !== "PENDING";
+  return isTerminal(status);
+}
+
+/** The resource's state: its inputs (less the provider's own key) and the job as last seen. */
+function outputsOf(props: Partial<TrainingJobInputs>, job: Job): Props {
+  const outs: Props = {};
+  for (const key of [...REPLACE_PROPERTIES, ...UPDATE_PROPERTIES]) {
+    if (props[key] !== undefined) outs[key] = props[key];
+  }
+  outs.jobId = job.id;
+  outs.status = job.status;
+  if (job.cloud_job_identifier) outs.cloudJobIdentifier = job.cloud_job_identifier;
+  if (job.result?.failure_reason) outs.failureReason = job.result.failure_reason;
+  outs.createdAt = job.created_at;
+  outs.updatedAt = job.updated_at;
+  return outs;
+}
+
+/**
+ * Validates name, jobConfig and storageMounts with the same schema the Train API uses, and returns
+ * them with the schema's defaults filled in, so that what the user left out and what check filled
+ * in compare equal later.
+ */
+function checkSpec(
+  backend: Backend,
+  news: Props,
+): { failures: pulumi.dynamic.CheckFailure[]; normalized?: Props } {
+  const request = toApiRequest(news);
+  const parsed = CREATE_JOB_REQUESTS[backend].safeParse(request);
+  if (parsed.success) {
+    return {
+      failures: [],
+      normalized: {
+        jobConfig: parsed.data.job_config,
+        storageMounts: fromApiMounts(parsed.data.storage_mounts),
+      },
+    };
+  }
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  for (const issue of parsed.error.issues) {
+    // During preview a value may still be unknown; whatever it will be is checked at update time.
+    if (containsUnknownAlong(request, issue.path)) continue;
+    for (const detail of issuesToDetails(new z.ZodError([issue]))) {
+      const apiPath = issue.code === "unrecognized_keys" ? null : issue.path;
+      const value = apiPath ? valueAt(request, apiPath) : undefined;
+      let reason = detail.message;
+      if (issue.code === "invalid_type" && value === undefined) reason = `is required (${issue.expected})`;
+      else if (isPrimitive(value) && value !== undefined && !reason.includes("; got ")) {
+        reason = `${reason}; got ${show(value)}`;
+      }
+      failures.push({ property: toResourcePath(detail.path), reason });
+    }
+  }
+  return { failures };
+}
+
+function specJson(props: Props, prop: (typeof REPLACE_PROPERTIES)[number]): string {
+  return canonicalJson(props[prop] ?? (prop === "storageMounts" ? [] : undefined));
+}
+
+/** The spec part of a resource's inputs or state, normalized the way `check` does it, for comparison. */
+function normalizeSpec(props: Props): Props {
+  const out: Props = {
+    backend: props.backend,
+    name: props.name,
+    jobConfig: props.jobConfig,
+    storageMounts: props.storageMounts ?? [],
+  };
+  if (!BACKENDS.includes(props.backend as Backend)) return out;
+  const parsed = CREATE_JOB_REQUESTS[props.backend as Backend].safeParse(toApiRequest(props));
+  if (!parsed.success) return out;
+  return {
+    ...out,
+    jobConfig: parsed.data.job_config,
+    storageMounts: fromApiMounts(parsed.data.storage_mounts),
+  };
+}
+
+function toApiRequest(props: Props): Props {
+  const mounts = props.storageMounts;
+  return {
+    name: props.name,
+    job_config: props.jobConfig,
+    storage_mounts: Array.isArray(mounts) ? toApiMounts(mounts) : mounts,
+  };
+}
+
+function toApiMounts(mounts: readonly unknown[]): StorageMount[] {
+  return mounts.map((m) => renameKeys(m, MOUNT_KEYS_TO_API)) as StorageMount[];
+}
+
+function fromApiMounts(mounts: readonly StorageMount[]): StorageMountProps[] {
+  return mounts.map((m) => renameKeys(m, MOUNT_KEYS_FROM_API)) as unknown as StorageMountProps[];
+}
+
+function renameKeys(value: unknown, names: Record<string, string>): unknown {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [names[k] ?? k, v]));
+}
+
+/** `job_config.x` → `jobConfig.x`, `storage_mounts[0].source_uri` → `storageMounts[0].sourceUri`. */
+function toResourcePath(apiPath: string): string {
+  if (apiPath.startsWith("job_config")) return `jobConfig${apiPath.slice("job_config".length)}`;
+  const mount = /^storage_mounts(\[\d+\])?(?:\.(\w+))?(.*)$/.exec(apiPath);
+  if (mount) {
+    const field = mount[2] ? `.${MOUNT_KEYS_FROM_API[mount[2]] ?? mount[2]}` : "";
+    return `storageMounts${mount[1] ?? ""}${field}${mount[3] ?? ""}`;
+  }
+  return apiPath;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function containsUnknownAlong(root: unknown, path: readonly PropertyKey[]): boolean {
+  let current = root;
+  for (const key of path) {
+    if (current === UNKNOWN) return true;
+    if (current === null || typeof current !== "object") return false;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return containsUnknown(current);
+}
+
+function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (value === null || typeof value !== "object") return false;
+  return Object.values(value).some(containsUnknown);
+}
+
+function isPrimitive(value: unknown): value is string | number | boolean | null | undefined {
+  return value === null || (typeof value !== "object" && typeof value !== "function");
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
+}
+
+/** Why `text` cannot be the API's base URL, without repeating any password it holds; undefined when it can. */
+function urlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `must be an http:// or https:// URL such as http://127.0.0.1:8080; got ${show(text)}`;
+  }
+  const shown = `${url.protocol}//${url.host}${url.pathname}`;
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `must be an http:// or https:// URL such as http://127.0.0.1:8080; got ${show(shown)}`;
+  }
+  if (url.username !== "" || url.password !== "") {
+    return "must not carry credentials (user:password@); pass the key as apiKey or trainkit:apiKey instead";
+  }
+  return undefined;
+}
+
+function settingHint(s: (typeof SETTINGS)[number]): string {
+  return `pass ${s.prop} to the TrainingJob, run \`${s.example}\`, or set ${s.env}`;
+}
+
+/** JSON with object keys sorted, so that key order never counts as a change. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value)) ?? "undefined";
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .filter((k) => (value as Props)[k] !== undefined)
+        .map((k) => [k, sortKeys((value as Props)[k])]),
+    );
+  }
+  return value;
+}

@@ -1,0 +1,163 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Backend, JobConfigFor, JobStatus } from "../spec";
+import type { TrainingJobProvider, WaitFor } from "./provider";
+
+/** A value, or an Input of it at any depth, so outputs of other resources can go anywhere in a job spec. */
+export type DeepInput<T> = pulumi.Input<
+  T extends readonly (infer U)[] ? DeepInput<U>[] : T extends object ? { [K in keyof T]: DeepInput<T[K]> } : T
+>;
+
+/** One storage location mounted into the job's container, found there through `STORAGE_MOUNT_<i>_PATH`. */
+export interface StorageMountArgs {
+  /**
+   * What to mount, as the backend can reach it: `gs://` (vertex-ai), `s3://` (sagemaker),
+   * `azureml://datastores/<name>/paths/<path>` (azure-ml), `pvc://<claim>/<path>` (kubernetes),
+   * `file:///<path>` or an absolute path (local).
+   */
+  sourceUri: pulumi.Input<string>;
+  /** Where the container sees it: an absolute path, distinct among the job's mounts. */
+  mountPath: pulumi.Input<string>;
+  /** Whether the job may only read it. Defaults to false. */
+  readOnly?: pulumi.Input<boolean>;
+}
+
+interface TrainingJobCommonArgs {
+  /**
+   * The job's name on the API and, where the backend uses names, on the cloud: letters, digits,
+   * `.`, `_` and `-`, starting with a letter or digit. Changing it submits a new job.
+   */
+  name: pulumi.Input<string>;
+  /** Storage mounted into the job, in order (`STORAGE_MOUNT_0_PATH`, ...). Changing them submits a new job. Defaults to none. */
+  storageMounts?: pulumi.Input<pulumi.Input<StorageMountArgs>[]>;
+  /**
+   * Base URL of the Train API, such as `http://127.0.0.1:8080`. Defaults to the stack config
+   * `trainkit:apiUrl`, else the environment variable `TRAINKIT_API_URL`.
+   */
+  apiUrl?: pulumi.Input<string>;
+  /**
+   * The API key, sent as `x-api-key`. Always stored as a secret. Defaults to the stack config
+   * `trainkit:apiKey` (set it with `--secret`), else the environment variable `TRAINKIT_API_KEY`;
+   * keys from those sources are never written to the stack's state.
+   */
+  apiKey?: pulumi.Input<string>;
+  /**
+   * The account the job belongs to, sent as `x-selected-account-id`. Defaults to the stack config
+   * `trainkit:accountId`, else the environment variable `TRAINKIT_ACCOUNT_ID`.
+   */
+  accountId?: pulumi.Input<string>;
+  /**
+   * How long `pulumi up` watches the job: `submitted` returns once the API accepted it, `running`
+   * once it left PENDING, `completed` once it ended. A job that ends other than COMPLETED while
+   * watched fails the deployment but stays in the stack. Defaults to `submitted`.
+   */
+  waitFor?: pulumi.Input<WaitFor>;
+  /** How long to watch before failing the deployment (the job keeps running). Defaults to 3600. */
+  waitTimeoutSeconds?: pulumi.Input<number>;
+  /** Time allowed for one HTTP request to the API before it is retried. Defaults to 30. */
+  requestTimeoutSeconds?: pulumi.Input<number>;
+}
+
+/**
+ * A job for one backend. `jobConfig` mirrors that cloud's native job API in snake_case, exactly as
+ * the Train API takes it, so the editor completes it from the `backend` you chose.
+ */
+export type TrainingJobArgs<B extends Backend = Backend> = {
+  [K in B]: TrainingJobCommonArgs & {
+    /** Where the job runs: `vertex-ai`, `sagemaker`, `azure-ml`, `kubernetes` or `local`. Changing it submits a new job. */
+    backend: K;
+    /** What runs, in the backend's own job shape. Changing it submits a new job. */
+    jobConfig: DeepInput<JobConfigFor<K>>;
+  };
+}[B];
+
+// The serialized provider is this small object and nothing else: every method loads the real
+// implementation by package name in the provider host, so the closure captures no module, no
+// config and no secret, and the host runs whichever trainkit the project has installed.
+const provider: pulumi.dynamic.ResourceProvider & { impl?: TrainingJobProvider } = {
+  async configure(req) {
+    return implementation(this).configure(req);
+  },
+  async check(olds, news) {
+    return implementation(this).check(olds, news);
+  },
+  async diff(id, olds, news) {
+    return implementation(this).diff(id, olds, news);
+  },
+  async create(inputs) {
+    return implementation(this).create(inputs);
+  },
+  async read(id, props) {
+    return implementation(this).read(id, props ?? {});
+  },
+  async update(id, olds, news) {
+    return implementation(this).update(id, olds, news);
+  },
+  async delete(id, props) {
+    return implementation(this).delete(id, props);
+  },
+};
+
+function implementation(holder: { impl?: TrainingJobProvider }): TrainingJobProvider {
+  if (!holder.impl) {
+    // The engine starts the provider host in the project directory. Resolving from there finds the
+    // trainkit the project installed, or this package itself when the project is trainkit's own
+    // repository (a package may require itself by name only from a file inside it).
+    const { createRequire } = require("node:module");
+    const load = createRequire(`${process.cwd()}/`);
+    holder.impl = new (load("trainkit/job/provider").TrainingJobProvider)() as TrainingJobProvider;
+  }
+  return holder.impl;
+}
+
+/**
+ * A training job submitted to the Train API. `pulumi up` submits it (and watches it as `waitFor`
+ * says), `pulumi refresh` reads its status, `pulumi destroy` cancels it. Changing what runs
+ * (backend, name, jobConfig, storageMounts) cancels the job and submits a new one; changing how it
+ * is watched or reached updates it in place.
+ */
+export class TrainingJob<B extends Backend = Backend> extends pulumi.dynamic.Resource {
+  /** The Train API's id of the job (a UUID), also the resource's id. */
+  declare public readonly jobId: pulumi.Output<string>;
+  /** PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELED or EXPIRED, as of the last `up` or `refresh`. */
+  declare public readonly status: pulumi.Output<JobStatus>;
+  /** The cloud's own job identifier (`job_name`, `training_job_name`, ...), once the backend has one. */
+  declare public readonly cloudJobIdentifier: pulumi.Output<Record<string, string> | undefined>;
+  /** Why the job failed, expired or was canceled, when it did. */
+  declare public readonly failureReason: pulumi.Output<string | undefined>;
+  declare public readonly createdAt: pulumi.Output<string>;
+  declare public readonly updatedAt: pulumi.Output<string>;
+  declare public readonly backend: pulumi.Output<B>;
+  declare public readonly name: pulumi.Output<string>;
+
+  constructor(name: string, args: TrainingJobArgs<B>, opts?: pulumi.CustomResourceOptions) {
+    const props: pulumi.Inputs = {
+      backend: args.backend,
+      name: args.name,
+      jobConfig: args.jobConfig,
+      storageMounts: args.storageMounts,
+      apiUrl: args.apiUrl,
+      // Secret in the inputs too, not only in the outputs, so that no copy of the key in the
+      // state is plain text even when the program passed a plain string.
+      apiKey: args.apiKey === undefined ? undefined : pulumi.secret(args.apiKey),
+      accountId: args.accountId,
+      waitFor: args.waitFor,
+      waitTimeoutSeconds: args.waitTimeoutSeconds,
+      requestTimeoutSeconds: args.requestTimeoutSeconds,
+      jobId: undefined,
+      status: undefined,
+      cloudJobIdentifier: undefined,
+      failureReason: undefined,
+      createdAt: undefined,
+      updatedAt: undefined,
+    };
+    const secretOutputs = ["apiKey", ...(opts?.additionalSecretOutputs ?? [])];
+    super(
+      provider,
+      name,
+      props,
+      { ...opts, additionalSecretOutputs: secretOutputs },
+      "trainkit",
+      "TrainingJob",
+    );
+  }
+}
