@@ -54,7 +54,11 @@ describe("the Vertex AI machine spec", () => {
   };
 
   it("rejects a GPU count the accelerator is not built in, listing the allowed counts", () => {
-    const result = withMachine({ machine_type: "g2-standard-8", accelerator_type: "NVIDIA_L4", accelerator_count: 3 });
+    const result = withMachine({
+      machine_type: "g2-standard-8",
+      accelerator_type: "NVIDIA_L4",
+      accelerator_count: 3,
+    });
     expect(issuesToDetails(result.error!)).toEqual([
       {
         path: "job_config.worker_pool_specs[0].machine_spec.accelerator_count",
@@ -64,7 +68,13 @@ describe("the Vertex AI machine spec", () => {
   });
 
   it("rejects a machine type of another family than the accelerator's", () => {
-    const result = withMachine({ machine_type: "n1-standard-8", accelerator_type: "NVIDIA_L4", accelerator_count: 1 });
-    expect(issuesToDetails(result.error!)[0]?.path).toBe("job_config.worker_pool_specs[0].machine_spec.machine_type");
+    const result = withMachine({
+      machine_type: "n1-standard-8",
+      accelerator_type: "NVIDIA_L4",
+      accelerator_count: 1,
+    });
+    expect(issuesToDetails(result.error!)[0]?.path).toBe(
+      "job_config.worker_pool_specs[0].machine_spec.machine_type",
+    );
   });
 });

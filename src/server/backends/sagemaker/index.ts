@@ -1,0 +1,224 @@
+import {
+  CreateTrainingJobCommand,
+  DescribeTrainingJobCommand,
+  type DescribeTrainingJobCommandOutput,
+  SageMakerClient,
+  StopTrainingJobCommand,
+} from "@aws-sdk/client-sagemaker";
+import { isTerminal } from "../../../spec";
+import {
+  type CloudRetryOptions,
+  checkEndpoint,
+  cloudError,
+  DEFAULT_CLOUD_RETRY,
+  DEFAULT_MIN_POLL_INTERVAL_SECONDS,
+  lastKnownStatus,
+  MIN_POLL_INTERVAL_SETTING,
+  messageOf,
+  minPollIntervalMs,
+  PollGate,
+  readCloudSettings,
+} from "../cloud-common";
+import {
+  type Backend,
+  type BackendContext,
+  BackendError,
+  type BackendFactory,
+  type BackendJob,
+  type PollResult,
+  type SubmitResult,
+} from "../types";
+import {
+  type SageMakerSettings,
+  statusOfTrainingJob,
+  toCreateTrainingJob,
+  trainingJobName,
+} from "./translate";
+
+export {
+  channelName,
+  channelPath,
+  DEFAULT_MAX_RUNTIME_SECONDS,
+  IN_PROGRESS_SECONDARY_TO_STATUS,
+  JOB_ID_TAG,
+  type SageMakerSettings,
+  statusOfTrainingJob,
+  toCreateTrainingJob,
+  trainingJobName,
+} from "./translate";
+
+const CLOUD = "SageMaker";
+
+export interface SageMakerBackendOptions {
+  /** Only `maxAttempts` applies: the SDK's standard retry mode sets its own backoff. */
+  retry?: Pick<CloudRetryOptions, "maxAttempts">;
+  /**
+   * Least time between two reads of one job's native state; polls in between report the stored
+   * status. Defaults to `DEFAULT_MIN_POLL_INTERVAL_SECONDS` (30 s); the factory reads
+   * `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
+   */
+  minPollIntervalMs?: number;
+}
+
+/**
+ * Runs jobs as SageMaker training jobs through `@aws-sdk/client-sagemaker`, with credentials from
+ * the AWS default chain (environment, shared config, web identity, container or instance role).
+ * Throttling, 5xx answers and dropped connections are retried by the SDK's standard retry mode.
+ */
+export class SageMakerBackend implements Backend<"sagemaker"> {
+  readonly name = "sagemaker" as const;
+  private readonly client: SageMakerClient;
+  private readonly gate: PollGate;
+
+  constructor(
+    readonly settings: SageMakerSettings,
+    private readonly ctx: BackendContext,
+    options: SageMakerBackendOptions = {},
+  ) {
+    this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
+    this.client = new SageMakerClient({
+      region: settings.region,
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      maxAttempts: options.retry?.maxAttempts ?? DEFAULT_CLOUD_RETRY.maxAttempts,
+      retryMode: "standard",
+    });
+  }
+
+  async submit(job: BackendJob<"sagemaker">): Promise<SubmitResult> {
+    const input = toCreateTrainingJob(job.id, job.request, this.settings);
+    const name = input.TrainingJobName!;
+    try {
+      await this.client.send(new CreateTrainingJobCommand(input));
+    } catch (err) {
+      // The name is derived from the job id, so a training job already holding it is the one an
+      // earlier submit of this very job started (its answer lost, or the SDK's own retry of it).
+      if ((err as Error).name !== "ResourceInUse") throw toBackendError("CreateTrainingJob", err);
+      const existing = await this.describe(name);
+      this.ctx.log.info({ jobId: job.id, trainingJobName: name }, "adopted existing training job");
+      const { status } = statusOfTrainingJob(existing, null);
+      return this.submitted(name, status);
+    }
+    return this.submitted(name, "PENDING");
+  }
+
+  async poll(job: BackendJob<"sagemaker">): Promise<PollResult> {
+    if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
+    const name = this.trainingJobNameOf(job);
+    const described = await this.describe(name);
+    const { status, result } = statusOfTrainingJob(described, job.backendState);
+    if (isTerminal(status)) this.gate.forget(job.id);
+    return {
+      status,
+      ...(result ? { result } : {}),
+      backendState: { trainingJobName: name, lastStatus: status },
+    };
+  }
+
+  async cancel(job: BackendJob<"sagemaker">): Promise<void> {
+    const name = this.trainingJobNameOf(job);
+    this.gate.forget(job.id);
+    try {
+      await this.client.send(new StopTrainingJobCommand({ TrainingJobName: name }));
+    } catch (err) {
+      // StopTrainingJob refuses a job that is no longer InProgress (already stopping, stopped,
+      // completed or failed): there is nothing left to stop, and poll reports how it ended.
+      if ((err as Error).name === "ValidationException") {
+        const described = await this.describe(name);
+        if (described.TrainingJobStatus !== "InProgress") return;
+      }
+      throw toBackendError("StopTrainingJob", err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private submitted(name: string, status: SubmitResult["status"]): SubmitResult {
+    return {
+      cloudJobIdentifier: { training_job_name: name },
+      backendState: { trainingJobName: name, lastStatus: status },
+      ...(status ? { status } : {}),
+    };
+  }
+
+  private trainingJobNameOf(job: BackendJob<"sagemaker">): string {
+    const name = job.backendState?.trainingJobName ?? job.cloudJobIdentifier?.training_job_name;
+    return typeof name === "string" ? name : trainingJobName(job.id, job.request.name);
+  }
+
+  private async describe(name: string): Promise<DescribeTrainingJobCommandOutput> {
+    try {
+      return await this.client.send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
+    } catch (err) {
+      throw toBackendError("DescribeTrainingJob", err);
+    }
+  }
+}
+
+/** An AWS SDK error (`name` is the error code, `$metadata.httpStatusCode` the status) as a `BackendError`. */
+function toBackendError(action: string, err: unknown): BackendError {
+  if (err instanceof BackendError) return err;
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.name === "CredentialsProviderError") {
+    return new BackendError(
+      503,
+      "cloud_credentials_unavailable",
+      `${CLOUD} credentials could not be loaded: ${messageOf(err)}; provide them through the AWS default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a task or instance role)`,
+    );
+  }
+  const status = e.$metadata?.httpStatusCode;
+  return cloudError(CLOUD, action, {
+    ...(status !== undefined ? { status } : {}),
+    // Errors that never reached SageMaker (connection refused, DNS) carry a system error name.
+    ...(status !== undefined && e.name ? { code: e.name } : {}),
+    message: messageOf(err),
+  });
+}
+
+/**
+ * The `sagemaker` backend. Needs `TRAINKIT_SAGEMAKER_REGION`, `TRAINKIT_SAGEMAKER_ROLE_ARN` and
+ * `TRAINKIT_SAGEMAKER_OUTPUT_S3_URI`; reads `TRAINKIT_SAGEMAKER_ENDPOINT`.
+ */
+export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
+  const read = readCloudSettings(env, [
+    {
+      name: "TRAINKIT_SAGEMAKER_REGION",
+      required: true,
+      check: (v) =>
+        /^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? undefined : "must be an AWS region such as us-east-1",
+    },
+    {
+      name: "TRAINKIT_SAGEMAKER_ROLE_ARN",
+      required: true,
+      check: (v) =>
+        /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(v)
+          ? undefined
+          : "must be an IAM role ARN such as arn:aws:iam::123456789012:role/SageMakerExecution",
+    },
+    {
+      name: "TRAINKIT_SAGEMAKER_OUTPUT_S3_URI",
+      required: true,
+      check: (v) =>
+        /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v)
+          ? undefined
+          : "must be an s3://<bucket>/<prefix> URI",
+    },
+    { name: "TRAINKIT_SAGEMAKER_ENDPOINT", required: false, check: checkEndpoint },
+    MIN_POLL_INTERVAL_SETTING,
+  ]);
+  if ("missing" in read) return read;
+  const v = read.values;
+  return {
+    backend: new SageMakerBackend(
+      {
+        region: v.TRAINKIT_SAGEMAKER_REGION!,
+        roleArn: v.TRAINKIT_SAGEMAKER_ROLE_ARN!,
+        outputS3Uri: v.TRAINKIT_SAGEMAKER_OUTPUT_S3_URI!,
+        ...(v.TRAINKIT_SAGEMAKER_ENDPOINT ? { endpoint: v.TRAINKIT_SAGEMAKER_ENDPOINT } : {}),
+      },
+      ctx,
+      { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },
+    ),
+  };
+};

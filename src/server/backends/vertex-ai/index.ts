@@ -1,0 +1,274 @@
+import { GoogleAuth } from "google-auth-library";
+import { isTerminal } from "../../../spec";
+import {
+  type CloudRetryOptions,
+  checkEndpoint,
+  cloudError,
+  DEFAULT_CLOUD_RETRY,
+  DEFAULT_MIN_POLL_INTERVAL_SECONDS,
+  lastKnownStatus,
+  MIN_POLL_INTERVAL_SETTING,
+  messageOf,
+  minPollIntervalMs,
+  PollGate,
+  readCloudSettings,
+} from "../cloud-common";
+import {
+  type Backend,
+  type BackendContext,
+  BackendError,
+  type BackendFactory,
+  type BackendJob,
+  type PollResult,
+  type SubmitResult,
+} from "../types";
+import {
+  JOB_ID_LABEL,
+  statusOfCustomJob,
+  toCustomJob,
+  type VertexCustomJob,
+  type VertexSettings,
+} from "./translate";
+
+export {
+  gcsFusePath,
+  JOB_ID_LABEL,
+  statusOfCustomJob,
+  toCustomJob,
+  VERTEX_STATE_TO_STATUS,
+  type VertexCustomJob,
+  type VertexSettings,
+} from "./translate";
+
+const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+const CLOUD = "Vertex AI";
+
+export interface VertexAiBackendOptions {
+  retry?: CloudRetryOptions;
+  /**
+   * Least time between two reads of one job's native state; polls in between report the stored
+   * status. Defaults to `DEFAULT_MIN_POLL_INTERVAL_SECONDS` (30 s); the factory reads
+   * `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
+   */
+  minPollIntervalMs?: number;
+}
+
+type Retry = NonNullable<Parameters<GoogleAuth["request"]>[0]["retryConfig"]>;
+
+/**
+ * Runs jobs as Vertex AI CustomJobs through the REST API v1, authenticated by `google-auth-library`
+ * from the standard credential chain (`GOOGLE_APPLICATION_CREDENTIALS`, the metadata server, gcloud).
+ */
+export class VertexAiBackend implements Backend<"vertex-ai"> {
+  readonly name = "vertex-ai" as const;
+  private readonly auth: GoogleAuth;
+  private readonly base: string;
+  private readonly parent: string;
+  private readonly reads: Retry;
+  private readonly creates: Retry;
+  private readonly gate: PollGate;
+
+  constructor(
+    readonly settings: VertexSettings,
+    private readonly ctx: BackendContext,
+    options: VertexAiBackendOptions = {},
+  ) {
+    this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
+    const host = `${settings.region}-aiplatform.googleapis.com`;
+    this.auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
+    // Service-account keys sign their own scoped JWT instead of trading it at the token endpoint, as
+    // Google's generated Vertex AI clients do: one round trip less, and no token endpoint to reach.
+    this.auth.useJWTAccessWithScope = true;
+    this.auth.defaultServicePath = host;
+    this.base = (settings.endpoint ?? `https://${host}`).replace(/\/+$/, "");
+    this.parent = `projects/${settings.project}/locations/${settings.region}`;
+    const retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
+    const common = {
+      retry: retry.maxAttempts - 1,
+      retryDelay: retry.initialDelayMs,
+      maxRetryDelay: retry.maxDelayMs,
+    };
+    this.reads = {
+      ...common,
+      noResponseRetries: retry.maxAttempts - 1,
+      httpMethodsToRetry: ["GET", "POST"],
+      statusCodesToRetry: [
+        [429, 429],
+        [500, 599],
+      ],
+    };
+    // customJobs.create has no request id: a create whose answer was lost may have made the job, so
+    // only answers that say nothing was done (429, 503) are retried here. Anything else fails the
+    // submit as retryable, and the next submit finds the job by its label before creating.
+    this.creates = {
+      ...common,
+      noResponseRetries: 0,
+      httpMethodsToRetry: ["POST"],
+      statusCodesToRetry: [
+        [429, 429],
+        [503, 503],
+      ],
+    };
+  }
+
+  async submit(job: BackendJob<"vertex-ai">): Promise<SubmitResult> {
+    const found = await this.findByJobId(job.id);
+    const customJob =
+      found ??
+      (await this.call<VertexCustomJob>("customJobs.create", this.creates, {
+        method: "POST",
+        url: `${this.base}/v1/${this.parent}/customJobs`,
+        data: toCustomJob(job.id, job.request, this.settings),
+      }));
+    if (!customJob.name) {
+      throw new BackendError(502, "cloud_bad_response", `${CLOUD} created a CustomJob without a name`, true);
+    }
+    if (found) this.ctx.log.info({ jobId: job.id, customJob: found.name }, "adopted existing CustomJob");
+    const { status } = statusOfCustomJob(customJob, null);
+    return {
+      cloudJobIdentifier: { job_name: customJob.name },
+      backendState: { customJobName: customJob.name, lastStatus: status },
+      status,
+    };
+  }
+
+  async poll(job: BackendJob<"vertex-ai">): Promise<PollResult> {
+    if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
+    const name = this.customJobName(job);
+    const customJob = await this.call<VertexCustomJob>("customJobs.get", this.reads, {
+      method: "GET",
+      url: `${this.base}/v1/${name}`,
+    });
+    const { status, result } = statusOfCustomJob(customJob, job.backendState);
+    if (isTerminal(status)) this.gate.forget(job.id);
+    return {
+      status,
+      ...(result ? { result } : {}),
+      backendState: { customJobName: name, lastStatus: status },
+    };
+  }
+
+  async cancel(job: BackendJob<"vertex-ai">): Promise<void> {
+    const name = this.customJobName(job);
+    this.gate.forget(job.id);
+    // FAILED_PRECONDITION: the job already finished or is being cancelled; either way the cancel
+    // has nothing left to do, and poll reports the final state.
+    await this.call(
+      "customJobs.cancel",
+      this.reads,
+      { method: "POST", url: `${this.base}/v1/${name}:cancel` },
+      ["FAILED_PRECONDITION"],
+    );
+  }
+
+  private customJobName(job: BackendJob<"vertex-ai">): string {
+    const name = job.backendState?.customJobName ?? job.cloudJobIdentifier?.job_name;
+    if (typeof name !== "string") {
+      throw new BackendError(409, "job_not_submitted", `job ${job.id} has no Vertex AI CustomJob yet`);
+    }
+    return name;
+  }
+
+  /** The CustomJob an earlier submit of this job made, found by its label. */
+  private async findByJobId(jobId: string): Promise<VertexCustomJob | undefined> {
+    const listed = await this.call<{ customJobs?: VertexCustomJob[] }>("customJobs.list", this.reads, {
+      method: "GET",
+      url: `${this.base}/v1/${this.parent}/customJobs`,
+      params: { filter: `labels.${JOB_ID_LABEL}="${jobId}"`, pageSize: 10 },
+    });
+    // The label filter is the server's; checking the label here too keeps a filter the service
+    // ignored from adopting someone else's job.
+    return listed.customJobs?.find((j) => j.labels?.[JOB_ID_LABEL] === jobId);
+  }
+
+  private async call<T>(
+    action: string,
+    retryConfig: Retry,
+    request: { method: "GET" | "POST"; url: string; data?: unknown; params?: Record<string, unknown> },
+    tolerated: readonly string[] = [],
+  ): Promise<T> {
+    let client: Awaited<ReturnType<GoogleAuth["getClient"]>>;
+    try {
+      client = await this.auth.getClient();
+    } catch (err) {
+      throw new BackendError(
+        503,
+        "cloud_credentials_unavailable",
+        `${CLOUD} credentials could not be loaded: ${messageOf(err)}; set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file or run where a metadata server provides them`,
+      );
+    }
+    try {
+      const response = await client.request<T>({ ...request, responseType: "json", retryConfig });
+      return response.data;
+    } catch (err) {
+      const failure = googleFailure(err);
+      if (failure.code && tolerated.includes(failure.code)) return undefined as T;
+      throw cloudError(CLOUD, action, failure);
+    }
+  }
+}
+
+/** Reads Google's error body (`{error: {code, status, message}}`) from a failed request. */
+function googleFailure(err: unknown): { status?: number; code?: string; message: string } {
+  const gaxios = err as { response?: { status?: number; data?: unknown } };
+  const status = gaxios.response?.status;
+  let data: unknown = gaxios.response?.data;
+  if (typeof data === "string") {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      // a non-JSON body is reported as text below
+    }
+  }
+  const body = (data as { error?: { status?: string; message?: string } } | undefined)?.error;
+  const message = body?.message ?? (typeof data === "string" && data ? data : messageOf(err));
+  return {
+    ...(status !== undefined ? { status } : {}),
+    ...(body?.status ? { code: body.status } : {}),
+    message,
+  };
+}
+
+/**
+ * The `vertex-ai` backend. Needs `TRAINKIT_VERTEX_PROJECT` and `TRAINKIT_VERTEX_REGION`; reads
+ * `TRAINKIT_VERTEX_SERVICE_ACCOUNT`, `TRAINKIT_VERTEX_STAGING_BUCKET` and `TRAINKIT_VERTEX_ENDPOINT`.
+ */
+export const vertexAiBackend: BackendFactory<"vertex-ai"> = (env, ctx) => {
+  const read = readCloudSettings(env, [
+    { name: "TRAINKIT_VERTEX_PROJECT", required: true },
+    {
+      name: "TRAINKIT_VERTEX_REGION",
+      required: true,
+      check: (v) =>
+        /^[a-z]+-[a-z]+\d+$/.test(v) ? undefined : "must be a Google Cloud region such as us-central1",
+    },
+    {
+      name: "TRAINKIT_VERTEX_SERVICE_ACCOUNT",
+      required: false,
+      check: (v) => (/^[^@\s]+@[^@\s]+$/.test(v) ? undefined : "must be a service account email"),
+    },
+    {
+      name: "TRAINKIT_VERTEX_STAGING_BUCKET",
+      required: false,
+      check: (v) =>
+        /^gs:\/\/[a-z0-9][a-z0-9._-]+[a-z0-9](\/.*)?$/.test(v) ? undefined : "must be a gs://<bucket> URI",
+    },
+    { name: "TRAINKIT_VERTEX_ENDPOINT", required: false, check: checkEndpoint },
+    MIN_POLL_INTERVAL_SETTING,
+  ]);
+  if ("missing" in read) return read;
+  const v = read.values;
+  return {
+    backend: new VertexAiBackend(
+      {
+        project: v.TRAINKIT_VERTEX_PROJECT!,
+        region: v.TRAINKIT_VERTEX_REGION!,
+        ...(v.TRAINKIT_VERTEX_SERVICE_ACCOUNT ? { serviceAccount: v.TRAINKIT_VERTEX_SERVICE_ACCOUNT } : {}),
+        ...(v.TRAINKIT_VERTEX_STAGING_BUCKET ? { stagingBucket: v.TRAINKIT_VERTEX_STAGING_BUCKET } : {}),
+        ...(v.TRAINKIT_VERTEX_ENDPOINT ? { endpoint: v.TRAINKIT_VERTEX_ENDPOINT } : {}),
+      },
+      ctx,
+      { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },
+    ),
+  };
+};

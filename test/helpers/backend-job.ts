@@ -1,0 +1,40 @@
+import { randomUUID } from "node:crypto";
+import type {
+  BackendContext,
+  BackendJob,
+  BackendLogger,
+  SubmitResult,
+} from "../../src/server/backends/types";
+import { type Backend, CREATE_JOB_REQUESTS } from "../../src/spec";
+
+/** A job as the server hands it to a backend: the request parsed with the API's own schema. */
+export function backendJob<B extends Backend>(
+  backend: B,
+  request: unknown,
+  id: string = randomUUID(),
+): BackendJob<B> {
+  return {
+    id,
+    accountId: "acct-test",
+    backend,
+    request: CREATE_JOB_REQUESTS[backend].parse(request) as BackendJob<B>["request"],
+    cloudJobIdentifier: null,
+    backendState: null,
+  };
+}
+
+/** The job as the server holds it after `submit` returned. */
+export function submitted<B extends Backend>(job: BackendJob<B>, result: SubmitResult): BackendJob<B> {
+  return { ...job, cloudJobIdentifier: result.cloudJobIdentifier, backendState: result.backendState ?? null };
+}
+
+/** A backend context whose log is kept for assertions. */
+export function testContext(): BackendContext & { lines: { level: string; obj: object; msg?: string }[] } {
+  const lines: { level: string; obj: object; msg?: string }[] = [];
+  const log: BackendLogger = {
+    info: (obj, msg) => lines.push({ level: "info", obj, ...(msg ? { msg } : {}) }),
+    warn: (obj, msg) => lines.push({ level: "warn", obj, ...(msg ? { msg } : {}) }),
+    error: (obj, msg) => lines.push({ level: "error", obj, ...(msg ? { msg } : {}) }),
+  };
+  return { dataDir: "/nonexistent", notify: () => {}, log, lines };
+}

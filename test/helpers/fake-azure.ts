@@ -1,0 +1,226 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { FakeCloud, type FakeResponse, type RecordedRequest, selfSignedCertificate } from "./fake-cloud";
+
+export const FAKE_TENANT_ID = "72f988bf-0000-4000-8000-00000000aaaa";
+export const FAKE_CLIENT_ID = "0f1e2d3c-0000-4000-8000-00000000bbbb";
+export const FAKE_CLIENT_SECRET = "fake-client-secret-for-loopback-tests";
+
+/** An Azure Resource Manager error answer. */
+export function armError(
+  status: number,
+  code: string,
+  message: string,
+  headers?: Record<string, string>,
+): FakeResponse {
+  return { status, ...(headers ? { headers } : {}), body: { error: { code, message } } };
+}
+
+const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
+
+/**
+ * A loopback stand-in, over HTTPS with a self-signed certificate, for both ends Azure SDKs talk to:
+ * the Microsoft identity platform (OpenID metadata and the client-credentials token endpoint under
+ * `/<tenant>/`) and Azure Resource Manager's Machine Learning API (environment versions, jobs,
+ * cancel). ARM requests must carry a bearer token this fake issued for the ARM scope.
+ */
+export class FakeAzure {
+  readonly jobs = new Map<string, Record<string, unknown>>();
+  readonly environments = new Map<string, Record<string, unknown>>();
+  readonly issuedTokens = new Set<string>();
+
+  private constructor(
+    readonly cloud: FakeCloud,
+    /** The certificate to trust for this fake. */
+    readonly ca: string,
+  ) {}
+
+  static async start(): Promise<FakeAzure> {
+    const tls = selfSignedCertificate();
+    let fake: FakeAzure | undefined;
+    const cloud = await FakeCloud.start((req) => fake!.handle(req), tls);
+    fake = new FakeAzure(cloud, tls.cert);
+    return fake;
+  }
+
+  get url(): string {
+    return this.cloud.url;
+  }
+
+  /** Requests to ARM (everything but the identity endpoints). */
+  arm(method: string, path: RegExp): RecordedRequest[] {
+    return this.cloud.received(method, path);
+  }
+
+  setStatus(name: string, status: string, serviceError?: string): void {
+    const job = this.jobs.get(name);
+    if (!job) throw new Error(`no Azure ML job ${name}`);
+    const properties = job.properties as Record<string, unknown>;
+    properties.status = status;
+    if (serviceError) {
+      (properties.services as Record<string, Record<string, unknown>>).Studio!.errorMessage = serviceError;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.cloud.close();
+  }
+
+  private handle(req: RecordedRequest): FakeResponse {
+    const identity = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|oauth2\/v2\.0\/token)$/.exec(
+      req.path,
+    );
+    if (identity)
+      return identity[2] === "oauth2/v2.0/token" ? this.token(identity[1]!, req) : this.openid(identity[1]!);
+    const bearer = req.headers.authorization?.replace(/^Bearer /, "");
+    if (!bearer || !this.issuedTokens.has(bearer)) {
+      return armError(401, "InvalidAuthenticationToken", "The access token is invalid.");
+    }
+    const ws =
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/(.+)$/.exec(
+        req.path,
+      );
+    if (!ws) return armError(404, "NotFound", `no route for ${req.method} ${req.path}`);
+    const prefix = req.path.slice(0, req.path.length - ws[4]!.length - 1);
+    const rest = ws[4]!;
+    const env = /^environments\/([^/]+)\/versions\/([^/]+)$/.exec(rest);
+    if (env && req.method === "PUT")
+      return this.putEnvironment(`${prefix}/${rest}`, env[1]!, env[2]!, req.json);
+    const cancel = /^jobs\/([^/]+)\/cancel$/.exec(rest);
+    if (cancel && req.method === "POST") return this.cancel(cancel[1]!);
+    const job = /^jobs\/([^/]+)$/.exec(rest);
+    if (job && req.method === "PUT") return this.putJob(`${prefix}/${rest}`, job[1]!, req.json);
+    if (job && req.method === "GET") {
+      const found = this.jobs.get(job[1]!);
+      return found
+        ? { status: 200, body: found }
+        : armError(404, "UserError", `Could not find asset with ID: ${job[1]}`);
+    }
+    const operation = /^operations\/([^/]+)$/.exec(rest);
+    if (operation && req.method === "GET") return { status: 200, body: { status: "Succeeded" } };
+    return armError(404, "NotFound", `no route for ${req.method} ${req.path}`);
+  }
+
+  private openid(tenant: string): FakeResponse {
+    const base = `${this.url}/${tenant}`;
+    return {
+      status: 200,
+      body: {
+        issuer: `${base}/v2.0`,
+        authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+        token_endpoint: `${base}/oauth2/v2.0/token`,
+        end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+        jwks_uri: `${base}/discovery/v2.0/keys`,
+        response_types_supported: ["code", "id_token", "code id_token", "id_token token"],
+        scopes_supported: ["openid", "profile", "email", "offline_access"],
+      },
+    };
+  }
+
+  private token(tenant: string, req: RecordedRequest): FakeResponse {
+    const form = new URLSearchParams(req.body);
+    if (
+      tenant !== FAKE_TENANT_ID ||
+      form.get("grant_type") !== "client_credentials" ||
+      form.get("client_id") !== FAKE_CLIENT_ID ||
+      form.get("client_secret") !== FAKE_CLIENT_SECRET
+    ) {
+      return {
+        status: 401,
+        body: {
+          error: "invalid_client",
+          error_description: "AADSTS7000215: Invalid client secret provided.",
+        },
+      };
+    }
+    if (form.get("scope") !== "https://management.azure.com/.default") {
+      return {
+        status: 400,
+        body: { error: "invalid_scope", error_description: `AADSTS70011: bad scope ${form.get("scope")}` },
+      };
+    }
+    const token = randomBytes(24).toString("base64url");
+    this.issuedTokens.add(token);
+    return {
+      status: 200,
+      body: { token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: token },
+    };
+  }
+
+  private putEnvironment(id: string, name: string, version: string, body: unknown): FakeResponse {
+    const properties = (body as { properties?: { image?: string } } | undefined)?.properties;
+    if (!properties?.image) return armError(400, "UserError", "Environment version must name an image.");
+    const existing = this.environments.get(id);
+    if (
+      existing &&
+      JSON.stringify((existing.properties as { image: string }).image) !== JSON.stringify(properties.image)
+    ) {
+      return armError(
+        409,
+        "Conflict",
+        `Environment ${name}:${version} already exists with a different image.`,
+      );
+    }
+    const resource = {
+      id,
+      name: version,
+      type: "Microsoft.MachineLearningServices/workspaces/environments/versions",
+      properties,
+    };
+    this.environments.set(id, resource);
+    return { status: existing ? 200 : 201, body: resource };
+  }
+
+  private putJob(id: string, name: string, body: unknown): FakeResponse {
+    const properties = (body as { properties?: Record<string, unknown> } | undefined)?.properties;
+    if (
+      properties?.jobType !== "Command" ||
+      typeof properties.command !== "string" ||
+      !properties.environmentId
+    ) {
+      return armError(
+        400,
+        "UserError",
+        "A command job needs jobType Command, a command and an environmentId.",
+      );
+    }
+    const existing = this.jobs.get(name);
+    if (existing) return { status: 200, body: existing };
+    const resource = {
+      id,
+      name,
+      type: "Microsoft.MachineLearningServices/workspaces/jobs",
+      properties: {
+        ...properties,
+        status: "NotStarted",
+        services: {
+          Studio: { jobServiceType: "Studio", endpoint: `https://ml.azure.com/runs/${name}` },
+        },
+      },
+      systemData: { createdAt: new Date().toISOString(), createdBy: FAKE_CLIENT_ID },
+    };
+    this.jobs.set(name, resource);
+    return { status: 201, body: resource };
+  }
+
+  private cancel(name: string): FakeResponse {
+    const job = this.jobs.get(name);
+    if (!job) return armError(404, "UserError", `Could not find asset with ID: ${name}`);
+    const properties = job.properties as Record<string, unknown>;
+    if (TERMINAL.has(properties.status as string)) {
+      return armError(400, "UserError", `Cannot cancel job ${name} in terminal state ${properties.status}.`);
+    }
+    properties.status = "CancelRequested";
+    return {
+      status: 202,
+      headers: {
+        location: `${this.url}${this.operationPrefix()}/operations/${randomUUID()}`,
+        "retry-after": "0",
+      },
+    };
+  }
+
+  private operationPrefix(): string {
+    const put = this.cloud.requests.find((r) => r.method === "PUT" && /\/jobs\//.test(r.path));
+    return put ? put.path.replace(/\/jobs\/.*$/, "") : "";
+  }
+}

@@ -1,0 +1,160 @@
+import { FakeCloud, type FakeResponse, type RecordedRequest } from "./fake-cloud";
+
+export const FAKE_ACCESS_KEY_ID = "AKIAFAKESAGEMAKER001";
+export const FAKE_SECRET_ACCESS_KEY = "fake-secret-access-key-for-loopback-tests";
+
+/** An error answer of the AWS JSON 1.1 protocol. */
+export function awsError(status: number, type: string, message: string): FakeResponse {
+  return {
+    status,
+    headers: { "x-amzn-errortype": type, "content-type": "application/x-amz-json-1.1" },
+    body: JSON.stringify({ __type: type, message }),
+  };
+}
+
+export interface FakeTrainingJob {
+  request: Record<string, unknown>;
+  TrainingJobStatus: string;
+  SecondaryStatus: string;
+  FailureReason?: string;
+  CreationTime: number;
+}
+
+const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+/**
+ * A loopback stand-in for the SageMaker API (AWS JSON 1.1 over `POST /` with `X-Amz-Target`):
+ * CreateTrainingJob (unique names, `ResourceInUse` on a repeat), DescribeTrainingJob and
+ * StopTrainingJob. Requests must carry a SigV4 `Authorization` header for the fake's access key.
+ */
+export class FakeSageMaker {
+  readonly jobs = new Map<string, FakeTrainingJob>();
+
+  private constructor(readonly cloud: FakeCloud) {}
+
+  static async start(): Promise<FakeSageMaker> {
+    let fake: FakeSageMaker | undefined;
+    const cloud = await FakeCloud.start((req) => fake!.handle(req));
+    fake = new FakeSageMaker(cloud);
+    return fake;
+  }
+
+  get url(): string {
+    return this.cloud.url;
+  }
+
+  /** Requests for one SageMaker operation. */
+  calls(operation: string): RecordedRequest[] {
+    return this.cloud.requests.filter((r) => r.headers["x-amz-target"] === `SageMaker.${operation}`);
+  }
+
+  setStatus(name: string, primary: string, secondary: string, failureReason?: string): void {
+    const job = this.jobs.get(name);
+    if (!job) throw new Error(`no training job ${name}`);
+    job.TrainingJobStatus = primary;
+    job.SecondaryStatus = secondary;
+    if (failureReason) job.FailureReason = failureReason;
+  }
+
+  close(): Promise<void> {
+    return this.cloud.close();
+  }
+
+  private handle(req: RecordedRequest): FakeResponse {
+    const auth = req.headers.authorization ?? "";
+    if (
+      !new RegExp(
+        `^AWS4-HMAC-SHA256 Credential=${FAKE_ACCESS_KEY_ID}/\\d{8}/[a-z0-9-]+/sagemaker/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`,
+      ).test(auth)
+    ) {
+      return awsError(
+        400,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+      );
+    }
+    const body = (req.json ?? {}) as Record<string, unknown>;
+    switch (req.headers["x-amz-target"]) {
+      case "SageMaker.CreateTrainingJob":
+        return this.create(body);
+      case "SageMaker.DescribeTrainingJob":
+        return this.describe(String(body.TrainingJobName));
+      case "SageMaker.StopTrainingJob":
+        return this.stop(String(body.TrainingJobName));
+      default:
+        return awsError(400, "UnknownOperationException", `unknown operation ${req.headers["x-amz-target"]}`);
+    }
+  }
+
+  private create(body: Record<string, unknown>): FakeResponse {
+    const name = String(body.TrainingJobName ?? "");
+    if (!NAME_PATTERN.test(name)) {
+      return awsError(
+        400,
+        "ValidationException",
+        `1 validation error detected: Value '${name}' at 'trainingJobName' failed to satisfy constraint`,
+      );
+    }
+    for (const field of [
+      "AlgorithmSpecification",
+      "RoleArn",
+      "OutputDataConfig",
+      "ResourceConfig",
+      "StoppingCondition",
+    ]) {
+      if (body[field] === undefined) return awsError(400, "ValidationException", `${field} is required`);
+    }
+    if (this.jobs.has(name)) {
+      return awsError(
+        400,
+        "ResourceInUse",
+        `Training job names must be unique within an AWS account and region, and a training job with this name already exists (arn:aws:sagemaker:us-east-1:123456789012:training-job/${name})`,
+      );
+    }
+    this.jobs.set(name, {
+      request: body,
+      TrainingJobStatus: "InProgress",
+      SecondaryStatus: "Starting",
+      CreationTime: Date.now() / 1000,
+    });
+    return {
+      status: 200,
+      body: { TrainingJobArn: `arn:aws:sagemaker:us-east-1:123456789012:training-job/${name}` },
+    };
+  }
+
+  private describe(name: string): FakeResponse {
+    const job = this.jobs.get(name);
+    if (!job) return awsError(400, "ResourceNotFound", "Requested resource not found.");
+    return {
+      status: 200,
+      body: {
+        TrainingJobName: name,
+        TrainingJobArn: `arn:aws:sagemaker:us-east-1:123456789012:training-job/${name}`,
+        TrainingJobStatus: job.TrainingJobStatus,
+        SecondaryStatus: job.SecondaryStatus,
+        ...(job.FailureReason ? { FailureReason: job.FailureReason } : {}),
+        AlgorithmSpecification: job.request.AlgorithmSpecification,
+        ResourceConfig: job.request.ResourceConfig,
+        StoppingCondition: job.request.StoppingCondition,
+        CreationTime: job.CreationTime,
+        ModelArtifacts: { S3ModelArtifacts: "" },
+      },
+    };
+  }
+
+  private stop(name: string): FakeResponse {
+    const job = this.jobs.get(name);
+    if (!job) return awsError(400, "ResourceNotFound", "Requested resource not found.");
+    if (job.TrainingJobStatus !== "InProgress") {
+      return awsError(
+        400,
+        "ValidationException",
+        `The request was rejected because the training job is in status ${job.TrainingJobStatus}.`,
+      );
+    }
+    job.TrainingJobStatus = "Stopping";
+    job.SecondaryStatus = "Stopping";
+    return { status: 200, body: {} };
+  }
+}
