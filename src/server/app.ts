@@ -1,0 +1,298 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import {
+  BACKENDS,
+  type Backend as BackendName,
+  CREATE_JOB_REQUESTS,
+  describeDetails,
+  issuesToDetails,
+  isTerminal,
+  type JobList,
+  JobLogsQuery,
+  ListJobsQuery,
+} from "../spec";
+import type { BackendRegistry, BackendSlot } from "./backends";
+import { BackendError } from "./backends/types";
+import type { ApiKeyring } from "./config";
+import { ApiError, errorBody, installErrorHandlers } from "./errors";
+import { requestHash, toApiJob, toBackendJob } from "./jobs";
+import { openApiDocument } from "./openapi";
+import type { Reconciler } from "./reconciler";
+import type { JobRecord, Store } from "./store/types";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    accountId: string;
+  }
+  interface FastifyContextConfig {
+    /** Routes anyone may call, without an API key. */
+    public?: boolean;
+  }
+}
+
+export interface AppDependencies {
+  store: Store;
+  backends: BackendRegistry;
+  reconciler: Reconciler;
+  apiKeys: ApiKeyring;
+  bodyLimitBytes: number;
+  /** Request logging to stdout. Defaults to false. */
+  log?: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function encodeCursor(job: JobRecord): string {
+  return Buffer.from(JSON.stringify([job.createdAt.toISOString(), job.id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [string, string];
+    const createdAt = new Date(at);
+    if (typeof id === "string" && UUID.test(id) && !Number.isNaN(createdAt.getTime()))
+      return { createdAt, id };
+  } catch {
+    // Not base64url JSON: answered below like any other cursor this server did not issue.
+  }
+  throw new ApiError(
+    400,
+    "invalid_request",
+    "cursor is not one this server issued; pass next_cursor from the previous page unchanged",
+    [{ path: "cursor", message: "must be the next_cursor of a previous response" }],
+  );
+}
+
+/** Builds the Train API (seed 000) as a Fastify app; `listen` is the caller's business. */
+export function buildApp(deps: AppDependencies): FastifyInstance {
+  const { store, backends, reconciler, apiKeys } = deps;
+  const app = Fastify({
+    logger: deps.log
+      ? { level: "info", redact: ["req.headers['x-api-key']", "req.headers.authorization"] }
+      : false,
+    bodyLimit: deps.bodyLimitBytes,
+  });
+  // Routes carry no Fastify schemas: every body and query is validated with the zod schemas of
+  // src/spec, so errors read the same here as in the TrainingJob resource's check.
+
+  // JSON only (Fastify also reads text/plain by default); a POST without a body but with a JSON
+  // content type (the cancel endpoint) is not an error.
+  const defaultJson = app.getDefaultJsonParser("error", "error");
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const text = body.toString();
+    if (text.trim() === "") return done(null, undefined);
+    return defaultJson(request, text, done);
+  });
+
+  installErrorHandlers(app, deps.bodyLimitBytes);
+
+  app.decorateRequest("accountId", "");
+  app.addHook("onRequest", async (request) => {
+    if (request.routeOptions.config.public || request.routeOptions.url === undefined) return;
+    const key = header(request, "x-api-key");
+    if (!key) {
+      throw new ApiError(
+        401,
+        "unauthenticated",
+        "x-api-key header is missing; send your API key in x-api-key",
+      );
+    }
+    const accounts = apiKeys.accountsFor(key);
+    if (!accounts) throw new ApiError(401, "unauthenticated", "x-api-key is not a valid API key");
+    const account = header(request, "x-selected-account-id");
+    if (!account) {
+      throw new ApiError(
+        400,
+        "missing_account",
+        "x-selected-account-id header is missing; send the id of the account to act for",
+        [{ path: "headers.x-selected-account-id", message: "is required" }],
+      );
+    }
+    if (!accounts.has(account)) {
+      throw new ApiError(403, "forbidden", `this API key may not act for account ${JSON.stringify(account)}`);
+    }
+    request.accountId = account;
+  });
+
+  app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
+
+  let openapi: Record<string, unknown> | undefined;
+  app.get("/openapi.json", { config: { public: true } }, async () => {
+    openapi ??= openApiDocument();
+    return openapi;
+  });
+
+  const findJob = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<JobRecord> => {
+    const { id } = request.params;
+    const job = UUID.test(id) ? await store.getJob(request.accountId, id.toLowerCase()) : null;
+    // Another account's job is answered exactly like a job that does not exist.
+    if (!job) throw new ApiError(404, "job_not_found", `job ${id} does not exist`);
+    return job;
+  };
+
+  app.post<{ Params: { backend: string } }>("/v1/:backend/jobs", async (request, reply) => {
+    const name = request.params.backend;
+    if (!(BACKENDS as readonly string[]).includes(name)) {
+      throw new ApiError(
+        404,
+        "unknown_backend",
+        `backend ${JSON.stringify(name)} does not exist; use one of ${BACKENDS.join(", ")}`,
+      );
+    }
+    const backend = name as BackendName;
+    const idempotencyKey = header(request, "idempotency-key");
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new ApiError(
+        400,
+        "invalid_request",
+        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        [{ path: "headers.idempotency-key", message: "must be 1 to 255 visible ASCII characters" }],
+      );
+    }
+    const parsed = CREATE_JOB_REQUESTS[backend].safeParse(request.body);
+    if (!parsed.success) {
+      const details = issuesToDetails(parsed.error);
+      throw new ApiError(
+        400,
+        "invalid_request",
+        `the ${backend} job request is invalid: ${describeDetails(details)}`,
+        details,
+      );
+    }
+    const slot = backends[backend];
+    if ("missing" in slot) {
+      throw new ApiError(
+        503,
+        "backend_not_configured",
+        `the ${backend} backend is not configured on this server; set ${slot.missing.join(", ")} and restart it`,
+      );
+    }
+
+    const { job, created } = await store.insertJob({
+      id: randomUUID(),
+      accountId: request.accountId,
+      backend,
+      name: parsed.data.name,
+      request: parsed.data,
+      requestHash: requestHash(backend, parsed.data),
+      idempotencyKey: idempotencyKey ?? null,
+      createdAt: new Date(),
+    });
+    if (!created) {
+      if (job.requestHash !== requestHash(backend, parsed.data)) {
+        throw new ApiError(
+          422,
+          "idempotency_key_conflict",
+          `Idempotency-Key ${JSON.stringify(idempotencyKey)} was already used for job ${job.id} with a different request; use a new key for a different job`,
+        );
+      }
+      return reply.code(200).header("idempotent-replayed", "true").send(toApiJob(job));
+    }
+
+    let current = job;
+    if (await reconciler.maySubmitNow(job)) {
+      try {
+        current = await reconciler.submit(job);
+      } catch (err) {
+        if (err instanceof BackendError) {
+          throw new ApiError(
+            err.status,
+            err.code,
+            `job ${job.id} failed to submit to ${backend}: ${err.message}`,
+          );
+        }
+        throw err;
+      }
+    }
+    return reply.code(201).send(toApiJob(current));
+  });
+
+  app.get<{ Querystring: Record<string, unknown> }>("/v1/jobs", async (request): Promise<JobList> => {
+    const parsed = ListJobsQuery.safeParse(request.query);
+    if (!parsed.success) {
+      const details = issuesToDetails(parsed.error);
+      throw new ApiError(
+        400,
+        "invalid_request",
+        `the query is invalid: ${describeDetails(details)}`,
+        details,
+      );
+    }
+    const { status, limit, cursor } = parsed.data;
+    const rows = await store.listJobs(request.accountId, {
+      limit: limit + 1,
+      ...(status ? { status } : {}),
+      ...(cursor ? { after: decodeCursor(cursor) } : {}),
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toApiJob),
+      next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  });
+
+  app.get<{ Params: { id: string } }>("/v1/jobs/:id", async (request) => toApiJob(await findJob(request)));
+
+  app.post<{ Params: { id: string } }>("/v1/jobs/:id/cancel", async (request) => {
+    const job = await findJob(request);
+    const terminal = () =>
+      new ApiError(409, "job_terminal", `job ${job.id} is already ${job.status} and cannot be canceled`);
+    if (isTerminal(job.status)) throw terminal();
+    const canceled = await store.cancelUnsubmitted(job.id);
+    if (canceled) return toApiJob(canceled);
+    const requested = await store.requestCancel(job.id);
+    if (!requested) {
+      const now = await store.getJobById(job.id);
+      throw new ApiError(
+        409,
+        "job_terminal",
+        `job ${job.id} is already ${now?.status ?? "finished"} and cannot be canceled`,
+      );
+    }
+    // Unsubmitted but claimed: the submit in flight finishes first, then the reconciler cancels.
+    if (requested.submittedAt) await reconciler.cancel(requested);
+    reconciler.kick();
+    return toApiJob(requested);
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
+    "/v1/jobs/:id/logs",
+    async (request, reply) => {
+      const parsed = JobLogsQuery.safeParse(request.query);
+      if (!parsed.success) {
+        const details = issuesToDetails(parsed.error);
+        throw new ApiError(
+          400,
+          "invalid_request",
+          `the query is invalid: ${describeDetails(details)}`,
+          details,
+        );
+      }
+      const job = await findJob(request);
+      const slot: BackendSlot = backends[job.backend];
+      const backend = "backend" in slot ? slot.backend : undefined;
+      if (!backend?.logs) {
+        return reply
+          .code(501)
+          .send(
+            errorBody(
+              "logs_not_supported",
+              `the ${job.backend} backend keeps no logs this server can read; read them in the cloud's console`,
+            ),
+          );
+      }
+      if (!job.submittedAt) return { job_id: job.id, stream: parsed.data.stream, lines: [] };
+      return backend.logs(toBackendJob(job), parsed.data);
+    },
+  );
+
+  return app;
+}

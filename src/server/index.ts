@@ -1,0 +1,123 @@
+import type { AddressInfo } from "node:net";
+import { buildApp } from "./app";
+import { type BackendRegistry, buildBackends, closeBackends } from "./backends";
+import type { BackendLogger } from "./backends/types";
+import { loadConfig } from "./config";
+import { Reconciler } from "./reconciler";
+import { openStore } from "./store";
+import type { Store } from "./store/types";
+
+export { buildApp } from "./app";
+export { ApiKeyring, ConfigError, LOCAL_ACCOUNT_ID, loadConfig } from "./config";
+export type * from "./store/types";
+
+export interface ServerOptions {
+  /** Address to listen on. Defaults to `HOST`, else 127.0.0.1. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Defaults to `PORT`, else 8080. */
+  port?: number;
+  /** Where the embedded store, the local key and the local backend's files live. Defaults to `TRAINKIT_DATA_DIR`, else `.trainkit`. */
+  dataDir?: string;
+  /** A Postgres URL. Defaults to `DATABASE_URL`, else the embedded store. */
+  databaseUrl?: string;
+  /** API key → account ids it may act for. Defaults to `TRAINKIT_API_KEYS`, else a generated local key. */
+  apiKeys?: Record<string, string[]>;
+  /** The environment to read settings and backend credentials from. Defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** How often the reconciler runs. Defaults to `TRAINKIT_RECONCILE_INTERVAL_MS`, else 2000. */
+  reconcileIntervalMs?: number;
+  /** Log requests and reconciler events to stdout. Defaults to false. */
+  log?: boolean;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, with the port actually bound. */
+  url: string;
+  store: Store;
+  dataDir: string;
+  /** The file holding the generated local API key, when no keys were configured. */
+  localApiKeyFile: string | undefined;
+  /** Stops taking requests, stops the reconciler and closes the store. Running local jobs keep running. */
+  close(): Promise<void>;
+}
+
+const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
+
+/** Starts the Train API. Throws `ConfigError` (naming the variable) on bad configuration. */
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const config = loadConfig(env, {
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+    ...(options.databaseUrl !== undefined ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.apiKeys !== undefined ? { apiKeys: options.apiKeys } : {}),
+    ...(options.reconcileIntervalMs !== undefined
+      ? { reconcileIntervalMs: options.reconcileIntervalMs }
+      : {}),
+  });
+  const store = await openStore({
+    dataDir: config.dataDir,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+  });
+
+  let log: BackendLogger = quiet;
+  let reconciler: Reconciler | undefined;
+  let backends: BackendRegistry | undefined;
+  try {
+    backends = buildBackends(env, {
+      dataDir: config.dataDir,
+      notify: (jobId) => reconciler?.notify(jobId),
+      log: {
+        info: (o, m) => log.info(o, m),
+        warn: (o, m) => log.warn(o, m),
+        error: (o, m) => log.error(o, m),
+      },
+    });
+    reconciler = new Reconciler(store, backends, {
+      intervalMs: config.reconcileIntervalMs,
+      log: {
+        info: (o, m) => log.info(o, m),
+        warn: (o, m) => log.warn(o, m),
+        error: (o, m) => log.error(o, m),
+      },
+    });
+    const app = buildApp({
+      store,
+      backends,
+      reconciler,
+      apiKeys: config.apiKeys,
+      bodyLimitBytes: config.bodyLimitBytes,
+      log: options.log ?? false,
+    });
+    if (options.log) log = app.log;
+    await app.listen({ host: config.host, port: config.port });
+    reconciler.start();
+
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    const running = reconciler;
+    const registry = backends;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${address.port}`,
+      store,
+      dataDir: config.dataDir,
+      localApiKeyFile: config.localApiKeyFile,
+      close: () => {
+        closing ??= (async () => {
+          await app.close();
+          await running.stop();
+          await closeBackends(registry);
+          await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await reconciler?.stop();
+    if (backends) await closeBackends(backends);
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,55 @@
+import { createHash } from "node:crypto";
+import { JOB_TYPE_BY_BACKEND, type Job } from "../spec";
+import type { BackendJob } from "./backends/types";
+import type { JobRecord } from "./store/types";
+
+/** The job object of seed 000. What the server keeps for itself (request, backend state) stays out. */
+export function toApiJob(job: JobRecord): Job {
+  return {
+    id: job.id,
+    name: job.name,
+    job_type: JOB_TYPE_BY_BACKEND[job.backend],
+    status: job.status,
+    cloud_job_identifier: job.cloudJobIdentifier,
+    // jsonb keeps keys in its own order; the API answers in the order the seed documents them.
+    storage_mounts: job.request.storage_mounts.map((m) => ({
+      source_uri: m.source_uri,
+      mount_path: m.mount_path,
+      read_only: m.read_only,
+    })),
+    account_id: job.accountId,
+    created_at: job.createdAt.toISOString(),
+    updated_at: job.updatedAt.toISOString(),
+    result: job.result,
+  };
+}
+
+export function toBackendJob(job: JobRecord): BackendJob {
+  return {
+    id: job.id,
+    accountId: job.accountId,
+    backend: job.backend,
+    request: job.request,
+    cloudJobIdentifier: job.cloudJobIdentifier,
+    backendState: job.backendState,
+  };
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/** Equal for requests that mean the same job, whatever their key order or omitted defaults. */
+export function requestHash(backend: string, parsedRequest: unknown): string {
+  return createHash("sha256")
+    .update(JSON.stringify([backend, canonical(parsedRequest)]))
+    .digest("hex");
+}

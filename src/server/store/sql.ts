@@ -1,0 +1,298 @@
+import type { JobRecord, ListJobsOptions, NewJob, StatusChange, Store, SubmittedChange } from "./types";
+
+/** The one query call both engines offer (`PGlite#query` and `pg.Pool#query` share it). */
+export interface SqlClient {
+  query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * Numbered migrations, applied in order and recorded in `schema_migrations`. A released migration
+ * is never edited: a change is a new entry.
+ */
+export const MIGRATIONS: readonly { version: number; statements: readonly string[] }[] = [
+  {
+    version: 1,
+    statements: [
+      `CREATE TABLE jobs (
+        id uuid PRIMARY KEY,
+        account_id text NOT NULL,
+        backend text NOT NULL,
+        name text NOT NULL,
+        status text NOT NULL,
+        request jsonb NOT NULL,
+        request_hash text NOT NULL,
+        cloud_job_identifier jsonb,
+        backend_state jsonb,
+        result jsonb,
+        idempotency_key text,
+        cancel_requested_at timestamptz,
+        submit_attempts integer NOT NULL DEFAULT 0,
+        submit_claimed_at timestamptz,
+        submitted_at timestamptz,
+        last_error text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        CONSTRAINT jobs_status_known CHECK
+          (status IN ('PENDING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELED', 'EXPIRED'))
+      )`,
+      `CREATE UNIQUE INDEX jobs_account_idempotency_key ON jobs (account_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL`,
+      "CREATE INDEX jobs_account_page ON jobs (account_id, created_at DESC, id DESC)",
+      "CREATE INDEX jobs_active ON jobs (created_at, id) WHERE status IN ('PENDING', 'IN_PROGRESS')",
+    ],
+  },
+];
+
+const ACTIVE = `status IN ('PENDING', 'IN_PROGRESS')`;
+
+// An arbitrary constant: every trainkit server takes this lock while migrating, so replicas that
+// start together against one Postgres apply each migration once.
+const MIGRATION_LOCK = 7_261_004;
+
+export async function migrate(db: SqlClient): Promise<void> {
+  await db.query("BEGIN");
+  try {
+    await db.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await db.query(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    const { rows } = await db.query<{ version: number }>("SELECT version FROM schema_migrations");
+    const applied = new Set(rows.map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      for (const statement of m.statements) await db.query(statement);
+      await db.query("INSERT INTO schema_migrations (version) VALUES ($1)", [m.version]);
+    }
+    await db.query("COMMIT");
+  } catch (err) {
+    await db.query("ROLLBACK");
+    throw err;
+  }
+}
+
+interface JobRow {
+  id: string;
+  account_id: string;
+  backend: string;
+  name: string;
+  status: string;
+  request: unknown;
+  request_hash: string;
+  cloud_job_identifier: Record<string, string> | null;
+  backend_state: Record<string, unknown> | null;
+  result: JobRecord["result"];
+  idempotency_key: string | null;
+  cancel_requested_at: Date | string | null;
+  submit_attempts: number;
+  submit_claimed_at: Date | string | null;
+  submitted_at: Date | string | null;
+  last_error: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
+const toDateOrNull = (v: Date | string | null): Date | null => (v === null ? null : toDate(v));
+
+function fromRow(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    backend: row.backend as JobRecord["backend"],
+    name: row.name,
+    status: row.status as JobRecord["status"],
+    request: row.request as JobRecord["request"],
+    requestHash: row.request_hash,
+    cloudJobIdentifier: row.cloud_job_identifier,
+    backendState: row.backend_state,
+    result: row.result,
+    idempotencyKey: row.idempotency_key,
+    cancelRequestedAt: toDateOrNull(row.cancel_requested_at),
+    submitAttempts: row.submit_attempts,
+    submitClaimedAt: toDateOrNull(row.submit_claimed_at),
+    submittedAt: toDateOrNull(row.submitted_at),
+    lastError: row.last_error,
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** The store over any SQL client: both engines run exactly these statements. */
+export class SqlStore implements Store {
+  constructor(
+    readonly kind: Store["kind"],
+    private readonly db: SqlClient,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  private async one(text: string, params: unknown[]): Promise<JobRecord | null> {
+    const { rows } = await this.db.query<JobRow>(text, params);
+    return rows[0] ? fromRow(rows[0]) : null;
+  }
+
+  private async many(text: string, params: unknown[]): Promise<JobRecord[]> {
+    const { rows } = await this.db.query<JobRow>(text, params);
+    return rows.map(fromRow);
+  }
+
+  async insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
+    // One statement, so the idempotency key and the job are recorded together; a concurrent
+    // duplicate loses on the unique index and reads the winner below.
+    const inserted = await this.one(
+      `INSERT INTO jobs (id, account_id, backend, name, status, request, request_hash, idempotency_key,
+                         created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'PENDING', $5::jsonb, $6, $7, $8, $8)
+       ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING *`,
+      [
+        job.id,
+        job.accountId,
+        job.backend,
+        job.name,
+        json(job.request),
+        job.requestHash,
+        job.idempotencyKey,
+        job.createdAt.toISOString(),
+      ],
+    );
+    if (inserted) return { job: inserted, created: true };
+    const existing = await this.one("SELECT * FROM jobs WHERE account_id = $1 AND idempotency_key = $2", [
+      job.accountId,
+      job.idempotencyKey,
+    ]);
+    if (!existing) throw new Error(`job ${job.id} was neither inserted nor found under its idempotency key`);
+    return { job: existing, created: false };
+  }
+
+  getJob(accountId: string, id: string): Promise<JobRecord | null> {
+    return this.one("SELECT * FROM jobs WHERE id = $1 AND account_id = $2", [id, accountId]);
+  }
+
+  getJobById(id: string): Promise<JobRecord | null> {
+    return this.one("SELECT * FROM jobs WHERE id = $1", [id]);
+  }
+
+  listJobs(accountId: string, options: ListJobsOptions): Promise<JobRecord[]> {
+    const params: unknown[] = [accountId, options.status ?? null, options.limit];
+    let page = "";
+    if (options.after) {
+      params.push(options.after.createdAt.toISOString(), options.after.id);
+      page = "AND (created_at, id) < ($4::timestamptz, $5::uuid)";
+    }
+    return this.many(
+      `SELECT * FROM jobs
+       WHERE account_id = $1 AND ($2::text IS NULL OR status = $2) ${page}
+       ORDER BY created_at DESC, id DESC
+       LIMIT $3`,
+      params,
+    );
+  }
+
+  claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null> {
+    return this.one(
+      `UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1, updated_at = now()
+       WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL
+         AND (submit_claimed_at IS NULL OR submit_claimed_at < now() - make_interval(secs => $2::double precision / 1000))
+       RETURNING *`,
+      [id, leaseMs],
+    );
+  }
+
+  recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null> {
+    return this.one(
+      `UPDATE jobs SET cloud_job_identifier = $2::jsonb, backend_state = $3::jsonb, status = $4,
+                       submitted_at = now(), submit_claimed_at = NULL, last_error = NULL, updated_at = now()
+       WHERE id = $1 AND ${ACTIVE}
+       RETURNING *`,
+      [id, json(change.cloudJobIdentifier), json(change.backendState), change.status],
+    );
+  }
+
+  async releaseClaim(id: string, error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE jobs SET submit_claimed_at = NULL, last_error = $2, updated_at = now()
+       WHERE id = $1 AND submitted_at IS NULL`,
+      [id, error],
+    );
+  }
+
+  transition(id: string, change: StatusChange): Promise<JobRecord | null> {
+    return this.one(
+      `UPDATE jobs SET status = $2,
+                       result = CASE WHEN $3::boolean THEN $4::jsonb ELSE result END,
+                       backend_state = CASE WHEN $5::boolean THEN $6::jsonb ELSE backend_state END,
+                       updated_at = now()
+       WHERE id = $1 AND ${ACTIVE}
+       RETURNING *`,
+      [
+        id,
+        change.status,
+        change.result !== undefined,
+        json(change.result),
+        change.backendState !== undefined,
+        json(change.backendState),
+      ],
+    );
+  }
+
+  cancelUnsubmitted(id: string): Promise<JobRecord | null> {
+    return this.one(
+      `UPDATE jobs SET status = 'CANCELED', cancel_requested_at = now(), updated_at = now()
+       WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND submit_claimed_at IS NULL
+       RETURNING *`,
+      [id],
+    );
+  }
+
+  requestCancel(id: string): Promise<JobRecord | null> {
+    return this.one(
+      `UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
+       WHERE id = $1 AND ${ACTIVE}
+       RETURNING *`,
+      [id],
+    );
+  }
+
+  async hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
+    const { rows } = await this.db.query<{ found: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM jobs
+         WHERE backend = $1 AND status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL
+           AND (created_at, id) < ($2::timestamptz, $3::uuid)
+       ) AS found`,
+      [job.backend, job.createdAt.toISOString(), job.id],
+    );
+    return rows[0]?.found === true;
+  }
+
+  listUnsubmitted(limit: number): Promise<JobRecord[]> {
+    return this.many(
+      `SELECT * FROM jobs
+       WHERE status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL
+       ORDER BY created_at, id
+       LIMIT $1`,
+      [limit],
+    );
+  }
+
+  listActive(): Promise<JobRecord[]> {
+    return this.many(
+      `SELECT * FROM jobs WHERE ${ACTIVE} AND submitted_at IS NOT NULL ORDER BY created_at, id`,
+      [],
+    );
+  }
+
+  /** The migration versions recorded as applied, in order. */
+  async appliedMigrations(): Promise<number[]> {
+    const { rows } = await this.db.query<{ version: number }>(
+      "SELECT version FROM schema_migrations ORDER BY version",
+    );
+    return rows.map((r) => r.version);
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}

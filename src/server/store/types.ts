@@ -1,0 +1,94 @@
+import type { Backend, JobResult, JobStatus, ParsedCreateJobRequest } from "../../spec";
+
+/** One job as the store keeps it. `backendState` and `request` never leave the server. */
+export interface JobRecord {
+  id: string;
+  accountId: string;
+  backend: Backend;
+  name: string;
+  status: JobStatus;
+  request: ParsedCreateJobRequest;
+  cloudJobIdentifier: Record<string, string> | null;
+  backendState: Record<string, unknown> | null;
+  result: JobResult | null;
+  idempotencyKey: string | null;
+  /** SHA-256 of the canonical request, to tell a retried request from a different one reusing its key. */
+  requestHash: string;
+  cancelRequestedAt: Date | null;
+  submitAttempts: number;
+  /** When a server instance took the job to submit it; cleared once the backend answered. */
+  submitClaimedAt: Date | null;
+  submittedAt: Date | null;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewJob {
+  id: string;
+  accountId: string;
+  backend: Backend;
+  name: string;
+  request: ParsedCreateJobRequest;
+  requestHash: string;
+  idempotencyKey: string | null;
+  createdAt: Date;
+}
+
+export interface ListJobsOptions {
+  status?: JobStatus;
+  limit: number;
+  /** The last job of the previous page, as `(created_at, id)`. */
+  after?: { createdAt: Date; id: string };
+}
+
+export interface StatusChange {
+  status: JobStatus;
+  result?: JobResult | null;
+  backendState?: Record<string, unknown> | null;
+}
+
+export interface SubmittedChange {
+  cloudJobIdentifier: Record<string, string>;
+  backendState: Record<string, unknown> | null;
+  status: JobStatus;
+}
+
+/**
+ * Where jobs live. Every state change is conditional on the job not being terminal yet, so two
+ * writers (two replicas, or the API and the reconciler) can never bring a finished job back.
+ */
+export interface Store {
+  readonly kind: "pglite" | "postgres";
+  /**
+   * Records a PENDING job. When the account already has a job under the same idempotency key, that
+   * job is returned instead and `created` is false.
+   */
+  insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }>;
+  /** The job, or null when it does not exist or belongs to another account. */
+  getJob(accountId: string, id: string): Promise<JobRecord | null>;
+  getJobById(id: string): Promise<JobRecord | null>;
+  listJobs(accountId: string, options: ListJobsOptions): Promise<JobRecord[]>;
+  /**
+   * Takes an unsubmitted PENDING job for submission. Only one caller wins; a claim older than
+   * `leaseMs` is considered abandoned (its server died) and may be taken again.
+   */
+  claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null>;
+  /** Records what the backend returned for a claimed job. */
+  recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null>;
+  /** Gives a claim back after a retryable failure, keeping the error for the logs. */
+  releaseClaim(id: string, error: string): Promise<void>;
+  /** Moves a non-terminal job to `status`; null when the job is already terminal. */
+  transition(id: string, change: StatusChange): Promise<JobRecord | null>;
+  /** Cancels a job nobody has claimed for submission yet; null otherwise. */
+  cancelUnsubmitted(id: string): Promise<JobRecord | null>;
+  /** Marks a non-terminal job as asked to stop; null when it is already terminal. */
+  requestCancel(id: string): Promise<JobRecord | null>;
+  /** Whether an unsubmitted PENDING job of the same backend was created before `job`. */
+  hasOlderUnsubmitted(job: JobRecord): Promise<boolean>;
+  /** Unsubmitted PENDING jobs, oldest first. */
+  listUnsubmitted(limit: number): Promise<JobRecord[]>;
+  /** Submitted jobs that are not terminal yet. */
+  listActive(): Promise<JobRecord[]>;
+  close(): Promise<void>;
+}
