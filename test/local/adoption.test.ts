@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jobFile, type LaunchRecord } from "../../src/server/backends/local/files";
@@ -11,7 +11,6 @@ import {
   signalGroup,
 } from "../../src/server/backends/local/proc";
 import type { SubmitResult } from "../../src/server/backends/types";
-import { compileLocalBackend, NODE_MODULES } from "../helpers/local-compile";
 import {
   afterSubmit,
   LocalHarness,
@@ -21,6 +20,9 @@ import {
   runningStatus,
   waitUntil,
 } from "../helpers/local-harness";
+
+/** The backend's sources, loaded by a separate Node process through the tsx loader. */
+const LOCAL_BACKEND_SOURCE = join(__dirname, "../../src/server/backends/local/index.ts");
 
 let h: LocalHarness;
 beforeEach(() => {
@@ -77,43 +79,40 @@ describe("local backend: adopting jobs after a restart", () => {
   });
 
   it("keeps the job running when the server process that submitted it is SIGKILLed, and a new server sees it complete", async () => {
-    const build = compileLocalBackend();
-    try {
-      const done = join(h.dataDir, "done.txt");
-      const job = nodeJob(
-        `setTimeout(() => require("node:fs").writeFileSync(${JSON.stringify(done)}, "trained"), 1000)`,
-      );
-      const server = spawn(
-        process.execPath,
-        [
-          "-e",
-          `
-          const { localBackend } = require(${JSON.stringify(join(build, "server/backends/local/index.js"))});
-          const quiet = { info() {}, warn() {}, error() {} };
-          const { backend } = localBackend(process.env, { dataDir: process.argv[1], notify() {}, log: quiet });
-          backend.submit(JSON.parse(process.argv[2])).then((r) => {
-            process.stdout.write(JSON.stringify(r) + "\\n");
-            setInterval(() => {}, 1000);
-          });
-          `,
-          h.dataDir,
-          JSON.stringify(job),
-        ],
-        { env: { PATH: process.env.PATH, NODE_PATH: NODE_MODULES }, stdio: ["ignore", "pipe", "inherit"] },
-      );
-      const [line] = (await once(server.stdout!, "data")) as [Buffer];
-      const submitted = afterSubmit(job, JSON.parse(line.toString()) as SubmitResult);
-      server.kill("SIGKILL");
-      await once(server, "exit");
-      expect(existsSync(done)).toBe(false);
+    const done = join(h.dataDir, "done.txt");
+    const job = nodeJob(
+      `setTimeout(() => require("node:fs").writeFileSync(${JSON.stringify(done)}, "trained"), 1000)`,
+    );
+    const server = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        `
+        const { localBackend } = require(${JSON.stringify(LOCAL_BACKEND_SOURCE)});
+        const quiet = { info() {}, warn() {}, error() {} };
+        const { backend } = localBackend(process.env, { dataDir: process.argv[1], notify() {}, log: quiet });
+        backend.submit(JSON.parse(process.argv[2])).then((r) => {
+          process.stdout.write(JSON.stringify(r) + "\\n");
+          setInterval(() => {}, 1000);
+        });
+        `,
+        h.dataDir,
+        JSON.stringify(job),
+      ],
+      { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const [line] = (await once(server.stdout!, "data")) as [Buffer];
+    const submitted = afterSubmit(job, JSON.parse(line.toString()) as SubmitResult);
+    server.kill("SIGKILL");
+    await once(server, "exit");
+    expect(existsSync(done)).toBe(false);
 
-      const restarted = h.backend();
-      expect((await restarted.poll(submitted)).status).toBe("IN_PROGRESS");
-      expect((await pollUntil(restarted, submitted, ["COMPLETED", "FAILED"])).status).toBe("COMPLETED");
-      expect(readFileSync(done, "utf8")).toBe("trained");
-    } finally {
-      rmSync(build, { recursive: true, force: true });
-    }
+    const restarted = h.backend();
+    expect((await restarted.poll(submitted)).status).toBe("IN_PROGRESS");
+    expect((await pollUntil(restarted, submitted, ["COMPLETED", "FAILED"])).status).toBe("COMPLETED");
+    expect(readFileSync(done, "utf8")).toBe("trained");
   });
 });
 
