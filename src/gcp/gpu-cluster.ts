@@ -1,6 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { GPU_NODE_LABELS, GPU_TAINT, type GpuPoolArgs, resolveGpuPools } from "../components/gpu-pool";
+import { execKubeconfig } from "../components/kubeconfig";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
@@ -333,31 +334,11 @@ export class GpuCluster extends pulumi.ComponentResource {
  * credential of its own and does not expire the way an embedded access token would.
  */
 export function gkeKubeconfig(context: string, endpoint: string, caCertificate: string): string {
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [
-      {
-        name: context,
-        cluster: { server: `https://${endpoint}`, "certificate-authority-data": caCertificate },
-      },
-    ],
-    contexts: [{ name: context, context: { cluster: context, user: context } }],
-    "current-context": context,
-    users: [
-      {
-        name: context,
-        user: {
-          exec: {
-            apiVersion: "client.authentication.k8s.io/v1beta1",
-            command: "gke-gcloud-auth-plugin",
-            installHint:
-              "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin " +
-              "(see https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl)",
-            provideClusterInfo: true,
-          },
-        },
-      },
-    ],
+  return execKubeconfig(context, `https://${endpoint}`, caCertificate, {
+    command: "gke-gcloud-auth-plugin",
+    installHint:
+      "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin " +
+      "(see https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl)",
+    provideClusterInfo: true,
   });
 }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
+import { apiKeysJson, rejectManagedEnv, requireSingleWriter } from "../components/train-api";
 import { gcpSetting, serviceAccountMember } from "./settings";
 
 export interface TrainingApiArgs {
@@ -139,22 +140,13 @@ export class TrainingApi extends pulumi.ComponentResource {
         `${owner}: maxInstances must be a whole number, at least 1; got ${shown(maxInstances)}`,
       );
     }
-    if (!durable && maxInstances !== 1) {
-      throw new ArgumentError(
-        `${owner}: maxInstances must be 1 when databaseUrl is not set, since each instance would keep its own embedded database; got ${maxInstances}. Set databaseUrl to a Postgres URL to run more.`,
-      );
-    }
+    requireSingleWriter(owner, "maxInstances", maxInstances, durable);
     if (!Number.isInteger(minInstances) || minInstances < 0 || minInstances > maxInstances) {
       throw new ArgumentError(
         `${owner}: minInstances must be a whole number from 0 to maxInstances (${maxInstances}); got ${shown(minInstances)}`,
       );
     }
-    const clash = Object.keys(args.env ?? {}).find((k) => MANAGED_ENV.includes(k));
-    if (clash !== undefined) {
-      throw new ArgumentError(
-        `${owner}: env must not set ${clash}, which this component sets; use the matching argument instead`,
-      );
-    }
+    rejectManagedEnv(owner, args.env, MANAGED_ENV);
     const isPublic = args.public ?? false;
     const labels = mergeLabels("training-api", args.labels);
     const parent = { parent: this };
@@ -217,10 +209,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       return { secret: s, version };
     };
 
-    const apiKeysJson = pulumi
-      .output(args.apiKeys)
-      .apply((keys) => (typeof keys === "string" ? keys : JSON.stringify(keys)));
-    const apiKeys = secret("api-keys", apiKeysJson);
+    const apiKeys = secret("api-keys", apiKeysJson(args.apiKeys));
     this.apiKeysSecret = apiKeys.secret;
     this.apiKeysSecretVersion = apiKeys.version;
     const database = args.databaseUrl === undefined ? undefined : secret("database-url", args.databaseUrl);

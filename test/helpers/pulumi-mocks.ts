@@ -28,7 +28,7 @@ export interface MockOptions {
   config?: Record<string, string>;
   /**
    * Output properties the cloud would compute for a resource (an email, a URI), merged over its inputs.
-   * Each cloud's tests pass the few their components read.
+   * Each cloud's tests pass the few their components read. An `id` among them becomes the resource's id.
    */
   computed?: (resource: { type: string; name: string; inputs: Inputs }) => Record<string, unknown>;
 }
@@ -95,8 +95,9 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
           ...(args.provider ? { provider: args.provider } : {}),
         };
         resources.push(record);
-        const computed = options.computed?.({ type: args.type, name: args.name, inputs }) ?? {};
-        return { id: `${args.name}-id`, state: { ...raw, ...computed } };
+        const { id, ...computed } = options.computed?.({ type: args.type, name: args.name, inputs }) ?? {};
+        // A cloud whose components parse resource ids (Azure's ARM ids) returns the id the cloud would give.
+        return { id: typeof id === "string" ? id : `${args.name}-id`, state: { ...raw, ...computed } };
       },
       call(args) {
         calls.push({ token: args.token, inputs: args.inputs });

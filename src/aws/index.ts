@@ -1,0 +1,15 @@
+// trainkit/aws: the AWS components. Importing this loads @pulumi/aws, which the package root never does.
+export * from "./bucket";
+export * from "./gpu-cluster";
+export * from "./registry";
+export * from "./sagemaker-role";
+export {
+  type ArnParts,
+  arnParts,
+  awsRegion,
+  type PolicyStatement,
+  policyDocument,
+  serviceTrustPolicy,
+} from "./settings";
+export * from "./training-api";
+export * from "./training-platform";

@@ -1,0 +1,123 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Bucket, type BucketArgs } from "./bucket";
+import { GpuCluster, type GpuClusterArgs } from "./gpu-cluster";
+import { Registry, type RegistryArgs } from "./registry";
+import { SageMakerRole, type SageMakerRoleArgs } from "./sagemaker-role";
+import { arnParts, awsRegion } from "./settings";
+import { TrainingApi, type TrainingApiArgs } from "./training-api";
+
+export interface TrainingPlatformArgs {
+  /** The region of every part. Defaults to the stack's `aws:region` config. */
+  region?: pulumi.Input<string>;
+  /**
+   * The Train API: at least its `image`, `apiKeys`, `vpcId` and `subnetIds`; the SageMaker role and output
+   * location are filled in. Required.
+   */
+  api: Omit<TrainingApiArgs, "region" | "sagemakerRoleArn" | "outputS3Uri">;
+  /** The image registry. Defaults to a `Registry` with its own defaults (immutable tags, scan on push, lifecycle). */
+  registry?: Omit<RegistryArgs, "region">;
+  /** The bucket training data is read from (jobs get read access). Defaults to a `Bucket` with its own defaults. */
+  dataBucket?: Omit<BucketArgs, "region">;
+  /**
+   * The bucket jobs write models and checkpoints to (jobs get read-write access); SageMaker's output path is
+   * its `models/` prefix. Defaults to a `Bucket` with its own defaults.
+   */
+  outputBucket?: Omit<BucketArgs, "region">;
+  /** Extra settings of the jobs' execution role (KMS keys, a permissions boundary). Defaults to none. */
+  sagemakerRole?: Pick<SageMakerRoleArgs, "kmsKeyArns" | "permissionsBoundary" | "tags">;
+  /**
+   * An EKS cluster with GPU node groups, for the `kubernetes` backend. Defaults to none, since SageMaker jobs
+   * need no cluster.
+   */
+  cluster?: Omit<GpuClusterArgs, "region">;
+}
+
+/** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
+export interface TrainingPlatformOutputs {
+  region: pulumi.Output<string>;
+  apiUrl: pulumi.Output<string>;
+  registryUrl: pulumi.Output<string>;
+  dataBucketUrl: pulumi.Output<string>;
+  outputBucketUrl: pulumi.Output<string>;
+  sagemakerRoleArn: pulumi.Output<string>;
+  apiTaskRoleArn: pulumi.Output<string>;
+  clusterName?: pulumi.Output<string>;
+  oidcProviderArn?: pulumi.Output<string>;
+  kubeconfig?: pulumi.Output<string>;
+}
+
+/** The prefix of the output bucket SageMaker writes model artifacts under. */
+export const SAGEMAKER_OUTPUT_PREFIX = "models";
+
+/**
+ * Everything an AWS training platform needs: a registry, a data and an output bucket, the execution role
+ * SageMaker jobs run as, the Train API on ECS Fargate, and optionally an EKS GPU cluster.
+ */
+export class TrainingPlatform extends pulumi.ComponentResource {
+  public readonly registry: Registry;
+  public readonly dataBucket: Bucket;
+  public readonly outputBucket: Bucket;
+  public readonly sagemakerRole: SageMakerRole;
+  public readonly api: TrainingApi;
+  public readonly cluster?: GpuCluster;
+  /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
+  public readonly outputs: TrainingPlatformOutputs;
+
+  constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("trainkit:aws:TrainingPlatform", name, {}, opts);
+    const owner = `TrainingPlatform ${name}`;
+    const region = awsRegion(args?.region, "region", owner);
+    const parent = { parent: this };
+    const where = { region: args.region };
+
+    this.registry = new Registry(`${name}-images`, { ...args.registry, ...where }, parent);
+    this.dataBucket = new Bucket(`${name}-data`, { ...args.dataBucket, ...where }, parent);
+    this.outputBucket = new Bucket(`${name}-output`, { ...args.outputBucket, ...where }, parent);
+
+    this.sagemakerRole = new SageMakerRole(
+      `${name}-sagemaker`,
+      {
+        ...args.sagemakerRole,
+        dataBucketArns: [this.dataBucket.arn],
+        outputBucketArns: [this.outputBucket.arn],
+        repositoryArns: [this.registry.arn],
+        // The registry's ARN names the account, so the role can trust SageMaker acting for it alone.
+        accountId: this.registry.arn.apply((arn) => arnParts(arn).account),
+      },
+      parent,
+    );
+
+    this.api = new TrainingApi(
+      `${name}-api`,
+      {
+        ...args.api,
+        region,
+        sagemakerRoleArn: this.sagemakerRole.arn,
+        outputS3Uri: pulumi.interpolate`${this.outputBucket.url}/${SAGEMAKER_OUTPUT_PREFIX}`,
+      },
+      parent,
+    );
+
+    if (args.cluster !== undefined) {
+      this.cluster = new GpuCluster(`${name}-eks`, { ...args.cluster, ...where }, parent);
+    }
+
+    this.outputs = {
+      region: pulumi.output(region),
+      apiUrl: this.api.url,
+      registryUrl: this.registry.url,
+      dataBucketUrl: this.dataBucket.url,
+      outputBucketUrl: this.outputBucket.url,
+      sagemakerRoleArn: this.sagemakerRole.arn,
+      apiTaskRoleArn: this.api.taskRoleArn,
+      ...(this.cluster
+        ? {
+            clusterName: this.cluster.name,
+            oidcProviderArn: this.cluster.oidcProviderArn,
+            kubeconfig: this.cluster.kubeconfig,
+          }
+        : {}),
+    };
+    this.registerOutputs({ ...this.outputs });
+  }
+}

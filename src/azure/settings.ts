@@ -1,0 +1,108 @@
+import { createHash } from "node:crypto";
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as pulumi from "@pulumi/pulumi";
+import { mergeLabels } from "../components/labels";
+import { ArgumentError, shown } from "../components/sentences";
+
+/**
+ * The Azure built-in roles trainkit assigns, by the name the portal shows, with their role definition
+ * GUIDs (the same in every tenant). Nothing here is broader than the one job it is granted for.
+ */
+export const AZURE_ROLES = {
+  "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+  AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+  "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+  "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+  "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+} as const;
+export type AzureRole = keyof typeof AZURE_ROLES;
+
+/** Tags for an Azure resource: the user's plus the trainkit ones (`managed-by`, `trainkit-component`). */
+export function azureTags(component: string, user?: pulumi.Input<Record<string, pulumi.Input<string>>>) {
+  return mergeLabels(component, user);
+}
+
+/** The subscription id in an ARM resource id (`/subscriptions/<id>/resourceGroups/...`). */
+export function subscriptionOf(resourceId: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.output(resourceId).apply((id) => armPart(id, "subscriptions"));
+}
+
+/** The resource group in an ARM resource id. */
+export function resourceGroupOf(resourceId: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.output(resourceId).apply((id) => armPart(id, "resourceGroups"));
+}
+
+/** The last segment of an ARM resource id: the resource's own name. */
+export function nameOf(resourceId: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.output(resourceId).apply((id) => id.split("/").filter(Boolean).pop() ?? "");
+}
+
+function armPart(id: string, key: string): string {
+  const parts = id.split("/");
+  const at = parts.findIndex((p) => p.toLowerCase() === key.toLowerCase());
+  const value = at >= 0 ? parts[at + 1] : undefined;
+  if (!value) throw new ArgumentError(`an ARM resource id must contain /${key}/<value>; got ${shown(id)}`);
+  return value;
+}
+
+/**
+ * One role assignment of a built-in role to a managed identity, on exactly `scope`. The role definition id
+ * is built from the scope's own subscription, so no lookup of the deploying identity is needed.
+ */
+export function assignRole(
+  name: string,
+  args: { principalId: pulumi.Input<string>; role: AzureRole; scope: pulumi.Input<string> },
+  opts: pulumi.CustomResourceOptions,
+): authorization.RoleAssignment {
+  return new authorization.RoleAssignment(
+    name,
+    {
+      principalId: args.principalId,
+      // Without it ARM looks the principal up in Entra ID, which fails for an identity created seconds ago.
+      principalType: "ServicePrincipal",
+      roleDefinitionId: pulumi.interpolate`/subscriptions/${subscriptionOf(args.scope)}/providers/Microsoft.Authorization/roleDefinitions/${AZURE_ROLES[args.role]}`,
+      scope: args.scope,
+      description: `${args.role} (trainkit)`,
+    },
+    opts,
+  );
+}
+
+/**
+ * `value`, or the stack's `azure-native:tenantId` config, or the tenant of the credentials Pulumi runs
+ * with. Key Vaults need it by value.
+ */
+export function tenantIdFor(value: pulumi.Input<string> | undefined, opts?: pulumi.InvokeOptions) {
+  if (value !== undefined) return pulumi.output(value);
+  const fromConfig = new pulumi.Config("azure-native").get("tenantId");
+  if (fromConfig) return pulumi.output(fromConfig);
+  return authorization.getClientConfigOutput(opts).tenantId;
+}
+
+/** The resource group every Azure component requires, checked so that a missing one fails at preview. */
+export function requireResourceGroup(value: pulumi.Input<string> | undefined, owner: string) {
+  if (value === undefined || value === "") {
+    throw new ArgumentError(
+      `${owner}: resourceGroupName must be set to the resource group to create it in; got ${shown(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A globally unique Azure name of lowercase letters and digits only (storage accounts, key vaults with
+ * dashes removed, registries), at most `maxLength` long, ending in a hash of the stack and the name.
+ */
+export function compactName(
+  base: string,
+  maxLength: number,
+  scope = `${pulumi.getProject()}/${pulumi.getStack()}`,
+) {
+  const hash = createHash("sha256").update(`${scope}/${base}`).digest("hex").slice(0, 6);
+  const stem = base
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, Math.max(0, maxLength - hash.length));
+  return `${stem === "" ? "t" : stem}${hash}`.slice(0, maxLength);
+}

@@ -1,0 +1,149 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { AZURE_ROLES, TrainingPlatform, type TrainingPlatformArgs } from "../../src/azure";
+import { azureComputed } from "../helpers/azure-computed";
+import { installPulumiMocks, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
+
+const ROLE = "azure-native:authorization:RoleAssignment";
+const APP = "azure-native:app:ContainerApp";
+const RULE = "azure-native:machinelearningservices:ManagedNetworkSettingsRule";
+
+const args: TrainingPlatformArgs = {
+  resourceGroupName: "ml-rg",
+  location: "westeurope",
+  api: {
+    image: "bootstrap.azurecr.io/trainkit:0.1.0",
+    apiKeys: { tk_live_0123456789abcdef: ["team-vision"] },
+  },
+  registry: { registryName: "acmeimages" },
+  dataBucket: { accountName: "acmedata" },
+  outputBucket: { accountName: "acmeoutput" },
+};
+
+let mocks: MockRuntime;
+beforeAll(async () => {
+  mocks = await installPulumiMocks({
+    computed: azureComputed,
+    config: { "azure-native:tenantId": "tenant-0000" },
+  });
+});
+
+async function build(name: string, extra: Partial<TrainingPlatformArgs> = {}) {
+  const platform = new TrainingPlatform(name, { ...args, ...extra });
+  await mocks.settle();
+  return platform;
+}
+
+const roleName = (definitionId: string) =>
+  Object.entries(AZURE_ROLES).find(([, guid]) => definitionId.endsWith(`/${guid}`))?.[0];
+const last = (id: string) => id.split("/").pop();
+
+describe("TrainingPlatform", () => {
+  it("composes a registry, two buckets, the Azure ML workspace and the API", async () => {
+    await build("ml");
+    const components = mocks.resources
+      .filter((r) => !r.custom && r.name.startsWith("ml-"))
+      .map((r) => [r.type, r.name, r.parentType]);
+    expect(components.sort()).toEqual(
+      [
+        ["trainkit:azure:Registry", "ml-images", "trainkit:azure:TrainingPlatform"],
+        ["trainkit:azure:Bucket", "ml-data", "trainkit:azure:TrainingPlatform"],
+        ["trainkit:azure:Bucket", "ml-output", "trainkit:azure:TrainingPlatform"],
+        ["trainkit:azure:GpuCluster", "ml-ml", "trainkit:azure:TrainingPlatform"],
+        ["trainkit:azure:TrainingApi", "ml-api", "trainkit:azure:TrainingPlatform"],
+      ].sort(),
+    );
+  });
+
+  it("lets each compute cluster and the workspace read data, write outputs and pull images, and nothing else", async () => {
+    await build("jobs", {
+      cluster: { gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-a100-80gb", maxNodes: 2 }] },
+    });
+    const grants = mocks
+      .ofType(ROLE)
+      .filter((r) => /^jobs-(workspace|gpu-cluster)-/.test(r.name))
+      .map((r) => [r.inputs.principalId, roleName(r.inputs.roleDefinitionId), last(r.inputs.scope)]);
+    const expected = (principal: string) => [
+      [principal, "Storage Blob Data Reader", "acmedata"],
+      [principal, "Storage Blob Data Contributor", "acmeoutput"],
+      [principal, "AcrPull", "acmeimages"],
+    ];
+    expect(grants.sort()).toEqual(
+      [...expected("principal-of-jobs-ml-gpu-cluster"), ...expected("principal-of-jobs-ml")].sort(),
+    );
+  });
+
+  it("gives the API identity only its own three roles", async () => {
+    await build("apionly");
+    const grants = mocks
+      .ofType(ROLE)
+      .filter((r) => r.inputs.principalId === "principal-of-apionly-api-identity")
+      .map((r) => roleName(r.inputs.roleDefinitionId));
+    expect(grants.sort()).toEqual(["AcrPull", "AzureML Data Scientist", "Key Vault Secrets User"]);
+  });
+
+  it("registers the buckets as the traindata and trainoutput datastores and reaches them privately", async () => {
+    const platform = await build("ds");
+    expect(await outputValue(platform.outputs.dataBucketUrl)).toBe("azureml://datastores/traindata/paths/");
+    expect(await outputValue(platform.outputs.outputBucketUrl)).toBe(
+      "azureml://datastores/trainoutput/paths/",
+    );
+    expect(
+      mocks
+        .ofType(RULE)
+        .filter((r) => r.name.startsWith("ds-"))
+        .map((r) => [r.inputs.ruleName, last(r.inputs.properties.destination.serviceResourceId)])
+        .sort(),
+    ).toEqual(
+      [
+        ["trainkit-data", "acmedata"],
+        ["trainkit-output", "acmeoutput"],
+        ["trainkit-registry", "acmeimages"],
+      ].sort(),
+    );
+  });
+
+  it("points the API at the platform's workspace and pulls through the platform's registry", async () => {
+    await build("wire");
+    const app = mocks.one(APP, "wire-api").inputs;
+    const env = Object.fromEntries(
+      app.template.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+    );
+    expect(env.TRAINKIT_AZUREML_RESOURCE_GROUP).toBe("ml-rg");
+    expect(env.TRAINKIT_AZUREML_WORKSPACE).toMatch(/^wire-ml-[0-9a-f]{6}$/);
+    expect(app.configuration.registries[0].server).toBe("acmeimages.azurecr.io");
+  });
+
+  it("outputs what a TrainingJob or another stack needs", async () => {
+    const platform = await build("out", {
+      cluster: { gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-t4", maxNodes: 1 }] },
+    });
+    const o = platform.outputs;
+    expect({
+      resourceGroupName: await outputValue(o.resourceGroupName),
+      registryUrl: await outputValue(o.registryUrl),
+      computeNames: await outputValue(o.computeNames),
+    }).toEqual({
+      resourceGroupName: "ml-rg",
+      registryUrl: "acmeimages.azurecr.io",
+      computeNames: { "gpu-cluster": "gpu-cluster" },
+    });
+    expect(await outputValue(o.apiUrl)).toMatch(
+      /^https:\/\/out-api-[0-9a-f]{6}\.mock\.azurecontainerapps\.io$/,
+    );
+    expect(await outputValue(o.workspaceId)).toMatch(/\/workspaces\/out-ml-[0-9a-f]{6}$/);
+  });
+
+  it("passes opening-up choices through to its parts", async () => {
+    await build("loose", {
+      dataBucket: { accountName: "acmescratch", publicNetworkAccess: true },
+      api: { ...args.api, public: true },
+    });
+    expect(mocks.one("azure-native:storage:StorageAccount", "loose-data").inputs.publicNetworkAccess).toBe(
+      "Enabled",
+    );
+    expect(mocks.one("azure-native:storage:StorageAccount", "loose-output").inputs.publicNetworkAccess).toBe(
+      "Disabled",
+    );
+    expect(mocks.one(APP, "loose-api").inputs.configuration.ingress.external).toBe(true);
+  });
+});
