@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server";
+import { seedEmbeddedStore } from "./store-template";
 
 export const TEST_ACCOUNT_ID = "acct-1";
 
@@ -32,6 +33,7 @@ export interface StartTrainApiOptions extends Omit<ServerOptions, "port" | "host
 export async function startTrainApi(opts: StartTrainApiOptions = {}): Promise<TrainApi> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "trainkit-api-"));
+  if (ownDir && opts.databaseUrl === undefined) await seedEmbeddedStore(dataDir);
   const apiKey = newApiKey();
   const { extraApiKeys, ...serverOptions } = opts;
   const server = await startServer({
@@ -87,6 +89,7 @@ export interface SpawnTrainApiOptions {
  */
 export async function spawnTrainApi(opts: SpawnTrainApiOptions = {}): Promise<SpawnedTrainApi> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "trainkit-api-"));
+  if (opts.dataDir === undefined && opts.env?.DATABASE_URL === undefined) await seedEmbeddedStore(dataDir);
   const apiKey = opts.apiKey ?? newApiKey();
   const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src", "server", "main.ts")], {
     cwd: REPO_ROOT,
