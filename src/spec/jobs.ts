@@ -165,6 +165,8 @@ export const KubernetesJobConfig = z
     parallelism: PositiveInt.optional(),
     backoff_limit: NonNegativeInt.optional(),
     active_deadline_seconds: PositiveInt.optional(),
+    /** How long a finished Job and its pods (and their logs) are kept. Defaults to a day. */
+    ttl_seconds_after_finished: NonNegativeInt.optional(),
   })
   .strict();
 

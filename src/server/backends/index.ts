@@ -1,6 +1,7 @@
 import type { Backend as BackendName } from "../../spec";
 import { ConfigError } from "../config";
 import { azureMlBackend } from "./azure-ml";
+import { kubernetesBackend } from "./kubernetes";
 import { localBackend } from "./local";
 import { sagemakerBackend } from "./sagemaker";
 import type { Backend, BackendContext, BackendFactory } from "./types";
@@ -16,13 +17,12 @@ export const BACKEND_FACTORIES: { [B in BackendName]?: BackendFactory<B> } = {
   "vertex-ai": vertexAiBackend,
   sagemaker: sagemakerBackend,
   "azure-ml": azureMlBackend,
+  kubernetes: kubernetesBackend,
   local: localBackend,
 };
 
 /** What each backend needs before it can take jobs, for backends with no factory in this build. */
-export const UNWIRED_BACKEND_SETTINGS: { [B in BackendName]?: string[] } = {
-  kubernetes: ["TRAINKIT_KUBERNETES_NAMESPACE", "a kubeconfig (KUBECONFIG) or an in-cluster service account"],
-};
+export const UNWIRED_BACKEND_SETTINGS: { [B in BackendName]?: string[] } = {};
 
 export type BackendSlot<B extends BackendName = BackendName> =
   | { backend: Backend<B> }

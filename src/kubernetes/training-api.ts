@@ -1,0 +1,321 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { wholeNumberArg } from "../components/checks";
+import { KUBERNETES_SETTINGS } from "../components/kubernetes";
+import { ArgumentError, shown } from "../components/sentences";
+import {
+  apiKeysJson,
+  rejectManagedEnv,
+  requireSingleWriter,
+  TRAIN_API_HEALTH_PATH,
+  TRAIN_API_PORT,
+} from "../components/train-api";
+
+export interface TrainingApiArgs {
+  /**
+   * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
+   * cluster can pull from. Required.
+   */
+  image: pulumi.Input<string>;
+  /**
+   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
+   * object. Kept in a Kubernetes Secret and marked secret in Pulumi state. Required.
+   */
+  apiKeys: pulumi.Input<string | Record<string, string[]>>;
+  /** The namespace the API runs in. Defaults to `trainkit`. */
+  namespace?: pulumi.Input<string>;
+  /** Make the namespace (with the restricted Pod Security level enforced). Defaults to true; false uses an existing one. */
+  createNamespace?: boolean;
+  /**
+   * The namespace jobs run in; the API may create, read and delete Jobs and read pods there and nowhere
+   * else. It must exist. Defaults to the API's own namespace.
+   */
+  jobsNamespace?: pulumi.Input<string>;
+  /** The ServiceAccount (in `jobsNamespace`) the jobs' pods run as. Defaults to that namespace's `default`. */
+  jobServiceAccount?: pulumi.Input<string>;
+  /**
+   * A `postgresql://` URL for the API's state, kept in the Secret. Defaults to none: the API keeps its state
+   * in an embedded database on `dataVolume`, and then runs exactly one replica.
+   */
+  databaseUrl?: pulumi.Input<string>;
+  /** Replicas. Defaults to 1 without `databaseUrl` (which it must then stay at), 2 with it. */
+  replicas?: number;
+  /**
+   * Where the embedded database lives without `databaseUrl`: a PersistentVolumeClaim of `size` (and
+   * `storageClassName`), or `"emptyDir"` for state that may be lost with the pod. Defaults to a 10Gi claim of
+   * the cluster's default storage class. Unused with `databaseUrl`.
+   */
+  dataVolume?: { size?: pulumi.Input<string>; storageClassName?: pulumi.Input<string> } | "emptyDir";
+  /** CPU and memory requested (memory is also the limit). Defaults to `{cpu: "250m", memory: "512Mi"}`. */
+  resources?: { cpu?: pulumi.Input<string>; memory?: pulumi.Input<string> };
+  /**
+   * Namespaces whose pods may reach the API. Defaults to none. With neither this nor `allowFromPods`, the
+   * NetworkPolicy admits no one (on clusters that enforce NetworkPolicies).
+   */
+  allowFromNamespaces?: pulumi.Input<string>[];
+  /** Labels of pods in the API's namespace that may reach it. Defaults to none. */
+  allowFromPods?: Record<string, pulumi.Input<string>>;
+  /** The user and group id the container runs as. Defaults to 1000, the `node` user of the repository's image. */
+  runAsUser?: number;
+  /** Further environment variables for the server. Defaults to none. Must not name a variable this component sets. */
+  env?: Record<string, pulumi.Input<string>>;
+}
+
+/** Exactly what the API's Role allows in the jobs' namespace: run Jobs, and read their pods and logs. */
+export const API_ROLE_RULES = [
+  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
+  { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list"] },
+] as const;
+
+const PORT = TRAIN_API_PORT;
+const DATA_DIR = "/var/lib/trainkit";
+const MANAGED_ENV = [
+  "HOST",
+  "PORT",
+  "TRAINKIT_DATA_DIR",
+  "TRAINKIT_API_KEYS",
+  "DATABASE_URL",
+  KUBERNETES_SETTINGS.namespace,
+  KUBERNETES_SETTINGS.serviceAccount,
+  KUBERNETES_SETTINGS.endpoint,
+];
+
+/**
+ * The Train API on Kubernetes: a Deployment running as its own ServiceAccount that may only run Jobs in
+ * the jobs' namespace, its keys in a Secret, a ClusterIP Service, and a NetworkPolicy admitting only the
+ * namespaces and pods named.
+ */
+export class TrainingApi extends pulumi.ComponentResource {
+  public readonly namespace?: k8s.core.v1.Namespace;
+  public readonly serviceAccount: k8s.core.v1.ServiceAccount;
+  public readonly role: k8s.rbac.v1.Role;
+  public readonly roleBinding: k8s.rbac.v1.RoleBinding;
+  public readonly secret: k8s.core.v1.Secret;
+  public readonly dataClaim?: k8s.core.v1.PersistentVolumeClaim;
+  public readonly deployment: k8s.apps.v1.Deployment;
+  public readonly service: k8s.core.v1.Service;
+  public readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
+  /** The API's URL inside the cluster, the `apiUrl` a `TrainingJob` in the cluster sends jobs to. */
+  public readonly url: pulumi.Output<string>;
+  /** The namespace the API runs in. */
+  public readonly namespaceName: pulumi.Output<string>;
+
+  constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("trainkit:kubernetes:TrainingApi", name, {}, opts);
+    const owner = `TrainingApi ${name}`;
+    if (args?.image === undefined)
+      throw new ArgumentError(`${owner}: image must be set to the Train API image; got nothing`);
+    if (args.apiKeys === undefined) {
+      throw new ArgumentError(`${owner}: apiKeys must be set to the TRAINKIT_API_KEYS JSON; got nothing`);
+    }
+    const durable = args.databaseUrl !== undefined;
+    const replicas = wholeNumberArg(owner, "replicas", args.replicas, {
+      least: 1,
+      fallback: durable ? 2 : 1,
+    });
+    requireSingleWriter(owner, "replicas", replicas, durable);
+    rejectManagedEnv(owner, args.env, MANAGED_ENV);
+    const uid = args.runAsUser ?? 1000;
+    if (!Number.isInteger(uid) || uid < 1) {
+      throw new ArgumentError(
+        `${owner}: runAsUser must be a whole number above 0 (not root); got ${shown(uid)}`,
+      );
+    }
+    const parent = { parent: this };
+    const labels = { "app.kubernetes.io/name": "trainkit-api", "app.kubernetes.io/instance": name };
+
+    const namespaceName = args.namespace ?? "trainkit";
+    if (args.createNamespace ?? true) {
+      this.namespace = new k8s.core.v1.Namespace(
+        `${name}-ns`,
+        {
+          metadata: {
+            name: namespaceName,
+            labels: {
+              "pod-security.kubernetes.io/enforce": "restricted",
+              "app.kubernetes.io/managed-by": "trainkit",
+            },
+          },
+        },
+        parent,
+      );
+    }
+    const ns: pulumi.Input<string> = this.namespace ? this.namespace.metadata.name : namespaceName;
+    const jobsNs = args.jobsNamespace ?? ns;
+    this.namespaceName = pulumi.output(ns);
+
+    this.serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-sa`,
+      { metadata: { namespace: ns, labels } },
+      parent,
+    );
+    this.role = new k8s.rbac.v1.Role(
+      `${name}-jobs`,
+      {
+        metadata: { namespace: jobsNs, labels },
+        rules: API_ROLE_RULES.map((r) => ({
+          apiGroups: [...r.apiGroups],
+          resources: [...r.resources],
+          verbs: [...r.verbs],
+        })),
+      },
+      parent,
+    );
+    this.roleBinding = new k8s.rbac.v1.RoleBinding(
+      `${name}-jobs`,
+      {
+        metadata: { namespace: jobsNs, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: this.role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace: ns }],
+      },
+      parent,
+    );
+
+    this.secret = new k8s.core.v1.Secret(
+      `${name}-secrets`,
+      {
+        metadata: { namespace: ns, labels },
+        type: "Opaque",
+        stringData: pulumi.secret({
+          TRAINKIT_API_KEYS: apiKeysJson(args.apiKeys),
+          ...(durable ? { DATABASE_URL: args.databaseUrl! } : {}),
+        }),
+      },
+      parent,
+    );
+
+    const volume = durable ? "emptyDir" : (args.dataVolume ?? {});
+    if (volume !== "emptyDir") {
+      this.dataClaim = new k8s.core.v1.PersistentVolumeClaim(
+        `${name}-data`,
+        {
+          metadata: { namespace: ns, labels },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: volume.size ?? "10Gi" } },
+            ...(volume.storageClassName ? { storageClassName: volume.storageClassName } : {}),
+          },
+        },
+        parent,
+      );
+    }
+
+    const fromSecret = (key: string) => ({
+      name: key,
+      valueFrom: { secretKeyRef: { name: this.secret.metadata.name, key } },
+    });
+    const env = [
+      { name: "HOST", value: "0.0.0.0" },
+      { name: "PORT", value: String(PORT) },
+      { name: "TRAINKIT_DATA_DIR", value: DATA_DIR },
+      { name: KUBERNETES_SETTINGS.namespace, value: jobsNs },
+      ...(args.jobServiceAccount
+        ? [{ name: KUBERNETES_SETTINGS.serviceAccount, value: args.jobServiceAccount }]
+        : []),
+      fromSecret("TRAINKIT_API_KEYS"),
+      ...(durable ? [fromSecret("DATABASE_URL")] : []),
+      ...Object.entries(args.env ?? {}).map(([k, value]) => ({ name: k, value })),
+    ];
+    const probe = (periodSeconds: number, failureThreshold: number) => ({
+      httpGet: { path: TRAIN_API_HEALTH_PATH, port: "http" },
+      periodSeconds,
+      failureThreshold,
+    });
+    this.deployment = new k8s.apps.v1.Deployment(
+      `${name}-api`,
+      {
+        metadata: { namespace: ns, labels },
+        spec: {
+          replicas,
+          selector: { matchLabels: labels },
+          // One embedded database on a ReadWriteOnce claim: the old pod must let go before the new one opens it.
+          strategy: durable ? { type: "RollingUpdate" } : { type: "Recreate" },
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: this.serviceAccount.metadata.name,
+              // The in-cluster kubeconfig of the kubernetes backend is this token.
+              automountServiceAccountToken: true,
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: uid,
+                runAsGroup: uid,
+                fsGroup: uid,
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              containers: [
+                {
+                  name: "api",
+                  image: args.image,
+                  ports: [{ name: "http", containerPort: PORT }],
+                  env,
+                  resources: {
+                    requests: {
+                      cpu: args.resources?.cpu ?? "250m",
+                      memory: args.resources?.memory ?? "512Mi",
+                    },
+                    limits: { memory: args.resources?.memory ?? "512Mi" },
+                  },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                  readinessProbe: probe(5, 3),
+                  livenessProbe: probe(10, 6),
+                  volumeMounts: [
+                    { name: "data", mountPath: DATA_DIR },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                },
+              ],
+              volumes: [
+                this.dataClaim
+                  ? { name: "data", persistentVolumeClaim: { claimName: this.dataClaim.metadata.name } }
+                  : { name: "data", emptyDir: {} },
+                { name: "tmp", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+      { ...parent, dependsOn: [this.roleBinding] },
+    );
+
+    this.service = new k8s.core.v1.Service(
+      `${name}-api`,
+      {
+        metadata: { namespace: ns, labels },
+        spec: {
+          type: "ClusterIP",
+          selector: labels,
+          ports: [{ name: "http", port: 80, targetPort: "http" }],
+        },
+      },
+      parent,
+    );
+
+    const peers = [
+      ...(args.allowFromNamespaces ?? []).map((n) => ({
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": n } },
+      })),
+      ...(args.allowFromPods ? [{ podSelector: { matchLabels: args.allowFromPods } }] : []),
+    ];
+    this.networkPolicy = new k8s.networking.v1.NetworkPolicy(
+      `${name}-ingress`,
+      {
+        metadata: { namespace: ns, labels },
+        spec: {
+          podSelector: { matchLabels: labels },
+          policyTypes: ["Ingress"],
+          // No peers is no ingress rule at all, which admits no one.
+          ingress: peers.length > 0 ? [{ from: peers, ports: [{ protocol: "TCP", port: PORT }] }] : [],
+        },
+      },
+      parent,
+    );
+
+    this.url = pulumi.interpolate`http://${this.service.metadata.name}.${ns}.svc.cluster.local`;
+    this.registerOutputs({ url: this.url, namespace: this.namespaceName });
+  }
+}

@@ -1,0 +1,120 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ArgumentError } from "../components/sentences";
+import { GpuSupport, type GpuSupportArgs, type KueueArgs } from "./gpu-support";
+import { TrainingApi, type TrainingApiArgs } from "./training-api";
+
+export interface TrainingPlatformArgs {
+  /** The Train API image. Required. See `TrainingApi.image`. */
+  image: pulumi.Input<string>;
+  /** The API keys (secret). Required. See `TrainingApi.apiKeys`. */
+  apiKeys: TrainingApiArgs["apiKeys"];
+  /** The namespace the API runs in, made by the platform. Defaults to `trainkit`. */
+  namespace?: string;
+  /** The namespace jobs run in, made by the platform. Defaults to `trainkit-jobs`. */
+  jobsNamespace?: string;
+  /**
+   * GPU support: the installer (see `GpuSupport.installer`), or false when the cluster already schedules GPUs
+   * and no Kueue quota is wanted. Defaults to the NVIDIA device plugin.
+   */
+  gpu?: Omit<GpuSupportArgs, "kueue"> | false;
+  /**
+   * A Kueue GPU quota for the jobs' namespace (Kueue must be installed). Its LocalQueue's name is the
+   * `queue` jobs give. Defaults to none.
+   */
+  kueue?: Omit<KueueArgs, "namespace">;
+  /** Further `TrainingApi` arguments (database URL, replicas, data volume, who may reach it). Defaults to none. */
+  api?: Omit<
+    TrainingApiArgs,
+    "image" | "apiKeys" | "namespace" | "createNamespace" | "jobsNamespace" | "jobServiceAccount"
+  >;
+}
+
+/**
+ * A training platform on an existing Kubernetes cluster: a namespace for jobs with their own ServiceAccount,
+ * GPU support (and a Kueue GPU quota when asked), and the Train API allowed to run Jobs there.
+ */
+export class TrainingPlatform extends pulumi.ComponentResource {
+  public readonly jobsNamespace: k8s.core.v1.Namespace;
+  /** The ServiceAccount jobs run as; it holds no Kubernetes permissions and mounts no token. */
+  public readonly jobServiceAccount: k8s.core.v1.ServiceAccount;
+  public readonly gpuSupport?: GpuSupport;
+  public readonly api: TrainingApi;
+  /** The Train API's URL inside the cluster. */
+  public readonly apiUrl: pulumi.Output<string>;
+  public readonly namespace: pulumi.Output<string>;
+  public readonly jobsNamespaceName: pulumi.Output<string>;
+  /** The LocalQueue jobs name as `job_config.queue`, when `kueue` was asked for. */
+  public readonly queueName?: pulumi.Output<string>;
+
+  constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("trainkit:kubernetes:TrainingPlatform", name, {}, opts);
+    if (args?.kueue && args.gpu === false) {
+      throw new ArgumentError(
+        `TrainingPlatform ${name}: kueue needs GPU support, but gpu is false; leave gpu out (or give its installer, "none" on GKE) to keep the quota`,
+      );
+    }
+    const parent = { parent: this };
+    const apiNamespace = args.namespace ?? "trainkit";
+    const jobsNamespace = args.jobsNamespace ?? "trainkit-jobs";
+    if (apiNamespace === jobsNamespace) {
+      throw new ArgumentError(
+        `TrainingPlatform ${name}: jobsNamespace must differ from namespace so that jobs cannot read the API's Secret; got ${jobsNamespace} for both`,
+      );
+    }
+
+    this.jobsNamespace = new k8s.core.v1.Namespace(
+      `${name}-jobs`,
+      {
+        metadata: {
+          name: jobsNamespace,
+          labels: {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "app.kubernetes.io/managed-by": "trainkit",
+          },
+        },
+      },
+      parent,
+    );
+    this.jobServiceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-job-runner`,
+      { metadata: { namespace: this.jobsNamespace.metadata.name }, automountServiceAccountToken: false },
+      parent,
+    );
+
+    if (args.gpu !== false) {
+      this.gpuSupport = new GpuSupport(
+        `${name}-gpu`,
+        {
+          ...(args.gpu ?? {}),
+          ...(args.kueue ? { kueue: { ...args.kueue, namespace: this.jobsNamespace.metadata.name } } : {}),
+        },
+        parent,
+      );
+      this.queueName = this.gpuSupport.queueName;
+    }
+
+    this.api = new TrainingApi(
+      `${name}-api`,
+      {
+        ...(args.api ?? {}),
+        image: args.image,
+        apiKeys: args.apiKeys,
+        namespace: apiNamespace,
+        jobsNamespace: this.jobsNamespace.metadata.name,
+        jobServiceAccount: this.jobServiceAccount.metadata.name,
+      },
+      parent,
+    );
+
+    this.apiUrl = this.api.url;
+    this.namespace = this.api.namespaceName;
+    this.jobsNamespaceName = this.jobsNamespace.metadata.name;
+    this.registerOutputs({
+      apiUrl: this.apiUrl,
+      namespace: this.namespace,
+      jobsNamespace: this.jobsNamespaceName,
+      queueName: this.queueName,
+    });
+  }
+}

@@ -1,0 +1,74 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import type { BatchV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node" with {
+  "resolution-mode": "import",
+};
+
+/** Where the kubeconfig comes from, found without loading the client. */
+export type KubeConfigSource = { files: string[] } | { inCluster: true };
+
+export interface KubeClients {
+  batch: BatchV1Api;
+  core: CoreV1Api;
+}
+
+/**
+ * The kubeconfig in the order `kubectl` and the client's `loadFromDefault` look: `KUBECONFIG`,
+ * `~/.kube/config`, the pod's service account. Undefined when there is none, so the server can
+ * name what to set instead of talking to a default `localhost:8080`.
+ */
+export function findKubeConfig(env: NodeJS.ProcessEnv): KubeConfigSource | undefined {
+  const files = (env.KUBECONFIG ?? "").split(delimiter).filter((f) => f !== "");
+  if (files.length > 0) {
+    const absent = files.find((f) => !existsSync(f));
+    if (absent) throw new Error(`names ${absent}, which does not exist; point it at a kubeconfig file`);
+    return { files };
+  }
+  const home = join(env.HOME ?? homedir(), ".kube", "config");
+  if (existsSync(home)) return { files: [home] };
+  if (env.KUBERNETES_SERVICE_HOST) return { inCluster: true };
+  return undefined;
+}
+
+/**
+ * The API clients for a kubeconfig, its current cluster's server replaced by `endpoint` when given.
+ * `@kubernetes/client-node` is an ES module and this package is CommonJS, so it is loaded with a
+ * dynamic import, once, on the backend's first call.
+ */
+export async function makeClients(
+  source: KubeConfigSource,
+  endpoint: string | undefined,
+): Promise<KubeClients> {
+  const k8s = await import("@kubernetes/client-node");
+  const kc = new k8s.KubeConfig();
+  if ("inCluster" in source) {
+    kc.loadFromCluster();
+  } else {
+    const [first, ...rest] = source.files;
+    kc.loadFromFile(first!);
+    for (const file of rest) {
+      const more = new k8s.KubeConfig();
+      more.loadFromFile(file);
+      kc.mergeConfig(more);
+    }
+  }
+  const config = endpoint ? withEndpoint(kc, endpoint, new k8s.KubeConfig()) : kc;
+  return { batch: config.makeApiClient(k8s.BatchV1Api), core: config.makeApiClient(k8s.CoreV1Api) };
+}
+
+function withEndpoint(kc: KubeConfig, endpoint: string, replaced: KubeConfig): KubeConfig {
+  const current = kc.getCurrentCluster();
+  if (!current) {
+    throw new Error(
+      `the kubeconfig names no current cluster for TRAINKIT_KUBERNETES_ENDPOINT to replace the server of`,
+    );
+  }
+  replaced.loadFromOptions({
+    clusters: kc.clusters.map((c) => (c.name === current.name ? { ...c, server: endpoint } : c)),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+  });
+  return replaced;
+}

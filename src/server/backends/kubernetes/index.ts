@@ -1,0 +1,431 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { V1Job, V1Pod } from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { z } from "zod";
+import { KUBERNETES_SETTINGS } from "../../../components/kubernetes";
+import type { JobLogs, JobLogsQuery, JobStatus } from "../../../spec";
+import {
+  type CloudRetryOptions,
+  checkEndpoint,
+  cloudError,
+  DEFAULT_CLOUD_RETRY,
+  DEFAULT_MIN_POLL_INTERVAL_SECONDS,
+  lastKnownStatus,
+  MIN_POLL_INTERVAL_SETTING,
+  messageOf,
+  minPollIntervalMs,
+  PollGate,
+  readCloudSettings,
+} from "../cloud-common";
+import {
+  type Backend,
+  type BackendContext,
+  BackendError,
+  type BackendFactory,
+  type BackendJob,
+  type PollResult,
+  type SubmitResult,
+} from "../types";
+import { findKubeConfig, type KubeClients, type KubeConfigSource, makeClients } from "./client";
+import {
+  activeStatusOf,
+  CONTAINER_NAME,
+  finishedConditionOf,
+  finishedStatusOf,
+  JOB_ID_LABEL,
+  type KubernetesSettings,
+  kubernetesJobName,
+  namespaceOf,
+  podFailureOf,
+  toKubernetesJob,
+  waitingReasonOf,
+} from "./translate";
+
+export { findKubeConfig, type KubeConfigSource } from "./client";
+export {
+  ACCOUNT_LABEL,
+  activeStatusOf,
+  CONTAINER_NAME,
+  DEFAULT_TTL_SECONDS_AFTER_FINISHED,
+  finishedConditionOf,
+  finishedStatusOf,
+  JOB_ID_LABEL,
+  type KubernetesSettings,
+  kubernetesJobName,
+  parseClaimUri,
+  podFailureOf,
+  toKubernetesJob,
+  waitingReasonOf,
+} from "./translate";
+
+const CLOUD = "Kubernetes";
+
+export interface KubernetesBackendOptions {
+  retry?: CloudRetryOptions;
+  /**
+   * Least time between two reads of one job's Job object; polls in between report the stored
+   * status. Defaults to `DEFAULT_MIN_POLL_INTERVAL_SECONDS` (30 s), which keeps a thousand tracked
+   * jobs at about 33 API server reads a second; the factory reads `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
+   */
+  minPollIntervalMs?: number;
+}
+
+/** A failed API server call: its HTTP status (none when the server was not reached) and `Status` body. */
+class KubeFailure extends Error {
+  constructor(
+    readonly status: number | undefined,
+    readonly reason: string | undefined,
+    message: string,
+    readonly retryAfterSeconds: number | undefined,
+    /** The server could not be reached (refused, reset, timed out): worth another try. */
+    readonly unreachable = false,
+  ) {
+    super(message);
+  }
+
+  get transient(): boolean {
+    return this.unreachable || this.status === 429 || (this.status !== undefined && this.status >= 500);
+  }
+}
+
+/**
+ * Runs jobs as batch/v1 Jobs through `@kubernetes/client-node`, authenticated by the kubeconfig
+ * (or the pod's service account in the cluster). Throttling (429), 5xx answers and unreachable
+ * servers are retried with exponential backoff, honouring `Retry-After`; creates are safe to retry
+ * because the Job's name is derived from the job id.
+ */
+export class KubernetesBackend implements Backend<"kubernetes"> {
+  readonly name = "kubernetes" as const;
+  private clients: Promise<KubeClients> | undefined;
+  private readonly gate: PollGate;
+  private readonly retry: Required<CloudRetryOptions>;
+  /**
+   * Jobs whose cancel this process sent. A Job deleted by its cancel is gone without a trace, so
+   * this is how a later poll tells it from a Job someone else deleted. The reconciler sends a
+   * cancel again before its first poll after a restart, so nothing here needs to survive one; an
+   * entry goes once a poll has reported the job's end.
+   */
+  private readonly canceled = new Set<string>();
+
+  constructor(
+    readonly settings: KubernetesSettings,
+    private readonly kubeConfig: KubeConfigSource,
+    private readonly ctx: BackendContext,
+    options: KubernetesBackendOptions = {},
+  ) {
+    this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
+    this.retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
+  }
+
+  async submit(job: BackendJob<"kubernetes">): Promise<SubmitResult> {
+    const body = toKubernetesJob(job.id, job.accountId, job.request, this.settings);
+    const name = body.metadata!.name!;
+    const namespace = body.metadata!.namespace!;
+    try {
+      await this.call((c) => c.batch.createNamespacedJob({ namespace, body }));
+      return this.submitted(namespace, name, "PENDING");
+    } catch (err) {
+      if (!(err instanceof KubeFailure) || err.reason !== "AlreadyExists")
+        throw toBackendError("creating the Job", err);
+    }
+    // The name is derived from the job id, so the Job holding it is the one an earlier submit of
+    // this very job created (its answer lost, or a retry of it). The label check keeps a
+    // hand-made Job that happens to hold the name from being taken for it.
+    const existing = await this.readJob(namespace, name);
+    if (!existing || existing.metadata?.labels?.[JOB_ID_LABEL] !== job.id) {
+      throw new BackendError(
+        409,
+        "cloud_conflict",
+        `${CLOUD} already holds a Job ${namespace}/${name} that was not made for job ${job.id}; delete it or submit the job under another name`,
+      );
+    }
+    this.ctx.log.info({ jobId: job.id, namespace, kubernetesJob: name }, "adopted existing Job");
+    const finished = finishedConditionOf(existing);
+    return this.submitted(namespace, name, finished ? undefined : activeStatusOf(existing, undefined));
+  }
+
+  async poll(job: BackendJob<"kubernetes">): Promise<PollResult> {
+    if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
+    const { namespace, name } = this.locate(job);
+    const state = (status: JobStatus, extra: Record<string, unknown> = {}) => ({
+      namespace,
+      jobName: name,
+      lastStatus: status,
+      ...extra,
+    });
+    const found = await this.readJob(namespace, name);
+    const canceled = this.canceled.has(job.id);
+    if (!found || (canceled && found.metadata?.deletionTimestamp)) {
+      this.gate.forget(job.id);
+      this.canceled.delete(job.id);
+      if (canceled) return { status: "CANCELED", backendState: state("CANCELED") };
+      return {
+        status: "FAILED",
+        result: {
+          failure_reason: `the Kubernetes Job ${namespace}/${name} was deleted before the Train API saw it finish, by someone other than the Train API or by its ttlSecondsAfterFinished; give the job a longer ttl_seconds_after_finished or leave its Job alone`,
+        },
+        backendState: state("FAILED"),
+      };
+    }
+    const waitingBefore =
+      typeof job.backendState?.waiting === "string" ? job.backendState.waiting : undefined;
+    const finished = finishedConditionOf(found);
+    if (finished) {
+      this.gate.forget(job.id);
+      this.canceled.delete(job.id);
+      const pods = finished.type === "Failed" ? await this.podsIfReadable(job.id, namespace) : [];
+      const { status, result } = finishedStatusOf(finished, podFailureOf(pods), waitingBefore);
+      return { status, ...(result ? { result } : {}), backendState: state(status) };
+    }
+    const last = job.backendState?.lastStatus as JobStatus | undefined;
+    const status = activeStatusOf(found, last);
+    // Pods that exist but are not running are read to say why (an image that does not pull, no
+    // GPU node to schedule on); a running job costs no read past its Job.
+    let waiting: string | undefined;
+    if (status === "PENDING" && (found.status?.active ?? 0) > 0) {
+      waiting = waitingReasonOf(await this.podsIfReadable(job.id, namespace));
+      if (waiting && waiting !== waitingBefore) {
+        this.ctx.log.warn({ jobId: job.id, namespace, kubernetesJob: name, waiting }, "job is waiting");
+      }
+    }
+    return { status, backendState: state(status, waiting ? { waiting } : {}) };
+  }
+
+  /**
+   * Deletes the Job, its pods with it. Suspending would keep the Job for inspection, but a queued
+   * Job's `suspend` belongs to Kueue, which unsuspends what it admits, and a suspended Job never
+   * finishes, so its `ttlSecondsAfterFinished` would never clean it up. Background propagation
+   * answers at once; the garbage collector stops the pods with their usual grace period.
+   */
+  async cancel(job: BackendJob<"kubernetes">): Promise<void> {
+    const { namespace, name } = this.locate(job);
+    this.canceled.add(job.id);
+    this.gate.forget(job.id);
+    try {
+      await this.call((c) =>
+        c.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" }),
+      );
+    } catch (err) {
+      // Already gone: deleted by an earlier cancel whose answer was lost, or after it finished.
+      if (err instanceof KubeFailure && err.status === 404) return;
+      throw toBackendError("deleting the Job", err);
+    }
+  }
+
+  /**
+   * The last lines of the newest pod's log. Kubernetes keeps a container's stdout and stderr as one
+   * log, so only `stdout` is served, and holds both.
+   */
+  async logs(job: BackendJob<"kubernetes">, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
+    if (query.stream !== "stdout") {
+      throw new BackendError(
+        400,
+        "stream_not_separated",
+        "the kubernetes backend keeps a container's stdout and stderr as one log; ask for stream=stdout to read both",
+      );
+    }
+    const { namespace } = this.locate(job);
+    const pods = await this.podsOf(namespace, job.id);
+    const newest = pods.sort((a, b) => created(b) - created(a))[0];
+    const base = { job_id: job.id, stream: query.stream };
+    if (
+      !newest?.metadata?.name ||
+      !newest.status?.containerStatuses?.some((c) => c.state?.running || c.state?.terminated)
+    ) {
+      return { ...base, lines: [] };
+    }
+    const podName = newest.metadata.name;
+    let text: string;
+    try {
+      text = await this.call((c) =>
+        c.core.readNamespacedPodLog({
+          name: podName,
+          namespace,
+          container: CONTAINER_NAME,
+          tailLines: query.tail,
+        }),
+      );
+    } catch (err) {
+      throw toBackendError("reading the pod's log", err);
+    }
+    const lines = String(text ?? "").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    return { ...base, lines: lines.slice(-query.tail) };
+  }
+
+  private submitted(namespace: string, name: string, status: JobStatus | undefined): SubmitResult {
+    return {
+      cloudJobIdentifier: { namespace, job_name: name },
+      backendState: { namespace, jobName: name, lastStatus: status ?? "PENDING" },
+      ...(status ? { status } : {}),
+    };
+  }
+
+  private locate(job: BackendJob<"kubernetes">): { namespace: string; name: string } {
+    const s = job.backendState;
+    const namespace =
+      typeof s?.namespace === "string" ? s.namespace : namespaceOf(job.request, this.settings);
+    const name = typeof s?.jobName === "string" ? s.jobName : kubernetesJobName(job.id, job.request.name);
+    return { namespace, name };
+  }
+
+  private async readJob(namespace: string, name: string): Promise<V1Job | undefined> {
+    try {
+      return await this.call((c) => c.batch.readNamespacedJob({ name, namespace }));
+    } catch (err) {
+      if (err instanceof KubeFailure && err.status === 404) return undefined;
+      throw toBackendError("reading the Job", err);
+    }
+  }
+
+  private async podsOf(namespace: string, jobId: string): Promise<V1Pod[]> {
+    try {
+      const list = await this.call((c) =>
+        c.core.listNamespacedPod({ namespace, labelSelector: `${JOB_ID_LABEL}=${jobId}` }),
+      );
+      return list.items;
+    } catch (err) {
+      throw toBackendError("listing the Job's pods", err);
+    }
+  }
+
+  /**
+   * The job's pods for explaining its state, or none when they cannot be read: the Job's own
+   * status is what the poll reports, and a missing `pods` permission must not hold it back.
+   */
+  private async podsIfReadable(jobId: string, namespace: string): Promise<V1Pod[]> {
+    try {
+      return await this.podsOf(namespace, jobId);
+    } catch (err) {
+      this.ctx.log.warn({ jobId, namespace, err: messageOf(err) }, "could not read the job's pods");
+      return [];
+    }
+  }
+
+  /** One API server call, retried while the server throttles, fails with 5xx or cannot be reached. */
+  private async call<T>(request: (clients: KubeClients) => Promise<T>): Promise<T> {
+    const clients = await this.connect();
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await request(clients);
+      } catch (err) {
+        const failure = kubeFailure(err);
+        if (!failure.transient || attempt >= this.retry.maxAttempts) throw failure;
+        const backoff = Math.min(this.retry.initialDelayMs * 2 ** (attempt - 1), this.retry.maxDelayMs);
+        const asked = failure.retryAfterSeconds === undefined ? 0 : failure.retryAfterSeconds * 1000;
+        await sleep(Math.min(Math.max(backoff, asked), this.retry.maxDelayMs));
+      }
+    }
+  }
+
+  private async connect(): Promise<KubeClients> {
+    this.clients ??= makeClients(this.kubeConfig, this.settings.endpoint);
+    try {
+      return await this.clients;
+    } catch (err) {
+      this.clients = undefined;
+      throw new BackendError(
+        503,
+        "cloud_credentials_unavailable",
+        `${CLOUD} credentials could not be loaded from the kubeconfig: ${messageOf(err)}; fix the file KUBECONFIG names, or run in the cluster with a service account`,
+      );
+    }
+  }
+}
+
+function created(pod: V1Pod): number {
+  const t = pod.metadata?.creationTimestamp;
+  return t ? new Date(t).getTime() : 0;
+}
+
+/** Reads the API server's `Status` body (`{reason, message, code}`) from what the client threw. */
+function kubeFailure(err: unknown): KubeFailure {
+  if (err instanceof KubeFailure) return err;
+  const e = err as { code?: unknown; body?: unknown; headers?: Record<string, string> };
+  // The client's ApiException carries the HTTP status as a number; a network error's `code` is a
+  // system error name. Anything else (a kubeconfig the client refuses) would fail the same way again.
+  if (typeof e.code !== "number") {
+    const unreachable = typeof e.code === "string" && /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/.test(e.code);
+    return new KubeFailure(undefined, undefined, messageOf(err), undefined, unreachable);
+  }
+  let body = e.body;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // a non-JSON body is reported as text below
+    }
+  }
+  const status = body as { reason?: string; message?: string } | undefined;
+  const message = status?.message ?? (typeof body === "string" && body ? body : messageOf(err));
+  const retryAfter = Number(e.headers?.["retry-after"]);
+  return new KubeFailure(
+    e.code,
+    status?.reason,
+    message,
+    Number.isFinite(retryAfter) ? retryAfter : undefined,
+  );
+}
+
+/**
+ * A failed call as the Train API reports it. A namespace's ResourceQuota refusing a Job comes back
+ * as 403 Forbidden, but it is a quota the owner can raise, not a missing permission.
+ */
+function toBackendError(action: string, err: unknown): BackendError {
+  if (err instanceof BackendError) return err;
+  const failure = kubeFailure(err);
+  const quota = failure.status === 403 && /exceeded quota/i.test(failure.message);
+  return cloudError(CLOUD, action, {
+    ...(failure.status !== undefined ? { status: failure.status } : {}),
+    ...(quota ? { code: "QuotaExceeded" } : failure.reason ? { code: failure.reason } : {}),
+    message: failure.message,
+  });
+}
+
+/**
+ * The `kubernetes` backend. Needs `TRAINKIT_KUBERNETES_NAMESPACE` and a kubeconfig (`KUBECONFIG`,
+ * `~/.kube/config`, or the pod's service account in the cluster); reads
+ * `TRAINKIT_KUBERNETES_SERVICE_ACCOUNT` and `TRAINKIT_KUBERNETES_ENDPOINT`.
+ */
+export const kubernetesBackend: BackendFactory<"kubernetes"> = (env, ctx) => {
+  const dnsLabel = (v: string) =>
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v) && v.length <= 63
+      ? undefined
+      : "must be a lowercase DNS label (letters, digits and '-', at most 63 characters)";
+  const read = readCloudSettings(env, [
+    { name: KUBERNETES_SETTINGS.namespace, required: true, check: dnsLabel },
+    {
+      name: KUBERNETES_SETTINGS.serviceAccount,
+      required: false,
+      check: (v) =>
+        /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v) && v.length <= 253
+          ? undefined
+          : "must be a ServiceAccount name (lowercase letters, digits, '-' and '.')",
+    },
+    { name: KUBERNETES_SETTINGS.endpoint, required: false, check: checkEndpoint },
+    MIN_POLL_INTERVAL_SETTING,
+  ]);
+  if ("missing" in read) return read;
+  const v = read.values;
+  let source: KubeConfigSource | undefined;
+  try {
+    source = findKubeConfig(env);
+  } catch (err) {
+    throw new Error(`KUBECONFIG ${messageOf(err)}.`);
+  }
+  if (!source) return { missing: ["KUBECONFIG (or ~/.kube/config, or an in-cluster service account)"] };
+  const endpoint = v[KUBERNETES_SETTINGS.endpoint];
+  return {
+    backend: new KubernetesBackend(
+      {
+        namespace: v[KUBERNETES_SETTINGS.namespace]!,
+        ...(v[KUBERNETES_SETTINGS.serviceAccount]
+          ? { serviceAccount: v[KUBERNETES_SETTINGS.serviceAccount] }
+          : {}),
+        ...(endpoint ? { endpoint } : {}),
+      },
+      source,
+      ctx,
+      { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },
+    ),
+  };
+};

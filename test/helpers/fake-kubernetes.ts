@@ -1,0 +1,239 @@
+import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FakeCloud, type FakeResponse, type RecordedRequest, selfSignedCertificate } from "./fake-cloud";
+
+export const FAKE_KUBE_TOKEN = "fake-kube-token-for-loopback-tests";
+
+/** A `Status` failure as the API server answers it. */
+export function kubeStatus(code: number, reason: string, message: string): FakeResponse {
+  return {
+    status: code,
+    body: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code },
+  };
+}
+
+type Obj = Record<string, unknown> & {
+  metadata: Record<string, unknown> & { name: string; namespace: string };
+};
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * A loopback stand-in for the few kube-apiserver endpoints the `kubernetes` backend uses: create,
+ * read and delete batch/v1 Jobs, list pods by label selector, read a pod's log. It checks the
+ * bearer token, refuses a second Job of one name with 409 AlreadyExists, and lets a test set a
+ * Job's status and its pods as the Job controller and kubelet would.
+ */
+export class FakeKubernetes {
+  readonly jobs = new Map<string, Obj>();
+  readonly pods = new Map<string, Obj>();
+  readonly logs = new Map<string, string>();
+
+  private constructor(
+    readonly server: FakeCloud,
+    /** The PEM certificate the server presents, which the kubeconfig names as its authority. */
+    readonly ca: string,
+  ) {}
+
+  /** Starts on an ephemeral loopback port, over HTTPS as API servers are, with a certificate made for this run. */
+  static async start(): Promise<FakeKubernetes> {
+    let fake: FakeKubernetes | undefined;
+    const tls = selfSignedCertificate();
+    const server = await FakeCloud.start((req) => fake!.handle(req), tls);
+    fake = new FakeKubernetes(server, tls.cert);
+    return fake;
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  /** Writes a kubeconfig whose current context reaches this server with the fake's token. */
+  writeKubeconfig(dir: string, server = this.url): string {
+    const file = join(dir, "kubeconfig.yaml");
+    writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: fake",
+        "  cluster:",
+        `    server: ${server}`,
+        `    certificate-authority-data: ${Buffer.from(this.ca).toString("base64")}`,
+        "users:",
+        "- name: trainkit",
+        "  user:",
+        `    token: ${FAKE_KUBE_TOKEN}`,
+        "contexts:",
+        "- name: fake",
+        "  context:",
+        "    cluster: fake",
+        "    user: trainkit",
+        "current-context: fake",
+        "",
+      ].join("\n"),
+    );
+    return file;
+  }
+
+  job(namespace: string, name: string): Obj | undefined {
+    return this.jobs.get(`${namespace}/${name}`);
+  }
+
+  /** Sets the Job's `status` (and `spec.suspend` when given) as the Job controller or Kueue would. */
+  setJobStatus(namespace: string, name: string, status: Record<string, unknown>, suspend?: boolean): void {
+    const job = this.job(namespace, name);
+    if (!job) throw new Error(`no Job ${namespace}/${name}`);
+    job.status = status;
+    if (suspend !== undefined) (job.spec as Record<string, unknown>).suspend = suspend;
+  }
+
+  /** Adds a pod carrying the job-id label, with the given status and optional log. */
+  addPod(
+    namespace: string,
+    jobId: string,
+    name: string,
+    status: Record<string, unknown>,
+    log?: string,
+  ): void {
+    this.pods.set(`${namespace}/${name}`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name,
+        namespace,
+        uid: randomUUID(),
+        labels: { "trainkit.dev/job-id": jobId },
+        creationTimestamp: new Date(Date.now() + this.pods.size * 1000).toISOString(),
+      },
+      status,
+    });
+    if (log !== undefined) this.logs.set(`${namespace}/${name}`, log);
+  }
+
+  /** Removes a Job as someone else (kubectl, the TTL controller) would. */
+  removeJob(namespace: string, name: string): void {
+    this.jobs.delete(`${namespace}/${name}`);
+  }
+
+  requestsFor(method: string, path: RegExp): RecordedRequest[] {
+    return this.server.received(method, path);
+  }
+
+  close(): Promise<void> {
+    return this.server.close();
+  }
+
+  private handle(req: RecordedRequest): FakeResponse {
+    if (req.headers.authorization !== `Bearer ${FAKE_KUBE_TOKEN}`) {
+      return kubeStatus(401, "Unauthorized", "Unauthorized");
+    }
+    let m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(req.path);
+    if (m) {
+      const [, namespace, name] = m as unknown as [string, string, string | undefined];
+      if (req.method === "POST" && !name) return this.createJob(namespace, req.json as Obj);
+      if (req.method === "GET" && name) return this.readJob(namespace, name);
+      if (req.method === "DELETE" && name) return this.deleteJob(namespace, name);
+    }
+    m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(req.path);
+    if (m && req.method === "GET") return this.listPods(m[1]!, req.query.get("labelSelector") ?? "");
+    m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(req.path);
+    if (m && req.method === "GET") {
+      const log = this.logs.get(`${m[1]}/${m[2]}`);
+      if (log === undefined) return kubeStatus(404, "NotFound", `pods "${m[2]}" not found`);
+      const tail = Number(req.query.get("tailLines") ?? "0");
+      const lines = log.split("\n").filter((l) => l !== "");
+      const kept = tail > 0 ? lines.slice(-tail) : lines;
+      return { status: 200, headers: { "content-type": "text/plain" }, body: `${kept.join("\n")}\n` };
+    }
+    return kubeStatus(
+      404,
+      "NotFound",
+      `the server could not find the requested resource (${req.method} ${req.path})`,
+    );
+  }
+
+  private createJob(namespace: string, body: Obj | undefined): FakeResponse {
+    const name = body?.metadata?.name ?? "";
+    if (!DNS_LABEL.test(name) || name.length > 63) {
+      return kubeStatus(
+        422,
+        "Invalid",
+        `Job.batch "${name}" is invalid: metadata.name: Invalid value: "${name}": must be no more than 63 characters and a lowercase RFC 1123 label`,
+      );
+    }
+    if (body!.metadata.namespace !== undefined && body!.metadata.namespace !== namespace) {
+      return kubeStatus(
+        400,
+        "BadRequest",
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
+    }
+    const key = `${namespace}/${name}`;
+    if (this.jobs.has(key)) return kubeStatus(409, "AlreadyExists", `jobs.batch "${name}" already exists`);
+    const stored: Obj = {
+      ...structuredClone(body!),
+      metadata: {
+        ...structuredClone(body!.metadata),
+        namespace,
+        uid: randomUUID(),
+        creationTimestamp: new Date().toISOString(),
+      },
+      status: {},
+    };
+    this.jobs.set(key, stored);
+    return { status: 201, body: stored };
+  }
+
+  private readJob(namespace: string, name: string): FakeResponse {
+    const job = this.jobs.get(`${namespace}/${name}`);
+    if (!job) return kubeStatus(404, "NotFound", `jobs.batch "${name}" not found`);
+    return { status: 200, body: job };
+  }
+
+  private deleteJob(namespace: string, name: string): FakeResponse {
+    const job = this.jobs.get(`${namespace}/${name}`);
+    if (!job) return kubeStatus(404, "NotFound", `jobs.batch "${name}" not found`);
+    this.jobs.delete(`${namespace}/${name}`);
+    return {
+      status: 200,
+      body: {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Success",
+        details: { name, group: "batch", kind: "jobs", uid: job.metadata.uid },
+      },
+    };
+  }
+
+  private listPods(namespace: string, selector: string): FakeResponse {
+    const [key, value] = selector.split("=");
+    const items = [...this.pods.values()].filter(
+      (p) =>
+        p.metadata.namespace === namespace &&
+        (!key || (p.metadata.labels as Record<string, string> | undefined)?.[key] === value),
+    );
+    return { status: 200, body: { kind: "PodList", apiVersion: "v1", metadata: {}, items } };
+  }
+}
+
+/**
+ * What the Pulumi Kubernetes provider computes for the objects trainkit's Kubernetes components read,
+ * for the mock runtime: an object given no `metadata.name` gets one, as the provider's autonaming does.
+ */
+export function kubernetesComputed({
+  type,
+  name,
+  inputs,
+}: {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}) {
+  if (!type.startsWith("kubernetes:") || type.startsWith("kubernetes:helm.sh/")) return {};
+  const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
+  return { metadata: { ...metadata, name: metadata.name ?? `${name}-5f8d2c1a` } };
+}
