@@ -167,6 +167,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       );
     }
     const slot = backends[backend];
+    if ("disabled" in slot) {
+      throw new ApiError(
+        503,
+        "backend_not_enabled",
+        `this server does not run the ${backend} backend; it runs ${slot.disabled.enabled.join(", ")} (set by TRAINKIT_BACKENDS)`,
+      );
+    }
     if ("missing" in slot) {
       throw new ApiError(
         503,

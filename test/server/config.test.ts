@@ -136,4 +136,12 @@ describe("npm start with bad configuration", () => {
     expect(code).toBe(2);
     expect(stderr).toContain("trainkit: configuration error: TRAINKIT_LOCAL_MAX_CONCURRENT must be");
   });
+
+  it("exits with status 2 and a message listing the backends for an unknown one in TRAINKIT_BACKENDS", async () => {
+    const { code, stderr } = await startMain({ TRAINKIT_BACKENDS: "vertex-ai,slurm" });
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'TRAINKIT_BACKENDS must be a comma-separated list of vertex-ai, sagemaker, azure-ml, kubernetes, local; got "vertex-ai,slurm"',
+    );
+  });
 });

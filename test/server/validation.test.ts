@@ -333,6 +333,30 @@ describe("other requests the server refuses", () => {
     expect(body.error.message).toContain("TRAINKIT_KUBERNETES_NAMESPACE");
   });
 
+  it("answers 503 naming the backends it runs for one left out of TRAINKIT_BACKENDS, and starts nothing", async () => {
+    const only = await startTrainApi({
+      env: { PATH: process.env.PATH, TRAINKIT_BACKENDS: "vertex-ai,sagemaker" },
+    });
+    try {
+      const res = await fetch(`${only.url}/v1/local/jobs`, {
+        method: "POST",
+        headers: { ...authHeaders(only), "content-type": "application/json" },
+        body: JSON.stringify(VALID_REQUESTS.local),
+      });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(res.status).toBe(503);
+      expect(body.error).toEqual({
+        code: "backend_not_enabled",
+        message:
+          "this server does not run the local backend; it runs vertex-ai, sagemaker (set by TRAINKIT_BACKENDS)",
+      });
+      const list = await fetch(`${only.url}/v1/jobs`, { headers: authHeaders(only) });
+      expect(((await list.json()) as { items: unknown[] }).items).toEqual([]);
+    } finally {
+      await only.close();
+    }
+  });
+
   it("answers 404 with an error body for an unknown route", async () => {
     const res = await fetch(`${api.url}/v2/whatever`, { headers: authHeaders(api) });
     expect(res.status).toBe(404);
