@@ -8,12 +8,28 @@ import {
   CREATE_JOB_REQUESTS,
   issuesToDetails,
   isTerminal,
-  type Job,
+  isVendor,
+  JobName,
   type JobStatus,
   type StorageMount,
+  VENDOR_NAME_PATH,
+  VENDORS,
+  type Vendor,
+  vendorJobConfigSchema,
 } from "../spec";
+import { BASETEN_DEFAULT_URL, BasetenClient } from "./clients/baseten";
+import { CustomTrainingClient } from "./clients/customtraining";
+import { SIMPLISMART_DEFAULT_URL, SimplismartClient } from "./clients/simplismart";
+import { TENSORONE_DEFAULT_URL, TensorOneClient } from "./clients/tensorone";
 import { TrainApiClient } from "./clients/trainapi";
-import type { ApiSettings, JobClient } from "./clients/types";
+import type {
+  ApiSettings,
+  JobClient,
+  JobSnapshot,
+  SubmitRequest,
+  VendorSubmitRequest,
+} from "./clients/types";
+import { withName } from "./clients/vendor";
 
 // This module is what the serialized `TrainingJob` provider loads, by package name, in the process
 // Pulumi starts for dynamic providers. It must therefore be plain data in, plain data out: no
@@ -39,7 +55,7 @@ export interface StorageMountProps {
 
 /** A `TrainingJob`'s inputs as the provider receives them. */
 export interface TrainingJobInputs {
-  backend: Backend;
+  backend: Backend | Vendor;
   name: string;
   jobConfig: Record<string, unknown>;
   storageMounts?: StorageMountProps[];
@@ -82,14 +98,17 @@ const WATCH_DEFAULTS: Record<(typeof UPDATE_PROPERTIES)[number], unknown> = {
   accountId: undefined,
 };
 
-/** The API settings found in the stack's configuration (`trainkit:apiUrl`, ...). */
-export interface StackSettings {
-  apiUrl?: string;
-  apiKey?: string;
-  accountId?: string;
+/** One API setting: the input, the stack config key and the environment variable that can set it. */
+interface Setting {
+  readonly prop: "apiUrl" | "apiKey" | "accountId";
+  readonly config: string;
+  readonly env: string;
+  readonly example: string;
+  /** The value when nothing sets it: a vendor's public API. */
+  readonly fallback?: string;
 }
 
-const SETTINGS = [
+const SETTINGS: readonly [Setting, Setting, Setting] = [
   {
     prop: "apiUrl",
     config: "trainkit:apiUrl",
@@ -108,7 +127,56 @@ const SETTINGS = [
     env: "TRAINKIT_ACCOUNT_ID",
     example: "pulumi config set trainkit:accountId <account>",
   },
-] as const;
+];
+
+/** Each vendor's public API, as its seed shows it. Custom training runs (seed 003) name no host. */
+const VENDOR_DEFAULT_URLS: Record<Vendor, string | undefined> = {
+  baseten: BASETEN_DEFAULT_URL,
+  tensorone: TENSORONE_DEFAULT_URL,
+  customtraining: undefined,
+  simplismart: SIMPLISMART_DEFAULT_URL,
+};
+
+/** How messages name each API. */
+const API_NAMES: Record<Vendor, string> = {
+  baseten: "Baseten",
+  tensorone: "TensorOne",
+  customtraining: "the custom training API",
+  simplismart: "Simplismart",
+};
+
+/**
+ * A vendor's URL and key have settings of their own (`trainkit:basetenApiKey`,
+ * `TRAINKIT_BASETEN_API_KEY`): falling back to the Train API's would send that key to a third party.
+ */
+function vendorSettings(vendor: Vendor): readonly [Setting, Setting] {
+  const env = `TRAINKIT_${vendor.toUpperCase()}`;
+  return [
+    {
+      prop: "apiUrl",
+      config: `trainkit:${vendor}ApiUrl`,
+      env: `${env}_API_URL`,
+      example: `pulumi config set trainkit:${vendor}ApiUrl <url>`,
+      fallback: VENDOR_DEFAULT_URLS[vendor],
+    },
+    {
+      prop: "apiKey",
+      config: `trainkit:${vendor}ApiKey`,
+      env: `${env}_API_KEY`,
+      example: `pulumi config set --secret trainkit:${vendor}ApiKey <key>`,
+    },
+  ];
+}
+
+const ALL_SETTINGS: readonly Setting[] = [...SETTINGS, ...VENDORS.flatMap((v) => vendorSettings(v))];
+
+function settingsOf(backend: unknown): readonly Setting[] {
+  return isVendor(backend) ? vendorSettings(backend) : SETTINGS;
+}
+
+function apiName(backend: unknown): string {
+  return isVendor(backend) ? API_NAMES[backend] : "the Train API";
+}
 
 const POLL_FIRST_MS = 500;
 const POLL_MAX_MS = 5_000;
@@ -128,12 +196,13 @@ type Props = Record<string, unknown>;
  * deployment; `configure` runs once, before any other method.
  */
 export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
-  private stack: StackSettings = {};
+  /** Stack configuration values by key (`trainkit:apiUrl`, `trainkit:basetenApiKey`, ...). */
+  private stack: Record<string, string> = {};
 
-  /** Reads `trainkit:apiUrl`, `trainkit:apiKey` and `trainkit:accountId` from the stack's configuration. */
+  /** Reads `trainkit:apiUrl`, `trainkit:apiKey`, `trainkit:accountId` and each vendor's URL and key from the stack's configuration. */
   async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
     this.stack = {};
-    for (const s of SETTINGS) {
+    for (const s of ALL_SETTINGS) {
       let value: string | undefined;
       try {
         value = req.config.get(s.config);
@@ -141,7 +210,7 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
         // A host that received no configuration at all cannot look keys up; that is no configuration.
         value = undefined;
       }
-      if (typeof value === "string" && value !== "") this.stack[s.prop] = value;
+      if (typeof value === "string" && value !== "") this.stack[s.config] = value;
     }
   }
 
@@ -150,10 +219,16 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
     const inputs: Props = { ...news };
 
     const backend = news.backend;
-    if (backend !== UNKNOWN && !BACKENDS.includes(backend as Backend)) {
+    if (isVendor(backend)) {
+      const spec = checkVendorSpec(backend, news);
+      failures.push(...spec.failures);
+      if (spec.normalized) Object.assign(inputs, spec.normalized);
+    } else if (backend !== UNKNOWN && !BACKENDS.includes(backend as Backend)) {
       failures.push({
         property: "backend",
-        reason: `must be one of ${BACKENDS.join(", ")}; got ${show(backend)}`,
+        reason:
+          `for a vendor's training API use ${VENDORS.join(", ")}; for the Train API, ` +
+          `must be one of ${BACKENDS.join(", ")}; got ${show(backend)}`,
       });
     } else if (backend !== UNKNOWN) {
       const spec = checkSpec(backend as Backend, news);
@@ -185,10 +260,10 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
 
     const apiUrl = news.apiUrl;
     if (typeof apiUrl === "string" && apiUrl !== UNKNOWN) {
-      const problem = urlProblem(apiUrl);
+      const problem = urlProblem(apiUrl, isVendor(backend) ? backend : undefined);
       if (problem) failures.push({ property: "apiUrl", reason: problem });
     }
-    for (const s of SETTINGS) {
+    for (const s of settingsOf(backend)) {
       const value = news[s.prop];
       if (value === UNKNOWN) continue;
       if (value !== undefined && (typeof value !== "string" || value === "")) {
@@ -228,23 +303,27 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
 
   async create(inputs: Props): Promise<pulumi.dynamic.CreateResult> {
     const props = inputs as unknown as TrainingJobInputs;
-    const client = this.client(props);
+    const target = this.target(props);
     // A fresh key per create call, reused by every retry inside it. The key is not derived from the
     // inputs: a job is a run, not a declaration, so the same spec submitted again after a destroy,
     // a failed run or `pulumi up --replace` must start a new run, which a key derived from the spec
     // would prevent for as long as the server remembers it. The window a fresh key leaves open (the
     // provider dies after the API accepted the job but before the engine recorded its id) is one
-    // the engine reports itself, as a pending create the user is asked to resolve.
-    const job = await client.submit(
-      {
-        backend: props.backend,
-        name: props.name,
-        jobConfig: props.jobConfig,
-        storageMounts: toApiMounts(props.storageMounts ?? []),
-      },
-      randomUUID(),
-    );
-    const outs = await this.watch(client, job, props, inputs);
+    // the engine reports itself, as a pending create the user is asked to resolve. Vendor APIs take
+    // no key; their clients look the job up instead of resubmitting blindly.
+    const job =
+      target.kind === "vendor"
+        ? await target.client.submit({ name: props.name, jobConfig: props.jobConfig }, randomUUID())
+        : await target.client.submit(
+            {
+              backend: props.backend as Backend,
+              name: props.name,
+              jobConfig: props.jobConfig,
+              storageMounts: toApiMounts(props.storageMounts ?? []),
+            },
+            randomUUID(),
+          );
+    const outs = await this.watch(target.client, job, props, inputs, new Date().toISOString());
     return { id: job.id, outs };
   }
 
@@ -253,22 +332,23 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
     const job = await this.client(state).get(id);
     // An id the API no longer knows means the job is gone; an empty result drops it from the stack.
     if (!job) return {};
-    return { id, props: outputsOf(state, job) };
+    return { id, props: outputsOf(state, job, state.createdAt) };
   }
 
-  async update(id: string, _olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+  async update(id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
     const props = news as unknown as TrainingJobInputs;
     const client = this.client(props);
     const job = await client.get(id);
     if (!job) {
       throw new Error(
-        `job ${id} is no longer known to the Train API at ${props.apiUrl ?? this.setting(props, SETTINGS[0])}; ` +
+        `job ${id} is no longer known to ${apiName(props.backend)} at ${this.setting(props, settingsOf(props.backend)[0]!)}; ` +
           "run `pulumi refresh` to drop it from the stack, then `pulumi up` to submit it again",
       );
     }
     // The state is rebuilt from the new inputs alone, so a key moved from the inputs to the stack
     // config leaves the state with it.
-    const outs = await this.watch(client, job, props, news);
+    const created = typeof olds.createdAt === "string" ? olds.createdAt : new Date().toISOString();
+    const outs = await this.watch(client, job, props, news, created);
     return { outs };
   }
 
@@ -294,49 +374,77 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
    * (and `pulumi destroy` can cancel it) instead of forgetting a job that is running.
    */
   private async watch(
-    client: JobClient,
-    submitted: Job,
+    client: Watchable,
+    submitted: JobSnapshot,
     props: TrainingJobInputs,
     inputs: Props,
+    seenAt: string,
   ): Promise<Props> {
     const waitFor = props.waitFor ?? "submitted";
     const timeoutSeconds = props.waitTimeoutSeconds ?? DEFAULT_WAIT_TIMEOUT_SECONDS;
     let job = submitted;
     let problem: string | undefined;
     try {
-      const waited = await waitForJob(client, job, waitFor, timeoutSeconds);
+      const waited = await waitForJob(client, job, waitFor, timeoutSeconds, apiName(props.backend));
       job = waited.job;
       problem = waited.problem;
     } catch (err) {
       problem = `watching job ${job.id} failed: ${err instanceof Error ? err.message : String(err)}`;
     }
-    const outs = outputsOf(props, job);
+    const outs = outputsOf(props, job, seenAt);
     if (problem !== undefined) {
       throw new JobInitializationError(problem, job.id, { ...outs, __provider: inputs.__provider });
     }
     return outs;
   }
 
-  private client(props: Partial<TrainingJobInputs>): JobClient {
+  private client(props: Partial<TrainingJobInputs>): Watchable {
+    return this.target(props).client;
+  }
+
+  /** The client of the API `backend` names: the Train API, or the vendor's own. */
+  private target(props: Partial<TrainingJobInputs>): Target {
+    const policy = { timeoutMs: (props.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000 };
+    const backend = props.backend;
+    if (isVendor(backend)) {
+      const [url, key] = vendorSettings(backend);
+      const settings = { url: this.setting(props, url), apiKey: this.setting(props, key) };
+      const config = props.jobConfig ?? {};
+      const client =
+        backend === "baseten"
+          ? new BasetenClient(settings, String(config.training_project_id), policy)
+          : backend === "tensorone"
+            ? new TensorOneClient(settings, policy)
+            : backend === "customtraining"
+              ? new CustomTrainingClient(settings, String(config.model_id), policy)
+              : new SimplismartClient(settings, policy);
+      return { kind: "vendor", client };
+    }
     const settings: ApiSettings = {
       url: this.setting(props, SETTINGS[0]),
       apiKey: this.setting(props, SETTINGS[1]),
       accountId: this.setting(props, SETTINGS[2]),
     };
-    const timeout = props.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS;
-    return new TrainApiClient(settings, { timeoutMs: timeout * 1000 });
+    return { kind: "trainapi", client: new TrainApiClient(settings, policy) };
   }
 
-  private setting(props: Partial<TrainingJobInputs>, s: (typeof SETTINGS)[number]): string {
+  private setting(props: Partial<TrainingJobInputs>, s: Setting): string {
     const value = props[s.prop] ?? this.fromStackOrEnv(s);
     if (value === undefined) throw new Error(`TrainingJob ${s.prop} is not set; ${settingHint(s)}`);
     return value;
   }
 
-  private fromStackOrEnv(s: (typeof SETTINGS)[number]): string | undefined {
-    return this.stack[s.prop] ?? (process.env[s.env] || undefined);
+  private fromStackOrEnv(s: Setting): string | undefined {
+    return this.stack[s.config] ?? (process.env[s.env] || undefined) ?? s.fallback;
   }
 }
+
+/** What watching and cancelling need of a client, whatever it submits. */
+type Watchable = Pick<JobClient<unknown>, "get" | "cancel">;
+
+type Target =
+  | { kind: "trainapi"; client: JobClient<SubmitRequest> }
+  | { kind: "vendor"; client: JobClient<VendorSubmitRequest> };
 
 /**
  * A failure after the job exists. The dynamic provider host turns an error carrying `id` and
@@ -356,11 +464,12 @@ export class JobInitializationError extends Error {
 }
 
 async function waitForJob(
-  client: JobClient,
-  submitted: Job,
+  client: Watchable,
+  submitted: JobSnapshot,
   waitFor: WaitFor,
   timeoutSeconds: number,
-): Promise<{ job: Job; problem?: string }> {
+  api: string,
+): Promise<{ job: JobSnapshot; problem?: string }> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let job = submitted;
   let delay = POLL_FIRST_MS;
@@ -378,8 +487,7 @@ async function waitForJob(
     await sleep(Math.min(delay, left));
     delay = Math.min(delay * 1.5, POLL_MAX_MS);
     const next = await client.get(job.id);
-    if (!next)
-      return { job, problem: `job ${job.id} (${job.name}) disappeared from the Train API while waiting` };
+    if (!next) return { job, problem: `job ${job.id} (${job.name}) disappeared from ${api} while waiting` };
     job = next;
   }
   if (waitFor !== "submitted" && isTerminal(job.status) && job.status !== "COMPLETED") {
@@ -400,8 +508,12 @@ function reached(waitFor: WaitFor, status: JobStatus): boolean {
   return isTerminal(status);
 }
 
-/** The resource's state: its inputs (less the provider's own key) and the job as last seen. */
-function outputsOf(props: Partial<TrainingJobInputs>, job: Job): Props {
+/**
+ * The resource's state: its inputs (less the provider's own key) and the job as last seen. APIs
+ * that report no creation time get `seenAt` (when the provider first saw the job, kept from the
+ * state afterwards); those that report no update time repeat the creation time.
+ */
+function outputsOf(props: Partial<TrainingJobInputs>, job: JobSnapshot, seenAt: string): Props {
   const outs: Props = {};
   for (const key of [...REPLACE_PROPERTIES, ...UPDATE_PROPERTIES]) {
     if (props[key] !== undefined) outs[key] = props[key];
@@ -410,8 +522,8 @@ function outputsOf(props: Partial<TrainingJobInputs>, job: Job): Props {
   outs.status = job.status;
   if (job.cloud_job_identifier) outs.cloudJobIdentifier = job.cloud_job_identifier;
   if (job.result?.failure_reason) outs.failureReason = job.result.failure_reason;
-  outs.createdAt = job.created_at;
-  outs.updatedAt = job.updated_at;
+  outs.createdAt = job.created_at ?? seenAt;
+  outs.updatedAt = job.updated_at ?? outs.createdAt;
   return outs;
 }
 
@@ -435,22 +547,92 @@ function checkSpec(
       },
     };
   }
+  return { failures: failuresOf(request, parsed.error.issues, undefined, toResourcePath) };
+}
+
+/** Check failures for zod's issues about `root`, each at the resource property `toProperty` names. */
+function failuresOf(
+  root: unknown,
+  issues: readonly z.core.$ZodIssue[],
+  prefix: string | undefined,
+  toProperty: (path: string) => string,
+): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
-  for (const issue of parsed.error.issues) {
+  for (const issue of issues) {
     // During preview a value may still be unknown; whatever it will be is checked at update time.
-    if (containsUnknownAlong(request, issue.path)) continue;
-    for (const detail of issuesToDetails(new z.ZodError([issue]))) {
+    if (containsUnknownAlong(root, issue.path)) continue;
+    for (const detail of issuesToDetails(new z.ZodError([issue]), prefix)) {
       const apiPath = issue.code === "unrecognized_keys" ? null : issue.path;
-      const value = apiPath ? valueAt(request, apiPath) : undefined;
+      const value = apiPath ? valueAt(root, apiPath) : undefined;
       let reason = detail.message;
       if (issue.code === "invalid_type" && value === undefined) reason = `is required (${issue.expected})`;
       else if (isPrimitive(value) && value !== undefined && !reason.includes("; got ")) {
         reason = `${reason}; got ${show(value)}`;
       }
-      failures.push({ property: toResourcePath(detail.path), reason });
+      failures.push({ property: toProperty(detail.path), reason });
     }
   }
-  return { failures };
+  return failures;
+}
+
+/**
+ * Validates a vendor job: `name` as every TrainingJob's, `jobConfig` with the vendor's schema once
+ * `name` is written where the vendor reads it. Vendors take no storage mounts and no account id.
+ */
+function checkVendorSpec(
+  vendor: Vendor,
+  news: Props,
+): { failures: pulumi.dynamic.CheckFailure[]; normalized?: Props } {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const name = news.name;
+  if (name !== UNKNOWN) {
+    const parsedName = JobName.safeParse(name);
+    if (!parsedName.success) {
+      failures.push(
+        ...failuresOf(
+          { name },
+          parsedName.error.issues.map((i) => ({ ...i, path: ["name", ...i.path] })),
+          undefined,
+          (p) => p,
+        ),
+      );
+    }
+  }
+  const mounts = news.storageMounts;
+  if (Array.isArray(mounts) && mounts.length > 0) {
+    failures.push({
+      property: "storageMounts",
+      reason: `${API_NAMES[vendor]} takes no storage mounts; name the data in jobConfig instead`,
+    });
+  }
+  if (news.accountId !== undefined) {
+    failures.push({
+      property: "accountId",
+      reason: `applies to the Train API only; remove it (${API_NAMES[vendor]} knows the account from apiKey)`,
+    });
+  }
+  const jobConfig = news.jobConfig;
+  if (jobConfig === UNKNOWN) return { failures };
+  if (!jobConfig || typeof jobConfig !== "object" || Array.isArray(jobConfig)) {
+    failures.push({ property: "jobConfig", reason: `must be ${API_NAMES[vendor]}'s job body as an object` });
+    return { failures };
+  }
+  const namePath = VENDOR_NAME_PATH[vendor];
+  const written = valueAt(jobConfig, namePath);
+  const filled =
+    typeof name === "string" ? withName(jobConfig as Props, namePath, name) : (jobConfig as Props);
+  if (written !== undefined && written !== name && written !== UNKNOWN && name !== UNKNOWN) {
+    failures.push({
+      property: `jobConfig.${namePath.join(".")}`,
+      reason: `must equal name (${show(name)}) or be left out, as name is written there; got ${show(written)}`,
+    });
+  }
+  const parsed = vendorJobConfigSchema(vendor, filled).safeParse(filled);
+  if (!parsed.success) {
+    failures.push(...failuresOf(filled, parsed.error.issues, "jobConfig", (p) => p));
+    return { failures };
+  }
+  return { failures, normalized: { jobConfig: parsed.data } };
 }
 
 function specJson(props: Props, prop: (typeof REPLACE_PROPERTIES)[number]): string {
@@ -465,6 +647,10 @@ function normalizeSpec(props: Props): Props {
     jobConfig: props.jobConfig,
     storageMounts: props.storageMounts ?? [],
   };
+  if (isVendor(props.backend)) {
+    const spec = checkVendorSpec(props.backend, { ...props, storageMounts: undefined, accountId: undefined });
+    return spec.normalized ? { ...out, ...spec.normalized } : out;
+  }
   if (!BACKENDS.includes(props.backend as Backend)) return out;
   const parsed = CREATE_JOB_REQUESTS[props.backend as Backend].safeParse(toApiRequest(props));
   if (!parsed.success) return out;
@@ -543,24 +729,26 @@ function show(value: unknown): string {
 }
 
 /** Why `text` cannot be the API's base URL, without repeating any password it holds; undefined when it can. */
-function urlProblem(text: string): string | undefined {
+function urlProblem(text: string, vendor?: Vendor): string | undefined {
+  const example = (vendor && VENDOR_DEFAULT_URLS[vendor]) ?? "http://127.0.0.1:8080";
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    return `must be an http:// or https:// URL such as http://127.0.0.1:8080; got ${show(text)}`;
+    return `must be an http:// or https:// URL such as ${example}; got ${show(text)}`;
   }
   const shown = `${url.protocol}//${url.host}${url.pathname}`;
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return `must be an http:// or https:// URL such as http://127.0.0.1:8080; got ${show(shown)}`;
+    return `must be an http:// or https:// URL such as ${example}; got ${show(shown)}`;
   }
   if (url.username !== "" || url.password !== "") {
-    return "must not carry credentials (user:password@); pass the key as apiKey or trainkit:apiKey instead";
+    const config = vendor ? `trainkit:${vendor}ApiKey` : "trainkit:apiKey";
+    return `must not carry credentials (user:password@); pass the key as apiKey or ${config} instead`;
   }
   return undefined;
 }
 
-function settingHint(s: (typeof SETTINGS)[number]): string {
+function settingHint(s: Setting): string {
   return `pass ${s.prop} to the TrainingJob, run \`${s.example}\`, or set ${s.env}`;
 }
 

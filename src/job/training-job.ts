@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Backend, JobConfigFor, JobStatus } from "../spec";
+import type { Backend, JobConfigFor, JobStatus, Vendor, VendorJobConfigFor } from "../spec";
 import type { TrainingJobProvider, WaitFor } from "./provider";
 
 /** A value, or an Input of it at any depth, so outputs of other resources can go anywhere in a job spec. */
@@ -57,17 +57,50 @@ interface TrainingJobCommonArgs {
   requestTimeoutSeconds?: pulumi.Input<number>;
 }
 
+interface VendorJobCommonArgs
+  extends Omit<TrainingJobCommonArgs, "storageMounts" | "apiUrl" | "apiKey" | "accountId"> {
+  /**
+   * Base URL of the vendor's API. Defaults to the stack config `trainkit:<vendor>ApiUrl`, else the
+   * environment variable `TRAINKIT_<VENDOR>_API_URL`, else the vendor's public API
+   * (`https://api.baseten.co`, `https://api.tensorone.ai`,
+   * `https://training-suite.app.simplismart.ai`); `customtraining` has no public default and needs
+   * one of them set.
+   */
+  apiUrl?: pulumi.Input<string>;
+  /**
+   * The vendor's API key, sent as that vendor's Authorization header. Always stored as a secret.
+   * Defaults to the stack config `trainkit:<vendor>ApiKey` (set it with `--secret`), else the
+   * environment variable `TRAINKIT_<VENDOR>_API_KEY`; never the Train API's key.
+   */
+  apiKey?: pulumi.Input<string>;
+}
+
 /**
  * A job for one backend. `jobConfig` mirrors that cloud's native job API in snake_case, exactly as
- * the Train API takes it, so the editor completes it from the `backend` you chose.
+ * the Train API takes it, so the editor completes it from the `backend` you chose. For a vendor's
+ * own training API (`baseten`, `tensorone`, `customtraining`, `simplismart`), `jobConfig` is that
+ * vendor's job body in its own field names, plus the path parameter that places the job
+ * (`training_project_id` for Baseten, `model_id` for custom training runs).
  */
-export type TrainingJobArgs<B extends Backend = Backend> = {
-  [K in B]: TrainingJobCommonArgs & {
-    /** Where the job runs: `vertex-ai`, `sagemaker`, `azure-ml`, `kubernetes` or `local`. Changing it submits a new job. */
-    backend: K;
-    /** What runs, in the backend's own job shape. Changing it submits a new job. */
-    jobConfig: DeepInput<JobConfigFor<K>>;
-  };
+export type TrainingJobArgs<B extends Backend | Vendor = Backend | Vendor> = {
+  [K in B]: K extends Backend
+    ? TrainingJobCommonArgs & {
+        /** Where the job runs: `vertex-ai`, `sagemaker`, `azure-ml`, `kubernetes` or `local`. Changing it submits a new job. */
+        backend: K;
+        /** What runs, in the backend's own job shape. Changing it submits a new job. */
+        jobConfig: DeepInput<JobConfigFor<K>>;
+      }
+    : K extends Vendor
+      ? VendorJobCommonArgs & {
+          /** The vendor whose training API runs the job. Changing it submits a new job. */
+          backend: K;
+          /**
+           * The vendor's job body. Its name field (`training_job.name`, `name`, `run_label`,
+           * `experiment_name`) may be left out: `name` is written there. Changing it submits a new job.
+           */
+          jobConfig: DeepInput<VendorJobConfigFor<K>>;
+        }
+      : never;
 }[B];
 
 // The serialized provider is this small object and nothing else: every method loads the real
@@ -110,21 +143,29 @@ function implementation(holder: { impl?: TrainingJobProvider }): TrainingJobProv
 }
 
 /**
- * A training job submitted to the Train API. `pulumi up` submits it (and watches it as `waitFor`
- * says), `pulumi refresh` reads its status, `pulumi destroy` cancels it. Changing what runs
+ * A training job submitted to the Train API, or to a vendor's own training API (Baseten, TensorOne,
+ * custom training runs on a model registry, Simplismart) when `backend` names one. `pulumi up`
+ * submits it (and watches it as `waitFor` says), `pulumi refresh` reads its status,
+ * `pulumi destroy` cancels it (for TensorOne: stops it, saving a checkpoint). Changing what runs
  * (backend, name, jobConfig, storageMounts) cancels the job and submits a new one; changing how it
  * is watched or reached updates it in place.
  */
-export class TrainingJob<B extends Backend = Backend> extends pulumi.dynamic.Resource {
-  /** The Train API's id of the job (a UUID), also the resource's id. */
+export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends pulumi.dynamic.Resource {
+  /** The API's id of the job (a UUID on the Train API; the vendor's job id otherwise), also the resource's id. */
   declare public readonly jobId: pulumi.Output<string>;
   /** PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELED or EXPIRED, as of the last `up` or `refresh`. */
   declare public readonly status: pulumi.Output<JobStatus>;
-  /** The cloud's own job identifier (`job_name`, `training_job_name`, ...), once the backend has one. */
+  /**
+   * The cloud's own job identifier (`job_name`, `training_job_name`, ...), once the backend has one;
+   * for a vendor, its ids (`training_project_id` and `training_job_id`, `job_id`, `model_id` and
+   * `run_id`, `request_id`).
+   */
   declare public readonly cloudJobIdentifier: pulumi.Output<Record<string, string> | undefined>;
   /** Why the job failed, expired or was canceled, when it did. */
   declare public readonly failureReason: pulumi.Output<string | undefined>;
+  /** When the API created the job; for an API that does not say, when `pulumi up` first saw it. */
   declare public readonly createdAt: pulumi.Output<string>;
+  /** When the job last changed, as the API reports it; the creation time where the API does not say. */
   declare public readonly updatedAt: pulumi.Output<string>;
   declare public readonly backend: pulumi.Output<B>;
   declare public readonly name: pulumi.Output<string>;
@@ -134,12 +175,12 @@ export class TrainingJob<B extends Backend = Backend> extends pulumi.dynamic.Res
       backend: args.backend,
       name: args.name,
       jobConfig: args.jobConfig,
-      storageMounts: args.storageMounts,
+      storageMounts: "storageMounts" in args ? args.storageMounts : undefined,
       apiUrl: args.apiUrl,
       // Secret in the inputs too, not only in the outputs, so that no copy of the key in the
       // state is plain text even when the program passed a plain string.
       apiKey: args.apiKey === undefined ? undefined : pulumi.secret(args.apiKey),
-      accountId: args.accountId,
+      accountId: "accountId" in args ? args.accountId : undefined,
       waitFor: args.waitFor,
       waitTimeoutSeconds: args.waitTimeoutSeconds,
       requestTimeoutSeconds: args.requestTimeoutSeconds,

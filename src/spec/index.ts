@@ -5,3 +5,4 @@ export * from "./errors";
 export * from "./jobs";
 export * from "./mounts";
 export * from "./status";
+export * from "./vendors";

@@ -1,4 +1,4 @@
-import type { Backend, ErrorDetail, Job, StorageMountInput } from "../../spec";
+import type { Backend, ErrorDetail, JobStatus, StorageMountInput } from "../../spec";
 
 /** Where a training API lives and who is calling it. */
 export interface ApiSettings {
@@ -16,6 +16,33 @@ export interface SubmitRequest {
   readonly storageMounts: readonly StorageMountInput[];
 }
 
+/** Where a vendor's training API lives and the key it takes. */
+export interface VendorSettings {
+  /** Base URL such as `https://api.baseten.co`. */
+  readonly url: string;
+  readonly apiKey: string;
+}
+
+/** What one submission to a vendor's API asks for: the job's name and the vendor's own job body. */
+export interface VendorSubmitRequest {
+  readonly name: string;
+  readonly jobConfig: Record<string, unknown>;
+}
+
+/**
+ * A job as the provider needs to see it. The Train API's job object is one; vendor clients build
+ * one from their API's job, leaving out what that API does not report.
+ */
+export interface JobSnapshot {
+  readonly id: string;
+  readonly name: string;
+  readonly status: JobStatus;
+  readonly cloud_job_identifier?: Record<string, string> | null;
+  readonly created_at?: string;
+  readonly updated_at?: string;
+  readonly result?: { readonly failure_reason?: string } | null;
+}
+
 /** What `cancel` found: the job was asked to stop, had already stopped, or does not exist. */
 export type CancelOutcome = "canceled" | "already-terminal" | "not-found";
 
@@ -23,14 +50,14 @@ export type CancelOutcome = "canceled" | "already-terminal" | "not-found";
  * One training API as the `TrainingJob` provider uses it. Each vendor's API gets an adapter that
  * speaks its own HTTP and maps its job into the Train API's job object.
  */
-export interface JobClient {
+export interface JobClient<Request = SubmitRequest> {
   /**
-   * Submits one job. `idempotencyKey` is sent with every retry of this call so the API creates the
-   * job at most once however many times the request reaches it.
+   * Submits one job, creating it at most once however many times the request is sent: with
+   * `idempotencyKey` where the API takes one, by looking the job up before sending again where not.
    */
-  submit(request: SubmitRequest, idempotencyKey: string): Promise<Job>;
+  submit(request: Request, idempotencyKey: string): Promise<JobSnapshot>;
   /** The job as the API sees it now, or `undefined` when the API does not know it. */
-  get(jobId: string): Promise<Job | undefined>;
+  get(jobId: string): Promise<JobSnapshot | undefined>;
   cancel(jobId: string): Promise<CancelOutcome>;
 }
 

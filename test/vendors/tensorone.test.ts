@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TrainingJobArgs } from "../../src/job";
+import { FakeTensorOne, vendorHost } from "../helpers/fake-vendors";
+import { ensureBuilt } from "../helpers/provider-build";
+import { ProviderCallError, type ProviderHost, plaintextOccurrences } from "../helpers/provider-host";
+import { up } from "../helpers/provider-jobs";
+import { tensorOneLlmExample, tensorOneReferenceExample } from "../helpers/vendor-seeds";
+
+// A TrainingJob sent to TensorOne's training API (seed 002), through the real provider host,
+// against a loopback fake of the API.
+
+const KEY = "t1_key_never_shown_91ac";
+let fake: FakeTensorOne;
+let host: ProviderHost;
+
+beforeAll(async () => {
+  ensureBuilt();
+  fake = await FakeTensorOne.start(KEY);
+  host = await vendorHost("tensorone", fake);
+});
+
+afterAll(async () => {
+  await host?.close();
+  await fake?.close();
+});
+
+const JOBS = /^\/v2\/training\/jobs$/;
+
+function llmJob(
+  extra: Partial<TrainingJobArgs<"tensorone">> = {},
+  config: Record<string, unknown> = {},
+): TrainingJobArgs<"tensorone"> {
+  const name = extra.name ?? tensorOneLlmExample.name;
+  return {
+    backend: "tensorone",
+    name,
+    jobConfig: { ...tensorOneLlmExample, name, ...config } as TrainingJobArgs<"tensorone">["jobConfig"],
+    ...extra,
+  };
+}
+
+async function refusal(args: TrainingJobArgs<"tensorone">): Promise<ProviderCallError> {
+  const failure = await up(host, args).catch((e: unknown) => e);
+  expect(failure).toBeInstanceOf(ProviderCallError);
+  return failure as ProviderCallError;
+}
+
+describe("a TensorOne TrainingJob", () => {
+  it("is created by posting seed 002's fine-tuning example with a Bearer key", async () => {
+    const before = fake.received("POST", JOBS).length;
+    const { state } = await up(host, llmJob());
+    const [post] = fake.received("POST", JOBS).slice(before);
+    expect(post?.headers.authorization).toBe(`Bearer ${KEY}`);
+    const sent = post?.json as typeof tensorOneLlmExample;
+    expect(sent.name).toBe("llama-7b-finetune");
+    expect(sent.modelType).toBe("llm");
+    expect(sent.datasetId).toBe("ds_1234567890abcdef");
+    expect(sent.config.parameters).toEqual({
+      rank: 16,
+      alpha: 32,
+      dropout: 0.1,
+      target_modules: ["q_proj", "v_proj", "k_proj", "o_proj"],
+    });
+    expect(sent.config.training.learning_rate).toBe(2e-4);
+    expect(sent).toEqual(tensorOneLlmExample);
+    expect(state.outputs).toMatchObject({
+      jobId: state.id,
+      status: "PENDING",
+      cloudJobIdentifier: { job_id: state.id },
+    });
+  });
+
+  it("takes the reference form of the body too, named by name", async () => {
+    const before = fake.received("POST", JOBS).length;
+    const { name: _, ...unnamed } = tensorOneReferenceExample;
+    await up(host, { backend: "tensorone", name: "reference-form", jobConfig: unnamed });
+    const [post] = fake.received("POST", JOBS).slice(before);
+    expect(post?.json).toEqual({ ...tensorOneReferenceExample, name: "reference-form" });
+  });
+
+  it.each([
+    ["queued", "PENDING"],
+    ["pending", "PENDING"],
+    ["running", "IN_PROGRESS"],
+    ["completed", "COMPLETED"],
+    ["failed", "FAILED"],
+    ["cancelled", "CANCELED"],
+    ["stopped", "CANCELED"],
+  ])("reads TensorOne's %s as %s on refresh", async (vendorStatus, status) => {
+    const { registration, inputs, state } = await up(host, llmJob());
+    fake.set(state.id, { status: vendorStatus });
+    const read = await host.read(state.id, registration.urn, state.outputs, inputs);
+    expect(read?.outputs).toMatchObject({ jobId: state.id, status });
+  });
+
+  it("stops a running job on delete, asking TensorOne to save a checkpoint", async () => {
+    const { registration, state } = await up(host, llmJob());
+    fake.set(state.id, { status: "running" });
+    await host.delete(state.id, registration.urn, state.outputs);
+    const [stop] = fake.received("POST", new RegExp(`/jobs/${state.id}/stop$`));
+    expect(stop?.json).toMatchObject({ saveCheckpoint: true });
+    expect(fake.jobs.get(state.id)?.fields.status).toBe("stopped");
+  });
+
+  it("reports a job that fails under waitFor completed as an initialization error with its id", async () => {
+    fake.plan = [{ status: "running" }, { status: "failed", errorMessage: "NaN loss at step 1200" }];
+    const failure = await refusal(llmJob({ waitFor: "completed" }));
+    const init = failure.initFailed!;
+    expect(init.id).toMatch(/^job_\d+$/);
+    expect(init.reasons[0]).toContain(
+      `job ${init.id} (llama-7b-finetune) ended FAILED: NaN loss at step 1200`,
+    );
+    expect(init.properties).toMatchObject({ jobId: init.id, status: "FAILED" });
+  });
+});
+
+describe("TensorOne's error codes", () => {
+  it("DATASET_NOT_FOUND reaches the user with TensorOne's message, the dataset and what to check", async () => {
+    const failure = await refusal(llmJob({}, { datasetId: "ds_invalid_id" }));
+    expect(failure.initFailed).toBeUndefined();
+    expect(failure.message).toContain(
+      'answered 404 DATASET_NOT_FOUND: Dataset with specified ID does not exist (datasetId: "ds_invalid_id")',
+    );
+    expect(failure.message).toContain("check the dataset id in jobConfig");
+  });
+
+  it("INSUFFICIENT_RESOURCES reaches the user with the GPU types TensorOne has", async () => {
+    const failure = await refusal(llmJob({}, { gpuType: "h100" }));
+    expect(failure.message).toContain(
+      'answered 409 INSUFFICIENT_RESOURCES: Requested GPU type not available (requestedGpuType: "h100"; ' +
+        'availableGpuTypes: ["a100","v100","rtx4090"])',
+    );
+    expect(failure.message).toContain("choose another GPU type in jobConfig, or try again later");
+  });
+
+  it("CONFIGURATION_ERROR reaches the user pointing at the jobConfig field TensorOne named", async () => {
+    fake.cloud.failNext((r) => r.method === "POST" && JOBS.test(r.path), {
+      respond: {
+        status: 400,
+        body: {
+          error: "CONFIGURATION_ERROR",
+          message: "Invalid training configuration",
+          details: {
+            field: "config.training.learning_rate",
+            reason: "Learning rate must be between 1e-6 and 1e-1",
+          },
+        },
+      },
+    });
+    const failure = await refusal(llmJob());
+    expect(failure.message).toContain("answered 400 CONFIGURATION_ERROR: Invalid training configuration");
+    expect(failure.message).toContain('reason: "Learning rate must be between 1e-6 and 1e-1"');
+    expect(failure.message).toContain("fix jobConfig.config.training.learning_rate in the TrainingJob");
+    expect(failure.message).not.toContain(KEY);
+  });
+});
+
+describe("a TensorOne create whose answer is lost", () => {
+  it("finds the job in TensorOne's list instead of creating a second one", async () => {
+    const posts = fake.received("POST", JOBS).length;
+    fake.cloud.failNext((r) => r.method === "POST" && JOBS.test(r.path), { dropAfterHandling: true });
+    const { state } = await up(host, llmJob({ name: "t1-lost-answer" }));
+    expect(fake.received("POST", JOBS).length - posts).toBe(1);
+    const same = [...fake.jobs.values()].filter((j) => j.fields.name === "t1-lost-answer");
+    expect(same.map((j) => j.fields.id)).toEqual([state.id]);
+  });
+});
+
+describe("the TensorOne key", () => {
+  it("given as an input comes back only under the secret apiKey output", async () => {
+    const { state } = await up(host, llmJob({ apiKey: KEY }));
+    expect(plaintextOccurrences(state.raw, KEY)).toEqual(["apiKey"]);
+    expect(plaintextOccurrences(state.outputs, KEY)).toEqual([]);
+    expect(host.logs).not.toContain(KEY);
+  });
+});
