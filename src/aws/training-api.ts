@@ -11,6 +11,7 @@ import {
   TRAIN_API_HEALTH_PATH,
   TRAIN_API_PORT,
 } from "../components/train-api";
+import { BACKENDS_SETTING } from "../spec/backend";
 import {
   arnParts,
   awsRegion,
@@ -120,6 +121,7 @@ const MANAGED_ENV = [
   "TRAINKIT_API_KEYS",
   "TRAINKIT_API_KEYS_FILE",
   "DATABASE_URL",
+  BACKENDS_SETTING,
   "TRAINKIT_SAGEMAKER_REGION",
   "TRAINKIT_SAGEMAKER_ROLE_ARN",
   "TRAINKIT_SAGEMAKER_OUTPUT_S3_URI",
@@ -553,6 +555,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       { name: "HOST", value: "0.0.0.0" },
       { name: "PORT", value: String(TRAIN_API_PORT) },
       { name: "TRAINKIT_DATA_DIR", value: DATA_DIR },
+      { name: BACKENDS_SETTING, value: "sagemaker" },
       { name: "TRAINKIT_SAGEMAKER_REGION", value: region },
       { name: "TRAINKIT_SAGEMAKER_ROLE_ARN", value: args.sagemakerRoleArn },
       { name: "TRAINKIT_SAGEMAKER_OUTPUT_S3_URI", value: args.outputS3Uri },

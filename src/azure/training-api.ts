@@ -5,6 +5,7 @@ import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
+import { BACKENDS_SETTING } from "../spec/backend";
 import {
   type AzureRole,
   assignRole,
@@ -108,6 +109,7 @@ const MANAGED_ENV = [
   "TRAINKIT_DATA_DIR",
   "TRAINKIT_API_KEYS",
   "DATABASE_URL",
+  BACKENDS_SETTING,
   "TRAINKIT_AZUREML_SUBSCRIPTION_ID",
   "TRAINKIT_AZUREML_RESOURCE_GROUP",
   "TRAINKIT_AZUREML_WORKSPACE",
@@ -290,6 +292,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       { name: "HOST", value: "0.0.0.0" },
       { name: "PORT", value: String(PORT) },
       { name: "TRAINKIT_DATA_DIR", value: "/tmp/trainkit" },
+      { name: BACKENDS_SETTING, value: "azure-ml" },
       { name: "TRAINKIT_AZUREML_SUBSCRIPTION_ID", value: subscriptionOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_RESOURCE_GROUP", value: resourceGroupOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_WORKSPACE", value: nameOf(args.workspaceId) },

@@ -4,6 +4,7 @@ import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
 import { apiKeysJson, rejectManagedEnv, requireSingleWriter } from "../components/train-api";
+import { BACKENDS_SETTING } from "../spec/backend";
 import { gcpSetting, serviceAccountMember } from "./settings";
 
 export interface TrainingApiArgs {
@@ -83,6 +84,7 @@ const MANAGED_ENV = [
   "TRAINKIT_DATA_DIR",
   "TRAINKIT_API_KEYS",
   "DATABASE_URL",
+  BACKENDS_SETTING,
   "TRAINKIT_VERTEX_PROJECT",
   "TRAINKIT_VERTEX_REGION",
   "TRAINKIT_VERTEX_SERVICE_ACCOUNT",
@@ -228,6 +230,7 @@ export class TrainingApi extends pulumi.ComponentResource {
     const envs: gcp.types.input.cloudrunv2.ServiceTemplateContainerEnv[] = [
       { name: "HOST", value: "0.0.0.0" },
       { name: "TRAINKIT_DATA_DIR", value: "/tmp/trainkit" },
+      { name: BACKENDS_SETTING, value: "vertex-ai" },
       { name: "TRAINKIT_VERTEX_PROJECT", value: project },
       { name: "TRAINKIT_VERTEX_REGION", value: region },
       { name: "TRAINKIT_VERTEX_SERVICE_ACCOUNT", value: args.jobServiceAccountEmail },

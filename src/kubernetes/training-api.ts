@@ -10,6 +10,7 @@ import {
   TRAIN_API_HEALTH_PATH,
   TRAIN_API_PORT,
 } from "../components/train-api";
+import { BACKENDS_SETTING } from "../spec/backend";
 
 export interface TrainingApiArgs {
   /**
@@ -75,6 +76,7 @@ const MANAGED_ENV = [
   "TRAINKIT_DATA_DIR",
   "TRAINKIT_API_KEYS",
   "DATABASE_URL",
+  BACKENDS_SETTING,
   KUBERNETES_SETTINGS.namespace,
   KUBERNETES_SETTINGS.serviceAccount,
   KUBERNETES_SETTINGS.endpoint,
@@ -208,6 +210,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       { name: "HOST", value: "0.0.0.0" },
       { name: "PORT", value: String(PORT) },
       { name: "TRAINKIT_DATA_DIR", value: DATA_DIR },
+      { name: BACKENDS_SETTING, value: "kubernetes" },
       { name: KUBERNETES_SETTINGS.namespace, value: jobsNs },
       ...(args.jobServiceAccount
         ? [{ name: KUBERNETES_SETTINGS.serviceAccount, value: args.jobServiceAccount }]

@@ -6,6 +6,12 @@ export const Backend = z.enum(BACKENDS);
 export type Backend = z.infer<typeof Backend>;
 
 /** The `job_type` a job object reports for each backend (seed 000 spells them with underscores). */
+/**
+ * The server variable naming the backends it runs. Each cloud's TrainingApi component sets it to its
+ * own backend, so a deployed API never runs local processes.
+ */
+export const BACKENDS_SETTING = "TRAINKIT_BACKENDS";
+
 export const JOB_TYPE_BY_BACKEND = {
   "vertex-ai": "vertex_ai",
   sagemaker: "sagemaker",

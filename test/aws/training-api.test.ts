@@ -136,12 +136,13 @@ describe("TrainingApi", () => {
     expect(JSON.stringify(mocks.one(TASK_DEFINITION, "keys").inputs)).not.toContain(API_KEY);
   });
 
-  it("passes the SageMaker settings to the server as environment variables", async () => {
+  it("runs only the sagemaker backend and passes its settings to the server as environment variables", async () => {
     await build("env");
     expect(envOf("env")).toEqual({
       HOST: "0.0.0.0",
       PORT: "8080",
       TRAINKIT_DATA_DIR: "/var/lib/trainkit",
+      TRAINKIT_BACKENDS: "sagemaker",
       TRAINKIT_SAGEMAKER_REGION: "us-east-1",
       TRAINKIT_SAGEMAKER_ROLE_ARN: SAGEMAKER_ROLE,
       TRAINKIT_SAGEMAKER_OUTPUT_S3_URI: "s3://acme-output/models",

@@ -117,9 +117,10 @@ describe("TrainingApi", () => {
     expect(envOf("ident").AZURE_CLIENT_ID!.value).toBe("client-of-ident-identity");
   });
 
-  it("passes the Azure ML workspace to the server as environment variables", async () => {
+  it("runs only the azure-ml backend and passes the Azure ML workspace to the server as environment variables", async () => {
     await build("wire");
     const env = envOf("wire");
+    expect(env.TRAINKIT_BACKENDS!.value).toBe("azure-ml");
     expect(env.TRAINKIT_AZUREML_SUBSCRIPTION_ID!.value).toBe(MOCK_SUBSCRIPTION);
     expect(env.TRAINKIT_AZUREML_RESOURCE_GROUP!.value).toBe("ml-rg");
     expect(env.TRAINKIT_AZUREML_WORKSPACE!.value).toBe("acme-ml");

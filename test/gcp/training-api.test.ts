@@ -136,9 +136,10 @@ describe("TrainingApi", () => {
     );
   });
 
-  it("passes the Vertex AI settings to the server as environment variables", async () => {
+  it("runs only the vertex-ai backend and passes its settings to the server as environment variables", async () => {
     await build("vertex");
     const env = envOf("vertex");
+    expect(env.TRAINKIT_BACKENDS.value).toBe("vertex-ai");
     expect(env.TRAINKIT_VERTEX_PROJECT.value).toBe("acme-ml");
     expect(env.TRAINKIT_VERTEX_REGION.value).toBe("us-central1");
     expect(env.TRAINKIT_VERTEX_SERVICE_ACCOUNT.value).toBe(JOB_SA);

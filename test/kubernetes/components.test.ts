@@ -215,9 +215,10 @@ describe("TrainingApi", () => {
     expect(container("probes").livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
   });
 
-  it("tells the kubernetes backend the jobs' namespace and ServiceAccount", async () => {
+  it("runs only the kubernetes backend and tells it the jobs' namespace and ServiceAccount", async () => {
     await buildApi("settings", { jobServiceAccount: "job-runner" });
     const env = envOf("settings");
+    expect(env.TRAINKIT_BACKENDS).toEqual({ name: "TRAINKIT_BACKENDS", value: "kubernetes" });
     expect(env.TRAINKIT_KUBERNETES_NAMESPACE).toEqual({
       name: "TRAINKIT_KUBERNETES_NAMESPACE",
       value: "ml-jobs",

@@ -1,4 +1,4 @@
-import { BACKENDS, type Backend as BackendName } from "../../spec";
+import { BACKENDS, BACKENDS_SETTING, type Backend as BackendName } from "../../spec";
 import { ConfigError } from "../config";
 import { azureMlBackend } from "./azure-ml";
 import { kubernetesBackend } from "./kubernetes";
@@ -20,9 +20,6 @@ export const BACKEND_FACTORIES: { [B in BackendName]?: BackendFactory<B> } = {
   kubernetes: kubernetesBackend,
   local: localBackend,
 };
-
-/** The variable that lists the backends a server runs. */
-export const BACKENDS_SETTING = "TRAINKIT_BACKENDS";
 
 /**
  * The backends this server runs: `TRAINKIT_BACKENDS`, a comma-separated list, or every backend when
