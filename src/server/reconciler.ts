@@ -11,6 +11,9 @@ export interface ReconcilerOptions {
   log: BackendLogger;
 }
 
+/** How many waiting jobs one pass looks at. */
+const SUBMIT_BATCH = 100;
+
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -150,15 +153,25 @@ export class Reconciler {
 
   private async submitWaiting(): Promise<void> {
     const full = new Set<string>();
-    for (const job of await this.store.listUnsubmitted(100)) {
-      if (this.stopped) return;
-      if (full.has(job.backend)) continue;
-      if (!this.hasCapacity(job)) {
-        // Oldest first: a later job of the same backend must not overtake this one.
-        full.add(job.backend);
-        continue;
+    const seen = new Set<string>();
+    const pass = async (jobs: JobRecord[]) => {
+      for (const job of jobs) {
+        if (this.stopped || seen.has(job.id)) continue;
+        seen.add(job.id);
+        if (full.has(job.backend)) continue;
+        if (!this.hasCapacity(job)) {
+          // Oldest first: a later job of the same backend must not overtake this one.
+          full.add(job.backend);
+          continue;
+        }
+        await this.submit(job).catch(() => {});
       }
-      await this.submit(job).catch(() => {});
+    };
+    const first = await this.store.listUnsubmitted(SUBMIT_BATCH);
+    await pass(first);
+    // A long queue of one backend waiting for room must not hide the other backends' jobs behind it.
+    if (first.length === SUBMIT_BATCH && full.size > 0) {
+      await pass(await this.store.listUnsubmitted(SUBMIT_BATCH, [...full]));
     }
   }
 

@@ -161,7 +161,34 @@ describe.each(engines)("the $name store", (engine) => {
     expect((await store.cancelUnsubmitted(free.id))?.status).toBe("CANCELED");
     expect(await store.cancelUnsubmitted(claimed.id)).toBeNull();
     expect((await store.requestCancel(claimed.id))?.cancelRequestedAt).toBeInstanceOf(Date);
-    expect((await store.listUnsubmitted(1000)).map((j) => j.id)).not.toContain(claimed.id);
+    expect(await store.claimSubmit(claimed.id, 60_000)).toBeNull();
+    expect((await store.getJobById(claimed.id))?.status).toBe("PENDING");
+  });
+
+  it("ends a job CANCELED when its submit is given up after a cancel arrived during it", async () => {
+    const { job } = await store.insertJob(newJob());
+    await store.claimSubmit(job.id, 60_000);
+    await store.requestCancel(job.id);
+    await store.releaseClaim(job.id, "cloud busy");
+    expect(await store.getJobById(job.id)).toMatchObject({ status: "CANCELED", submitClaimedAt: null });
+    expect((await store.listUnsubmitted(1000)).map((j) => j.id)).not.toContain(job.id);
+  });
+
+  it("lets an abandoned claim on a job asked to cancel be taken again, so the cancel reaches what it started", async () => {
+    const { job } = await store.insertJob(newJob());
+    await store.claimSubmit(job.id, 60_000);
+    await store.requestCancel(job.id);
+    expect((await store.listUnsubmitted(1000)).map((j) => j.id)).toContain(job.id);
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await store.claimSubmit(job.id, 10))?.submitAttempts).toBe(2);
+  });
+
+  it("leaves the named backends out of the waiting jobs it lists", async () => {
+    const { job: local } = await store.insertJob(newJob({ backend: "local" }));
+    const { job: cloud } = await store.insertJob(newJob({ backend: "sagemaker" }));
+    const ids = (await store.listUnsubmitted(1000, ["local"])).map((j) => j.id);
+    expect(ids).toContain(cloud.id);
+    expect(ids).not.toContain(local.id);
   });
 
   it("tells whether an older job of the same backend still waits to be submitted", async () => {

@@ -44,6 +44,12 @@ export const MIGRATIONS: readonly { version: number; statements: readonly string
 ];
 
 const ACTIVE = `status IN ('PENDING', 'IN_PROGRESS')`;
+/**
+ * Jobs a submitter may take: those nobody asked to cancel, and those whose cancel arrived while a
+ * submit was in flight. If that submitter died, the job must be submitted again (every backend finds
+ * its own earlier native job) so the cancel reaches whatever it may have started.
+ */
+const CLAIMABLE = "(cancel_requested_at IS NULL OR submit_claimed_at IS NOT NULL)";
 
 // An arbitrary constant: every trainkit server takes this lock while migrating, so replicas that
 // start together against one Postgres apply each migration once.
@@ -193,7 +199,7 @@ export class SqlStore implements Store {
   claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null> {
     return this.one(
       `UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1, updated_at = now()
-       WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL
+       WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND ${CLAIMABLE}
          AND (submit_claimed_at IS NULL OR submit_claimed_at < now() - make_interval(secs => $2::double precision / 1000))
        RETURNING *`,
       [id, leaseMs],
@@ -211,9 +217,13 @@ export class SqlStore implements Store {
   }
 
   async releaseClaim(id: string, error: string): Promise<void> {
+    // A cancel that arrived while the submit was in flight could not be carried out then; with the
+    // submit given up, nothing runs, so the job ends here instead of waiting for a submit it refuses.
     await this.db.query(
-      `UPDATE jobs SET submit_claimed_at = NULL, last_error = $2, updated_at = now()
-       WHERE id = $1 AND submitted_at IS NULL`,
+      `UPDATE jobs SET submit_claimed_at = NULL, last_error = $2,
+                       status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE status END,
+                       updated_at = now()
+       WHERE id = $1 AND submitted_at IS NULL AND ${ACTIVE}`,
       [id, error],
     );
   }
@@ -267,13 +277,14 @@ export class SqlStore implements Store {
     return rows[0]?.found === true;
   }
 
-  listUnsubmitted(limit: number): Promise<JobRecord[]> {
+  listUnsubmitted(limit: number, exceptBackends: readonly string[] = []): Promise<JobRecord[]> {
     return this.many(
       `SELECT * FROM jobs
-       WHERE status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL
+       WHERE status = 'PENDING' AND submitted_at IS NULL AND ${CLAIMABLE}
+         AND NOT (backend = ANY($2::text[]))
        ORDER BY created_at, id
        LIMIT $1`,
-      [limit],
+      [limit, exceptBackends],
     );
   }
 

@@ -76,7 +76,10 @@ export interface Store {
   claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null>;
   /** Records what the backend returned for a claimed job. */
   recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null>;
-  /** Gives a claim back after a retryable failure, keeping the error for the logs. */
+  /**
+   * Gives a claim back after a retryable failure, keeping the error for the logs; a job whose cancel
+   * arrived during the submit becomes CANCELED instead.
+   */
   releaseClaim(id: string, error: string): Promise<void>;
   /** Moves a non-terminal job to `status`; null when the job is already terminal. */
   transition(id: string, change: StatusChange): Promise<JobRecord | null>;
@@ -86,8 +89,8 @@ export interface Store {
   requestCancel(id: string): Promise<JobRecord | null>;
   /** Whether an unsubmitted PENDING job of the same backend was created before `job`. */
   hasOlderUnsubmitted(job: JobRecord): Promise<boolean>;
-  /** Unsubmitted PENDING jobs, oldest first. */
-  listUnsubmitted(limit: number): Promise<JobRecord[]>;
+  /** Unsubmitted PENDING jobs, oldest first, leaving out the backends named. */
+  listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]>;
   /** Submitted jobs that are not terminal yet. */
   listActive(): Promise<JobRecord[]>;
   close(): Promise<void>;

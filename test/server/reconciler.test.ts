@@ -1,0 +1,172 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BackendRegistry } from "../../src/server/backends";
+import {
+  type Backend,
+  BackendError,
+  type BackendLogger,
+  type SubmitResult,
+} from "../../src/server/backends/types";
+import { Reconciler } from "../../src/server/reconciler";
+import { openStore, type Store } from "../../src/server/store";
+import type { Backend as BackendName, JobStatus } from "../../src/spec";
+import { seedEmbeddedStore } from "../helpers/store-template";
+import { VALID_REQUESTS } from "../helpers/train-api-requests";
+
+// The reconciler against the real embedded store, with backends whose answers each test scripts:
+// the races below need a submit that is still in flight at a chosen moment, which no real backend
+// here can be made to do on cue.
+
+const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
+let dataDir: string;
+let store: Store;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "trainkit-reconciler-"));
+  await seedEmbeddedStore(dataDir);
+  store = await openStore({ dataDir });
+});
+
+afterAll(async () => {
+  await store.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A backend whose submits wait until the test settles them, and which records what it was asked. */
+class ScriptedBackend<B extends BackendName> implements Backend<B> {
+  readonly submitted: string[] = [];
+  readonly canceled: string[] = [];
+  private readonly pending = new Map<string, { resolve(r: SubmitResult): void; reject(e: Error): void }>();
+  constructor(
+    readonly name: B,
+    private readonly capacity = true,
+    private readonly holdSubmits = false,
+  ) {}
+  submit(job: { id: string }): Promise<SubmitResult> {
+    this.submitted.push(job.id);
+    if (!this.holdSubmits) return Promise.resolve({ cloudJobIdentifier: { job_name: job.id } });
+    return new Promise((resolve, reject) => this.pending.set(job.id, { resolve, reject }));
+  }
+  settle(jobId: string, outcome: SubmitResult | Error): void {
+    const p = this.pending.get(jobId)!;
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+  }
+  async poll(job: { id: string }): Promise<{ status: JobStatus }> {
+    return { status: this.canceled.includes(job.id) ? "CANCELED" : "IN_PROGRESS" };
+  }
+  async cancel(job: { id: string }): Promise<void> {
+    this.canceled.push(job.id);
+  }
+  hasCapacity(): boolean {
+    return this.capacity;
+  }
+}
+
+function registry(backends: Partial<{ [B in BackendName]: Backend<B> }>): BackendRegistry {
+  const slot = <B extends BackendName>(name: B) => {
+    const backend = backends[name] as Backend<B> | undefined;
+    return backend ? { backend } : { missing: [] };
+  };
+  return {
+    "vertex-ai": slot("vertex-ai"),
+    sagemaker: slot("sagemaker"),
+    "azure-ml": slot("azure-ml"),
+    kubernetes: slot("kubernetes"),
+    local: slot("local"),
+  };
+}
+
+async function insert(backend: BackendName, createdAt = new Date()) {
+  const id = randomUUID();
+  const { job } = await store.insertJob({
+    id,
+    accountId: "acct-1",
+    backend,
+    name: "job",
+    request: VALID_REQUESTS[backend] as never,
+    requestHash: id,
+    idempotencyKey: null,
+    createdAt,
+  });
+  return job;
+}
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("the reconciler, when a cancel arrives while a submit is in flight", () => {
+  it("ends the job CANCELED when the submit then fails with a retryable error, and never submits it again", async () => {
+    const sagemaker = new ScriptedBackend("sagemaker", true, true);
+    const reconciler = new Reconciler(store, registry({ sagemaker }), { intervalMs: 50, log: quiet });
+    const job = await insert("sagemaker");
+    const submitting = reconciler.submit(job);
+    await until(
+      async () => sagemaker.submitted.length,
+      (n) => n === 1,
+    );
+    expect((await store.requestCancel(job.id))?.status).toBe("PENDING");
+    sagemaker.settle(job.id, new BackendError(502, "cloud_unavailable", "SageMaker answered 503", true));
+    expect((await submitting).status).toBe("CANCELED");
+
+    reconciler.start();
+    await new Promise((r) => setTimeout(r, 300));
+    await reconciler.stop();
+    expect(sagemaker.submitted).toEqual([job.id]);
+    expect((await store.getJobById(job.id))?.status).toBe("CANCELED");
+  });
+
+  it("cancels what the submit started when the submit succeeds", async () => {
+    const sagemaker = new ScriptedBackend("sagemaker", true, true);
+    const reconciler = new Reconciler(store, registry({ sagemaker }), { intervalMs: 50, log: quiet });
+    const job = await insert("sagemaker");
+    const submitting = reconciler.submit(job);
+    await until(
+      async () => sagemaker.submitted.length,
+      (n) => n === 1,
+    );
+    await store.requestCancel(job.id);
+    sagemaker.settle(job.id, {
+      cloudJobIdentifier: { training_job_name: "native-1" },
+      status: "IN_PROGRESS",
+    });
+    await submitting;
+
+    reconciler.start();
+    const final = await until(
+      () => store.getJobById(job.id),
+      (j) => j?.status === "CANCELED",
+    );
+    await reconciler.stop();
+    expect(sagemaker.canceled).toEqual([job.id]);
+    expect(final?.status).toBe("CANCELED");
+  });
+});
+
+describe("the reconciler's queue", () => {
+  it("submits another backend's waiting job even behind more than a pass's worth of jobs waiting for room", async () => {
+    const local = new ScriptedBackend("local", false);
+    const sagemaker = new ScriptedBackend("sagemaker");
+    const base = Date.now() - 3_600_000;
+    for (let i = 0; i < 101; i++) await insert("local", new Date(base + i));
+    const cloudJob = await insert("sagemaker", new Date(base + 1000));
+    const reconciler = new Reconciler(store, registry({ local, sagemaker }), { intervalMs: 50, log: quiet });
+    reconciler.start();
+    const submitted = await until(
+      async () => sagemaker.submitted,
+      (ids) => ids.includes(cloudJob.id),
+    );
+    await reconciler.stop();
+    expect(submitted).toContain(cloudJob.id);
+    expect(local.submitted).toEqual([]);
+  });
+});
