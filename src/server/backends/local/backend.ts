@@ -34,6 +34,7 @@ import {
   writeJsonAtomic,
 } from "./files";
 import { stderrExcerpt, tailLines } from "./logs";
+import { prepareMountDirectory } from "./mounts";
 import { isRunning, type ProcessRef, processStartTime, signalGroup, signalProcess } from "./proc";
 import { supervisorScript } from "./script";
 import type { LocalSettings } from "./settings";
@@ -268,26 +269,11 @@ export class LocalBackend implements Backend<"local"> {
   /** Checks mounts and the working directory, and creates the job's directory and writable mounts. */
   private prepareWorkspace(job: LocalJob, dir: string): string {
     mountDirectories(job.request).forEach((path, i) => {
-      const field = `storage_mounts[${i}].source_uri`;
-      const mount = job.request.storage_mounts[i]!;
-      const kind = statKind(path);
-      if (kind === "other") {
-        throw new BackendError(
-          400,
-          "invalid_mount",
-          `${field}: ${path} exists but is not a directory; name a directory`,
-        );
-      }
-      if (kind === "missing") {
-        if (mount.read_only) {
-          throw new BackendError(
-            400,
-            "invalid_mount",
-            `${field}: ${path} does not exist; a read-only mount must name an existing directory`,
-          );
-        }
-        mkdirSync(path, { recursive: true });
-      }
+      prepareMountDirectory(
+        path,
+        job.request.storage_mounts[i]!.read_only,
+        `storage_mounts[${i}].source_uri`,
+      );
     });
     const workingDir = job.request.job_config.working_dir;
     if (workingDir !== undefined && statKind(workingDir) !== "dir") {
