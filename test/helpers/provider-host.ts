@@ -124,6 +124,8 @@ export interface Registration {
   readonly urn: string;
   /** The inputs as the engine receives them from the program: secrets marked, unknowns as UNKNOWN. */
   readonly inputs: PropertyBag;
+  /** The outputs the resource asked the engine to store as secrets, from its RegisterResource request. */
+  readonly additionalSecretOutputs: string[];
 }
 
 /**
@@ -138,6 +140,7 @@ export async function registerWithMocks(
   const project = options.project ?? "trainkit";
   const stack = options.stack ?? "test";
   const registrations: Registration[] = [];
+  const secretOutputsByUrn = new Map<string, string[]>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -147,6 +150,7 @@ export async function registerWithMocks(
           name: args.name,
           urn,
           inputs: unknownsAsWire(args.inputs) as PropertyBag,
+          additionalSecretOutputs: secretOutputsByUrn.get(urn) ?? [],
         });
         return { id: options.preview ? undefined : `${args.name}-id`, state: {} };
       },
@@ -156,12 +160,37 @@ export async function registerWithMocks(
     stack,
     options.preview ?? false,
   );
+  recordSecretOutputs(secretOutputsByUrn, project, stack);
   const built = await build();
   const waitFor = (Array.isArray(built) ? built : [built]).map((r) =>
     pulumi.Resource.isInstance(r) ? r.urn : r,
   );
   await Promise.all(waitFor.map((o) => new Promise<unknown>((resolve) => o.apply(resolve))));
   return registrations;
+}
+
+interface RegisterResourceRequest {
+  getType(): string;
+  getName(): string;
+  getAdditionalsecretoutputsList(): string[];
+}
+
+type RegisterResource = (req: RegisterResourceRequest, callback: (...results: unknown[]) => void) => void;
+
+// The mock runtime hands `newResource` only the inputs, but resource options such as
+// additionalSecretOutputs travel in the RegisterResource request the runtime sends its monitor,
+// so the monitor is wrapped to read them from there before it calls `newResource`.
+function recordSecretOutputs(byUrn: Map<string, string[]>, project: string, stack: string): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as
+    | { registerResource: RegisterResource }
+    | undefined;
+  if (!monitor) throw new Error("the mock runtime installed no resource monitor");
+  const registerResource = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    const urn = `urn:pulumi:${stack}::${project}::${req.getType()}::${req.getName()}`;
+    byUrn.set(urn, req.getAdditionalsecretoutputsList());
+    registerResource(req, callback);
+  };
 }
 
 /** The mock monitor hands unknowns to `newResource` as objects; the engine sends them as UNKNOWN. */

@@ -17,10 +17,17 @@ import { startTrainApi, type TrainApi } from "../helpers/train-api";
 // the environment (then nowhere in state). Never in the serialized provider, a message or a log.
 
 let api: TrainApi;
+// The outputs the engine stores as secrets, as the TrainingJob itself registers them rather than
+// as this file would guess them, so that every host below treats the key the way the engine would.
+let secretOutputs: string[];
 
 beforeAll(async () => {
   ensureBuilt();
   api = await startTrainApi();
+  const [registration] = await registerWithMocks(
+    () => new TrainingJob("job", nodeJob("outputs", "0", { apiKey: api.apiKey })),
+  );
+  secretOutputs = registration!.additionalSecretOutputs;
 });
 
 afterAll(async () => {
@@ -53,19 +60,39 @@ describe("the serialized provider", () => {
     ]);
     expect(serializedProvider(registrations[0]!)).toBe(serializedProvider(registrations[1]!));
   });
+});
 
-  it("is registered with the key marked secret even when the program passed a plain string", async () => {
+describe("the registration", () => {
+  it("marks the key secret even when the program passed a plain string", async () => {
     const [registration] = await registerWithMocks(
       () => new TrainingJob("job", nodeJob("s", "0", { apiKey: "plain" })),
     );
     expect(isSecret(registration!.inputs.apiKey)).toBe(true);
+    expect(registration!.inputs.apiKey).toEqual(secret("plain"));
+  });
+
+  it("asks the engine to store the apiKey output as a secret", async () => {
+    const [registration] = await registerWithMocks(
+      () => new TrainingJob("job", nodeJob("s", "0", { apiKey: "plain" })),
+    );
+    expect(registration!.additionalSecretOutputs).toEqual(["apiKey"]);
+  });
+
+  it("keeps the program's own additionalSecretOutputs beside apiKey", async () => {
+    const [registration] = await registerWithMocks(
+      () =>
+        new TrainingJob("job", nodeJob("s", "0", { apiKey: "plain" }), {
+          additionalSecretOutputs: ["failureReason"],
+        }),
+    );
+    expect(registration!.additionalSecretOutputs).toEqual(["apiKey", "failureReason"]);
   });
 });
 
 describe("a job whose key is an input", () => {
   let host: ProviderHost;
   beforeAll(async () => {
-    host = await ProviderHost.start();
+    host = await ProviderHost.start({ additionalSecretOutputs: secretOutputs });
   });
   afterAll(async () => {
     await host?.close();
@@ -108,6 +135,7 @@ describe("a job whose key is an input", () => {
 describe("a job whose key comes from stack config", () => {
   it("gets nothing back from the host that holds the key", async () => {
     const host = await ProviderHost.start({
+      additionalSecretOutputs: secretOutputs,
       config: {
         "trainkit:apiUrl": api.url,
         "trainkit:apiKey": secret(api.apiKey),
@@ -132,7 +160,10 @@ describe("a job whose key comes from stack config", () => {
 
 describe("a job whose key moves from its inputs to stack config", () => {
   it("leaves the key out of the state after the update", async () => {
-    const host = await ProviderHost.start({ config: { "trainkit:apiKey": secret(api.apiKey) } });
+    const host = await ProviderHost.start({
+      additionalSecretOutputs: secretOutputs,
+      config: { "trainkit:apiKey": secret(api.apiKey) },
+    });
     try {
       const where = { apiUrl: api.url, accountId: api.accountId };
       const { registration, state } = await up(
@@ -155,6 +186,7 @@ describe("a job whose key moves from its inputs to stack config", () => {
 describe("a job whose key comes from the environment", () => {
   it("is submitted with it and gets nothing back that holds it", async () => {
     const host = await ProviderHost.start({
+      additionalSecretOutputs: secretOutputs,
       env: {
         ...process.env,
         TRAINKIT_API_URL: api.url,
