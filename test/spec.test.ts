@@ -46,6 +46,23 @@ describe("the Train API request schemas", () => {
   });
 });
 
+describe("NUL characters in a create request", () => {
+  it("are refused at the path of each string and key holding one, since Postgres cannot store them", () => {
+    const result = CREATE_JOB_REQUESTS.kubernetes.safeParse({
+      name: "x",
+      job_config: {
+        image: "registry.example/train:v1",
+        command: ["python3", "train\u0000.py"],
+        node_selector: { "pool\u0000": "gpu" },
+      },
+    });
+    expect(issuesToDetails(result.error!)).toEqual([
+      { path: "job_config.command[1]", message: "must not contain NUL characters (\\u0000)" },
+      { path: "job_config.node_selector.pool\u0000", message: "must not contain NUL characters (\\u0000)" },
+    ]);
+  });
+});
+
 describe("the Vertex AI machine spec", () => {
   const withMachine = (machine_spec: Record<string, unknown>) => {
     const body = structuredClone(vertexExample) as typeof vertexExample;

@@ -52,12 +52,16 @@ function encodeCursor(job: JobRecord): string {
   return Buffer.from(JSON.stringify([job.createdAt.toISOString(), job.id])).toString("base64url");
 }
 
+/**
+ * The position a cursor holds. Its date must be one a job could have been created at: JavaScript
+ * reads dates up to the year 275760 and before year 0, which Postgres refuses with a 500.
+ */
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [string, string];
-    const createdAt = new Date(at);
-    if (typeof id === "string" && UUID.test(id) && !Number.isNaN(createdAt.getTime()))
-      return { createdAt, id };
+    const [at, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [unknown, unknown];
+    const createdAt = new Date(typeof at === "string" ? at : Number.NaN);
+    const year = createdAt.getUTCFullYear();
+    if (typeof id === "string" && UUID.test(id) && year >= 1970 && year <= 9999) return { createdAt, id };
   } catch {
     // Not base64url JSON: answered below like any other cursor this server did not issue.
   }

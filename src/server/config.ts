@@ -117,10 +117,9 @@ export function loadConfig(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const variable = formatPath(issue.path);
-    const value = env[variable];
     throw new ConfigError(
       variable,
-      `${issue.message}; got ${JSON.stringify(value)}. Fix: ${FIXES[variable] ?? "correct or unset it"}.`,
+      `${issue.message}; got ${shownValue(variable, env[variable])}. Fix: ${FIXES[variable] ?? "correct or unset it"}.`,
     );
   }
   const e = parsed.data;
@@ -145,7 +144,9 @@ export function loadConfig(
     } catch (err) {
       throw new ConfigError(
         "TRAINKIT_API_KEYS_FILE",
-        `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${e.TRAINKIT_API_KEYS_FILE}. Fix: ${FIXES.TRAINKIT_API_KEYS_FILE}.`,
+        e.TRAINKIT_API_KEYS_FILE.trimStart().startsWith("{")
+          ? `holds JSON instead of a file's path (not shown, as it may hold keys). Fix: put the JSON in TRAINKIT_API_KEYS, or ${FIXES.TRAINKIT_API_KEYS_FILE}.`
+          : `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).name}): ${e.TRAINKIT_API_KEYS_FILE}. Fix: ${FIXES.TRAINKIT_API_KEYS_FILE}.`,
       );
     }
     keys = parseKeysJson(text, "TRAINKIT_API_KEYS_FILE");
@@ -167,6 +168,42 @@ export function loadConfig(
     apiKeys: new ApiKeyring(keys),
     localApiKeyFile,
   };
+}
+
+/**
+ * A bad value as an error message may show it: `DATABASE_URL` without its password (only its
+ * scheme when it is no URL at all), and nothing of a `TRAINKIT_API_KEYS*` variable, whose value may
+ * be the keys themselves.
+ */
+function shownValue(variable: string, value: string | undefined): string {
+  if (value === undefined) return "nothing";
+  if (variable.startsWith("TRAINKIT_API_KEYS")) return "a value that is not shown, as it may hold keys";
+  return variable === "DATABASE_URL" ? withoutPassword(value) : JSON.stringify(value);
+}
+
+/**
+ * The URL with its password and query (`?password=` is a libpq option) replaced by `***`. A password
+ * may hold `/`, `#`, `?` and `@` unescaped, which moves where a URL parser ends the user info, so
+ * everything up to the last `@` counts as user info here.
+ */
+function withoutPassword(value: string): string {
+  const url = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(value);
+  if (!url) {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(value)?.[1];
+    return scheme ? `a value starting with "${scheme}:"` : "a value that is not a URL";
+  }
+  let rest = url[2]!;
+  let userInfo = "";
+  const at = rest.lastIndexOf("@");
+  if (at >= 0) {
+    const info = rest.slice(0, at);
+    const colon = info.indexOf(":");
+    userInfo = colon >= 0 ? `${info.slice(0, colon)}:***@` : `${info}@`;
+    rest = rest.slice(at + 1);
+  }
+  const query = rest.indexOf("?");
+  if (query >= 0) rest = `${rest.slice(0, query)}?***`;
+  return JSON.stringify(`${url[1]}://${userInfo}${rest}`);
 }
 
 function parseKeysJson(text: string, variable: string): Record<string, string[]> {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BACKENDS, type Backend, JobType } from "./backend";
-import { JobName } from "./common";
+import { JobName, rejectNulCharacters } from "./common";
 import { JOB_CONFIG_SCHEMAS } from "./jobs";
 import { StorageMount, storageMountsFor } from "./mounts";
 import { JobStatus } from "./status";
@@ -13,7 +13,10 @@ export function createJobRequestFor<B extends Backend>(backend: B) {
       job_config: JOB_CONFIG_SCHEMAS[backend] as (typeof JOB_CONFIG_SCHEMAS)[B],
       storage_mounts: storageMountsFor(backend),
     })
-    .strict();
+    .strict()
+    .superRefine((request, ctx) => {
+      rejectNulCharacters(request, ctx);
+    });
 }
 
 export const CREATE_JOB_REQUESTS = Object.fromEntries(BACKENDS.map((b) => [b, createJobRequestFor(b)])) as {

@@ -32,3 +32,30 @@ export const ImageRef = z
 
 export const PositiveInt = z.number().int("must be a whole number").positive("must be greater than 0");
 export const NonNegativeInt = z.number().int("must be a whole number").nonnegative("must not be negative");
+
+export const NUL_MESSAGE = "must not contain NUL characters (\\u0000)";
+
+/**
+ * Reports every string, and every object key, under `value` that holds U+0000, at its own path:
+ * JSON allows the character, but Postgres cannot store it in jsonb, so a request carrying one must
+ * be refused as the caller's mistake instead of failing in the store.
+ */
+export function rejectNulCharacters(value: unknown, ctx: z.RefinementCtx, path: PropertyKey[] = []): void {
+  if (typeof value === "string") {
+    if (value.includes("\u0000")) ctx.addIssue({ code: "custom", message: NUL_MESSAGE, path });
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      rejectNulCharacters(item, ctx, [...path, i]);
+    });
+    return;
+  }
+  if (value && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes("\u0000"))
+        ctx.addIssue({ code: "custom", message: NUL_MESSAGE, path: [...path, key] });
+      rejectNulCharacters(item, ctx, [...path, key]);
+    }
+  }
+}

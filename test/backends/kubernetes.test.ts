@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { BackendError, type BackendJob } from "../../src/server/backends/types";
 import { CREATE_JOB_REQUESTS, type CreateJobRequest, issuesToDetails } from "../../src/spec";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
 import { FAKE_KUBE_TOKEN, FakeKubernetes, kubeStatus } from "../helpers/fake-kubernetes";
+import { authHeaders, startTrainApi } from "../helpers/train-api";
 
 // The backend drives the official @kubernetes/client-node, configured by a kubeconfig file with a
 // bearer token and the fake's CA, against a loopback stand-in for the kube-apiserver.
@@ -624,5 +625,79 @@ describe("the kubernetes backend's settings", () => {
     if (!("backend" in made)) throw new Error(`not built: ${made.missing.join(", ")}`);
     const result = await made.backend.submit(backendJob("kubernetes", cpuRequest));
     expect(fake.job(NS, result.cloudJobIdentifier.job_name!)).toBeDefined();
+  });
+});
+
+describe("the kubernetes backend with a kubeconfig that does not parse", () => {
+  const TOKEN = "kube-token-SUPERSECRET-never-shown";
+  /** A kubeconfig whose line after `token:` is indented too far, so the YAML parser quotes the token. */
+  function brokenKubeconfig(): string {
+    const file = join(mkdtempSync(join(dir, "broken-")), "kubeconfig.yaml");
+    writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "users:",
+        "- name: trainkit",
+        "  user:",
+        `    token: ${TOKEN}`,
+        "      client-key-data: abc",
+        "current-context: fake",
+        "",
+      ].join("\n"),
+    );
+    return file;
+  }
+
+  it("fails the submit as a retryable 503 naming the file and line, never the token", async () => {
+    const file = brokenKubeconfig();
+    const log = testContext();
+    const broken = new KubernetesBackend({ namespace: NS }, { files: [file] }, log, {
+      retry: { initialDelayMs: 5, maxDelayMs: 20 },
+      minPollIntervalMs: 0,
+    });
+    const err = (await broken
+      .submit(backendJob("kubernetes", cpuRequest))
+      .catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(503);
+    expect(err.retryable).toBe(true);
+    expect(err.message).toContain(`${file} (line 7) is not valid YAML: bad indentation of a mapping entry`);
+    expect(err.message).not.toContain(TOKEN);
+    expect(JSON.stringify(log.lines)).toContain(file);
+    expect(JSON.stringify(log.lines)).not.toContain(TOKEN);
+  });
+
+  it("keeps the job PENDING through the Train API, with no failure that repeats the token", async () => {
+    const home = mkdtempSync(join(dir, "home-"));
+    const api = await startTrainApi({
+      reconcileIntervalMs: 100,
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        TRAINKIT_KUBERNETES_NAMESPACE: NS,
+        KUBECONFIG: brokenKubeconfig(),
+      },
+    });
+    try {
+      const res = await fetch(`${api.url}/v1/kubernetes/jobs`, {
+        method: "POST",
+        headers: { ...authHeaders(api), "content-type": "application/json" },
+        body: JSON.stringify(cpuRequest),
+      });
+      const text = await res.text();
+      expect(res.status).toBe(201);
+      expect(text).not.toContain(TOKEN);
+      const job = JSON.parse(text) as { id: string; status: string; result?: unknown };
+      expect(job.status).toBe("PENDING");
+      expect(job.result ?? null).toBeNull();
+      const again = await fetch(`${api.url}/v1/jobs/${job.id}`, { headers: authHeaders(api) });
+      const seen = await again.text();
+      expect(JSON.parse(seen).status).toBe("PENDING");
+      expect(seen).not.toContain(TOKEN);
+    } finally {
+      await api.close();
+    }
   });
 });

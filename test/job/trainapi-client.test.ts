@@ -62,6 +62,15 @@ describe("TrainApiClient errors", () => {
 });
 
 describe("TrainApiClient", () => {
+  it("refuses an API key holding a line break when it is built, without repeating the key", () => {
+    const make = () =>
+      new TrainApiClient({ url: "http://127.0.0.1:8080", apiKey: "tk_pasted\r\ntwice", accountId: "a" });
+    expect(make).toThrow(
+      "apiKey contains characters that cannot be sent in an HTTP header (line breaks, control characters or characters beyond Latin-1); check the key",
+    );
+    expect(make).toThrow(JobApiError);
+  });
+
   it("refuses a URL carrying credentials without repeating the password", () => {
     const make = () =>
       new TrainApiClient({ url: "http://user:hunter2@127.0.0.1:8080", apiKey: "k", accountId: "a" });

@@ -111,6 +111,48 @@ describe("configuration from the environment", () => {
   });
 });
 
+describe("a bad DATABASE_URL or TRAINKIT_API_KEYS_FILE in an error message", () => {
+  const PASSWORD = "S3cretPassw0rd";
+  const MISTYPED: { value: string; shown: string }[] = [
+    { value: `postgresql+psycopg://u:${PASSWORD}@db/tk`, shown: '"postgresql+psycopg://u:***@db/tk"' },
+    { value: `mysql://u:${PASSWORD}@db/tk?password=${PASSWORD}`, shown: '"mysql://u:***@db/tk?***"' },
+    { value: `jdbc://u:p/${PASSWORD}@db/tk`, shown: '"jdbc://u:***@db/tk"' },
+    { value: `u:${PASSWORD}@db/tk`, shown: 'a value starting with "u:"' },
+    { value: `//u:${PASSWORD}@db/tk`, shown: "a value that is not a URL" },
+  ];
+
+  function configError(env: Record<string, string>): ConfigError {
+    try {
+      loadConfig({ TRAINKIT_DATA_DIR: join(root, "redacted"), ...env });
+    } catch (err) {
+      if (err instanceof ConfigError) return err;
+      throw err;
+    }
+    throw new Error("loadConfig accepted the configuration");
+  }
+
+  it.each(MISTYPED)(
+    "shows DATABASE_URL $value as $shown, with the fix and without the password",
+    ({ value, shown }) => {
+      const { message } = configError({ DATABASE_URL: value });
+      expect(message).toBe(
+        `DATABASE_URL must be a postgres:// or postgresql:// URL; got ${shown}. Fix: set it to a URL such as postgresql://user@host:5432/db, or unset it to use the embedded store.`,
+      );
+      expect(message).not.toContain(PASSWORD);
+    },
+  );
+
+  it("does not repeat keys put in TRAINKIT_API_KEYS_FILE instead of a path", () => {
+    const { message, variable } = configError({
+      TRAINKIT_API_KEYS_FILE: JSON.stringify({ [SECRET]: ["a"] }),
+    });
+    expect(variable).toBe("TRAINKIT_API_KEYS_FILE");
+    expect(message).toContain("holds JSON instead of a file's path");
+    expect(message).toContain("put the JSON in TRAINKIT_API_KEYS");
+    expect(message).not.toContain(SECRET);
+  });
+});
+
 async function startMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", resolve(__dirname, "../../src/server/main.ts")], {
     env: { PATH: process.env.PATH, TRAINKIT_DATA_DIR: join(root, "main"), PORT: "0", ...env },
@@ -129,6 +171,15 @@ describe("npm start with bad configuration", () => {
     const { code, stderr } = await startMain({ PORT: "not-a-port" });
     expect(code).toBe(2);
     expect(stderr).toContain("trainkit: configuration error: PORT must be a number");
+  });
+
+  it("prints a mistyped DATABASE_URL without its password", async () => {
+    const { code, stderr } = await startMain({ DATABASE_URL: "postgresql+psycopg://u:S3cretPassw0rd@db/tk" });
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'trainkit: configuration error: DATABASE_URL must be a postgres:// or postgresql:// URL; got "postgresql+psycopg://u:***@db/tk". Fix:',
+    );
+    expect(stderr).not.toContain("S3cretPassw0rd");
   });
 
   it("exits with status 2 and a message naming a bad backend variable", async () => {

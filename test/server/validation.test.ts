@@ -274,6 +274,22 @@ const CASES: Case[] = [
     status: 413,
     code: "body_too_large",
   },
+  {
+    what: "an env value holding a NUL character, which the store cannot keep",
+    backend: "local",
+    body: withValue(L, ["job_config", "env"], { X: "a\u0000b" }),
+    status: 400,
+    code: "invalid_request",
+    path: "job_config.env.X",
+  },
+  {
+    what: "a Kubernetes argument holding a NUL character",
+    backend: "kubernetes",
+    body: withValue(K, ["job_config", "args"], ["--tag", "\u0000"]),
+    status: 400,
+    code: "invalid_request",
+    path: "job_config.args[1]",
+  },
   { what: "an unknown backend", backend: "lambda-labs", body: L, status: 404, code: "unknown_backend" },
 ];
 
@@ -379,6 +395,31 @@ describe("other requests the server refuses", () => {
 
   it("answers 400 for a cursor it did not issue", async () => {
     const res = await fetch(`${api.url}/v1/jobs?cursor=not-a-cursor`, { headers: authHeaders(api) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path).toBe(
+      "cursor",
+    );
+  });
+
+  it.each([
+    ["the year 275760", "+275760-09-13T00:00:00.000Z"],
+    ["a year before 1970", "-000001-01-01T00:00:00.000Z"],
+  ])("answers 400 naming cursor for a cursor dated %s, which the store cannot compare", async (_, at) => {
+    const cursor = Buffer.from(JSON.stringify([at, "0b0e6a52-8d1f-4c1e-9a3e-2f4b5c6d7e8f"])).toString(
+      "base64url",
+    );
+    const res = await fetch(`${api.url}/v1/jobs?cursor=${cursor}`, { headers: authHeaders(api) });
+    const body = (await res.json()) as { error: { code: string; details: { path: string }[] } };
+    expect(res.status).toBe(400);
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.details.map((d) => d.path)).toEqual(["cursor"]);
+  });
+
+  it("answers 400 naming cursor for a cursor whose date is a number", async () => {
+    const cursor = Buffer.from(JSON.stringify([8.64e15, "0b0e6a52-8d1f-4c1e-9a3e-2f4b5c6d7e8f"])).toString(
+      "base64url",
+    );
+    const res = await fetch(`${api.url}/v1/jobs?cursor=${cursor}`, { headers: authHeaders(api) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path).toBe(
       "cursor",

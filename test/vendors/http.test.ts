@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient, OutcomeUnknownError } from "../../src/job/clients/http";
-import type { JobApiError } from "../../src/job/clients/types";
+import { JobApiError } from "../../src/job/clients/types";
 import { FakeCloud } from "../helpers/fake-cloud";
 
 // The shared HTTP client's rules for a create that an API cannot deduplicate.
@@ -77,5 +77,47 @@ describe("createOnce", () => {
     );
     expect(fake.received("POST", /^\/jobs$/).length - before).toBe(3);
     expect(lookups).toBe(3);
+  });
+});
+
+describe("header values fetch cannot send", () => {
+  const KEY = "bt_live_key_with\na_line_break";
+
+  it("refuse an API key with a line break when the client is built, naming apiKey but not the key", () => {
+    let error: unknown;
+    try {
+      new HttpClient(fake.url, "the test API URL", { authorization: `Api-Key ${KEY}` }, policy);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(JobApiError);
+    expect((error as JobApiError).code).toBe("invalid_header");
+    expect((error as JobApiError).message).toBe(
+      "apiKey contains characters that cannot be sent in an HTTP header (line breaks, control characters or characters beyond Latin-1); check the key",
+    );
+    expect((error as JobApiError).message).not.toContain("bt_live_key");
+  });
+
+  it("refuse a per-request header with a NUL at once, sending nothing and trying no second time", async () => {
+    const http = new HttpClient(fake.url, "the test API URL", {}, { ...policy, attempts: 6 });
+    const before = fake.received("POST", /^\/jobs$/).length;
+    const error = (await http
+      .request("POST", "jobs", { json: {}, headers: { "idempotency-key": "key\u0000one" } })
+      .catch((e: unknown) => e)) as JobApiError;
+    expect(error.code).toBe("invalid_header");
+    expect(error.message).toContain("the idempotency-key header contains characters that cannot be sent");
+    expect(error.message).not.toContain("key\u0000one");
+    expect(fake.received("POST", /^\/jobs$/).length - before).toBe(0);
+  });
+
+  it("send a key whose only line break is the last character, as fetch strips it", async () => {
+    const http = new HttpClient(
+      fake.url,
+      "the test API URL",
+      { authorization: "Bearer tk_key_from_a_file\n" },
+      policy,
+    );
+    const answer = await http.request("POST", "jobs", { json: {} });
+    expect(answer.status).toBe(201);
   });
 });

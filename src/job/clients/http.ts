@@ -76,6 +76,7 @@ export class HttpClient {
         "invalid_url",
       );
     }
+    checkHeaderValues(headers);
     this.policy = { ...DEFAULT_RETRY_POLICY, ...policy };
   }
 
@@ -91,6 +92,7 @@ export class HttpClient {
    */
   async request(method: "GET" | "POST", path: string, init: RequestInit = {}): Promise<Answer> {
     const url = new URL(path, this.base);
+    if (init.headers) checkHeaderValues(init.headers);
     const headers: Record<string, string> = { accept: "application/json", ...this.headers, ...init.headers };
     let body: string | FormData | undefined;
     if (init.form !== undefined) body = init.form;
@@ -169,6 +171,35 @@ export class HttpClient {
     const jittered = Math.random() * bound;
     if (retryAfter === undefined) return jittered;
     return Math.max(jittered, Math.min(retryAfter, this.policy.maxRetryAfterMs));
+  }
+}
+
+/** The option each credentials header carries, for messages that must name the option but not its value. */
+const HEADER_OPTIONS: Record<string, { option: string; value: string }> = {
+  authorization: { option: "apiKey", value: "the key" },
+  "x-api-key": { option: "apiKey", value: "the key" },
+  "x-selected-account-id": { option: "accountId", value: "the account id" },
+};
+
+// Line breaks, NUL and the other control characters but tab, and anything beyond Latin-1.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+const NOT_IN_A_HEADER = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/;
+
+/**
+ * Refuses header values fetch would refuse, before anything is sent: fetch's own message quotes the
+ * value, which is an API key, and its refusal would otherwise be retried as if the network failed.
+ * fetch strips leading and trailing whitespace itself, so a key read with its file's final newline
+ * still goes through.
+ */
+function checkHeaderValues(headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!NOT_IN_A_HEADER.test(value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, ""))) continue;
+    const what = HEADER_OPTIONS[name.toLowerCase()] ?? { option: `the ${name} header`, value: "its value" };
+    throw new JobApiError(
+      `${what.option} contains characters that cannot be sent in an HTTP header (line breaks, control characters or characters beyond Latin-1); check ${what.value}`,
+      undefined,
+      "invalid_header",
+    );
   }
 }
 

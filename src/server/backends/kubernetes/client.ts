@@ -46,15 +46,60 @@ export async function makeClients(
     kc.loadFromCluster();
   } else {
     const [first, ...rest] = source.files;
-    kc.loadFromFile(first!);
+    loadFile(kc, first!);
     for (const file of rest) {
       const more = new k8s.KubeConfig();
-      more.loadFromFile(file);
+      loadFile(more, file);
       kc.mergeConfig(more);
     }
   }
   const config = endpoint ? withEndpoint(kc, endpoint, new k8s.KubeConfig()) : kc;
   return { batch: config.makeApiClient(k8s.BatchV1Api), core: config.makeApiClient(k8s.CoreV1Api) };
+}
+
+/**
+ * A kubeconfig file that could not be read or parsed, described by its path, line and the kind of
+ * mistake only: the YAML parser's own message quotes the lines around the mistake, and those are
+ * where the file keeps its tokens and client keys.
+ */
+export class KubeConfigFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly reason: string,
+  ) {
+    super(`${file}${line === undefined ? "" : ` (line ${line})`} ${reason}`);
+    this.name = "KubeConfigFileError";
+  }
+}
+
+// The client's own checks of a parsed file name a field or a duplicate entry's name, never a value.
+const SAFE_CHECK_MESSAGE =
+  /^((clusters|users|contexts)\[\d+\]\.[\w.]+ is missing|Duplicate (cluster|user|context): .{0,253})$/;
+
+function loadFile(kc: KubeConfig, file: string): void {
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    throw describeLoadFailure(file, err);
+  }
+}
+
+function describeLoadFailure(file: string, err: unknown): KubeConfigFileError {
+  const e = (err ?? {}) as { name?: unknown; reason?: unknown; mark?: { line?: unknown }; code?: unknown };
+  if (e.name === "YAMLException") {
+    const line = typeof e.mark?.line === "number" ? e.mark.line + 1 : undefined;
+    const reason = typeof e.reason === "string" ? `: ${e.reason}` : "";
+    return new KubeConfigFileError(file, line, `is not valid YAML${reason}`);
+  }
+  if (typeof e.code === "string")
+    return new KubeConfigFileError(file, undefined, `cannot be read (${e.code})`);
+  const message = err instanceof Error ? err.message : "";
+  return new KubeConfigFileError(
+    file,
+    undefined,
+    SAFE_CHECK_MESSAGE.test(message) ? `is not a valid kubeconfig: ${message}` : "is not a valid kubeconfig",
+  );
 }
 
 function withEndpoint(kc: KubeConfig, endpoint: string, replaced: KubeConfig): KubeConfig {

@@ -25,7 +25,13 @@ import {
   type PollResult,
   type SubmitResult,
 } from "../types";
-import { findKubeConfig, type KubeClients, type KubeConfigSource, makeClients } from "./client";
+import {
+  findKubeConfig,
+  type KubeClients,
+  KubeConfigFileError,
+  type KubeConfigSource,
+  makeClients,
+} from "./client";
 import {
   activeStatusOf,
   CONTAINER_NAME,
@@ -323,10 +329,21 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
       return await this.clients;
     } catch (err) {
       this.clients = undefined;
+      // A broken kubeconfig is the server's to fix, not the job's fault: the failure is retryable so
+      // the job waits as PENDING instead of being marked FAILED with it.
+      if (err instanceof KubeConfigFileError) {
+        this.ctx.log.error(
+          { file: err.file, line: err.line, reason: err.reason },
+          "the kubeconfig could not be loaded",
+        );
+      } else {
+        this.ctx.log.error({ err: messageOf(err) }, "the kubeconfig could not be loaded");
+      }
       throw new BackendError(
         503,
         "cloud_credentials_unavailable",
         `${CLOUD} credentials could not be loaded from the kubeconfig: ${messageOf(err)}; fix the file KUBECONFIG names, or run in the cluster with a service account`,
+        true,
       );
     }
   }
