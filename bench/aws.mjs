@@ -1,62 +1,11 @@
 // What the AWS components cost over writing the same resources with @pulumi/aws by hand, under Pulumi's
 // mock runtime, and what importing trainkit/aws costs over importing @pulumi/aws alone.
 // Run after `npm run build`: node bench/aws.mjs [platforms-per-run] [runs]
-// Every measurement runs in a fresh child process so that one variant's heap and module cache do not
-// colour the other's; variants alternate so that machine noise falls on both alike.
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { runPlatformBench } from "./lib/platform-bench.mjs";
 
-const require = createRequire(import.meta.url);
-const self = fileURLToPath(import.meta.url);
-const [, , mode, ...rest] = process.argv;
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ACCOUNT = "123456789012";
 const REGION = "us-east-1";
 const arn = (service, resource) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
-
-async function installMocks(pulumi) {
-  await pulumi.runtime.setMocks(
-    {
-      newResource({ type, name, inputs }) {
-        const given = inputs.name ?? name;
-        const extra = {};
-        if (type === "aws:iam/role:Role")
-          Object.assign(extra, { name: given, arn: `arn:aws:iam::${ACCOUNT}:role/${given}` });
-        if (type === "aws:s3/bucket:Bucket") {
-          const bucket = inputs.bucket ?? name;
-          Object.assign(extra, { bucket, arn: `arn:aws:s3:::${bucket}` });
-        }
-        if (type === "aws:ecr/repository:Repository")
-          Object.assign(extra, {
-            name: given,
-            arn: arn("ecr", `repository/${given}`),
-            repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${given}`,
-          });
-        if (type === "aws:cloudwatch/logGroup:LogGroup")
-          Object.assign(extra, { name: given, arn: arn("logs", `log-group:${given}`) });
-        if (type === "aws:secretsmanager/secret:Secret") extra.arn = arn("secretsmanager", `secret:${name}`);
-        if (type === "aws:lb/loadBalancer:LoadBalancer")
-          Object.assign(extra, {
-            arn: arn("elasticloadbalancing", `loadbalancer/app/${given}/1`),
-            dnsName: `${given}.elb.amazonaws.com`,
-          });
-        if (type === "aws:lb/targetGroup:TargetGroup")
-          extra.arn = arn("elasticloadbalancing", `targetgroup/${given}/1`);
-        if (type === "aws:ecs/cluster:Cluster") extra.arn = arn("ecs", `cluster/${given}`);
-        if (type === "aws:ecs/taskDefinition:TaskDefinition")
-          extra.arn = arn("ecs", `task-definition/${inputs.family}:1`);
-        return { id: `${name}-id`, state: { ...inputs, ...extra } };
-      },
-      call: ({ inputs }) => inputs,
-    },
-    "bench",
-    "bench",
-    false,
-  );
-}
 
 const IMAGE = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/bootstrap:trainkit-0.1.0`;
 const API_KEYS = { "bench-key-0123456789": ["bench"] };
@@ -392,96 +341,41 @@ function handWritten(aws, pulumi, i) {
   );
 }
 
-async function construct(variant, count) {
-  const pulumi = require("@pulumi/pulumi");
-  const aws = require("@pulumi/aws");
-  const { TrainingPlatform } = require("trainkit/aws");
-  await installMocks(pulumi);
-  const settings = require("@pulumi/pulumi/runtime/settings");
-  const platformArgs = { region: REGION, api: { image: IMAGE, apiKeys: API_KEYS, ...network } };
-  // One warm-up of each variant loads the lazily loaded @pulumi/aws modules both use before timing.
-  handWritten(aws, pulumi, "warm");
-  new TrainingPlatform("warm", platformArgs);
-  await settings.waitForRPCs();
-  global.gc?.();
-  const registeredBefore = pulumi.runtime.getMonitor().resources.size;
-  const before = process.memoryUsage().heapUsed;
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) {
-    if (variant === "trainkit") new TrainingPlatform(`p${i}`, platformArgs);
-    else handWritten(aws, pulumi, i);
-  }
-  await settings.waitForRPCs();
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  global.gc?.();
-  // Retained heap is what the constructed program holds once garbage is gone; peak RSS is the most the
-  // process ever held, including Node, Pulumi and @pulumi/aws themselves, which both variants share.
-  const retainedMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  const resources = (pulumi.runtime.getMonitor().resources.size - registeredBefore) / count;
-  process.stdout.write(JSON.stringify({ ms, retainedMb, peakRssMb, resources }));
-}
+const platformArgs = { region: REGION, api: { image: IMAGE, apiKeys: API_KEYS, ...network } };
 
-// With `over`, that module is loaded first and only the time to load `target` on top of it is counted.
-function importTime(target, over) {
-  if (over) require(over);
-  const start = process.hrtime.bigint();
-  require(target);
-  process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - start) / 1e6 }));
-}
-
-function child(...args) {
-  return JSON.parse(execFileSync(process.execPath, ["--expose-gc", self, ...args], { encoding: "utf8" }));
-}
-
-async function main() {
-  if (!existsSync(fileURLToPath(new URL("../dist/aws/index.js", import.meta.url)))) {
-    throw new Error("dist/aws/index.js is missing: run npm run build first");
-  }
-  const count = Number(mode ?? 40);
-  const runs = Number(rest[0] ?? 5);
-  const perPlatform = { trainkit: [], hand: [] };
-  for (let r = 0; r < runs; r++) {
-    for (const variant of r % 2 === 0 ? ["hand", "trainkit"] : ["trainkit", "hand"]) {
-      perPlatform[variant].push(child("--construct", variant, String(count)));
+await runPlatformBench(import.meta.url, {
+  cloud: "aws",
+  provider: (require) => require("@pulumi/aws"),
+  newResource({ type, name, inputs }) {
+    const given = inputs.name ?? name;
+    const extra = {};
+    if (type === "aws:iam/role:Role")
+      Object.assign(extra, { name: given, arn: `arn:aws:iam::${ACCOUNT}:role/${given}` });
+    if (type === "aws:s3/bucket:Bucket") {
+      const bucket = inputs.bucket ?? name;
+      Object.assign(extra, { bucket, arn: `arn:aws:s3:::${bucket}` });
     }
-  }
-  const imports = { "trainkit/aws": [], "@pulumi/aws": [], extra: [] };
-  for (let r = 0; r < runs * 2; r++) {
-    for (const target of r % 2 === 0 ? ["@pulumi/aws", "trainkit/aws"] : ["trainkit/aws", "@pulumi/aws"]) {
-      imports[target].push(child("--import", target).ms);
-    }
-    imports.extra.push(child("--import", "trainkit/aws", "@pulumi/aws").ms);
-  }
-  const stat = (v, key) => median(perPlatform[v].map((x) => x[key]));
-  const n = (v) => perPlatform[v][0].resources;
-  console.log(
-    `Constructing ${count} platforms under the mock runtime (median of ${runs} runs, one process each):`,
-  );
-  for (const [label, v] of [
-    ["TrainingPlatform via trainkit", "trainkit"],
-    ["same resources by hand", "hand"],
-  ]) {
-    console.log(
-      `  ${label.padEnd(30)} ${stat(v, "ms").toFixed(0).padStart(6)} ms  ${stat(v, "retainedMb").toFixed(1).padStart(6)} MB retained  ${stat(v, "peakRssMb").toFixed(0).padStart(5)} MB peak RSS  (${n(v)} registrations per platform)`,
-    );
-  }
-  const ratio = (key) => (stat("trainkit", key) / stat("hand", key)).toFixed(2);
-  console.log(`  time ratio trainkit/hand:            ${ratio("ms")}`);
-  console.log(
-    `  time per registration, trainkit/hand: ${(stat("trainkit", "ms") / n("trainkit") / (stat("hand", "ms") / n("hand"))).toFixed(2)}`,
-  );
-  console.log(`  retained heap ratio trainkit/hand:   ${ratio("retainedMb")}`);
-  console.log(`  peak RSS ratio trainkit/hand:        ${ratio("peakRssMb")}`);
-  const it = median(imports["trainkit/aws"]);
-  const ia = median(imports["@pulumi/aws"]);
-  console.log(`Import time, fresh process each (median of ${runs * 2}):`);
-  console.log(`  require("trainkit/aws")          ${it.toFixed(1).padStart(8)} ms`);
-  console.log(`  require("@pulumi/aws")           ${ia.toFixed(1).padStart(8)} ms`);
-  console.log(`  ratio trainkit/aws / @pulumi/aws: ${(it / ia).toFixed(2)}`);
-  console.log(`  trainkit/aws on top of a loaded @pulumi/aws: ${median(imports.extra).toFixed(1)} ms`);
-}
-
-if (mode === "--construct") await construct(rest[0], Number(rest[1]));
-else if (mode === "--import") importTime(rest[0], rest[1]);
-else await main();
+    if (type === "aws:ecr/repository:Repository")
+      Object.assign(extra, {
+        name: given,
+        arn: arn("ecr", `repository/${given}`),
+        repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${given}`,
+      });
+    if (type === "aws:cloudwatch/logGroup:LogGroup")
+      Object.assign(extra, { name: given, arn: arn("logs", `log-group:${given}`) });
+    if (type === "aws:secretsmanager/secret:Secret") extra.arn = arn("secretsmanager", `secret:${name}`);
+    if (type === "aws:lb/loadBalancer:LoadBalancer")
+      Object.assign(extra, {
+        arn: arn("elasticloadbalancing", `loadbalancer/app/${given}/1`),
+        dnsName: `${given}.elb.amazonaws.com`,
+      });
+    if (type === "aws:lb/targetGroup:TargetGroup")
+      extra.arn = arn("elasticloadbalancing", `targetgroup/${given}/1`);
+    if (type === "aws:ecs/cluster:Cluster") extra.arn = arn("ecs", `cluster/${given}`);
+    if (type === "aws:ecs/taskDefinition:TaskDefinition")
+      extra.arn = arn("ecs", `task-definition/${inputs.family}:1`);
+    return { id: `${name}-id`, state: { ...inputs, ...extra } };
+  },
+  platformArgs: () => platformArgs,
+  handWritten,
+});

@@ -2,18 +2,7 @@
 // Pulumi's mock runtime, and what importing trainkit/azure costs over importing the azure-native modules
 // it uses (and over the whole @pulumi/azure-native package).
 // Run after `npm run build`: node bench/azure.mjs [platforms-per-run] [runs]
-// Every measurement runs in a fresh child process so that one variant's heap and module cache do not
-// colour the other's; variants alternate so that machine noise falls on both alike.
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-
-const require = createRequire(import.meta.url);
-const self = fileURLToPath(import.meta.url);
-const [, , mode, ...rest] = process.argv;
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+import { runPlatformBench } from "./lib/platform-bench.mjs";
 
 // The azure-native modules trainkit/azure imports, one per Azure service.
 const MODULES = [
@@ -46,36 +35,6 @@ const ARM = {
   "azure-native:operationalinsights:Workspace": ["Microsoft.OperationalInsights/workspaces", "workspaceName"],
   "azure-native:applicationinsights:Component": ["Microsoft.Insights/components", "resourceName"],
 };
-
-async function installMocks(pulumi) {
-  await pulumi.runtime.setMocks(
-    {
-      newResource({ type, name, inputs }) {
-        const arm = ARM[type];
-        const given = arm ? (inputs[arm[1]] ?? name) : name;
-        const id = arm
-          ? `/subscriptions/${SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/${arm[0]}/${given}`
-          : `${name}-id`;
-        const extra = { name: given };
-        if (type.endsWith("UserAssignedIdentity"))
-          Object.assign(extra, { principalId: name, clientId: name });
-        if (type.startsWith("azure-native:machinelearningservices:Workspace") || type.endsWith(":Compute"))
-          extra.identity = { type: "SystemAssigned", principalId: name };
-        if (type.endsWith("Registry")) extra.loginServer = `${given}.azurecr.io`;
-        if (type.endsWith("StorageAccount"))
-          extra.primaryEndpoints = { blob: `https://${given}.blob.core.windows.net/` };
-        if (type.endsWith("keyvault:Secret"))
-          extra.properties = { secretUri: `https://v.vault.azure.net/secrets/${given}` };
-        return { id, state: { ...inputs, ...extra } };
-      },
-      call: ({ inputs }) => inputs,
-    },
-    "bench",
-    "bench",
-    false,
-  );
-  pulumi.runtime.setAllConfig({ "azure-native:tenantId": "bench-tenant" });
-}
 
 const tags = { "managed-by": "trainkit" };
 const roleId = (scope, guid) =>
@@ -358,102 +317,49 @@ const platformArgs = (i) => ({
   registry: { registryName: `p${i}images` },
 });
 
-async function construct(variant, count) {
-  const pulumi = require("@pulumi/pulumi");
-  const az = Object.fromEntries(MODULES.map((m) => [m.split("/").pop(), require(m)]));
-  const { TrainingPlatform } = require("trainkit/azure");
-  await installMocks(pulumi);
-  const settings = require("@pulumi/pulumi/runtime/settings");
-  // One warm-up of each variant loads the lazily loaded azure-native resource modules both use.
-  handWritten(az, pulumi, "warm");
-  new TrainingPlatform("warm", platformArgs("warm"));
-  await settings.waitForRPCs();
-  global.gc?.();
-  const registeredBefore = pulumi.runtime.getMonitor().resources.size;
-  const before = process.memoryUsage().heapUsed;
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) {
-    if (variant === "trainkit") new TrainingPlatform(`p${i}`, platformArgs(i));
-    else handWritten(az, pulumi, i);
-  }
-  await settings.waitForRPCs();
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  global.gc?.();
-  // Retained heap is what the constructed program holds once garbage is gone; peak RSS is the most the
-  // process ever held, including Node, Pulumi and azure-native themselves, which both variants share.
-  const retainedMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  const resources = (pulumi.runtime.getMonitor().resources.size - registeredBefore) / count;
-  process.stdout.write(JSON.stringify({ ms, retainedMb, peakRssMb, resources }));
-}
+const modules = MODULES.join(",");
 
-// `targets` (comma-separated) are loaded together and timed; `over` is loaded first and not counted.
-function importTime(targets, over) {
-  for (const module of over ? over.split(",") : []) require(module);
-  const start = process.hrtime.bigint();
-  for (const target of targets.split(",")) require(target);
-  process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - start) / 1e6 }));
-}
-
-function child(...args) {
-  return JSON.parse(execFileSync(process.execPath, ["--expose-gc", self, ...args], { encoding: "utf8" }));
-}
-
-async function main() {
-  if (!existsSync(fileURLToPath(new URL("../dist/azure/index.js", import.meta.url)))) {
-    throw new Error("dist/azure/index.js is missing: run npm run build first");
-  }
-  const count = Number(mode ?? 40);
-  const runs = Number(rest[0] ?? 5);
-  const perPlatform = { trainkit: [], hand: [] };
-  for (let r = 0; r < runs; r++) {
-    for (const variant of r % 2 === 0 ? ["hand", "trainkit"] : ["trainkit", "hand"]) {
-      perPlatform[variant].push(child("--construct", variant, String(count)));
-    }
-  }
-  const modules = MODULES.join(",");
-  const targets = { "trainkit/azure": "trainkit/azure", modules, root: "@pulumi/azure-native" };
-  const imports = { "trainkit/azure": [], modules: [], root: [], extra: [] };
-  for (let r = 0; r < runs * 2; r++) {
-    const order = Object.keys(targets);
-    if (r % 2 === 1) order.reverse();
-    for (const key of order) imports[key].push(child("--import", targets[key]).ms);
-    imports.extra.push(child("--import", "trainkit/azure", modules).ms);
-  }
-  const stat = (v, key) => median(perPlatform[v].map((x) => x[key]));
-  const n = (v) => perPlatform[v][0].resources;
-  console.log(
-    `Constructing ${count} platforms under the mock runtime (median of ${runs} runs, one process each):`,
-  );
-  for (const [label, v] of [
-    ["TrainingPlatform via trainkit", "trainkit"],
-    ["same resources by hand", "hand"],
-  ]) {
-    console.log(
-      `  ${label.padEnd(30)} ${stat(v, "ms").toFixed(0).padStart(6)} ms  ${stat(v, "retainedMb").toFixed(1).padStart(6)} MB retained  ${stat(v, "peakRssMb").toFixed(0).padStart(5)} MB peak RSS  (${n(v)} registrations per platform)`,
-    );
-  }
-  const ratio = (key) => (stat("trainkit", key) / stat("hand", key)).toFixed(2);
-  console.log(`  time ratio trainkit/hand:            ${ratio("ms")}`);
-  console.log(
-    `  time per registration, trainkit/hand: ${(stat("trainkit", "ms") / n("trainkit") / (stat("hand", "ms") / n("hand"))).toFixed(2)}`,
-  );
-  console.log(`  retained heap ratio trainkit/hand:   ${ratio("retainedMb")}`);
-  console.log(`  peak RSS ratio trainkit/hand:        ${ratio("peakRssMb")}`);
-  const it = median(imports["trainkit/azure"]);
-  const im = median(imports.modules);
-  const ir = median(imports.root);
-  console.log(`Import time, fresh process each (median of ${runs * 2}):`);
-  console.log(`  require("trainkit/azure")                     ${it.toFixed(1).padStart(8)} ms`);
-  console.log(
-    `  the ${MODULES.length} azure-native modules it uses           ${im.toFixed(1).padStart(8)} ms`,
-  );
-  console.log(`  require("@pulumi/azure-native") (whole)       ${ir.toFixed(1).padStart(8)} ms`);
-  console.log(`  ratio trainkit/azure / its modules:           ${(it / im).toFixed(2)}`);
-  console.log(`  ratio trainkit/azure / whole azure-native:    ${(it / ir).toFixed(2)}`);
-  console.log(`  trainkit/azure on top of its loaded modules:  ${median(imports.extra).toFixed(1)} ms`);
-}
-
-if (mode === "--construct") await construct(rest[0], Number(rest[1]));
-else if (mode === "--import") importTime(rest[0], rest[1]);
-else await main();
+await runPlatformBench(import.meta.url, {
+  cloud: "azure",
+  provider: (require) => Object.fromEntries(MODULES.map((m) => [m.split("/").pop(), require(m)])),
+  newResource({ type, name, inputs }) {
+    const arm = ARM[type];
+    const given = arm ? (inputs[arm[1]] ?? name) : name;
+    const id = arm
+      ? `/subscriptions/${SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName}/providers/${arm[0]}/${given}`
+      : `${name}-id`;
+    const extra = { name: given };
+    if (type.endsWith("UserAssignedIdentity")) Object.assign(extra, { principalId: name, clientId: name });
+    if (type.startsWith("azure-native:machinelearningservices:Workspace") || type.endsWith(":Compute"))
+      extra.identity = { type: "SystemAssigned", principalId: name };
+    if (type.endsWith("Registry")) extra.loginServer = `${given}.azurecr.io`;
+    if (type.endsWith("StorageAccount"))
+      extra.primaryEndpoints = { blob: `https://${given}.blob.core.windows.net/` };
+    if (type.endsWith("keyvault:Secret"))
+      extra.properties = { secretUri: `https://v.vault.azure.net/secrets/${given}` };
+    return { id, state: { ...inputs, ...extra } };
+  },
+  config: { "azure-native:tenantId": "bench-tenant" },
+  platformArgs,
+  handWritten,
+  imports: {
+    targets: { "trainkit/azure": "trainkit/azure", modules, root: "@pulumi/azure-native" },
+    over: modules,
+    print(m) {
+      console.log(
+        `  require("trainkit/azure")                     ${m["trainkit/azure"].toFixed(1).padStart(8)} ms`,
+      );
+      console.log(
+        `  the ${MODULES.length} azure-native modules it uses           ${m.modules.toFixed(1).padStart(8)} ms`,
+      );
+      console.log(`  require("@pulumi/azure-native") (whole)       ${m.root.toFixed(1).padStart(8)} ms`);
+      console.log(
+        `  ratio trainkit/azure / its modules:           ${(m["trainkit/azure"] / m.modules).toFixed(2)}`,
+      );
+      console.log(
+        `  ratio trainkit/azure / whole azure-native:    ${(m["trainkit/azure"] / m.root).toFixed(2)}`,
+      );
+      console.log(`  trainkit/azure on top of its loaded modules:  ${m.extra.toFixed(1)} ms`);
+    },
+  },
+});
