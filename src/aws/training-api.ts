@@ -4,14 +4,7 @@ import { wholeNumberArg } from "../components/checks";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
-import {
-  apiKeysJson,
-  rejectManagedEnv,
-  requireSingleWriter,
-  TRAIN_API_HEALTH_PATH,
-  TRAIN_API_PORT,
-} from "../components/train-api";
-import { BACKENDS_SETTING } from "../spec/backend";
+import * as trainApi from "../components/train-api";
 import {
   arnParts,
   awsRegion,
@@ -21,7 +14,7 @@ import {
   type Tags,
 } from "./settings";
 
-export interface TrainingApiArgs {
+export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /**
    * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
    * tasks can pull from (e.g. a `Registry`'s `url` plus `:0.1.0`). Required. An ECR image is pulled with a
@@ -46,17 +39,6 @@ export interface TrainingApiArgs {
   sagemakerRoleArn: pulumi.Input<string>;
   /** `s3://<bucket>/<prefix>` where SageMaker writes model artifacts. Required. */
   outputS3Uri: pulumi.Input<string>;
-  /**
-   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
-   * object. Kept in Secrets Manager and injected into the container by ECS; never in plain state. Required.
-   */
-  apiKeys: pulumi.Input<string | Record<string, string[]>>;
-  /**
-   * A `postgresql://` URL for the API's state, kept in Secrets Manager. Defaults to none: the service keeps
-   * its state in an embedded PGlite database on the task's ephemeral storage, which is lost when the task is
-   * replaced; so without it the service runs exactly one task. Production deployments should set it.
-   */
-  databaseUrl?: pulumi.Input<string>;
   /** CIDR blocks of the database, which the tasks may reach on `databasePort`. Defaults to the private ranges (10/8, 172.16/12, 192.168/16). Only with `databaseUrl`. */
   databaseCidrBlocks?: string[];
   /** The database's TCP port. Defaults to 5432. Only with `databaseUrl`. */
@@ -91,11 +73,6 @@ export interface TrainingApiArgs {
   logRetentionDays?: number;
   /** A KMS key ARN for the secrets and the log group. Defaults to AWS-managed keys. */
   kmsKeyArn?: pulumi.Input<string>;
-  /**
-   * Further environment variables for the server (e.g. `TRAINKIT_RECONCILE_INTERVAL_MS`). Defaults to none.
-   * Must not name a variable this component sets.
-   */
-  env?: Record<string, pulumi.Input<string>>;
   /** Tags for every resource. Defaults to the trainkit tags only. */
   tags?: Tags;
 }
@@ -115,13 +92,8 @@ const DATA_DIR = "/var/lib/trainkit";
 const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 const MANAGED_ENV = [
-  "HOST",
-  "PORT",
-  "TRAINKIT_DATA_DIR",
-  "TRAINKIT_API_KEYS",
+  ...trainApi.SERVER_MANAGED_ENV,
   "TRAINKIT_API_KEYS_FILE",
-  "DATABASE_URL",
-  BACKENDS_SETTING,
   "TRAINKIT_SAGEMAKER_REGION",
   "TRAINKIT_SAGEMAKER_ROLE_ARN",
   "TRAINKIT_SAGEMAKER_OUTPUT_S3_URI",
@@ -292,7 +264,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       least: 1,
       fallback: durable ? 2 : 1,
     });
-    requireSingleWriter(owner, "desiredCount", desiredCount, durable);
+    trainApi.requireSingleWriter(owner, "desiredCount", desiredCount, durable);
     const logRetentionDays = wholeNumberArg(owner, "logRetentionDays", args.logRetentionDays, {
       least: 1,
       fallback: 30,
@@ -303,7 +275,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       most: 65535,
       fallback: 5432,
     });
-    rejectManagedEnv(owner, args.env, MANAGED_ENV);
+    trainApi.rejectManagedEnv(owner, args.env, MANAGED_ENV);
     const allowedCidrBlocks = args.allowedCidrBlocks ?? (isPublic ? ["0.0.0.0/0"] : PRIVATE_RANGES);
     const tags = mergeLabels("training-api", args.tags);
     const parent = { parent: this };
@@ -340,7 +312,11 @@ export class TrainingApi extends pulumi.ComponentResource {
       );
       return { secret: s, version };
     };
-    const apiKeys = secret("api-keys", `Train API keys of ${name} (trainkit)`, apiKeysJson(args.apiKeys));
+    const apiKeys = secret(
+      "api-keys",
+      `Train API keys of ${name} (trainkit)`,
+      trainApi.apiKeysJson(args.apiKeys),
+    );
     this.apiKeysSecret = apiKeys.secret;
     this.apiKeysSecretVersion = apiKeys.version;
     const database = durable
@@ -432,7 +408,7 @@ export class TrainingApi extends pulumi.ComponentResource {
           region: where,
           securityGroupId: lbSg,
           referencedSecurityGroupId: taskSg,
-          ...tcp(TRAIN_API_PORT),
+          ...tcp(trainApi.TRAIN_API_PORT),
           tags,
         },
         parent,
@@ -443,7 +419,7 @@ export class TrainingApi extends pulumi.ComponentResource {
           region: where,
           securityGroupId: taskSg,
           referencedSecurityGroupId: lbSg,
-          ...tcp(TRAIN_API_PORT),
+          ...tcp(trainApi.TRAIN_API_PORT),
           tags,
         },
         parent,
@@ -488,11 +464,11 @@ export class TrainingApi extends pulumi.ComponentResource {
         vpcId: args.vpcId,
         targetType: "ip",
         protocol: "HTTP",
-        port: TRAIN_API_PORT,
+        port: trainApi.TRAIN_API_PORT,
         // In-flight requests are short; a long drain only slows deployments of a single task.
         deregistrationDelay: 30,
         healthCheck: {
-          path: TRAIN_API_HEALTH_PATH,
+          path: trainApi.TRAIN_API_HEALTH_PATH,
           matcher: "200",
           interval: 15,
           timeout: 5,
@@ -552,14 +528,11 @@ export class TrainingApi extends pulumi.ComponentResource {
           ];
 
     const environment = [
-      { name: "HOST", value: "0.0.0.0" },
-      { name: "PORT", value: String(TRAIN_API_PORT) },
-      { name: "TRAINKIT_DATA_DIR", value: DATA_DIR },
-      { name: BACKENDS_SETTING, value: "sagemaker" },
+      ...trainApi.serverEnv("sagemaker", DATA_DIR),
       { name: "TRAINKIT_SAGEMAKER_REGION", value: region },
       { name: "TRAINKIT_SAGEMAKER_ROLE_ARN", value: args.sagemakerRoleArn },
       { name: "TRAINKIT_SAGEMAKER_OUTPUT_S3_URI", value: args.outputS3Uri },
-      ...Object.entries(args.env ?? {}).map(([k, value]) => ({ name: k, value })),
+      ...trainApi.extraEnv(args.env),
     ];
     const secrets = [
       { name: "TRAINKIT_API_KEYS", valueFrom: apiKeys.secret.arn },
@@ -579,7 +552,7 @@ export class TrainingApi extends pulumi.ComponentResource {
             name: CONTAINER,
             image,
             essential: true,
-            portMappings: [{ containerPort: TRAIN_API_PORT, protocol: "tcp" }],
+            portMappings: [{ containerPort: trainApi.TRAIN_API_PORT, protocol: "tcp" }],
             environment: env,
             secrets: secretRefs,
             // The image writes its embedded database under TRAINKIT_DATA_DIR as a non-root user, and Fargate
@@ -624,7 +597,11 @@ export class TrainingApi extends pulumi.ComponentResource {
         desiredCount,
         networkConfiguration: { subnets: args.subnetIds, securityGroups: [taskSg], assignPublicIp: false },
         loadBalancers: [
-          { targetGroupArn: this.targetGroup.arn, containerName: CONTAINER, containerPort: TRAIN_API_PORT },
+          {
+            targetGroupArn: this.targetGroup.arn,
+            containerName: CONTAINER,
+            containerPort: trainApi.TRAIN_API_PORT,
+          },
         ],
         // Without a database each task holds its own store: stop the old task before starting the new one,
         // so two never take jobs at once. With one, roll tasks over without a gap.

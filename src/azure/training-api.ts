@@ -5,7 +5,7 @@ import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
-import { BACKENDS_SETTING } from "../spec/backend";
+import * as trainApi from "../components/train-api";
 import {
   type AzureRole,
   assignRole,
@@ -17,12 +17,7 @@ import {
   tenantIdFor,
 } from "./settings";
 
-export interface TrainingApiArgs {
-  /**
-   * The Train API container image, built from the repository's `Dockerfile` (e.g. a `Registry`'s `url`
-   * plus `/trainkit:0.1.0`). Required.
-   */
-  image: pulumi.Input<string>;
+export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The resource group of the app, its identity and its Key Vault. Required. */
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region. Defaults to the resource group's region. */
@@ -40,18 +35,6 @@ export interface TrainingApiArgs {
   registryId?: pulumi.Input<string>;
   /** The registry's login server (`<name>.azurecr.io`, a `Registry`'s `url`). Set with `registryId`. */
   registryServer?: pulumi.Input<string>;
-  /**
-   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
-   * object. Kept in a Key Vault secret that only the API's identity may read, and referenced by the app;
-   * never in plain state. Required.
-   */
-  apiKeys: pulumi.Input<string | Record<string, string[]>>;
-  /**
-   * A `postgresql://` URL for the API's state, kept in the Key Vault like the keys. Defaults to none: the
-   * service keeps its state in an embedded PGlite database in the replica's file system, lost when the
-   * replica is replaced; so without it the app runs exactly one replica. Production should set it.
-   */
-  databaseUrl?: pulumi.Input<string>;
   /**
    * Accept requests from the internet (`ingress.external: true`); the API keys are then the only gate.
    * Defaults to false: ingress is internal to the Container Apps environment (and to its virtual network
@@ -86,11 +69,6 @@ export interface TrainingApiArgs {
   cpu?: number;
   /** Memory per replica, twice the CPU in GiB for consumption plans (`1Gi` for 0.5 CPU). Defaults to `1Gi`. */
   memory?: pulumi.Input<string>;
-  /**
-   * Further environment variables for the server (e.g. `TRAINKIT_RECONCILE_INTERVAL_MS`). Defaults to none.
-   * Must not name a variable this component sets.
-   */
-  env?: Record<string, pulumi.Input<string>>;
   /** Tags for every resource. Defaults to the trainkit tags only. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -101,15 +79,10 @@ export const API_REGISTRY_ROLE: AzureRole = "AcrPull";
 /** The role the API's identity holds on each of its own secrets only. */
 export const API_SECRET_ROLE: AzureRole = "Key Vault Secrets User";
 
-const PORT = 8080;
+const PORT = trainApi.TRAIN_API_PORT;
 
 const MANAGED_ENV = [
-  "HOST",
-  "PORT",
-  "TRAINKIT_DATA_DIR",
-  "TRAINKIT_API_KEYS",
-  "DATABASE_URL",
-  BACKENDS_SETTING,
+  ...trainApi.SERVER_MANAGED_ENV,
   "TRAINKIT_AZUREML_SUBSCRIPTION_ID",
   "TRAINKIT_AZUREML_RESOURCE_GROUP",
   "TRAINKIT_AZUREML_WORKSPACE",
@@ -185,12 +158,7 @@ export class TrainingApi extends pulumi.ComponentResource {
     if (!(cpu >= 0.25 && cpu <= 4 && Number.isInteger(cpu * 4))) {
       throw new ArgumentError(`${owner}: cpu must be 0.25 to 4 in steps of 0.25; got ${shown(cpu)}`);
     }
-    const clash = Object.keys(args.env ?? {}).find((k) => MANAGED_ENV.includes(k));
-    if (clash !== undefined) {
-      throw new ArgumentError(
-        `${owner}: env must not set ${clash}, which this component sets; use the matching argument instead`,
-      );
-    }
+    trainApi.rejectManagedEnv(owner, args.env, MANAGED_ENV);
     const isPublic = args.public ?? false;
     const tags = azureTags("training-api", args.tags);
     const parent = { parent: this };
@@ -249,10 +217,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       grants.push(grant(`${suffix}-read`, API_SECRET_ROLE, s.id));
       return s;
     };
-    const apiKeysJson = pulumi
-      .output(args.apiKeys)
-      .apply((keys) => (typeof keys === "string" ? keys : JSON.stringify(keys)));
-    this.apiKeysSecret = secret("api-keys", apiKeysJson);
+    this.apiKeysSecret = secret("api-keys", trainApi.apiKeysJson(args.apiKeys));
     this.databaseUrlSecret =
       args.databaseUrl === undefined ? undefined : secret("database-url", args.databaseUrl);
     this.roleAssignments = grants;
@@ -289,10 +254,7 @@ export class TrainingApi extends pulumi.ComponentResource {
         : []),
     ];
     const env = [
-      { name: "HOST", value: "0.0.0.0" },
-      { name: "PORT", value: String(PORT) },
-      { name: "TRAINKIT_DATA_DIR", value: "/tmp/trainkit" },
-      { name: BACKENDS_SETTING, value: "azure-ml" },
+      ...trainApi.serverEnv("azure-ml", "/tmp/trainkit"),
       { name: "TRAINKIT_AZUREML_SUBSCRIPTION_ID", value: subscriptionOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_RESOURCE_GROUP", value: resourceGroupOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_WORKSPACE", value: nameOf(args.workspaceId) },
@@ -300,11 +262,11 @@ export class TrainingApi extends pulumi.ComponentResource {
       { name: "AZURE_CLIENT_ID", value: this.identity.clientId },
       { name: "TRAINKIT_API_KEYS", secretRef: "api-keys" },
       ...(this.databaseUrlSecret ? [{ name: "DATABASE_URL", secretRef: "database-url" }] : []),
-      ...Object.entries(args.env ?? {}).map(([k, value]) => ({ name: k, value })),
+      ...trainApi.extraEnv(args.env),
     ];
     const probe = (type: string, extra: Record<string, number>) => ({
       type,
-      httpGet: { path: "/healthz", port: PORT },
+      httpGet: { path: trainApi.TRAIN_API_HEALTH_PATH, port: PORT },
       ...extra,
     });
 

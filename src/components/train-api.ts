@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { BACKENDS_SETTING, type Backend } from "../spec/backend";
 import { ArgumentError } from "./sentences";
 
 // What every cloud's TrainingApi component says to the Train API container the same way: the port the
@@ -8,6 +9,71 @@ import { ArgumentError } from "./sentences";
 export const TRAIN_API_PORT = 8080;
 /** The route a load balancer or a probe reads to tell a live Train API from a dead one. */
 export const TRAIN_API_HEALTH_PATH = "/healthz";
+
+/** The arguments every cloud's TrainingApi takes under the same name and meaning. */
+export interface TrainingApiCommonArgs {
+  /**
+   * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
+   * service can pull from (e.g. a `Registry`'s `url` plus the image name and tag). Required.
+   */
+  image: pulumi.Input<string>;
+  /**
+   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
+   * object. Kept in the platform's secret store, which only the API may read, and handed to the server as a
+   * secret; never in plain state. Required.
+   */
+  apiKeys: pulumi.Input<string | Record<string, string[]>>;
+  /**
+   * A `postgresql://` URL for the API's state, kept in the secret store like the keys. Defaults to none: the
+   * server keeps its state in an embedded PGlite database beside it, which no second instance could share,
+   * so the component then runs exactly one instance. Production deployments should set it.
+   */
+  databaseUrl?: pulumi.Input<string>;
+  /**
+   * Further environment variables for the server (e.g. `TRAINKIT_RECONCILE_INTERVAL_MS`). Defaults to none.
+   * Must not name a variable this component sets.
+   */
+  env?: Record<string, pulumi.Input<string>>;
+}
+
+/** The server variables every TrainingApi sets itself; each cloud adds those of its backend. */
+export const SERVER_MANAGED_ENV = [
+  "HOST",
+  "PORT",
+  "TRAINKIT_DATA_DIR",
+  "TRAINKIT_API_KEYS",
+  "DATABASE_URL",
+  BACKENDS_SETTING,
+] as const;
+
+/** An environment variable with a plain (not secret) value, as every container platform spells it. */
+export interface ServerEnvVar {
+  name: string;
+  value: pulumi.Input<string>;
+}
+
+/**
+ * The plain settings every TrainingApi gives its server: listen on all interfaces at `TRAIN_API_PORT`, keep
+ * the embedded database under `dataDir`, and run only the cloud's own backend, never local processes.
+ * `platformSetsPort` leaves `PORT` to a platform that sets it itself and refuses it as a variable.
+ */
+export function serverEnv(
+  backend: Backend,
+  dataDir: string,
+  options: { platformSetsPort?: boolean } = {},
+): ServerEnvVar[] {
+  return [
+    { name: "HOST", value: "0.0.0.0" },
+    ...(options.platformSetsPort ? [] : [{ name: "PORT", value: String(TRAIN_API_PORT) }]),
+    { name: "TRAINKIT_DATA_DIR", value: dataDir },
+    { name: BACKENDS_SETTING, value: backend },
+  ];
+}
+
+/** The user's further environment variables as `{name, value}` pairs, in the order given. */
+export function extraEnv(env: Record<string, pulumi.Input<string>> | undefined): ServerEnvVar[] {
+  return Object.entries(env ?? {}).map(([name, value]) => ({ name, value }));
+}
 
 /** The API keys as the server's `TRAINKIT_API_KEYS` JSON, whether given as that JSON or as the object. */
 export function apiKeysJson(apiKeys: pulumi.Input<string | Record<string, string[]>>): pulumi.Output<string> {

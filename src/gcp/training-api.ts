@@ -3,16 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
-import { apiKeysJson, rejectManagedEnv, requireSingleWriter } from "../components/train-api";
-import { BACKENDS_SETTING } from "../spec/backend";
+import * as trainApi from "../components/train-api";
 import { gcpSetting, serviceAccountMember } from "./settings";
 
-export interface TrainingApiArgs {
-  /**
-   * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
-   * project can pull from (e.g. a `Registry`'s `url` plus `/trainkit:0.1.0`). Required.
-   */
-  image: pulumi.Input<string>;
+export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The GCP project of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
   /** The region of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:region` config. */
@@ -26,19 +20,6 @@ export interface TrainingApiArgs {
   stagingBucket: pulumi.Input<string>;
   /** Names of further buckets the API may read and write objects in. Defaults to none beyond `stagingBucket`. */
   buckets?: pulumi.Input<string>[];
-  /**
-   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
-   * object. Kept in Secret Manager and injected as a secret environment variable; never in plain state.
-   * Required.
-   */
-  apiKeys: pulumi.Input<string | Record<string, string[]>>;
-  /**
-   * A `postgresql://` URL for the API's state, kept in Secret Manager. Defaults to none: the service keeps
-   * its state in an embedded PGlite database on the instance's in-memory disk, which is lost when the
-   * instance is replaced; so without it the service runs exactly one instance, always on. Production
-   * deployments should set it.
-   */
-  databaseUrl?: pulumi.Input<string>;
   /**
    * Accept requests from the internet and let anyone invoke the service (`allUsers` holds `run.invoker`);
    * the API keys are then the only gate. Defaults to false: ingress is internal-only and callers need
@@ -55,11 +36,6 @@ export interface TrainingApiArgs {
   cpu?: pulumi.Input<string>;
   /** Memory per instance. Defaults to `1Gi`. */
   memory?: pulumi.Input<string>;
-  /**
-   * Further environment variables for the server (e.g. `TRAINKIT_RECONCILE_INTERVAL_MS`). Defaults to none.
-   * Must not name a variable this component sets.
-   */
-  env?: Record<string, pulumi.Input<string>>;
   /**
    * Refuse to delete the service. Defaults to false: the service holds no data of its own once `databaseUrl`
    * is set, and can be recreated from its image.
@@ -79,12 +55,7 @@ export const API_BUCKET_ROLE = "roles/storage.objectAdmin";
 export const API_SECRET_ROLE = "roles/secretmanager.secretAccessor";
 
 const MANAGED_ENV = [
-  "HOST",
-  "PORT",
-  "TRAINKIT_DATA_DIR",
-  "TRAINKIT_API_KEYS",
-  "DATABASE_URL",
-  BACKENDS_SETTING,
+  ...trainApi.SERVER_MANAGED_ENV,
   "TRAINKIT_VERTEX_PROJECT",
   "TRAINKIT_VERTEX_REGION",
   "TRAINKIT_VERTEX_SERVICE_ACCOUNT",
@@ -142,13 +113,13 @@ export class TrainingApi extends pulumi.ComponentResource {
         `${owner}: maxInstances must be a whole number, at least 1; got ${shown(maxInstances)}`,
       );
     }
-    requireSingleWriter(owner, "maxInstances", maxInstances, durable);
+    trainApi.requireSingleWriter(owner, "maxInstances", maxInstances, durable);
     if (!Number.isInteger(minInstances) || minInstances < 0 || minInstances > maxInstances) {
       throw new ArgumentError(
         `${owner}: minInstances must be a whole number from 0 to maxInstances (${maxInstances}); got ${shown(minInstances)}`,
       );
     }
-    rejectManagedEnv(owner, args.env, MANAGED_ENV);
+    trainApi.rejectManagedEnv(owner, args.env, MANAGED_ENV);
     const isPublic = args.public ?? false;
     const labels = mergeLabels("training-api", args.labels);
     const parent = { parent: this };
@@ -211,7 +182,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       return { secret: s, version };
     };
 
-    const apiKeys = secret("api-keys", apiKeysJson(args.apiKeys));
+    const apiKeys = secret("api-keys", trainApi.apiKeysJson(args.apiKeys));
     this.apiKeysSecret = apiKeys.secret;
     this.apiKeysSecretVersion = apiKeys.version;
     const database = args.databaseUrl === undefined ? undefined : secret("database-url", args.databaseUrl);
@@ -228,16 +199,15 @@ export class TrainingApi extends pulumi.ComponentResource {
       valueSource: { secretKeyRef: { secret: s.secret.secretId, version: s.version.version } },
     });
     const envs: gcp.types.input.cloudrunv2.ServiceTemplateContainerEnv[] = [
-      { name: "HOST", value: "0.0.0.0" },
-      { name: "TRAINKIT_DATA_DIR", value: "/tmp/trainkit" },
-      { name: BACKENDS_SETTING, value: "vertex-ai" },
+      // Cloud Run sets PORT from containerPort itself and refuses it as a variable.
+      ...trainApi.serverEnv("vertex-ai", "/tmp/trainkit", { platformSetsPort: true }),
       { name: "TRAINKIT_VERTEX_PROJECT", value: project },
       { name: "TRAINKIT_VERTEX_REGION", value: region },
       { name: "TRAINKIT_VERTEX_SERVICE_ACCOUNT", value: args.jobServiceAccountEmail },
       { name: "TRAINKIT_VERTEX_STAGING_BUCKET", value: pulumi.interpolate`gs://${args.stagingBucket}` },
       secretEnv("TRAINKIT_API_KEYS", apiKeys),
       ...(database ? [secretEnv("DATABASE_URL", database)] : []),
-      ...Object.entries(args.env ?? {}).map(([k, value]) => ({ name: k, value })),
+      ...trainApi.extraEnv(args.env),
     ];
 
     if (isPublic) {
@@ -262,7 +232,7 @@ export class TrainingApi extends pulumi.ComponentResource {
           containers: [
             {
               image: args.image,
-              ports: { containerPort: 8080 },
+              ports: { containerPort: trainApi.TRAIN_API_PORT },
               envs,
               resources: {
                 limits: { cpu: args.cpu ?? "1", memory: args.memory ?? "1Gi" },
@@ -270,7 +240,11 @@ export class TrainingApi extends pulumi.ComponentResource {
                 cpuIdle: false,
                 startupCpuBoost: true,
               },
-              startupProbe: { httpGet: { path: "/healthz" }, periodSeconds: 2, failureThreshold: 30 },
+              startupProbe: {
+                httpGet: { path: trainApi.TRAIN_API_HEALTH_PATH },
+                periodSeconds: 2,
+                failureThreshold: 30,
+              },
             },
           ],
         },

@@ -3,26 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { KUBERNETES_SETTINGS } from "../components/kubernetes";
 import { ArgumentError, shown } from "../components/sentences";
-import {
-  apiKeysJson,
-  rejectManagedEnv,
-  requireSingleWriter,
-  TRAIN_API_HEALTH_PATH,
-  TRAIN_API_PORT,
-} from "../components/train-api";
-import { BACKENDS_SETTING } from "../spec/backend";
+import * as trainApi from "../components/train-api";
 
-export interface TrainingApiArgs {
-  /**
-   * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
-   * cluster can pull from. Required.
-   */
-  image: pulumi.Input<string>;
-  /**
-   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
-   * object. Kept in a Kubernetes Secret and marked secret in Pulumi state. Required.
-   */
-  apiKeys: pulumi.Input<string | Record<string, string[]>>;
+export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The namespace the API runs in. Defaults to `trainkit`. */
   namespace?: pulumi.Input<string>;
   /** Make the namespace (with the restricted Pod Security level enforced). Defaults to true; false uses an existing one. */
@@ -34,11 +17,6 @@ export interface TrainingApiArgs {
   jobsNamespace?: pulumi.Input<string>;
   /** The ServiceAccount (in `jobsNamespace`) the jobs' pods run as. Defaults to that namespace's `default`. */
   jobServiceAccount?: pulumi.Input<string>;
-  /**
-   * A `postgresql://` URL for the API's state, kept in the Secret. Defaults to none: the API keeps its state
-   * in an embedded database on `dataVolume`, and then runs exactly one replica.
-   */
-  databaseUrl?: pulumi.Input<string>;
   /** Replicas. Defaults to 1 without `databaseUrl` (which it must then stay at), 2 with it. */
   replicas?: number;
   /**
@@ -58,8 +36,6 @@ export interface TrainingApiArgs {
   allowFromPods?: Record<string, pulumi.Input<string>>;
   /** The user and group id the container runs as. Defaults to 1000, the `node` user of the repository's image. */
   runAsUser?: number;
-  /** Further environment variables for the server. Defaults to none. Must not name a variable this component sets. */
-  env?: Record<string, pulumi.Input<string>>;
 }
 
 /** Exactly what the API's Role allows in the jobs' namespace: run Jobs, and read their pods and logs. */
@@ -68,15 +44,10 @@ export const API_ROLE_RULES = [
   { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list"] },
 ] as const;
 
-const PORT = TRAIN_API_PORT;
+const PORT = trainApi.TRAIN_API_PORT;
 const DATA_DIR = "/var/lib/trainkit";
 const MANAGED_ENV = [
-  "HOST",
-  "PORT",
-  "TRAINKIT_DATA_DIR",
-  "TRAINKIT_API_KEYS",
-  "DATABASE_URL",
-  BACKENDS_SETTING,
+  ...trainApi.SERVER_MANAGED_ENV,
   KUBERNETES_SETTINGS.namespace,
   KUBERNETES_SETTINGS.serviceAccount,
   KUBERNETES_SETTINGS.endpoint,
@@ -115,8 +86,8 @@ export class TrainingApi extends pulumi.ComponentResource {
       least: 1,
       fallback: durable ? 2 : 1,
     });
-    requireSingleWriter(owner, "replicas", replicas, durable);
-    rejectManagedEnv(owner, args.env, MANAGED_ENV);
+    trainApi.requireSingleWriter(owner, "replicas", replicas, durable);
+    trainApi.rejectManagedEnv(owner, args.env, MANAGED_ENV);
     const uid = args.runAsUser ?? 1000;
     if (!Number.isInteger(uid) || uid < 1) {
       throw new ArgumentError(
@@ -179,7 +150,7 @@ export class TrainingApi extends pulumi.ComponentResource {
         metadata: { namespace: ns, labels },
         type: "Opaque",
         stringData: pulumi.secret({
-          TRAINKIT_API_KEYS: apiKeysJson(args.apiKeys),
+          TRAINKIT_API_KEYS: trainApi.apiKeysJson(args.apiKeys),
           ...(durable ? { DATABASE_URL: args.databaseUrl! } : {}),
         }),
       },
@@ -207,20 +178,17 @@ export class TrainingApi extends pulumi.ComponentResource {
       valueFrom: { secretKeyRef: { name: this.secret.metadata.name, key } },
     });
     const env = [
-      { name: "HOST", value: "0.0.0.0" },
-      { name: "PORT", value: String(PORT) },
-      { name: "TRAINKIT_DATA_DIR", value: DATA_DIR },
-      { name: BACKENDS_SETTING, value: "kubernetes" },
+      ...trainApi.serverEnv("kubernetes", DATA_DIR),
       { name: KUBERNETES_SETTINGS.namespace, value: jobsNs },
       ...(args.jobServiceAccount
         ? [{ name: KUBERNETES_SETTINGS.serviceAccount, value: args.jobServiceAccount }]
         : []),
       fromSecret("TRAINKIT_API_KEYS"),
       ...(durable ? [fromSecret("DATABASE_URL")] : []),
-      ...Object.entries(args.env ?? {}).map(([k, value]) => ({ name: k, value })),
+      ...trainApi.extraEnv(args.env),
     ];
     const probe = (periodSeconds: number, failureThreshold: number) => ({
-      httpGet: { path: TRAIN_API_HEALTH_PATH, port: "http" },
+      httpGet: { path: trainApi.TRAIN_API_HEALTH_PATH, port: "http" },
       periodSeconds,
       failureThreshold,
     });
