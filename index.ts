@@ -1,20 +1,19 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { TrainingJob } from "trainkit/job";
-import type { CreateJobRequest } from "trainkit/spec";
+import { quickstartJobRequest } from "trainkit/quickstart";
 
 // The quickstart job of examples/quickstart as a Pulumi resource: `npm start` runs the Train API,
 // `pulumi up` submits the job and waits for it, `pulumi destroy` cancels it if it still runs.
 // The job itself is examples/quickstart/job.json, the same body the curl quick start posts, with
-// its relative paths made absolute here because only this machine knows where the example lives.
+// its relative paths made absolute for this machine.
 
 const config = new pulumi.Config("trainkit");
 const example = path.join(__dirname, "examples", "quickstart");
 const dataDir = path.resolve(process.env.TRAINKIT_DATA_DIR ?? ".trainkit");
 const outputDir = path.resolve(config.get("outputDir") ?? path.join(dataDir, "runs", "pulumi-quickstart"));
-const job = JSON.parse(readFileSync(path.join(example, "job.json"), "utf8")) as CreateJobRequest<"local">;
+const job = quickstartJobRequest({ outputDir, exampleDir: example });
 
 /**
  * A key set with `pulumi config set --secret trainkit:apiKey` reaches the provider through its
@@ -37,11 +36,9 @@ function localApiKey(): pulumi.Output<string> | undefined {
 const quickstart = new TrainingJob("quickstart", {
   backend: "local",
   name: job.name,
-  jobConfig: { ...job.job_config, working_dir: path.resolve(example, job.job_config.working_dir ?? ".") },
+  jobConfig: job.job_config,
   storageMounts: (job.storage_mounts ?? []).map((mount) => ({
-    sourceUri: pathToFileURL(
-      mount.source_uri === "output" ? outputDir : path.resolve(example, mount.source_uri),
-    ).href,
+    sourceUri: mount.source_uri,
     mountPath: mount.mount_path,
     readOnly: mount.read_only ?? false,
   })),

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { join } from "node:path";
-import { quickstartJobRequest } from "./backends/local";
+import { quickstartJobRequest } from "../quickstart";
 import { LOCAL_ACCOUNT_ID } from "./config";
 import { ConfigError, type RunningServer, startServer } from "./index";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { QUICKSTART_DIR, quickstartJobRequest } from "../../src/server/backends/local";
+import { QUICKSTART_DIR, quickstartJobRequest } from "../../src/quickstart";
 import { CREATE_JOB_REQUESTS } from "../../src/spec";
 import { LocalHarness, localJob, pollUntil } from "../helpers/local-harness";
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { quickstartJobRequest } from "../../src/server/backends/local";
+import { quickstartJobRequest } from "../../src/quickstart";
 import type { Job, JobLogs } from "../../src/spec";
 import { authHeaders, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
 

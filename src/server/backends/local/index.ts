@@ -4,7 +4,6 @@ import { readLocalSettings } from "./settings";
 
 export { LocalBackend, type LocalBackendState } from "./backend";
 export { INHERITED_ENV } from "./environment";
-export { QUICKSTART_DIR, quickstartJobRequest } from "./quickstart";
 export { LOCAL_SETTING_DEFAULTS, type LocalSettings, readLocalSettings } from "./settings";
 
 /**

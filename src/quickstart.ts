@@ -1,10 +1,14 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { CreateJobRequest } from "../../../spec";
+import type { CreateJobRequest } from "./spec";
 
-/** The quickstart example, shipped with the package (four levels up from both src/ and dist/). */
-export const QUICKSTART_DIR = resolve(__dirname, "../../../../examples/quickstart");
+// The quickstart job of examples/quickstart, needed by `npm start` (the curl it prints), the root Pulumi
+// program and the tests alike. It loads nothing but Node's built-ins, so a Pulumi program can import it
+// (`trainkit/quickstart`) without loading the server.
+
+/** The quickstart example, shipped with the package (one level up from both src/ and dist/). */
+export const QUICKSTART_DIR = resolve(__dirname, "../examples/quickstart");
 
 export interface QuickstartOptions {
   /** Where the job writes model.json and metrics.json. Defaults to `output/` in the example's directory. */
