@@ -1,6 +1,6 @@
 # The Train API service image: `docker build -t trainkit-api .`, then
 # `docker run -p 8080:8080 -e TRAINKIT_API_KEYS='{"<key>":["<account>"]}' -e DATABASE_URL=... trainkit-api`.
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -8,7 +8,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-slim
+FROM node:24-slim
 # Listen on every interface inside the container; the platform in front decides who reaches it.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
