@@ -15,13 +15,27 @@ export const GPUS = [
   "nvidia-h100-80gb",
   "nvidia-h100-nvl-94gb",
   "nvidia-h200-141gb",
+  "nvidia-v100",
+  "nvidia-a10",
+  "nvidia-a10g",
+  "nvidia-l40s",
+  "nvidia-b200",
+  "nvidia-gb200",
 ] as const;
 export type Gpu = (typeof GPUS)[number];
+
+/** How a cloud sells a shape. */
+export type CapacityOption = "on-demand" | "spot" | "flex-start" | "reservation" | "capacity-block";
+
+/** What a group that says nothing about its capacity is sold as. */
+export const DEFAULT_CAPACITY: readonly CapacityOption[] = ["on-demand", "spot"];
 
 /** Shapes that each carry `gpus` of one GPU. The first type of the first group with a count is its default. */
 export interface ShapeGroup {
   readonly gpus: number;
   readonly types: readonly string[];
+  /** The ways this shape can be bought. Absent: on demand and spot. */
+  readonly capacity?: readonly CapacityOption[];
 }
 
 /** GCE machine types carrying one kind of GPU, with the names GKE and Vertex AI give that accelerator. */
@@ -52,27 +66,52 @@ function n1(preferred: string, sizes: readonly number[]): string[] {
   return [preferred, ...all.filter((t) => t !== preferred)];
 }
 
+// How GCE sells GPU machines (https://cloud.google.com/ai-hypercomputer/docs/consumption-models and
+// https://cloud.google.com/compute/docs/accelerator-optimized-machines): every GPU machine can be reserved,
+// every one but A4X runs as Spot or flex-start (Dynamic Workload Scheduler), and A3 Ultra and A4 are not
+// sold on demand at all; A4X only through reservations.
+const GCE_CAPACITY: readonly CapacityOption[] = ["on-demand", "spot", "flex-start", "reservation"];
+const GCE_RESERVED_SPOT_FLEX: readonly CapacityOption[] = ["spot", "flex-start", "reservation"];
+const GCE_RESERVATION_ONLY: readonly CapacityOption[] = ["reservation"];
+const GCE_SPOT_FLEX_ONLY: readonly CapacityOption[] = ["spot", "flex-start"];
+
+type Groups = [number, string[], (readonly CapacityOption[])?][];
+
 function gcp(
   gkeAcceleratorType: string,
   vertexAcceleratorType: string,
-  groups: [number, string[]][],
+  groups: Groups,
   attached = false,
 ): GcpShapeGroup[] {
-  return groups.map(([gpus, types]) => ({
+  return groups.map(([gpus, types, capacity]) => ({
     gpus,
     types,
+    capacity: capacity ?? GCE_CAPACITY,
     gkeAcceleratorType,
     vertexAcceleratorType,
     ...(attached ? { attached } : {}),
   }));
 }
 
-function shapes(groups: [number, string[]][]): ShapeGroup[] {
-  return groups.map(([gpus, types]) => ({ gpus, types }));
+function shapes(groups: Groups): ShapeGroup[] {
+  return groups.map(([gpus, types, capacity]) => ({ gpus, types, ...(capacity ? { capacity } : {}) }));
 }
+
+// EC2 sells its largest GPU instances through Capacity Blocks for ML and Capacity Reservations as well as on
+// demand and as Spot (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-capacity-blocks.html); the
+// P6e-GB200 instances exist only inside UltraServer Capacity Blocks.
+const EC2_BLOCKS: readonly CapacityOption[] = ["on-demand", "spot", "capacity-block", "reservation"];
+const EC2_BLOCKS_ONLY: readonly CapacityOption[] = ["capacity-block"];
+// SageMaker training jobs run on demand, as managed Spot, or on the reserved capacity of a training plan
+// (https://docs.aws.amazon.com/sagemaker/latest/dg/reserve-capacity-with-training-plans.html); UltraServer
+// instances only through a training plan.
+const SAGEMAKER_PLANS: readonly CapacityOption[] = ["on-demand", "spot", "reservation"];
+const SAGEMAKER_PLANS_ONLY: readonly CapacityOption[] = ["reservation"];
 
 const g4dnOne = ["xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge"];
 const g6One = ["xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge"];
+// g5 and g6e share the g6 layout: one GPU up to 16xlarge, four on 12xlarge and 24xlarge, eight on 48xlarge.
+const oneGpuSizes = g6One;
 
 export const GPU_CATALOGUE: { readonly [G in Gpu]: GpuModel } = {
   "nvidia-t4": {
@@ -133,8 +172,8 @@ export const GPU_CATALOGUE: { readonly [G in Gpu]: GpuModel } = {
       [8, ["a2-highgpu-8g"]],
       [16, ["a2-megagpu-16g"]],
     ]),
-    ec2: shapes([[8, ["p4d.24xlarge"]]]),
-    sagemaker: shapes([[8, ["ml.p4d.24xlarge"]]]),
+    ec2: shapes([[8, ["p4d.24xlarge"], EC2_BLOCKS]]),
+    sagemaker: shapes([[8, ["ml.p4d.24xlarge"], SAGEMAKER_PLANS]]),
     azure: shapes([[8, ["Standard_ND96asr_v4"]]]),
   },
   "nvidia-a100-80gb": {
@@ -162,18 +201,21 @@ export const GPU_CATALOGUE: { readonly [G in Gpu]: GpuModel } = {
     // with more network bandwidth, which GKE and Vertex AI name as a separate accelerator.
     gcp: [
       ...gcp("nvidia-h100-80gb", "NVIDIA_H100_80GB", [
-        [1, ["a3-highgpu-1g"]],
-        [2, ["a3-highgpu-2g"]],
-        [4, ["a3-highgpu-4g"]],
+        [1, ["a3-highgpu-1g"], GCE_SPOT_FLEX_ONLY],
+        [2, ["a3-highgpu-2g"], GCE_SPOT_FLEX_ONLY],
+        [4, ["a3-highgpu-4g"], GCE_SPOT_FLEX_ONLY],
         [8, ["a3-highgpu-8g"]],
       ]),
       ...gcp("nvidia-h100-mega-80gb", "NVIDIA_H100_MEGA_80GB", [[8, ["a3-megagpu-8g"]]]),
     ],
     ec2: shapes([
-      [1, ["p5.4xlarge"]],
-      [8, ["p5.48xlarge"]],
+      [1, ["p5.4xlarge"], ["on-demand", "spot", "reservation"]],
+      [8, ["p5.48xlarge"], EC2_BLOCKS],
     ]),
-    sagemaker: shapes([[8, ["ml.p5.48xlarge"]]]),
+    sagemaker: shapes([
+      [1, ["ml.p5.4xlarge"], SAGEMAKER_PLANS],
+      [8, ["ml.p5.48xlarge"], SAGEMAKER_PLANS],
+    ]),
     azure: shapes([[8, ["Standard_ND96isr_H100_v5"]]]),
   },
   "nvidia-h100-nvl-94gb": {
@@ -187,9 +229,90 @@ export const GPU_CATALOGUE: { readonly [G in Gpu]: GpuModel } = {
   "nvidia-h200-141gb": {
     name: "nvidia-h200-141gb",
     memoryGb: 141,
-    gcp: gcp("nvidia-h200-141gb", "NVIDIA_H200_141GB", [[8, ["a3-ultragpu-8g"]]]),
-    ec2: shapes([[8, ["p5e.48xlarge", "p5en.48xlarge"]]]),
+    gcp: gcp("nvidia-h200-141gb", "NVIDIA_H200_141GB", [[8, ["a3-ultragpu-8g"], GCE_RESERVED_SPOT_FLEX]]),
+    ec2: shapes([[8, ["p5e.48xlarge", "p5en.48xlarge"], EC2_BLOCKS]]),
+    sagemaker: shapes([[8, ["ml.p5e.48xlarge", "ml.p5en.48xlarge"], SAGEMAKER_PLANS]]),
     azure: shapes([[8, ["Standard_ND96isr_H200_v5"]]]),
+  },
+  "nvidia-v100": {
+    name: "nvidia-v100",
+    memoryGb: 16,
+    // V100 attaches to N1 machines; GCE caps vCPUs at 12 per V100 (12, 24, 48 and 96).
+    gcp: gcp(
+      "nvidia-tesla-v100",
+      "NVIDIA_TESLA_V100",
+      [
+        [1, n1("n1-standard-8", [1, 2, 4, 8])],
+        [2, n1("n1-standard-16", [1, 2, 4, 8, 16])],
+        [4, n1("n1-standard-32", [1, 2, 4, 8, 16, 32])],
+        [8, n1("n1-standard-64", [1, 2, 4, 8, 16, 32, 64, 96])],
+      ],
+      true,
+    ),
+    // p3dn.24xlarge carries the 32 GB V100, so it is not this entry's 16 GB part.
+    ec2: shapes([
+      [1, ["p3.2xlarge"]],
+      [4, ["p3.8xlarge"]],
+      [8, ["p3.16xlarge"]],
+    ]),
+    sagemaker: shapes([
+      [1, ["ml.p3.2xlarge"]],
+      [4, ["ml.p3.8xlarge"]],
+      [8, ["ml.p3.16xlarge"]],
+    ]),
+  },
+  "nvidia-a10": {
+    name: "nvidia-a10",
+    memoryGb: 24,
+    // The smaller NVadsA10 v5 sizes carry a fraction of one A10 and cannot run a whole-GPU job.
+    azure: shapes([
+      [1, ["Standard_NV36ads_A10_v5", "Standard_NV36adms_A10_v5"]],
+      [2, ["Standard_NV72ads_A10_v5"]],
+    ]),
+  },
+  "nvidia-a10g": {
+    name: "nvidia-a10g",
+    memoryGb: 24,
+    ec2: shapes([
+      [1, oneGpuSizes.map((s) => `g5.${s}`)],
+      [4, ["g5.12xlarge", "g5.24xlarge"]],
+      [8, ["g5.48xlarge"]],
+    ]),
+    sagemaker: shapes([
+      [1, oneGpuSizes.map((s) => `ml.g5.${s}`)],
+      [4, ["ml.g5.12xlarge", "ml.g5.24xlarge"]],
+      [8, ["ml.g5.48xlarge"]],
+    ]),
+  },
+  "nvidia-l40s": {
+    name: "nvidia-l40s",
+    memoryGb: 48,
+    ec2: shapes([
+      [1, oneGpuSizes.map((s) => `g6e.${s}`)],
+      [4, ["g6e.12xlarge", "g6e.24xlarge"]],
+      [8, ["g6e.48xlarge"]],
+    ]),
+    sagemaker: shapes([
+      [1, oneGpuSizes.map((s) => `ml.g6e.${s}`)],
+      [4, ["ml.g6e.12xlarge", "ml.g6e.24xlarge"]],
+      [8, ["ml.g6e.48xlarge"]],
+    ]),
+  },
+  "nvidia-b200": {
+    name: "nvidia-b200",
+    memoryGb: 180,
+    gcp: gcp("nvidia-b200", "NVIDIA_B200", [[8, ["a4-highgpu-8g"], GCE_RESERVED_SPOT_FLEX]]),
+    ec2: shapes([[8, ["p6-b200.48xlarge"], EC2_BLOCKS]]),
+    sagemaker: shapes([[8, ["ml.p6-b200.48xlarge"], SAGEMAKER_PLANS]]),
+  },
+  "nvidia-gb200": {
+    name: "nvidia-gb200",
+    memoryGb: 186,
+    // Each VM or instance is a four-GPU slice of an NVL72 rack.
+    gcp: gcp("nvidia-gb200", "NVIDIA_GB200", [[4, ["a4x-highgpu-4g"], GCE_RESERVATION_ONLY]]),
+    ec2: shapes([[4, ["p6e-gb200.36xlarge"], EC2_BLOCKS_ONLY]]),
+    sagemaker: shapes([[4, ["ml.p6e-gb200.36xlarge"], SAGEMAKER_PLANS_ONLY]]),
+    azure: shapes([[4, ["Standard_ND128isr_NDR_GB200_v6"]]]),
   },
 };
 
@@ -205,6 +328,17 @@ export type GpuPlace = keyof typeof GPU_PLACES;
 // Why a place lacks a GPU, where the reason is a fact about the cloud rather than a gap in the catalogue.
 const UNAVAILABLE: Partial<Record<Gpu, Partial<Record<GpuPlace, string>>>> = {
   "nvidia-l4": { azure: "Azure has no VM size with an L4" },
+  "nvidia-v100": { azure: "Azure retired its V100 sizes (NCv3, NDv2)" },
+  "nvidia-a10": {
+    gcp: "GCP has no machine type with an A10",
+    ec2: "AWS sells the A10G instead; use nvidia-a10g",
+    sagemaker: "AWS sells the A10G instead; use nvidia-a10g",
+  },
+  "nvidia-a10g": {
+    gcp: "the A10G is sold only by AWS",
+    azure: "the A10G is sold only by AWS; Azure sells the A10, nvidia-a10",
+  },
+  "nvidia-l40s": { gcp: "GCP has no machine type with an L40S", azure: "Azure has no VM size with an L40S" },
   "nvidia-h100-nvl-94gb": {
     gcp: "GCP sells the H100 only as the 80 GB SXM part; use nvidia-h100-80gb",
     ec2: "AWS sells the H100 only as the 80 GB SXM part; use nvidia-h100-80gb",
@@ -286,6 +420,31 @@ function pick<G extends ShapeGroup>(
   const choice = allowed.length === 1 ? allowed[0] : `one of ${oneOf(allowed)}`;
   throw new ArgumentError(
     `${typeField} must be ${choice} for ${count} ${gpu} per node on ${GPU_PLACES[place]}; got ${shown(chosen)}${hint}`,
+  );
+}
+
+const TYPE_FIELD: Record<GpuPlace, string> = {
+  gcp: "machineType",
+  ec2: "instanceType",
+  sagemaker: "instanceType",
+  azure: "vmSize",
+};
+
+/**
+ * The capacity options of one machine/instance type/VM size; throws the catalogue's usual ArgumentError
+ * sentence for an unknown type.
+ */
+export function capacityOptionsFor(
+  cloud: "gcp" | "ec2" | "sagemaker" | "azure",
+  type: string,
+  field: string = TYPE_FIELD[cloud],
+): readonly CapacityOption[] {
+  const groups = GPUS.flatMap((gpu) => (GPU_CATALOGUE[gpu][cloud] ?? []) as readonly ShapeGroup[]);
+  const group = groups.find((g) => g.types.includes(type));
+  if (group) return group.capacity ?? DEFAULT_CAPACITY;
+  const known = [...new Set(groups.flatMap((g) => g.types))];
+  throw new ArgumentError(
+    `${field} must be a ${GPU_PLACES[cloud]} GPU type the catalogue knows, one of ${oneOf(known)}; got ${shown(type)}`,
   );
 }
 

@@ -4,9 +4,12 @@ import { describe, expect, it } from "vitest";
 import {
   allowedCounts,
   azureVmSizeFor,
+  capacityOptionsFor,
   ec2InstanceFor,
+  type GcpShapeGroup,
   GPU_CATALOGUE,
   GPUS,
+  type GpuPlace,
   gcpMachineByType,
   gcpMachineFor,
   gpuModel,
@@ -14,44 +17,131 @@ import {
   sageMakerInstanceFor,
   vertexMachineSpecIssues,
 } from "../src/gpu";
+import { published } from "./helpers/published";
 
-// GPUs per machine as GCE publishes them for the accelerator-optimized families, written out here
-// independently of the catalogue so that a wrong catalogue row fails.
-const ACCELERATOR_OPTIMIZED: Record<string, number> = {
-  "g2-standard-4": 1,
-  "g2-standard-8": 1,
-  "g2-standard-12": 1,
-  "g2-standard-16": 1,
-  "g2-standard-32": 1,
-  "g2-standard-24": 2,
-  "g2-standard-48": 4,
-  "g2-standard-96": 8,
-  "a2-highgpu-1g": 1,
-  "a2-highgpu-2g": 2,
-  "a2-highgpu-4g": 4,
-  "a2-highgpu-8g": 8,
-  "a2-megagpu-16g": 16,
-  "a2-ultragpu-1g": 1,
-  "a2-ultragpu-2g": 2,
-  "a2-ultragpu-4g": 4,
-  "a2-ultragpu-8g": 8,
-  "a3-highgpu-1g": 1,
-  "a3-highgpu-2g": 2,
-  "a3-highgpu-4g": 4,
-  "a3-highgpu-8g": 8,
-  "a3-megagpu-8g": 8,
-  "a3-ultragpu-8g": 8,
-};
-// The most vCPUs an N1 machine may have with this many T4s attached.
-const T4_MAX_VCPUS: Record<number, number> = { 1: 48, 2: 48, 4: 96 };
+// What the clouds publish, kept as fixtures beside their sources, so that a wrong catalogue row fails.
+const GCE = published<{
+  machineTypes: Record<string, number>;
+  n1AttachedGpuMaxVcpus: Record<string, Record<string, number>>;
+  gkeAcceleratorTypes: Record<string, string>;
+  consumptionOptions: { onDemandNotSold: string[] };
+}>("google-cloud-docs/gce-gpu-machine-types.json");
+const VERTEX_ACCELERATORS = published<{ AcceleratorType: { name: string }[] }>(
+  "googleapis/aiplatform-v1-accelerator-type.json",
+).AcceleratorType.map((a) => a.name);
+const SAGEMAKER_TYPES = published<{ TrainingInstanceType: string[] }>(
+  "aws-botocore/sagemaker-training-instance-types.json",
+).TrainingInstanceType;
+const EC2_TYPES = published<{ InstanceType: string[] }>(
+  "aws-botocore/ec2-gpu-instance-types.json",
+).InstanceType;
+const AZURE_SIZES = published<{ vmSizes: Record<string, number> }>("azure-docs/gpu-vm-sizes.json").vmSizes;
+
 const FAMILY_OF: Record<string, RegExp> = {
   "nvidia-t4": /^n1-/,
+  "nvidia-v100": /^n1-/,
   "nvidia-l4": /^g2-standard-/,
   "nvidia-a100-40gb": /^a2-(highgpu|megagpu)-/,
   "nvidia-a100-80gb": /^a2-ultragpu-/,
   "nvidia-h100-80gb": /^a3-(highgpu|megagpu)-/,
   "nvidia-h200-141gb": /^a3-ultragpu-/,
+  "nvidia-b200": /^a4-highgpu-/,
+  "nvidia-gb200": /^a4x-highgpu-/,
 };
+
+describe("the catalogue against the clouds' published instance types", () => {
+  const groupsOf = (place: GpuPlace) =>
+    GPUS.flatMap((gpu) => (GPU_CATALOGUE[gpu][place] ?? []).map((group) => ({ gpu, group })));
+
+  it("names only SageMaker instance types of the TrainingInstanceType enum in the SageMaker service model", () => {
+    const types = groupsOf("sagemaker").flatMap(({ group }) => group.types);
+    expect(types.length).toBeGreaterThan(40);
+    expect(types.filter((t) => !SAGEMAKER_TYPES.includes(t))).toEqual([]);
+  });
+
+  it("names only EC2 instance types of the InstanceType enum in the EC2 service model", () => {
+    const types = groupsOf("ec2").flatMap(({ group }) => group.types);
+    expect(types.filter((t) => !EC2_TYPES.includes(t))).toEqual([]);
+  });
+
+  it("names only Vertex AI accelerator types of the AcceleratorType enum in the Vertex AI v1 protos", () => {
+    const types = groupsOf("gcp").map(({ group }) => (group as GcpShapeGroup).vertexAcceleratorType);
+    expect(types.filter((t) => !VERTEX_ACCELERATORS.includes(t))).toEqual([]);
+  });
+
+  it("names GKE accelerators as Google documents them, each on its own machine family", () => {
+    for (const { gpu, group } of groupsOf("gcp")) {
+      const gke = (group as GcpShapeGroup).gkeAcceleratorType;
+      expect(Object.keys(GCE.gkeAcceleratorTypes), gpu).toContain(gke);
+      for (const type of group.types) expect(type, gpu).toMatch(FAMILY_OF[gpu]!);
+    }
+  });
+
+  it("gives each accelerator-optimized machine type the GPU count Google documents", () => {
+    for (const { group } of groupsOf("gcp")) {
+      for (const type of group.types) {
+        if ((group as GcpShapeGroup).attached) continue;
+        expect(GCE.machineTypes[type], type).toBe(group.gpus);
+      }
+    }
+  });
+
+  it("attaches no more vCPUs to N1 than Google allows for the GPU count", () => {
+    for (const { group } of groupsOf("gcp").filter(({ group }) => (group as GcpShapeGroup).attached)) {
+      const limit = GCE.n1AttachedGpuMaxVcpus[(group as GcpShapeGroup).gkeAcceleratorType]?.[group.gpus];
+      expect(limit).toBeDefined();
+      for (const type of group.types) expect(Number(type.split("-")[2]), type).toBeLessThanOrEqual(limit!);
+    }
+  });
+
+  it("gives each Azure VM size the whole-GPU count Microsoft documents", () => {
+    for (const { group } of groupsOf("azure")) {
+      for (const type of group.types) expect(AZURE_SIZES[type], type).toBe(group.gpus);
+    }
+  });
+});
+
+describe("capacityOptionsFor", () => {
+  it("says which GCE machines are not sold on demand, as Google documents", () => {
+    for (const { group } of GPUS.flatMap((gpu) =>
+      (GPU_CATALOGUE[gpu].gcp ?? []).map((group) => ({ group })),
+    )) {
+      for (const type of group.types) {
+        const onDemand = capacityOptionsFor("gcp", type).includes("on-demand");
+        expect(onDemand, type).toBe(!GCE.consumptionOptions.onDemandNotSold.includes(type));
+      }
+    }
+  });
+
+  it("sells A4X only through reservations and A4 and A3 Ultra through reservations, Spot or flex-start", () => {
+    expect(capacityOptionsFor("gcp", "a4x-highgpu-4g")).toEqual(["reservation"]);
+    expect(capacityOptionsFor("gcp", "a4-highgpu-8g")).toEqual(["spot", "flex-start", "reservation"]);
+    expect(capacityOptionsFor("gcp", "a3-ultragpu-8g")).toEqual(["spot", "flex-start", "reservation"]);
+    expect(capacityOptionsFor("gcp", "g2-standard-8")).toContain("on-demand");
+  });
+
+  it("offers the largest EC2 GPU instances through Capacity Blocks as well as on demand", () => {
+    for (const type of ["p5.48xlarge", "p5e.48xlarge", "p5en.48xlarge", "p6-b200.48xlarge"]) {
+      expect(capacityOptionsFor("ec2", type)).toEqual(["on-demand", "spot", "capacity-block", "reservation"]);
+    }
+    expect(capacityOptionsFor("ec2", "p6e-gb200.36xlarge")).toEqual(["capacity-block"]);
+  });
+
+  it("falls back to on demand and Spot for a shape that says nothing", () => {
+    expect(capacityOptionsFor("ec2", "g5.xlarge")).toEqual(["on-demand", "spot"]);
+    expect(capacityOptionsFor("azure", "Standard_NV36ads_A10_v5")).toEqual(["on-demand", "spot"]);
+    expect(capacityOptionsFor("sagemaker", "ml.p6e-gb200.36xlarge")).toEqual(["reservation"]);
+  });
+
+  it("refuses a type the catalogue does not know, naming the field and the value", () => {
+    expect(() => capacityOptionsFor("sagemaker", "ml.m5.large")).toThrow(
+      /^instanceType must be a SageMaker GPU type the catalogue knows, one of ml\.g4dn\.xlarge, .*; got ml\.m5\.large$/,
+    );
+    expect(() => capacityOptionsFor("gcp", "e2-standard-4", "machine_spec.machine_type")).toThrow(
+      /^machine_spec\.machine_type must be a GCP GPU type/,
+    );
+  });
+});
 
 describe("the GCP catalogue", () => {
   for (const gpu of gpusIn("gcp")) {
@@ -64,11 +154,6 @@ describe("the GCP catalogue", () => {
         const types = (GPU_CATALOGUE[gpu].gcp ?? []).filter((g) => g.gpus === count).flatMap((g) => g.types);
         for (const type of types) {
           expect(gcpMachineFor(gpu, count, type).machineType).toBe(type);
-          if (gpu === "nvidia-t4") {
-            expect(Number(type.split("-")[2])).toBeLessThanOrEqual(T4_MAX_VCPUS[count]!);
-          } else {
-            expect(ACCELERATOR_OPTIMIZED[type]).toBe(count);
-          }
         }
       }
     });
@@ -137,7 +222,7 @@ describe("the GCP catalogue", () => {
 
   it("rejects a GPU name it does not know, listing every GPU it does", () => {
     expect(() => gcpMachineFor("nvidia-k80", 1)).toThrow(
-      "gpu must be one of nvidia-t4, nvidia-l4, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb, nvidia-h100-nvl-94gb or nvidia-h200-141gb; got nvidia-k80",
+      "gpu must be one of nvidia-t4, nvidia-l4, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb, nvidia-h100-nvl-94gb, nvidia-h200-141gb, nvidia-v100, nvidia-a10, nvidia-a10g, nvidia-l40s, nvidia-b200 or nvidia-gb200; got nvidia-k80",
     );
   });
 
@@ -199,7 +284,7 @@ describe("the Azure catalogue", () => {
 
   it("says that Azure has no L4 and lists the GPUs it has", () => {
     expect(() => azureVmSizeFor("nvidia-l4", 1)).toThrow(
-      "gpu nvidia-l4 is not offered on Azure (Azure has no VM size with an L4); choose one of nvidia-t4, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb, nvidia-h100-nvl-94gb or nvidia-h200-141gb",
+      "gpu nvidia-l4 is not offered on Azure (Azure has no VM size with an L4); choose one of nvidia-t4, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb, nvidia-h100-nvl-94gb, nvidia-h200-141gb, nvidia-a10 or nvidia-gb200",
     );
   });
 
@@ -220,6 +305,12 @@ describe("the accelerator vocabulary", () => {
       "nvidia-h100-80gb": 80,
       "nvidia-h100-nvl-94gb": 94,
       "nvidia-h200-141gb": 141,
+      "nvidia-v100": 16,
+      "nvidia-a10": 24,
+      "nvidia-a10g": 24,
+      "nvidia-l40s": 48,
+      "nvidia-b200": 180,
+      "nvidia-gb200": 186,
     });
   });
 
@@ -284,7 +375,7 @@ describe("vertexMachineSpecIssues", () => {
     expect(
       vertexMachineSpecIssues({
         machine_type: "n1-standard-8",
-        accelerator_type: "NVIDIA_TESLA_V100",
+        accelerator_type: "NVIDIA_TESLA_P100",
         accelerator_count: 3,
       }),
     ).toEqual([]);
@@ -330,5 +421,55 @@ describe("the package root", () => {
     const packages = [...packagesImportedFrom(join(__dirname, "../src/index.ts"))];
     expect(packages.filter((p) => /^@pulumi\/(gcp|aws|azure-native|kubernetes)/.test(p))).toEqual([]);
     expect(packagesImportedFrom(join(__dirname, "../src/gcp/index.ts"))).toContain("@pulumi/gcp");
+  });
+});
+
+describe("the GPUs added for current clouds", () => {
+  it("resolves the A10G and L40S on EC2 and SageMaker", () => {
+    expect(ec2InstanceFor("nvidia-a10g", 1).instanceType).toBe("g5.xlarge");
+    expect(sageMakerInstanceFor("nvidia-a10g", 8).instanceType).toBe("ml.g5.48xlarge");
+    expect(ec2InstanceFor("nvidia-l40s", 4).instanceType).toBe("g6e.12xlarge");
+    expect(sageMakerInstanceFor("nvidia-l40s", 1, "ml.g6e.16xlarge").instanceType).toBe("ml.g6e.16xlarge");
+  });
+
+  it("resolves the B200 and GB200 on every cloud that sells them", () => {
+    expect(gcpMachineFor("nvidia-b200", 8)).toMatchObject({
+      machineType: "a4-highgpu-8g",
+      gkeAcceleratorType: "nvidia-b200",
+      vertexAcceleratorType: "NVIDIA_B200",
+    });
+    expect(gcpMachineFor("nvidia-gb200", 4)).toMatchObject({
+      machineType: "a4x-highgpu-4g",
+      vertexAcceleratorType: "NVIDIA_GB200",
+    });
+    expect(sageMakerInstanceFor("nvidia-b200", 8).instanceType).toBe("ml.p6-b200.48xlarge");
+    expect(ec2InstanceFor("nvidia-gb200", 4).instanceType).toBe("p6e-gb200.36xlarge");
+    expect(azureVmSizeFor("nvidia-gb200", 4).instanceType).toBe("Standard_ND128isr_NDR_GB200_v6");
+  });
+
+  it("resolves the V100 on N1, p3 and ml.p3, and says Azure retired it", () => {
+    expect(gcpMachineFor("nvidia-v100", 8)).toMatchObject({
+      machineType: "n1-standard-64",
+      gkeAcceleratorType: "nvidia-tesla-v100",
+    });
+    expect(() => gcpMachineFor("nvidia-v100", 1, "n1-standard-16")).toThrow(
+      "(n1-standard-16 goes with 2, so set gpusPerNode to 2 or pick another type)",
+    );
+    expect(ec2InstanceFor("nvidia-v100", 4).instanceType).toBe("p3.8xlarge");
+    expect(sageMakerInstanceFor("nvidia-v100", 1).instanceType).toBe("ml.p3.2xlarge");
+    expect(() => azureVmSizeFor("nvidia-v100", 1)).toThrow("Azure retired its V100 sizes");
+  });
+
+  it("resolves the A10 on Azure only in whole GPUs, and points AWS users at the A10G", () => {
+    expect(azureVmSizeFor("nvidia-a10", 1).instanceType).toBe("Standard_NV36ads_A10_v5");
+    expect(azureVmSizeFor("nvidia-a10", 2).instanceType).toBe("Standard_NV72ads_A10_v5");
+    expect(() => ec2InstanceFor("nvidia-a10", 1)).toThrow("AWS sells the A10G instead; use nvidia-a10g");
+  });
+
+  it("has the SageMaker shapes for one H100 and for the H200", () => {
+    expect(sageMakerInstanceFor("nvidia-h100-80gb", 1).instanceType).toBe("ml.p5.4xlarge");
+    expect(sageMakerInstanceFor("nvidia-h200-141gb", 8, "ml.p5en.48xlarge").instanceType).toBe(
+      "ml.p5en.48xlarge",
+    );
   });
 });

@@ -150,7 +150,7 @@ describe("GpuCluster", () => {
 
   it("says Azure has no L4 and lists the GPUs it has", () => {
     expect(() => new GpuCluster("l4", { ...args, gpuPools: [{ gpu: "nvidia-l4", maxNodes: 1 }] })).toThrow(
-      "gpuPools[0].gpu nvidia-l4 is not offered on Azure (Azure has no VM size with an L4); choose one of nvidia-t4, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb, nvidia-h100-nvl-94gb or nvidia-h200-141gb",
+      "gpuPools[0].gpu nvidia-l4 is not offered on Azure (Azure has no VM size with an L4); choose one of nvidia-t4, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb, nvidia-h100-nvl-94gb, nvidia-h200-141gb, nvidia-a10 or nvidia-gb200",
     );
   });
 

@@ -77,7 +77,7 @@ describe("resolveGpuPools", () => {
   });
 
   it("rejects a GPU outside the catalogue before asking the cloud for a shape", () => {
-    expect(() => resolveGpuPools([{ gpu: "nvidia-v100" as never, maxNodes: 1 }], gcp)).toThrow(
+    expect(() => resolveGpuPools([{ gpu: "nvidia-k80" as never, maxNodes: 1 }], gcp)).toThrow(
       "gpuPools[0].gpu must be one of",
     );
   });
