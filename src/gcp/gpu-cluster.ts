@@ -150,6 +150,12 @@ export interface GpuClusterArgs {
   labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/**
+ * The StorageClass of GKE's Compute Engine persistent disk CSI driver that every cluster has, for
+ * ReadWriteOnce claims such as the Kubernetes `TrainingApi`'s (`storageClassName`).
+ */
+export const GKE_STORAGE_CLASS = "standard-rwo";
+
 /** Roles the node service account holds: GKE's documented minimum, plus pulling images. */
 export const NODE_SERVICE_ACCOUNT_ROLES = [
   "roles/logging.logWriter",
@@ -186,6 +192,8 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly name: pulumi.Output<string>;
   /** The control plane's address (private when `privateEndpoint` is set). */
   public readonly endpoint: pulumi.Output<string>;
+  /** The StorageClass to give claims on this cluster (`standard-rwo`), e.g. the Kubernetes `TrainingApi`'s. */
+  public readonly storageClassName = GKE_STORAGE_CLASS;
   /** A kubeconfig that authenticates through `gke-gcloud-auth-plugin`, usable by `@pulumi/kubernetes`. Secret. */
   public readonly kubeconfig: pulumi.Output<string>;
 
