@@ -12,9 +12,10 @@ const platform = new TrainingPlatform("ml", {
   api: {
     image: config.require("apiImage"),
     apiKeys: apiKey.apply((key) => ({ [key]: [accountId] })),
-    // Reachable from this laptop so that `pulumi up` can submit the job below; the API key is the gate.
-    // Drop it (internal-only ingress) once jobs are submitted from inside the VPC.
-    public: true,
+    // Not public: Cloud Run checks every caller's Google ID token. From inside the project's VPC, leave
+    // externalIngress off; from a workstation, set trainkit-gcp:externalIngress and name yourself an invoker.
+    externalIngress: config.getBoolean("externalIngress") ?? false,
+    invokers: config.getObject<string[]>("invokers") ?? [],
   },
   // Vertex AI needs no cluster. Set trainkit-gcp:gkeCluster to true for a GKE cluster with a spot L4 pool.
   cluster: config.getBoolean("gkeCluster")

@@ -23,8 +23,8 @@ export interface BucketArgs {
    */
   noncurrentVersionRetentionDays?: number;
   /**
-   * Keep soft-deleted objects restorable for this many days (0 turns soft delete off; at most 90).
-   * Defaults to 7.
+   * Keep soft-deleted objects restorable for this many days: 0 turns soft delete off, otherwise 7 to 90,
+   * the range Cloud Storage accepts. Defaults to 7.
    */
   softDeleteRetentionDays?: number;
   /**
@@ -63,9 +63,12 @@ export class Bucket extends pulumi.ComponentResource {
       );
     }
     const softDeleteDays = args.softDeleteRetentionDays ?? 7;
-    if (!Number.isInteger(softDeleteDays) || softDeleteDays < 0 || softDeleteDays > 90) {
+    if (
+      !Number.isInteger(softDeleteDays) ||
+      !(softDeleteDays === 0 || (softDeleteDays >= 7 && softDeleteDays <= 90))
+    ) {
       throw new ArgumentError(
-        `${owner}: softDeleteRetentionDays must be a whole number of days from 0 (off) to 90; got ${shown(softDeleteDays)}`,
+        `${owner}: softDeleteRetentionDays must be 0 (soft delete off) or a whole number of days from 7 to 90, the range Cloud Storage accepts; got ${shown(softDeleteDays)}`,
       );
     }
     const bucketName = args.bucketName;

@@ -6,9 +6,15 @@ import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { type GcpMachine, gcpMachineFor } from "../gpu";
+import { poolPurchase } from "./node-pools";
+import { apiDependencies, type ProjectApis } from "./project-apis";
 import { gcpSetting, serviceAccountMember } from "./settings";
+import { isZone, needsZoneLookup, offeredZones, regionOf } from "./zones";
 
-/** A GPU node pool on GKE: the cross-cloud pool description plus GCP's machine type override. */
+/**
+ * A GPU node pool on GKE: the cross-cloud pool description plus GCP's machine type, boot disk and the ways
+ * GCP sells the big GPUs (spot, flex-start, reservations), which are mutually exclusive.
+ */
 export interface GcpGpuPoolArgs extends GpuPoolArgs {
   /**
    * The GCE machine type, when the default for the GPU and count does not suit (for example `g2-standard-16`
@@ -16,6 +22,43 @@ export interface GcpGpuPoolArgs extends GpuPoolArgs {
    * catalogue's machine type for `gpu` and `gpusPerNode`. Must carry exactly `gpusPerNode` of `gpu`.
    */
   machineType?: string;
+  /**
+   * Boot disk type: `pd-balanced`, `pd-ssd`, `pd-standard` or `hyperdisk-balanced`. Defaults to
+   * `hyperdisk-balanced` for machine series that take Hyperdisk only (A3 Ultra, A4, A4X) and to GKE's default
+   * (`pd-balanced`) otherwise. A Persistent Disk type is refused for the Hyperdisk-only series.
+   */
+  diskType?: string;
+  /**
+   * Take nodes only from this specific reservation: its name, or `projects/<owner>/reservations/<name>` for a
+   * reservation shared from another project. Defaults to none (on-demand or spot capacity, consuming any
+   * matching reservation GKE finds). Conflicts with `spot`, `flexStart` and `queuedProvisioning`.
+   */
+  reservation?: string;
+  /**
+   * Obtain nodes through flex-start (Dynamic Workload Scheduler): a pending GPU pod waits until GCE can
+   * provide the node, which then runs for at most seven days. Needs GKE 1.32.2-gke.1652000 or later. Defaults
+   * to false. Conflicts with `spot` and `reservation`.
+   */
+  flexStart?: boolean;
+  /**
+   * Flex-start with queued provisioning: nodes come only through ProvisioningRequests (Kueue's
+   * ProvisioningRequest admission check creates them), all of a job's nodes at once. Implies `flexStart`.
+   * Defaults to false. Conflicts with `spot` and `reservation`.
+   */
+  queuedProvisioning?: boolean;
+  /**
+   * Place the nodes close together (a COMPACT placement policy) for lower latency between them in multi-node
+   * training; the pool then lives in one zone. Defaults to false.
+   */
+  compactPlacement?: boolean;
+}
+
+/** A CIDR block allowed to reach the control plane. */
+export interface AuthorizedNetworkArgs {
+  /** The block, e.g. `203.0.113.0/24`. Required. */
+  cidrBlock: pulumi.Input<string>;
+  /** A name shown in the console. Defaults to none. */
+  displayName?: pulumi.Input<string>;
 }
 
 /** The small pool that runs cluster add-ons and the non-GPU pods, so GPU nodes can scale to zero. */
@@ -60,12 +103,25 @@ export interface GpuClusterArgs {
    */
   masterIpv4CidrBlock?: pulumi.Input<string>;
   /**
-   * CIDR blocks allowed to reach the control plane endpoint. Defaults to none, which leaves the endpoint open
-   * to any address that holds Google credentials with access to the cluster.
+   * CIDR blocks allowed to reach the control plane endpoint, e.g. `["203.0.113.0/24"]` for an office and a CI
+   * runner's address. Defaults to none, which leaves the public endpoint reachable from any address (callers
+   * still need Google credentials with access to the cluster). Adds to `authorizedNetworks`.
    */
-  authorizedNetworks?: pulumi.Input<
-    pulumi.Input<{ cidrBlock: pulumi.Input<string>; displayName?: pulumi.Input<string> }>[]
-  >;
+  authorizedCidrBlocks?: string[];
+  /** Named CIDR blocks allowed to reach the control plane endpoint. Defaults to none. Adds to `authorizedCidrBlocks`. */
+  authorizedNetworks?: AuthorizedNetworkArgs[];
+  /**
+   * Create a Cloud Router and Cloud NAT for the network in the cluster's region, so the private nodes reach
+   * the internet (public registries such as nvcr.io or Docker Hub, package indexes). Defaults to false: nodes
+   * reach Google APIs (Artifact Registry, Cloud Storage) over Private Google Access only.
+   */
+  cloudNat?: boolean;
+  /**
+   * Enable the Kubernetes Engine, Compute Engine, IAM and Resource Manager APIs in the project, as resources
+   * this component owns that stay on after `pulumi destroy`. Defaults to true. Set false where APIs are
+   * managed elsewhere.
+   */
+  enableApis?: boolean;
   /** GKE release channel: `RAPID`, `REGULAR`, `STABLE` or `EXTENDED`. Defaults to `REGULAR`. */
   releaseChannel?: (typeof RELEASE_CHANNELS)[number];
   /**
@@ -94,6 +150,12 @@ export interface GpuClusterArgs {
   labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/**
+ * The StorageClass of GKE's Compute Engine persistent disk CSI driver that every cluster has, for
+ * ReadWriteOnce claims such as the Kubernetes `TrainingApi`'s (`storageClassName`).
+ */
+export const GKE_STORAGE_CLASS = "standard-rwo";
+
 /** Roles the node service account holds: GKE's documented minimum, plus pulling images. */
 export const NODE_SERVICE_ACCOUNT_ROLES = [
   "roles/logging.logWriter",
@@ -120,9 +182,18 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly nodeServiceAccountEmail: pulumi.Output<string>;
   /** The GCE machine chosen for each GPU pool, by pool name. */
   public readonly gpuMachines: Record<string, GcpMachine>;
+  /** The zones each GPU pool's nodes go to, by pool name: given, or those offering its machine type. */
+  public readonly gpuZones: Record<string, pulumi.Output<string[] | undefined>>;
+  /** The APIs this component enabled, unless `enableApis` is false. */
+  public readonly apis?: ProjectApis;
+  /** The Cloud Router and NAT for the nodes' egress, when `cloudNat` is set. */
+  public readonly router?: gcp.compute.Router;
+  public readonly nat?: gcp.compute.RouterNat;
   public readonly name: pulumi.Output<string>;
   /** The control plane's address (private when `privateEndpoint` is set). */
   public readonly endpoint: pulumi.Output<string>;
+  /** The StorageClass to give claims on this cluster (`standard-rwo`), e.g. the Kubernetes `TrainingApi`'s. */
+  public readonly storageClassName = GKE_STORAGE_CLASS;
   /** A kubeconfig that authenticates through `gke-gcloud-auth-plugin`, usable by `@pulumi/kubernetes`. Secret. */
   public readonly kubeconfig: pulumi.Output<string>;
 
@@ -166,8 +237,50 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${owner}: gpuPools names must not be "system", which names the system pool; rename the pool`,
       );
     }
+    const purchases = pools.map((pool, i) => {
+      const given = args.gpuPools![i]!;
+      const settings = poolPurchase(owner, `gpuPools[${i}]`, {
+        machineType: pool.shape.machineType,
+        spot: pool.spot,
+        diskType: given.diskType,
+        reservation: given.reservation,
+        flexStart: given.flexStart,
+        queuedProvisioning: given.queuedProvisioning,
+        compactPlacement: given.compactPlacement,
+      });
+      if (given.compactPlacement && Array.isArray(given.zones) && given.zones.length !== 1) {
+        throw new ArgumentError(
+          `${owner}: gpuPools[${i}].zones must name one zone with compactPlacement, which keeps the nodes together; got ${given.zones.length}`,
+        );
+      }
+      return settings;
+    });
+    const cidrs = args.authorizedCidrBlocks ?? [];
+    for (const [i, cidr] of cidrs.entries()) {
+      if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/.test(cidr)) {
+        throw new ArgumentError(
+          `${owner}: authorizedCidrBlocks[${i}] must be a CIDR block such as 203.0.113.0/24; got ${shown(cidr)}`,
+        );
+      }
+    }
+    const authorized = [...cidrs.map((cidrBlock) => ({ cidrBlock })), ...(args.authorizedNetworks ?? [])];
+    if (authorized.length === 0 && !args.privateEndpoint) {
+      pulumi.log.info(
+        `${owner}: the control plane endpoint is public (any address with Google credentials for the cluster may connect); set authorizedCidrBlocks to limit it.`,
+        this,
+      );
+    }
     const labels = mergeLabels("gpu-cluster", args.labels);
-    const parent = { parent: this };
+    const { apis, dependsOn } = apiDependencies(
+      this,
+      name,
+      project,
+      ["container", "compute", "iam", "cloudresourcemanager"],
+      args.enableApis,
+      opts,
+    );
+    this.apis = apis;
+    const parent = { parent: this, dependsOn };
 
     if (args.nodeServiceAccount === undefined) {
       this.nodeServiceAccount = new gcp.serviceaccount.Account(
@@ -225,8 +338,7 @@ export class GpuCluster extends pulumi.ComponentResource {
           enablePrivateEndpoint: args.privateEndpoint ?? false,
           masterIpv4CidrBlock: args.masterIpv4CidrBlock,
         },
-        masterAuthorizedNetworksConfig:
-          args.authorizedNetworks === undefined ? undefined : { cidrBlocks: args.authorizedNetworks },
+        masterAuthorizedNetworksConfig: authorized.length === 0 ? undefined : { cidrBlocks: authorized },
         workloadIdentityConfig: { workloadPool: pulumi.interpolate`${project}.svc.id.goog` },
         enableShieldedNodes: true,
         enableLegacyAbac: false,
@@ -236,8 +348,8 @@ export class GpuCluster extends pulumi.ComponentResource {
         resourceLabels: labels,
       },
       {
-        ...parent,
-        dependsOn: this.nodeServiceAccountRoles,
+        parent: this,
+        dependsOn: [...dependsOn, ...this.nodeServiceAccountRoles],
         // These describe only the default pool, which is gone after creation; GKE then reports them
         // differently, and since they force replacement, a later update would plan to recreate the cluster.
         ignoreChanges: ["nodeConfig", "initialNodeCount"],
@@ -267,26 +379,54 @@ export class GpuCluster extends pulumi.ComponentResource {
       ),
     };
     this.gpuMachines = {};
-    for (const pool of pools) {
+    this.gpuZones = {};
+    // The zone lookups wait for the Compute Engine API the cluster itself waits for.
+    const computeReady = dependsOn.map((d) => (pulumi.CustomResource.isInstance(d) ? d.id : d));
+    for (const [i, pool] of pools.entries()) {
+      const purchase = purchases[i]!;
       this.gpuMachines[pool.name] = pool.shape;
+      const zones =
+        pool.zones !== undefined || !needsZoneLookup(pool.shape.machineType)
+          ? pulumi.output(pool.zones)
+          : offeredZones(
+              {
+                project,
+                location,
+                machineType: pool.shape.machineType,
+                owner,
+                field: `gpuPools[${i}]`,
+                after: computeReady,
+              },
+              { parent: this },
+            ).apply((offered) => (args.gpuPools![i]!.compactPlacement ? offered.slice(0, 1) : offered));
+      const lookedUp = pool.zones === undefined && needsZoneLookup(pool.shape.machineType);
+      // A zonal cluster's pools live in its zone; the lookup only checks that the zone offers the machine.
+      this.gpuZones[pool.name] = pulumi
+        .all([zones, location])
+        .apply(([z, loc]) => (isZone(loc) && lookedUp ? undefined : z));
       this.nodePools[pool.name] = new gcp.container.NodePool(
         `${name}-${pool.name}`,
         {
           ...poolBase,
-          nodeLocations: pool.zones,
+          management: { autoRepair: purchase.autoRepair, autoUpgrade: true },
+          nodeLocations: this.gpuZones[pool.name],
           // Nodes start at zero and the autoscaler adds them when a GPU pod is pending, so an idle pool is free.
           initialNodeCount: 0,
           autoscaling: {
             totalMinNodeCount: pool.minNodes,
             totalMaxNodeCount: pool.maxNodes,
-            // Spot GPUs are scarce per zone: take capacity wherever it is instead of balancing zones.
-            locationPolicy: pool.spot ? "ANY" : "BALANCED",
+            locationPolicy: purchase.locationPolicy,
           },
+          queuedProvisioning: purchase.queuedProvisioning,
+          placementPolicy: purchase.placementPolicy,
           nodeConfig: {
             ...secureNode,
             machineType: pool.shape.machineType,
             spot: pool.spot,
+            flexStart: purchase.flexStart,
+            reservationAffinity: purchase.reservationAffinity,
             diskSizeGb: pool.diskSizeGb,
+            diskType: purchase.diskType,
             imageType: "COS_CONTAINERD",
             guestAccelerators: [
               {
@@ -296,12 +436,53 @@ export class GpuCluster extends pulumi.ComponentResource {
               },
             ],
             taints: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: "NO_SCHEDULE" }],
-            labels: pool.labels,
+            labels: { ...pool.labels, [GPU_NODE_LABELS.capacity]: purchase.capacity },
             resourceLabels: labels,
           },
         },
         parent,
       );
+    }
+
+    if (args.cloudNat) {
+      const network = args.network ?? "default";
+      this.router = new gcp.compute.Router(
+        `${name}-router`,
+        { project, region: pulumi.output(location).apply(regionOf), network },
+        parent,
+      );
+      this.nat = new gcp.compute.RouterNat(
+        `${name}-nat`,
+        {
+          project,
+          region: this.router.region,
+          router: this.router.name,
+          natIpAllocateOption: "AUTO_ONLY",
+          sourceSubnetworkIpRangesToNat:
+            args.subnetwork === undefined ? "ALL_SUBNETWORKS_ALL_IP_RANGES" : "LIST_OF_SUBNETWORKS",
+          subnetworks:
+            args.subnetwork === undefined
+              ? undefined
+              : [{ name: args.subnetwork, sourceIpRangesToNats: ["ALL_IP_RANGES"] }],
+          logConfig: { enable: true, filter: "ERRORS_ONLY" },
+        },
+        parent,
+      );
+    } else if (args.subnetwork !== undefined) {
+      // GKE turns Private Google Access on for its own subnetwork, but not on a Shared VPC's; without it or a
+      // NAT, private nodes cannot pull images from Artifact Registry. Read after the cluster exists.
+      const subnet = gcp.compute.getSubnetworkOutput(
+        { project, region: pulumi.output(location).apply(regionOf), name: args.subnetwork },
+        { parent: this, dependsOn: [this.cluster] },
+      );
+      subnet.privateIpGoogleAccess.apply((on) => {
+        if (on === false) {
+          pulumi.log.warn(
+            `${owner}: subnetwork ${shown(args.subnetwork)} has Private Google Access off, so the private nodes cannot reach Artifact Registry or Cloud Storage; turn it on (gcloud compute networks subnets update <subnetwork> --region <region> --enable-private-ip-google-access) or set cloudNat`,
+            this,
+          );
+        }
+      });
     }
 
     this.name = this.cluster.name;

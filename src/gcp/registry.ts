@@ -1,7 +1,9 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
+import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
+import { apiDependencies, type GoogleApi, type ProjectApis } from "./project-apis";
 import { gcpSetting } from "./settings";
 
 export interface RegistryArgs {
@@ -11,7 +13,8 @@ export interface RegistryArgs {
   location?: pulumi.Input<string>;
   /**
    * The repository ID, part of the image URL: lowercase letters, digits and dashes. Defaults to the
-   * component's name.
+   * component's name plus a short hash of the Pulumi project and stack, so two stacks in one GCP project
+   * get two repositories instead of fighting over one.
    */
   repositoryId?: pulumi.Input<string>;
   /**
@@ -42,6 +45,12 @@ export interface RegistryArgs {
   vulnerabilityScanning?: boolean;
   /** Labels for the repository. Defaults to the trainkit labels only. */
   labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Enable the Artifact Registry API (and the Container Scanning API when scanning is on) in the project, as
+   * resources this component owns that stay on after `pulumi destroy`. Defaults to true. Set false where
+   * APIs are managed elsewhere.
+   */
+  enableApis?: boolean;
 }
 
 function days(field: string, value: number | undefined, fallback: number | undefined, owner: string) {
@@ -59,6 +68,8 @@ const seconds = (d: number) => `${d * 86400}s`;
 /** A private Artifact Registry Docker repository with immutable tags, cleanup policies and scanning. */
 export class Registry extends pulumi.ComponentResource {
   public readonly repository: gcp.artifactregistry.Repository;
+  /** The APIs this component enabled, unless `enableApis` is false. */
+  public readonly apis?: ProjectApis;
   /** Where to push and pull images: `<region>-docker.pkg.dev/<project>/<repository>`. */
   public readonly url: pulumi.Output<string>;
 
@@ -69,12 +80,10 @@ export class Registry extends pulumi.ComponentResource {
     const location = gcpSetting(args.location, "location", "region", owner);
     const untagged = days("untaggedRetentionDays", args.untaggedRetentionDays, 7, owner)!;
     const tagged = days("taggedRetentionDays", args.taggedRetentionDays, undefined, owner);
-    const repositoryId = args.repositoryId ?? name;
+    const repositoryId = args.repositoryId ?? boundedName(name, 63);
     if (typeof repositoryId === "string" && !/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(repositoryId)) {
       throw new ArgumentError(
-        `${owner}: repositoryId must be 1 to 63 lowercase letters, digits or dashes, starting with a letter${
-          args.repositoryId === undefined ? " (it defaults to the component's name; set it explicitly)" : ""
-        }; got ${shown(repositoryId)}`,
+        `${owner}: repositoryId must be 1 to 63 lowercase letters, digits or dashes, starting with a letter; got ${shown(repositoryId)}`,
       );
     }
     const keep = args.keepRecentVersions ?? 10;
@@ -100,6 +109,11 @@ export class Registry extends pulumi.ComponentResource {
       });
     }
 
+    const scanning = args.vulnerabilityScanning ?? true;
+    const needs: GoogleApi[] = scanning ? ["artifactregistry", "containerscanning"] : ["artifactregistry"];
+    const { apis, dependsOn } = apiDependencies(this, name, project, needs, args.enableApis, opts);
+    this.apis = apis;
+
     this.repository = new gcp.artifactregistry.Repository(
       name,
       {
@@ -113,11 +127,11 @@ export class Registry extends pulumi.ComponentResource {
         cleanupPolicyDryRun: false,
         kmsKeyName: args.kmsKeyName,
         vulnerabilityScanningConfig: {
-          enablementConfig: (args.vulnerabilityScanning ?? true) ? "INHERITED" : "DISABLED",
+          enablementConfig: scanning ? "INHERITED" : "DISABLED",
         },
         labels: mergeLabels("registry", args.labels),
       },
-      { parent: this },
+      { parent: this, dependsOn },
     );
 
     this.url = pulumi.interpolate`${this.repository.location}-docker.pkg.dev/${this.repository.project}/${this.repository.repositoryId}`;

@@ -4,7 +4,27 @@ import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
+import { apiDependencies, type ProjectApis } from "./project-apis";
 import { gcpSetting, serviceAccountMember } from "./settings";
+
+/**
+ * Direct VPC egress: the service's instances get addresses in a subnetwork, so they reach private addresses
+ * there (a Cloud SQL instance's private IP, a VM) without a Serverless VPC Access connector.
+ */
+export interface DirectVpcEgressArgs {
+  /** The VPC network. Defaults to the subnetwork's network. */
+  network?: pulumi.Input<string>;
+  /** The subnetwork the instances take addresses from, in the service's region. Required. */
+  subnetwork: pulumi.Input<string>;
+  /** Network tags for the instances, for firewall rules. Defaults to none. */
+  tags?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Send all outbound traffic through the VPC (`ALL_TRAFFIC`), not only traffic to private ranges
+   * (`PRIVATE_RANGES_ONLY`). Defaults to false; with true, the VPC needs Cloud NAT or Private Google Access to
+   * reach Google APIs and the internet.
+   */
+  allTraffic?: boolean;
+}
 
 export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The GCP project of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:project` config. */
@@ -18,7 +38,11 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   jobServiceAccountEmail: pulumi.Input<string>;
   /** Name of the bucket Vertex AI stages job outputs in (passed as `gs://<name>`). Required; also granted in `buckets`. */
   stagingBucket: pulumi.Input<string>;
-  /** Names of further buckets the API may read and write objects in. Defaults to none beyond `stagingBucket`. */
+  /**
+   * Names of further buckets the API may read and write objects in. Defaults to none beyond `stagingBucket`.
+   * The API itself reads no training data (Vertex AI mounts it for the job's own account), so the data
+   * bucket does not belong here.
+   */
   buckets?: pulumi.Input<string>[];
   /**
    * Accept requests from the internet and let anyone invoke the service (`allUsers` holds `run.invoker`);
@@ -26,8 +50,21 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * `run.invoker` (see `invokers`).
    */
   public?: boolean;
-  /** IAM members (`user:...`, `serviceAccount:...`, `group:...`) allowed to invoke the service. Defaults to none. */
+  /**
+   * IAM members (`user:...`, `serviceAccount:...`, `group:...`) granted `roles/run.invoker`: the identities
+   * whose Google ID token Cloud Run accepts, such as the account that runs `pulumi up` with `TrainingJob`s or a
+   * CI runner's service account. Defaults to none.
+   */
   invokers?: pulumi.Input<string>[];
+  /**
+   * Accept requests from outside Google Cloud's internal networks (`INGRESS_TRAFFIC_ALL`) while IAM still
+   * checks every caller's ID token, so `TrainingJob`s run from a workstation or an outside CI can reach the
+   * API without making it public. Defaults to false: ingress is internal-only, reachable from the project's
+   * VPC networks. Implied by `public`.
+   */
+  externalIngress?: boolean;
+  /** Direct VPC egress, e.g. to reach a Cloud SQL instance's private IP in `databaseUrl`. Defaults to none. */
+  vpcEgress?: DirectVpcEgressArgs;
   /** Fewest instances kept running. Defaults to 1 without `databaseUrl` (state lives on it), 0 with it. */
   minInstances?: number;
   /** Most instances. Defaults to 1 without `databaseUrl`, which it must then stay at; 3 with it. */
@@ -43,10 +80,25 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   deletionProtection?: pulumi.Input<boolean>;
   /** Labels for the service, its secrets and its revisions. Defaults to the trainkit labels only. */
   labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Enable the Cloud Run, Secret Manager, IAM, Resource Manager and Vertex AI APIs in the project, as
+   * resources this component owns that stay on after `pulumi destroy`. Defaults to true. Set false where
+   * APIs are managed elsewhere.
+   */
+  enableApis?: boolean;
 }
 
-/** Project-wide roles the API's service account holds: submitting and watching Vertex AI custom jobs. */
-export const API_PROJECT_ROLES = ["roles/aiplatform.user"] as const;
+/**
+ * Exactly what the API does on Vertex AI: create, read, list (to find a job a lost answer created) and
+ * cancel custom jobs. No predefined role is that narrow (`roles/aiplatform.user` also deploys models, runs
+ * pipelines and reads datasets), so the API holds a custom role with these permissions.
+ */
+export const API_VERTEX_PERMISSIONS = [
+  "aiplatform.customJobs.create",
+  "aiplatform.customJobs.get",
+  "aiplatform.customJobs.list",
+  "aiplatform.customJobs.cancel",
+] as const;
 /** The role the API holds on the job service account only, so it can submit jobs that run as it. */
 export const API_ACT_AS_ROLE = "roles/iam.serviceAccountUser";
 /** The role the API holds on each platform bucket only. */
@@ -68,6 +120,10 @@ const MANAGED_ENV = [
  */
 export class TrainingApi extends pulumi.ComponentResource {
   public readonly serviceAccount: gcp.serviceaccount.Account;
+  /** The custom role holding `API_VERTEX_PERMISSIONS`, which the service account holds on the project. */
+  public readonly vertexRole: gcp.projects.IAMCustomRole;
+  /** The APIs this component enabled, unless `enableApis` is false. */
+  public readonly apis?: ProjectApis;
   /** Every IAM grant the service account holds, one resource each. */
   public readonly iamMembers: (
     | gcp.projects.IAMMember
@@ -122,7 +178,16 @@ export class TrainingApi extends pulumi.ComponentResource {
     trainApi.rejectManagedEnv(owner, args.env, MANAGED_ENV);
     const isPublic = args.public ?? false;
     const labels = mergeLabels("training-api", args.labels);
-    const parent = { parent: this };
+    const { apis, dependsOn } = apiDependencies(
+      this,
+      name,
+      project,
+      ["run", "secretmanager", "iam", "cloudresourcemanager", "aiplatform"],
+      args.enableApis,
+      opts,
+    );
+    this.apis = apis;
+    const parent = { parent: this, dependsOn };
 
     this.serviceAccount = new gcp.serviceaccount.Account(
       `${name}-sa`,
@@ -132,14 +197,26 @@ export class TrainingApi extends pulumi.ComponentResource {
     this.serviceAccountEmail = this.serviceAccount.email;
     const member = serviceAccountMember(this.serviceAccount.email);
 
-    const grants: TrainingApi["iamMembers"] = API_PROJECT_ROLES.map(
-      (role) =>
-        new gcp.projects.IAMMember(
-          `${name}-${role.split("/")[1]!.replace(/\./g, "-")}`,
-          { project, role, member },
-          parent,
-        ),
+    // A deleted custom role's id stays taken for up to 37 days, so an id fixed per stack would fail the
+    // `pulumi up` that follows a `pulumi destroy`; the account's numeric id is new with every account.
+    this.vertexRole = new gcp.projects.IAMCustomRole(
+      `${name}-vertex-jobs`,
+      {
+        project,
+        roleId: pulumi.interpolate`trainkit_vertex_jobs_${this.serviceAccount.uniqueId}`,
+        title: `Train API ${name}: Vertex AI custom jobs (trainkit)`,
+        description: "Create, read, list and cancel Vertex AI custom jobs; nothing else.",
+        permissions: [...API_VERTEX_PERMISSIONS],
+      },
+      parent,
     );
+    const grants: TrainingApi["iamMembers"] = [
+      new gcp.projects.IAMMember(
+        `${name}-vertex-jobs`,
+        { project, role: this.vertexRole.name, member },
+        parent,
+      ),
+    ];
     grants.push(
       new gcp.serviceaccount.IAMMember(
         `${name}-act-as-jobs`,
@@ -217,18 +294,33 @@ export class TrainingApi extends pulumi.ComponentResource {
       );
     }
 
+    const egress = args.vpcEgress;
+    if (egress !== undefined && egress.subnetwork === undefined) {
+      throw new ArgumentError(
+        `${owner}: vpcEgress.subnetwork must name the subnetwork the service takes addresses from; got nothing`,
+      );
+    }
     this.service = new gcp.cloudrunv2.Service(
       name,
       {
         project,
         location: region,
-        ingress: isPublic ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY",
+        ingress: isPublic || args.externalIngress ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY",
         deletionProtection: args.deletionProtection ?? false,
         labels,
         template: {
           serviceAccount: this.serviceAccount.email,
           scaling: { minInstanceCount: minInstances, maxInstanceCount: maxInstances },
           labels,
+          vpcAccess:
+            egress === undefined
+              ? undefined
+              : {
+                  networkInterfaces: [
+                    { network: egress.network, subnetwork: egress.subnetwork, tags: egress.tags },
+                  ],
+                  egress: egress.allTraffic ? "ALL_TRAFFIC" : "PRIVATE_RANGES_ONLY",
+                },
           containers: [
             {
               image: args.image,
@@ -250,7 +342,7 @@ export class TrainingApi extends pulumi.ComponentResource {
         },
       },
       // Cloud Run checks secret access when it deploys a revision, so the grants must exist first.
-      { ...parent, dependsOn: grants },
+      { parent: this, dependsOn: [...dependsOn, ...grants] },
     );
 
     const invokers = [...(isPublic ? ["allUsers"] : []), ...(args.invokers ?? [])];

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs } from "./gpu-cluster";
+import { type GoogleApi, ProjectApis } from "./project-apis";
 import { Registry, type RegistryArgs } from "./registry";
 import { gcpSetting, serviceAccountMember } from "./settings";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
@@ -30,6 +31,13 @@ export interface TrainingPlatformArgs {
    * no cluster.
    */
   cluster?: Omit<GpuClusterArgs, "project" | "location"> & { location?: pulumi.Input<string> };
+  /**
+   * Enable every API the platform's parts call (Cloud Run, Secret Manager, IAM, Resource Manager, Artifact
+   * Registry, Container Scanning, Vertex AI, and GKE and Compute Engine with a cluster) once, as resources the
+   * platform owns that stay on after `pulumi destroy`; every part waits for them. Defaults to true. Set false
+   * where APIs are managed elsewhere; the parts then enable none either.
+   */
+  enableApis?: boolean;
 }
 
 /** Roles the training jobs' service account holds on the registry: pulling images. */
@@ -68,6 +76,8 @@ export class TrainingPlatform extends pulumi.ComponentResource {
   )[];
   public readonly api: TrainingApi;
   public readonly cluster?: GpuCluster;
+  /** The APIs the platform enabled, unless `enableApis` is false. */
+  public readonly apis?: ProjectApis;
   /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
   public readonly outputs: TrainingPlatformOutputs;
 
@@ -76,10 +86,25 @@ export class TrainingPlatform extends pulumi.ComponentResource {
     const owner = `TrainingPlatform ${name}`;
     const project = gcpSetting(args?.project, "project", "project", owner);
     const region = gcpSetting(args?.region, "region", "region", owner);
-    const parent = { parent: this };
     const where = { project, location: region };
+    const needs: GoogleApi[] = [
+      "run",
+      "secretmanager",
+      "iam",
+      "cloudresourcemanager",
+      "artifactregistry",
+      "containerscanning",
+      "aiplatform",
+      ...(args.cluster !== undefined ? (["container", "compute"] as const) : []),
+    ];
+    if (args.enableApis ?? true) {
+      this.apis = new ProjectApis(`${name}-apis`, { project, apis: needs }, { parent: this });
+    }
+    // Each part waits for the platform's APIs and enables none of its own.
+    const parent = { parent: this, dependsOn: this.apis ? Object.values(this.apis.services) : [] };
+    const part = { enableApis: false };
 
-    this.registry = new Registry(`${name}-images`, { ...args.registry, ...where }, parent);
+    this.registry = new Registry(`${name}-images`, { ...args.registry, ...where, ...part }, parent);
     this.dataBucket = new Bucket(`${name}-data`, { ...args.dataBucket, ...where }, parent);
     this.outputBucket = new Bucket(`${name}-output`, { ...args.outputBucket, ...where }, parent);
 
@@ -125,7 +150,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         region,
         jobServiceAccountEmail: this.jobServiceAccount.email,
         stagingBucket: this.outputBucket.name,
-        buckets: [this.dataBucket.name],
+        ...part,
       },
       parent,
     );
@@ -133,7 +158,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
     if (args.cluster !== undefined) {
       this.cluster = new GpuCluster(
         `${name}-gke`,
-        { ...args.cluster, project, location: args.cluster.location ?? region },
+        { ...args.cluster, project, location: args.cluster.location ?? region, ...part },
         parent,
       );
     }

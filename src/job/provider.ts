@@ -19,6 +19,7 @@ import {
 } from "../spec";
 import { BASETEN_DEFAULT_URL, BasetenClient } from "./clients/baseten";
 import { CustomTrainingClient } from "./clients/customtraining";
+import { isCloudRunUrl } from "./clients/google-id-token";
 import { SIMPLISMART_DEFAULT_URL, SimplismartClient } from "./clients/simplismart";
 import { TENSORONE_DEFAULT_URL, TensorOneClient } from "./clients/tensorone";
 import { TrainApiClient } from "./clients/trainapi";
@@ -62,6 +63,7 @@ export interface TrainingJobInputs {
   apiUrl?: string;
   apiKey?: string;
   accountId?: string;
+  googleIdToken?: boolean;
   waitFor?: WaitFor;
   waitTimeoutSeconds?: number;
   requestTimeoutSeconds?: number;
@@ -87,6 +89,7 @@ export const UPDATE_PROPERTIES = [
   "apiUrl",
   "apiKey",
   "accountId",
+  "googleIdToken",
 ] as const;
 
 const WATCH_DEFAULTS: Record<(typeof UPDATE_PROPERTIES)[number], unknown> = {
@@ -96,6 +99,7 @@ const WATCH_DEFAULTS: Record<(typeof UPDATE_PROPERTIES)[number], unknown> = {
   apiUrl: undefined,
   apiKey: undefined,
   accountId: undefined,
+  googleIdToken: undefined,
 };
 
 /** One API setting: the input, the stack config key and the environment variable that can set it. */
@@ -258,6 +262,13 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
       inputs[prop] = value;
     }
 
+    const googleIdToken = news.googleIdToken;
+    if (googleIdToken !== undefined && googleIdToken !== UNKNOWN && typeof googleIdToken !== "boolean") {
+      failures.push({
+        property: "googleIdToken",
+        reason: `must be true or false; got ${show(googleIdToken)}`,
+      });
+    }
     const apiUrl = news.apiUrl;
     if (typeof apiUrl === "string" && apiUrl !== UNKNOWN) {
       const problem = urlProblem(apiUrl, isVendor(backend) ? backend : undefined);
@@ -420,10 +431,12 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
               : new SimplismartClient(settings, policy);
       return { kind: "vendor", client };
     }
+    const url = this.setting(props, SETTINGS[0]);
     const settings: ApiSettings = {
-      url: this.setting(props, SETTINGS[0]),
+      url,
       apiKey: this.setting(props, SETTINGS[1]),
       accountId: this.setting(props, SETTINGS[2]),
+      googleIdToken: props.googleIdToken ?? isCloudRunUrl(url),
     };
     return { kind: "trainapi", client: new TrainApiClient(settings, policy) };
   }

@@ -46,6 +46,13 @@ interface TrainingJobCommonArgs {
    */
   accountId?: pulumi.Input<string>;
   /**
+   * Send a Google ID token for `apiUrl`'s service as `Authorization: Bearer`, for a Train API on Cloud Run
+   * behind IAM: google-auth-library gets it from the caller's standard credentials
+   * (`GOOGLE_APPLICATION_CREDENTIALS`, `gcloud auth application-default login`, a metadata server), whose
+   * identity needs `roles/run.invoker` on the service. Defaults to true for a `*.run.app` URL, false otherwise.
+   */
+  googleIdToken?: pulumi.Input<boolean>;
+  /**
    * How long `pulumi up` watches the job: `submitted` returns once the API accepted it, `running`
    * once it left PENDING, `completed` once it ended. A job that ends other than COMPLETED while
    * watched fails the deployment but stays in the stack. Defaults to `submitted`.
@@ -58,7 +65,7 @@ interface TrainingJobCommonArgs {
 }
 
 interface VendorJobCommonArgs
-  extends Omit<TrainingJobCommonArgs, "storageMounts" | "apiUrl" | "apiKey" | "accountId"> {
+  extends Omit<TrainingJobCommonArgs, "storageMounts" | "apiUrl" | "apiKey" | "accountId" | "googleIdToken"> {
   /**
    * Base URL of the vendor's API. Defaults to the stack config `trainkit:<vendor>ApiUrl`, else the
    * environment variable `TRAINKIT_<VENDOR>_API_URL`, else the vendor's public API
@@ -181,6 +188,7 @@ export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends 
       // state is plain text even when the program passed a plain string.
       apiKey: args.apiKey === undefined ? undefined : pulumi.secret(args.apiKey),
       accountId: "accountId" in args ? args.accountId : undefined,
+      googleIdToken: "googleIdToken" in args ? args.googleIdToken : undefined,
       waitFor: args.waitFor,
       waitTimeoutSeconds: args.waitTimeoutSeconds,
       requestTimeoutSeconds: args.requestTimeoutSeconds,

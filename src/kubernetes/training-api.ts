@@ -36,7 +36,21 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   allowFromPods?: Record<string, pulumi.Input<string>>;
   /** The user and group id the container runs as. Defaults to 1000, the `node` user of the repository's image. */
   runAsUser?: number;
+  /**
+   * The StorageClass of the embedded database's claim (without `databaseUrl`). A cluster without a default
+   * StorageClass leaves the claim, and so the Deployment, pending forever: name the cloud's class, e.g.
+   * `standard-rwo` on GKE, `managed-csi` on AKS or `gp3` on EKS (see `CLOUD_STORAGE_CLASSES`). Defaults to the
+   * cluster's default class. Overridden by `dataVolume.storageClassName`.
+   */
+  storageClassName?: pulumi.Input<string>;
 }
+
+/**
+ * The block-storage StorageClass each managed Kubernetes names for ReadWriteOnce claims: GKE's and AKS's are
+ * created with the cluster; EKS's `gp3` is the one trainkit's EKS cluster creates, since EKS makes none that
+ * uses its EBS CSI driver.
+ */
+export const CLOUD_STORAGE_CLASSES = { gke: "standard-rwo", aks: "managed-csi", eks: "gp3" } as const;
 
 /** Exactly what the API's Role allows in the jobs' namespace: run Jobs, and read their pods and logs. */
 export const API_ROLE_RULES = [
@@ -166,7 +180,9 @@ export class TrainingApi extends pulumi.ComponentResource {
           spec: {
             accessModes: ["ReadWriteOnce"],
             resources: { requests: { storage: volume.size ?? "10Gi" } },
-            ...(volume.storageClassName ? { storageClassName: volume.storageClassName } : {}),
+            ...((volume.storageClassName ?? args.storageClassName)
+              ? { storageClassName: volume.storageClassName ?? args.storageClassName }
+              : {}),
           },
         },
         parent,

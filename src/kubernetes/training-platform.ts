@@ -1,6 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ArgumentError } from "../components/sentences";
+import { ArgumentError, shown } from "../components/sentences";
+
+/** The Pod Security Standards a jobs namespace may enforce; `privileged` is left out on purpose. */
+export const POD_SECURITY_LEVELS: readonly string[] = ["restricted", "baseline"];
+
 import { GpuSupport, type GpuSupportArgs, type KueueArgs } from "./gpu-support";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
@@ -14,6 +18,17 @@ export interface TrainingPlatformArgs {
   /** The namespace jobs run in, made by the platform. Defaults to `trainkit-jobs`. */
   jobsNamespace?: string;
   /**
+   * The Pod Security Standard enforced on the jobs' namespace: `restricted` (non-root only), or `baseline`,
+   * which admits stock CUDA and PyTorch images that run as root (jobs give `run_as_user: 0`) while still
+   * refusing privileged pods and host access. Defaults to `restricted`.
+   */
+  jobsPodSecurity?: string;
+  /**
+   * The StorageClass of the API's embedded database claim: `standard-rwo` on GKE, `managed-csi` on AKS, `gp3`
+   * on EKS (`CLOUD_STORAGE_CLASSES`). Defaults to the cluster's default StorageClass.
+   */
+  storageClassName?: pulumi.Input<string>;
+  /**
    * GPU support: the installer (see `GpuSupport.installer`), or false when the cluster already schedules GPUs
    * and no Kueue quota is wanted. Defaults to the NVIDIA device plugin.
    */
@@ -26,7 +41,13 @@ export interface TrainingPlatformArgs {
   /** Further `TrainingApi` arguments (database URL, replicas, data volume, who may reach it). Defaults to none. */
   api?: Omit<
     TrainingApiArgs,
-    "image" | "apiKeys" | "namespace" | "createNamespace" | "jobsNamespace" | "jobServiceAccount"
+    | "image"
+    | "apiKeys"
+    | "namespace"
+    | "createNamespace"
+    | "jobsNamespace"
+    | "jobServiceAccount"
+    | "storageClassName"
   >;
 }
 
@@ -63,13 +84,19 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       );
     }
 
+    const podSecurity = args.jobsPodSecurity ?? "restricted";
+    if (!POD_SECURITY_LEVELS.includes(podSecurity)) {
+      throw new ArgumentError(
+        `TrainingPlatform ${name}: jobsPodSecurity must be restricted or baseline (baseline admits images that run as root); got ${shown(podSecurity)}`,
+      );
+    }
     this.jobsNamespace = new k8s.core.v1.Namespace(
       `${name}-jobs`,
       {
         metadata: {
           name: jobsNamespace,
           labels: {
-            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce": podSecurity,
             "app.kubernetes.io/managed-by": "trainkit",
           },
         },
@@ -100,6 +127,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         ...(args.api ?? {}),
         image: args.image,
         apiKeys: args.apiKeys,
+        storageClassName: args.storageClassName,
         namespace: apiNamespace,
         jobsNamespace: this.jobsNamespace.metadata.name,
         jobServiceAccount: this.jobServiceAccount.metadata.name,

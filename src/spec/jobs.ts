@@ -167,6 +167,14 @@ export const KubernetesJobConfig = z
     active_deadline_seconds: PositiveInt.optional(),
     /** How long a finished Job and its pods (and their logs) are kept. Defaults to a day. */
     ttl_seconds_after_finished: NonNegativeInt.optional(),
+    /**
+     * The user id the container runs as, for images that do not set a non-root USER (stock CUDA and
+     * PyTorch images run as root, 0). 0 needs a jobs namespace whose Pod Security level allows root
+     * (`baseline`). Defaults to the image's user, which must then be non-root.
+     */
+    run_as_user: NonNegativeInt.optional(),
+    /** The primary group id of the container's processes. Defaults to the image's group. */
+    run_as_group: NonNegativeInt.optional(),
   })
   .strict();
 

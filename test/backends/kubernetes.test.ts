@@ -199,6 +199,59 @@ describe("the kubernetes backend's Job", () => {
     ).toBe(600);
   });
 
+  it("runs a stock image as root only when run_as_user is 0, with its group, and stays non-root otherwise", async () => {
+    const podSecurity = (job: BackendJob<"kubernetes">) => {
+      const spec = (fake.job(NS, nameOf(job))!.spec as { template: { spec: Record<string, unknown> } })
+        .template.spec;
+      const [container] = spec.containers as { securityContext: Record<string, unknown> }[];
+      return { pod: spec.securityContext, container: container!.securityContext };
+    };
+    const root = await submittedJob({
+      ...cpuRequest,
+      job_config: {
+        ...cpuRequest.job_config,
+        image: "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+        run_as_user: 0,
+        run_as_group: 0,
+      },
+    });
+    expect(podSecurity(root).pod).toEqual({
+      runAsNonRoot: false,
+      runAsUser: 0,
+      runAsGroup: 0,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(podSecurity(root).container).toMatchObject({
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+    });
+    const numbered = await submittedJob({
+      ...cpuRequest,
+      job_config: { ...cpuRequest.job_config, run_as_user: 1000 },
+    });
+    expect(podSecurity(numbered).pod).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    const plain = await submittedJob(cpuRequest);
+    expect(podSecurity(plain).pod).toEqual({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+  });
+
+  it("rejects a negative run_as_user naming the field", () => {
+    const parsed = CREATE_JOB_REQUESTS.kubernetes.safeParse({
+      ...cpuRequest,
+      job_config: { ...cpuRequest.job_config, run_as_user: -1 },
+    });
+    expect(parsed.success).toBe(false);
+    expect(issuesToDetails(parsed.error!)).toEqual([
+      { path: "job_config.run_as_user", message: "must not be negative" },
+    ]);
+  });
+
   it("names Jobs as lowercase DNS labels of at most 63 characters ending in the job id, whatever the job's name", () => {
     const name = kubernetesJobName("3f2a1b9c-88de-4a12-b901-c2e5f7d04321", `${"Very.Long_Name".repeat(10)}`);
     expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);

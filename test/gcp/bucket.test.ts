@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Bucket } from "../../src/gcp";
+import published from "../fixtures/published/gcp/limits.json";
 import { gcpComputed, installPulumiMocks, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
 const BUCKET = "gcp:storage/bucket:Bucket";
@@ -69,9 +70,28 @@ describe("Bucket", () => {
     });
   });
 
+  it("accepts the soft-delete retentions Cloud Storage publishes: 0, and 7 to 90 days", async () => {
+    const { softDelete } = published;
+    for (const days of [softDelete.offDays, softDelete.minDays, softDelete.maxDays]) {
+      new Bucket(`soft${days}`, { ...where, softDeleteRetentionDays: days });
+    }
+    await mocks.settle();
+    expect(mocks.one("gcp:storage/bucket:Bucket", "soft90").inputs.softDeletePolicy).toEqual({
+      retentionDurationSeconds: softDelete.maxDays * 86400,
+    });
+  });
+
+  it("rejects a soft-delete retention between 1 and 6 days, which Cloud Storage refuses", () => {
+    for (const days of [1, published.softDelete.minDays - 1]) {
+      expect(() => new Bucket(`shortsoft${days}`, { ...where, softDeleteRetentionDays: days })).toThrow(
+        `softDeleteRetentionDays must be 0 (soft delete off) or a whole number of days from 7 to 90, the range Cloud Storage accepts; got ${days}`,
+      );
+    }
+  });
+
   it("rejects a soft-delete retention beyond 90 days", () => {
     expect(() => new Bucket("longsoft", { ...where, softDeleteRetentionDays: 120 })).toThrow(
-      "Bucket longsoft: softDeleteRetentionDays must be a whole number of days from 0 (off) to 90; got 120",
+      "Bucket longsoft: softDeleteRetentionDays must be 0 (soft delete off) or a whole number of days from 7 to 90, the range Cloud Storage accepts; got 120",
     );
   });
 });

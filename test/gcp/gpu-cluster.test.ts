@@ -1,9 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { GpuCluster, NODE_SERVICE_ACCOUNT_ROLES } from "../../src/gcp";
+import { GpuCluster, HYPERDISK_ONLY_SERIES, NODE_SERVICE_ACCOUNT_ROLES } from "../../src/gcp";
+import published from "../fixtures/published/gcp/limits.json";
 import {
   gcpComputed,
+  gcpInvoke,
   installPulumiMocks,
   isSecret,
+  MACHINE_TYPE_ZONES,
   type MockRuntime,
   outputValue,
 } from "../helpers/pulumi-mocks";
@@ -12,10 +15,11 @@ const CLUSTER = "gcp:container/cluster:Cluster";
 const NODE_POOL = "gcp:container/nodePool:NodePool";
 const PROJECT_IAM = "gcp:projects/iAMMember:IAMMember";
 const ACCOUNT = "gcp:serviceaccount/account:Account";
+const SERVICE = "gcp:projects/service:Service";
 
 let mocks: MockRuntime;
 beforeAll(async () => {
-  mocks = await installPulumiMocks({ computed: gcpComputed });
+  mocks = await installPulumiMocks({ computed: gcpComputed, invoke: gcpInvoke });
 });
 
 const base = { project: "acme-ml", location: "us-central1" };
@@ -185,8 +189,12 @@ describe("GpuCluster", () => {
   it("parents every resource it creates to itself", async () => {
     await build("tree", { gpuPools: [{ gpu: "nvidia-t4", maxNodes: 1 }] });
     const children = mocks.resources.filter((r) => r.custom && r.name.startsWith("tree"));
-    expect(children.length).toBe(1 + 1 + NODE_SERVICE_ACCOUNT_ROLES.length + 2);
-    expect(new Set(children.map((r) => r.parentType))).toEqual(new Set(["trainkit:gcp:GpuCluster"]));
+    const apis = children.filter((r) => r.type === SERVICE);
+    expect(apis.length).toBe(4);
+    expect(new Set(apis.map((r) => r.parentType))).toEqual(new Set(["trainkit:gcp:ProjectApis"]));
+    const own = children.filter((r) => r.type !== SERVICE);
+    expect(own.length).toBe(1 + 1 + NODE_SERVICE_ACCOUNT_ROLES.length + 2);
+    expect(new Set(own.map((r) => r.parentType))).toEqual(new Set(["trainkit:gcp:GpuCluster"]));
   });
 
   it("labels the cluster with the trainkit labels and the user's", async () => {
@@ -260,5 +268,238 @@ describe("GpuCluster argument checks", () => {
     expect(() => new GpuCluster("ranges", { ...base, podsRangeName: "pods" })).toThrow(
       "GpuCluster ranges: podsRangeName and servicesRangeName must be set together; got only podsRangeName",
     );
+  });
+});
+
+describe("GpuCluster zones", () => {
+  const offered = (type: string, region: string) =>
+    MACHINE_TYPE_ZONES.machineTypes[type]!.filter((z) => z.startsWith(`${region}-`)).sort();
+
+  it("places an H200 pool in the one zone of us-central1 that offers a3-ultragpu-8g", async () => {
+    const cluster = await build("h200", {
+      gpuPools: [{ gpu: "nvidia-h200-141gb", gpusPerNode: 8, maxNodes: 1, spot: true }],
+    });
+    expect(mocks.one(NODE_POOL, "h200-nvidia-h200-141gb-x8-spot").inputs.nodeLocations).toEqual([
+      "us-central1-b",
+    ]);
+    expect(await outputValue(cluster.gpuZones["nvidia-h200-141gb-x8-spot"]!)).toEqual(
+      offered("a3-ultragpu-8g", "us-central1"),
+    );
+  });
+
+  it("places A100 80GB and H100 pools where their machine types are offered, per region", async () => {
+    await build("eu", {
+      location: "europe-west4",
+      gpuPools: [
+        { gpu: "nvidia-a100-80gb", gpusPerNode: 8, maxNodes: 1 },
+        { gpu: "nvidia-h100-80gb", gpusPerNode: 8, maxNodes: 1, machineType: "a3-megagpu-8g", spot: true },
+      ],
+    });
+    expect(mocks.one(NODE_POOL, "eu-nvidia-a100-80gb-x8").inputs.nodeLocations).toEqual(
+      offered("a2-ultragpu-8g", "europe-west4"),
+    );
+    expect(mocks.one(NODE_POOL, "eu-nvidia-h100-80gb-x8-spot").inputs.nodeLocations).toEqual(
+      offered("a3-megagpu-8g", "europe-west4"),
+    );
+    const lookups = mocks.calls.filter(
+      (c) =>
+        c.token === "gcp:compute/getMachineTypes:getMachineTypes" &&
+        c.inputs.filter === 'name = "a2-ultragpu-8g"',
+    );
+    expect(
+      lookups
+        .map((c) => c.inputs.zone)
+        .filter((z: string) => z.startsWith("europe-west4-"))
+        .sort(),
+    ).toEqual(MACHINE_TYPE_ZONES.regions["europe-west4"]!);
+  });
+
+  it("keeps the zones a pool names, without looking any up", async () => {
+    await build("pinned", {
+      gpuPools: [{ gpu: "nvidia-a100-80gb", gpusPerNode: 8, maxNodes: 1, zones: ["us-central1-c"] }],
+    });
+    expect(mocks.one(NODE_POOL, "pinned-nvidia-a100-80gb-x8").inputs.nodeLocations).toEqual([
+      "us-central1-c",
+    ]);
+  });
+
+  it("leaves L4 and T4 pools to GKE's choice of the cluster's zones", async () => {
+    await build("small", {
+      gpuPools: [
+        { gpu: "nvidia-l4", maxNodes: 1 },
+        { gpu: "nvidia-t4", maxNodes: 1 },
+      ],
+    });
+    expect(mocks.one(NODE_POOL, "small-nvidia-l4-x1").inputs.nodeLocations).toBeUndefined();
+    expect(mocks.one(NODE_POOL, "small-nvidia-t4-x1").inputs.nodeLocations).toBeUndefined();
+  });
+
+  it("keeps a compact pool in one offered zone", async () => {
+    await build("compact", {
+      gpuPools: [
+        {
+          gpu: "nvidia-h100-80gb",
+          gpusPerNode: 8,
+          maxNodes: 2,
+          machineType: "a3-megagpu-8g",
+          spot: true,
+          compactPlacement: true,
+        },
+      ],
+    });
+    const pool = mocks.one(NODE_POOL, "compact-nvidia-h100-80gb-x8-spot").inputs;
+    expect(pool.nodeLocations).toEqual([offered("a3-megagpu-8g", "us-central1")[0]]);
+    expect(pool.placementPolicy).toEqual({ type: published.gkeNodePool.placementPolicyType });
+  });
+});
+
+describe("GpuCluster capacity", () => {
+  it("boots Hyperdisk-only machines from hyperdisk-balanced and others from GKE's default", async () => {
+    await build("disks", {
+      gpuPools: [
+        { gpu: "nvidia-h200-141gb", gpusPerNode: 8, maxNodes: 1, spot: true },
+        { gpu: "nvidia-a100-80gb", gpusPerNode: 8, maxNodes: 1, zones: ["us-central1-a"] },
+      ],
+    });
+    expect(mocks.one(NODE_POOL, "disks-nvidia-h200-141gb-x8-spot").inputs.nodeConfig.diskType).toBe(
+      published.bootDisks.bootableHyperdisk,
+    );
+    expect(mocks.one(NODE_POOL, "disks-nvidia-a100-80gb-x8").inputs.nodeConfig.diskType).toBeUndefined();
+    for (const series of published.bootDisks.hyperdiskOnlySeries)
+      expect(HYPERDISK_ONLY_SERIES).toContain(series);
+  });
+
+  it("refuses a Persistent Disk boot disk for a Hyperdisk-only machine", () => {
+    expect(
+      () =>
+        new GpuCluster("pdh200", {
+          ...base,
+          gpuPools: [{ gpu: "nvidia-h200-141gb", gpusPerNode: 8, maxNodes: 1, diskType: "pd-ssd" }],
+        }),
+    ).toThrow(
+      "GpuCluster pdh200: gpuPools[0].diskType must be hyperdisk-balanced for a3-ultragpu-8g, whose machine series takes Hyperdisk only; got pd-ssd",
+    );
+  });
+
+  it("takes nodes only from a specific reservation when one is named", async () => {
+    await build("resv", {
+      gpuPools: [
+        {
+          gpu: "nvidia-h100-80gb",
+          gpusPerNode: 8,
+          maxNodes: 4,
+          reservation: "h100-block",
+          zones: ["us-central1-a"],
+        },
+      ],
+    });
+    const pool = mocks.one(NODE_POOL, "resv-nvidia-h100-80gb-x8").inputs;
+    expect(pool.nodeConfig.reservationAffinity).toEqual({
+      consumeReservationType: published.gkeNodePool.specificReservationType,
+      key: published.gkeNodePool.reservationNameKey,
+      values: ["h100-block"],
+    });
+    expect(pool.nodeConfig.labels["trainkit.dev/capacity"]).toBe("reservation");
+    expect(pool.autoscaling.locationPolicy).toBe("ANY");
+  });
+
+  it("buys flex-start nodes that consume no reservation and are not repaired into the queue again", async () => {
+    await build("flex", {
+      gpuPools: [{ gpu: "nvidia-h100-80gb", gpusPerNode: 8, maxNodes: 2, flexStart: true }],
+    });
+    const pool = mocks.one(NODE_POOL, "flex-nvidia-h100-80gb-x8").inputs;
+    expect(pool.nodeConfig.flexStart).toBe(true);
+    expect(pool.nodeConfig.reservationAffinity).toEqual({
+      consumeReservationType: published.gkeNodePool.noReservationType,
+    });
+    expect(pool.management).toEqual({ autoRepair: false, autoUpgrade: true });
+    expect(pool.queuedProvisioning).toBeUndefined();
+    expect(pool.nodeConfig.labels["trainkit.dev/capacity"]).toBe("flex-start");
+  });
+
+  it("turns on queued provisioning with flex-start when asked", async () => {
+    await build("queued", {
+      gpuPools: [{ gpu: "nvidia-a100-80gb", gpusPerNode: 8, maxNodes: 4, queuedProvisioning: true }],
+    });
+    const pool = mocks.one(NODE_POOL, "queued-nvidia-a100-80gb-x8").inputs;
+    expect(pool.queuedProvisioning).toEqual({ enabled: true });
+    expect(pool.nodeConfig.flexStart).toBe(true);
+  });
+
+  it("refuses a pool that asks for two ways of buying nodes", () => {
+    expect(
+      () =>
+        new GpuCluster("twoways", {
+          ...base,
+          gpuPools: [{ gpu: "nvidia-h100-80gb", gpusPerNode: 8, maxNodes: 1, spot: true, reservation: "r1" }],
+        }),
+    ).toThrow(
+      "GpuCluster twoways: gpuPools[0] must buy its nodes one way, as spot, flex-start or from a reservation; got gpuPools[0].spot or gpuPools[0].reservation together",
+    );
+  });
+});
+
+describe("GpuCluster network and APIs", () => {
+  it("adds a Cloud Router and Cloud NAT for the nodes' egress when asked", async () => {
+    await build("nat", { cloudNat: true });
+    const router = mocks.one("gcp:compute/router:Router", "nat-router").inputs;
+    expect(router).toMatchObject({ project: "acme-ml", region: "us-central1", network: "default" });
+    expect(mocks.one("gcp:compute/routerNat:RouterNat", "nat-nat").inputs).toMatchObject({
+      region: "us-central1",
+      router: "nat-router",
+      natIpAllocateOption: "AUTO_ONLY",
+      sourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES",
+    });
+  });
+
+  it("creates no NAT unless asked", async () => {
+    await build("nonat");
+    expect(
+      mocks.ofType("gcp:compute/routerNat:RouterNat").filter((r) => r.name.startsWith("nonat-")),
+    ).toEqual([]);
+  });
+
+  it("checks Private Google Access on a given subnetwork after the cluster exists", async () => {
+    await build("pga", { network: "ml-vpc", subnetwork: "ml-nodes" });
+    const lookup = mocks.calls.find(
+      (c) => c.token === "gcp:compute/getSubnetwork:getSubnetwork" && c.inputs.name === "ml-nodes",
+    );
+    expect(lookup?.inputs).toMatchObject({ project: "acme-ml", region: "us-central1" });
+  });
+
+  it("limits the control plane to the CIDR blocks given", async () => {
+    await build("authnet", {
+      authorizedCidrBlocks: ["203.0.113.0/24"],
+      authorizedNetworks: [{ cidrBlock: "198.51.100.7/32", displayName: "ci" }],
+    });
+    expect(mocks.one(CLUSTER, "authnet").inputs.masterAuthorizedNetworksConfig).toEqual({
+      cidrBlocks: [{ cidrBlock: "203.0.113.0/24" }, { cidrBlock: "198.51.100.7/32", displayName: "ci" }],
+    });
+  });
+
+  it("rejects an authorized block that is not a CIDR", () => {
+    expect(() => new GpuCluster("badcidr", { ...base, authorizedCidrBlocks: ["203.0.113.7"] })).toThrow(
+      "GpuCluster badcidr: authorizedCidrBlocks[0] must be a CIDR block such as 203.0.113.0/24; got 203.0.113.7",
+    );
+  });
+
+  it("enables GKE, Compute Engine, IAM and Resource Manager, and the cluster, pools and node account wait for them", async () => {
+    await build("apis", { gpuPools: [{ gpu: "nvidia-l4", maxNodes: 1 }] });
+    const services = mocks.ofType(SERVICE).filter((r) => r.name.startsWith("apis-apis-"));
+    expect(services.map((r) => [r.inputs.service, r.inputs.disableOnDestroy]).sort()).toEqual([
+      ["cloudresourcemanager.googleapis.com", false],
+      ["compute.googleapis.com", false],
+      ["container.googleapis.com", false],
+      ["iam.googleapis.com", false],
+    ]);
+    const needs = services.map((r) => `${SERVICE}::${r.name}`);
+    for (const [type, name] of [
+      [CLUSTER, "apis"],
+      [NODE_POOL, "apis-system"],
+      [NODE_POOL, "apis-nvidia-l4-x1"],
+      [ACCOUNT, "apis-nodes"],
+    ] as const) {
+      expect(mocks.one(type, name).dependsOn).toEqual(expect.arrayContaining(needs));
+    }
   });
 });

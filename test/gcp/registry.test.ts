@@ -1,8 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { boundedName } from "../../src/components";
 import { Registry } from "../../src/gcp";
 import { gcpComputed, installPulumiMocks, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
 const REPOSITORY = "gcp:artifactregistry/repository:Repository";
+const SERVICE = "gcp:projects/service:Service";
 
 let mocks: MockRuntime;
 beforeAll(async () => {
@@ -86,7 +88,9 @@ describe("Registry", () => {
 
   it("takes the project and region from the stack's gcp config when the args leave them out", async () => {
     const registry = new Registry("fromcfg");
-    expect(await outputValue(registry.url)).toBe("europe-west4-docker.pkg.dev/cfg-project/fromcfg");
+    expect(await outputValue(registry.url)).toMatch(
+      /^europe-west4-docker\.pkg\.dev\/cfg-project\/fromcfg-[0-9a-f]{6}$/,
+    );
   });
 
   it("rejects a retention that is not a whole number of days", () => {
@@ -97,17 +101,50 @@ describe("Registry", () => {
 });
 
 describe("Registry names", () => {
-  it("rejects a component name that cannot be a repository id unless repositoryId is given", () => {
-    expect(() => new Registry("ML_Images", { project: "acme-ml", location: "us-central1" })).toThrow(
-      "Registry ML_Images: repositoryId must be 1 to 63 lowercase letters, digits or dashes, starting with a letter (it defaults to the component's name; set it explicitly); got ML_Images",
-    );
+  it("gives each stack its own repository id by default, so two stacks in one project do not collide", () => {
+    const id = (stack: string) => boundedName("images", 63, `trainkit-test/${stack}`);
+    expect(id("dev")).toMatch(/^images-[0-9a-f]{6}$/);
+    expect(id("dev")).not.toBe(id("prod"));
+  });
+
+  it("derives a valid repository id from any component name", async () => {
+    new Registry("ML_Images", { project: "acme-ml", location: "us-central1" });
+    await mocks.settle();
+    expect(mocks.one(REPOSITORY, "ML_Images").inputs.repositoryId).toMatch(/^ml-images-[0-9a-f]{6}$/);
+  });
+
+  it("rejects a given repository id Artifact Registry would refuse", () => {
     expect(
-      () =>
-        new Registry("ML_Images2", {
-          project: "acme-ml",
-          location: "us-central1",
-          repositoryId: "ml-images",
-        }),
-    ).not.toThrow();
+      () => new Registry("named", { project: "acme-ml", location: "us-central1", repositoryId: "ML_Images" }),
+    ).toThrow(
+      "Registry named: repositoryId must be 1 to 63 lowercase letters, digits or dashes, starting with a letter; got ML_Images",
+    );
+  });
+});
+
+describe("Registry APIs", () => {
+  it("enables Artifact Registry and Container Scanning, kept on after destroy, and the repository waits for both", async () => {
+    new Registry("apis", { project: "acme-ml", location: "us-central1" });
+    await mocks.settle();
+    const services = mocks.ofType(SERVICE).filter((r) => r.name.startsWith("apis-apis-"));
+    expect(
+      services.map((r) => [r.inputs.service, r.inputs.disableOnDestroy, r.inputs.project]).sort(),
+    ).toEqual([
+      ["artifactregistry.googleapis.com", false, "acme-ml"],
+      ["containerscanning.googleapis.com", false, "acme-ml"],
+    ]);
+    expect(mocks.one(REPOSITORY, "apis").dependsOn).toEqual(
+      expect.arrayContaining([
+        `${SERVICE}::apis-apis-artifactregistry`,
+        `${SERVICE}::apis-apis-containerscanning`,
+      ]),
+    );
+  });
+
+  it("enables no API when enableApis is false", async () => {
+    new Registry("noapis", { project: "acme-ml", location: "us-central1", enableApis: false });
+    await mocks.settle();
+    expect(mocks.ofType(SERVICE).filter((r) => r.name.startsWith("noapis-"))).toEqual([]);
+    expect(mocks.one(REPOSITORY, "noapis").dependsOn).toEqual([]);
   });
 });

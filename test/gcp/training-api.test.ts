@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { TrainingApi, type TrainingApiArgs } from "../../src/gcp";
+import { API_VERTEX_PERMISSIONS, TrainingApi, type TrainingApiArgs } from "../../src/gcp";
+import published from "../fixtures/published/gcp/limits.json";
 import {
   gcpComputed,
+  gcpInvoke,
   type Inputs,
   installPulumiMocks,
   type MockRuntime,
@@ -12,6 +14,8 @@ import {
 const SERVICE = "gcp:cloudrunv2/service:Service";
 const INVOKER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
 const SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion";
+const CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole";
+const API = "gcp:projects/service:Service";
 const IAM_TYPES = [
   "gcp:projects/iAMMember:IAMMember",
   "gcp:serviceaccount/iAMMember:IAMMember",
@@ -33,7 +37,7 @@ const args: TrainingApiArgs = {
 
 let mocks: MockRuntime;
 beforeAll(async () => {
-  mocks = await installPulumiMocks({ computed: gcpComputed });
+  mocks = await installPulumiMocks({ computed: gcpComputed, invoke: gcpInvoke });
 });
 
 async function build(name: string, extra: Partial<TrainingApiArgs> = {}) {
@@ -58,11 +62,13 @@ describe("TrainingApi", () => {
     const member = grants[0]!.member;
     expect(member).toMatch(/^serviceAccount:least-api-[0-9a-f]{6}@acme-ml\.iam\.gserviceaccount\.com$/);
     expect(grants.every((g) => g.member === member)).toBe(true);
+    const role = mocks.one(CUSTOM_ROLE, "least-vertex-jobs").inputs;
+    expect(role.roleId).toMatch(/^trainkit_vertex_jobs_\d{21}$/);
     expect(
       grants.map((g) => [g.role, g.project ?? g.serviceAccountId ?? g.bucket ?? g.secretId]).sort(),
     ).toEqual(
       [
-        ["roles/aiplatform.user", "acme-ml"],
+        [`projects/acme-ml/roles/${role.roleId}`, "acme-ml"],
         ["roles/iam.serviceAccountUser", `projects/acme-ml/serviceAccounts/${JOB_SA}`],
         ["roles/storage.objectAdmin", "acme-ml-output"],
         ["roles/storage.objectAdmin", "acme-ml-data"],
@@ -89,7 +95,7 @@ describe("TrainingApi", () => {
       grantsOf("noowner")
         .filter((g) => g.type === "gcp:projects/iAMMember:IAMMember")
         .map((g) => g.inputs.role),
-    ).toEqual(["roles/aiplatform.user"]);
+    ).toEqual([expect.stringMatching(/^projects\/acme-ml\/roles\/trainkit_vertex_jobs_/)]);
   });
 
   it("keeps the API keys in Secret Manager as a secret and injects them by reference, pinned to the version", async () => {
@@ -186,5 +192,60 @@ describe("TrainingApi", () => {
     expect(() => new TrainingApi("clash", { ...args, env: { TRAINKIT_API_KEYS: "{}" } })).toThrow(
       "TrainingApi clash: env must not set TRAINKIT_API_KEYS, which this component sets; use the matching argument instead",
     );
+  });
+
+  it("submits, reads, lists and cancels Vertex AI custom jobs through a custom role holding exactly those permissions", async () => {
+    await build("vertex");
+    const { source: _source, ...permissions } = published.vertexCustomJobPermissions;
+    expect([...API_VERTEX_PERMISSIONS].sort()).toEqual(Object.values(permissions).sort());
+    expect(mocks.one(CUSTOM_ROLE, "vertex-vertex-jobs").inputs.permissions.sort()).toEqual(
+      Object.values(permissions).sort(),
+    );
+  });
+
+  it("enables the APIs it calls, kept on after destroy, and every resource it creates waits for them", async () => {
+    await build("fresh");
+    const services = mocks.ofType(API).filter((r) => r.name.startsWith("fresh-apis-"));
+    expect(services.map((r) => r.inputs.service).sort()).toEqual([
+      "aiplatform.googleapis.com",
+      "cloudresourcemanager.googleapis.com",
+      "iam.googleapis.com",
+      "run.googleapis.com",
+      "secretmanager.googleapis.com",
+    ]);
+    expect(services.every((r) => r.inputs.disableOnDestroy === false)).toBe(true);
+    const needs = services.map((r) => `${API}::${r.name}`);
+    const own = mocks.resources.filter((r) => r.custom && r.name.startsWith("fresh") && r.type !== API);
+    expect(own.length).toBeGreaterThan(8);
+    for (const resource of own) expect(resource.dependsOn).toEqual(expect.arrayContaining(needs));
+  });
+
+  it("takes a Google ID token from outside when externalIngress is set, without letting everyone invoke it", async () => {
+    await build("outside", { externalIngress: true, invokers: ["user:ml-lead@example.com"] });
+    expect(mocks.one(SERVICE, "outside").inputs.ingress).toBe(published.cloudRunIngress.all);
+    const invokers = mocks.ofType(INVOKER).filter((r) => r.name.startsWith("outside-"));
+    expect(invokers.map((r) => [r.inputs.role, r.inputs.member])).toEqual([
+      [published.cloudRunIngress.invokerRole, "user:ml-lead@example.com"],
+    ]);
+  });
+
+  it("reaches a private database through Direct VPC egress to private ranges only", async () => {
+    await build("privdb", {
+      databaseUrl: "postgresql://api@10.20.0.3:5432/trainkit",
+      vpcEgress: { subnetwork: "projects/acme-ml/regions/us-central1/subnetworks/ml", tags: ["train-api"] },
+    });
+    const vpcAccess = mocks.one(SERVICE, "privdb").inputs.template.vpcAccess;
+    expect(vpcAccess).toEqual({
+      networkInterfaces: [
+        { subnetwork: "projects/acme-ml/regions/us-central1/subnetworks/ml", tags: ["train-api"] },
+      ],
+      egress: "PRIVATE_RANGES_ONLY",
+    });
+    expect(published.cloudRunVpcEgress.egress).toContain(vpcAccess.egress);
+  });
+
+  it("has no VPC access unless asked", async () => {
+    await build("novpc");
+    expect(mocks.one(SERVICE, "novpc").inputs.template.vpcAccess).toBeUndefined();
   });
 });

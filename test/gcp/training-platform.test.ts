@@ -1,13 +1,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { boundedName } from "../../src/components";
 import { TrainingPlatform, type TrainingPlatformArgs } from "../../src/gcp";
 import {
   gcpComputed,
+  gcpInvoke,
   installPulumiMocks,
   isSecret,
   type MockRuntime,
   outputValue,
 } from "../helpers/pulumi-mocks";
 
+const API = "gcp:projects/service:Service";
 const BUCKET_IAM = "gcp:storage/bucketIAMMember:BucketIAMMember";
 const REPO_IAM = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember";
 const SERVICE = "gcp:cloudrunv2/service:Service";
@@ -25,7 +28,7 @@ const args: TrainingPlatformArgs = {
 
 let mocks: MockRuntime;
 beforeAll(async () => {
-  mocks = await installPulumiMocks({ computed: gcpComputed });
+  mocks = await installPulumiMocks({ computed: gcpComputed, invoke: gcpInvoke });
 });
 
 async function build(name: string, extra: Partial<TrainingPlatformArgs> = {}) {
@@ -46,9 +49,10 @@ describe("TrainingPlatform", () => {
         ["trainkit:gcp:Bucket", "ml-data", "trainkit:gcp:TrainingPlatform"],
         ["trainkit:gcp:Bucket", "ml-output", "trainkit:gcp:TrainingPlatform"],
         ["trainkit:gcp:TrainingApi", "ml-api", "trainkit:gcp:TrainingPlatform"],
+        ["trainkit:gcp:ProjectApis", "ml-apis", "trainkit:gcp:TrainingPlatform"],
       ]),
     );
-    expect(components.length).toBe(4);
+    expect(components.length).toBe(5);
     expect(platform.cluster).toBeUndefined();
     expect(
       mocks.resources.some((r) => r.type === "trainkit:gcp:GpuCluster" && r.name.startsWith("ml-")),
@@ -64,7 +68,7 @@ describe("TrainingPlatform", () => {
       [
         ["roles/storage.objectViewer", "acme-ml-data"],
         ["roles/storage.objectAdmin", "acme-ml-output"],
-        ["roles/artifactregistry.reader", "jobs-images"],
+        ["roles/artifactregistry.reader", `jobs-images-${boundedName("jobs-images", 63).slice(-6)}`],
       ].sort(),
     );
   });
@@ -81,7 +85,8 @@ describe("TrainingPlatform", () => {
       .ofType(BUCKET_IAM)
       .filter((r) => r.name.startsWith("wire-api-objects-"))
       .map((r) => r.inputs.bucket);
-    expect(apiBuckets.sort()).toEqual(["acme-ml-data", "acme-ml-output"]);
+    // The API reads no training data; only the job's own account reads the data bucket.
+    expect(apiBuckets.sort()).toEqual(["acme-ml-output"]);
   });
 
   it("outputs what a TrainingJob or another stack needs", async () => {
@@ -98,7 +103,7 @@ describe("TrainingPlatform", () => {
       project: "acme-ml",
       region: "us-central1",
       apiUrl: "https://out-api-abc123-uc.a.run.app",
-      registryUrl: "us-central1-docker.pkg.dev/acme-ml/out-images",
+      registryUrl: `us-central1-docker.pkg.dev/acme-ml/${boundedName("out-images", 63)}`,
       dataBucketUrl: "gs://acme-ml-data",
       outputBucketUrl: "gs://acme-ml-output",
     });
@@ -125,5 +130,48 @@ describe("TrainingPlatform", () => {
     expect(mocks.one("gcp:storage/bucket:Bucket", "loose-data").inputs.forceDestroy).toBe(true);
     expect(mocks.one("gcp:storage/bucket:Bucket", "loose-output").inputs.forceDestroy).toBe(false);
     expect(mocks.one(SERVICE, "loose-api").inputs.ingress).toBe("INGRESS_TRAFFIC_ALL");
+  });
+
+  it("enables every API its parts call once, kept on after destroy, and each part's resources wait for them", async () => {
+    await build("fresh", { cluster: { gpuPools: [{ gpu: "nvidia-l4", maxNodes: 1 }] } });
+    const services = mocks.ofType(API).filter((r) => r.name.startsWith("fresh-"));
+    expect(services.map((r) => r.inputs.service).sort()).toEqual([
+      "aiplatform.googleapis.com",
+      "artifactregistry.googleapis.com",
+      "cloudresourcemanager.googleapis.com",
+      "compute.googleapis.com",
+      "container.googleapis.com",
+      "containerscanning.googleapis.com",
+      "iam.googleapis.com",
+      "run.googleapis.com",
+      "secretmanager.googleapis.com",
+    ]);
+    expect(
+      services.every(
+        (r) => r.inputs.disableOnDestroy === false && r.parentType === "trainkit:gcp:ProjectApis",
+      ),
+    ).toBe(true);
+    const needs = (api: string) => `${API}::fresh-apis-${api}`;
+    const edges: [string, string, string[]][] = [
+      [
+        "gcp:artifactregistry/repository:Repository",
+        "fresh-images",
+        ["artifactregistry", "containerscanning"],
+      ],
+      ["gcp:serviceaccount/account:Account", "fresh-jobs", ["iam"]],
+      ["gcp:cloudrunv2/service:Service", "fresh-api", ["run", "secretmanager", "aiplatform"]],
+      ["gcp:secretmanager/secret:Secret", "fresh-api-api-keys", ["secretmanager"]],
+      ["gcp:projects/iAMCustomRole:IAMCustomRole", "fresh-api-vertex-jobs", ["iam"]],
+      ["gcp:container/cluster:Cluster", "fresh-gke", ["container", "compute"]],
+      ["gcp:container/nodePool:NodePool", "fresh-gke-nvidia-l4-x1", ["container", "compute"]],
+    ];
+    for (const [type, name, apis] of edges) {
+      expect(mocks.one(type, name).dependsOn).toEqual(expect.arrayContaining(apis.map(needs)));
+    }
+  });
+
+  it("enables no API and has its parts enable none when enableApis is false", async () => {
+    await build("managed", { enableApis: false });
+    expect(mocks.ofType(API).filter((r) => r.name.startsWith("managed-"))).toEqual([]);
   });
 });

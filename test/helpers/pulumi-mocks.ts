@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 
 /** Resource inputs as the engine receives them: arbitrary trees that tests index into freely. */
@@ -19,6 +22,12 @@ export interface RegisteredResource {
   /** The provider reference (`<urn>::<id>`) the resource was registered with, when it was given one. */
   provider?: string;
   custom: boolean;
+  /**
+   * What the resource waits for, as `<type>::<name>` of each resource the engine was told it depends on
+   * (its `dependsOn`, expanded to the custom resources inside components, and the resources its inputs
+   * come from).
+   */
+  dependsOn: string[];
 }
 
 export interface MockOptions {
@@ -31,6 +40,11 @@ export interface MockOptions {
    * Each cloud's tests pass the few their components read. An `id` among them becomes the resource's id.
    */
   computed?: (resource: { type: string; name: string; inputs: Inputs }) => Record<string, unknown>;
+  /**
+   * The answer of a provider function (a data source such as `gcp:compute/getZones:getZones`), or
+   * undefined to echo its inputs back. Each cloud's tests answer the few their components call.
+   */
+  invoke?: (token: string, inputs: Inputs) => Record<string, unknown> | undefined;
 }
 
 export interface MockRuntime {
@@ -44,6 +58,13 @@ export interface MockRuntime {
   readonly calls: { token: string; inputs: Inputs }[];
   /** Waits until every outstanding registration has reached the mock monitor. */
   settle(): Promise<void>;
+}
+
+/** The parts of the engine's registration request the mocks read. */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -80,6 +101,13 @@ function parentTypeOf(urn: string): string | undefined {
 export async function installPulumiMocks(options: MockOptions = {}): Promise<MockRuntime> {
   const resources: RegisteredResource[] = [];
   const calls: MockRuntime["calls"] = [];
+  // The mock monitor hands `newResource` no dependencies, so they are read off each registration request
+  // (by type and name) before it is passed on.
+  const dependencies = new Map<string, string[]>();
+  const urnKey = (urn: string) => {
+    const parts = urn.split("::");
+    return `${(parts[2] ?? "").split("$").pop()}::${parts[3] ?? ""}`;
+  };
   if (options.config) pulumi.runtime.setAllConfig(options.config);
   await pulumi.runtime.setMocks(
     {
@@ -93,6 +121,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
           secretInputs: Object.keys(raw).filter((k) => isSecretValue(raw[k])),
           custom: args.custom ?? true,
           ...(args.provider ? { provider: args.provider } : {}),
+          dependsOn: dependencies.get(`${args.type}::${args.name}`) ?? [],
         };
         resources.push(record);
         const { id, ...computed } = options.computed?.({ type: args.type, name: args.name, inputs }) ?? {};
@@ -101,13 +130,23 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
       },
       call(args) {
         calls.push({ token: args.token, inputs: args.inputs });
-        return args.inputs;
+        return options.invoke?.(args.token, args.inputs) ?? args.inputs;
       },
     },
     options.project ?? "trainkit-test",
     options.stack ?? "test",
     false,
   );
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, callback: unknown): Promise<void>;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    dependencies.set(`${req.getType()}::${req.getName()}`, [
+      ...new Set(req.getDependenciesList().map(urnKey)),
+    ]);
+    return register(req, callback);
+  };
 
   const settle = async () => {
     const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
@@ -156,7 +195,15 @@ export function gcpComputed({ type, name, inputs }: { type: string; name: string
   const project = inputs.project ?? "mock-project";
   switch (type) {
     case "gcp:serviceaccount/account:Account":
-      return { email: `${inputs.accountId}@${project}.iam.gserviceaccount.com`, project };
+      return {
+        email: `${inputs.accountId}@${project}.iam.gserviceaccount.com`,
+        project,
+        uniqueId: `1${createHash("sha256").update(String(inputs.accountId)).digest("hex").replace(/\D/g, "").padEnd(20, "7").slice(0, 20)}`,
+      };
+    case "gcp:projects/iAMCustomRole:IAMCustomRole":
+      return { name: `projects/${project}/roles/${inputs.roleId}` };
+    case "gcp:compute/router:Router":
+      return { name: inputs.name ?? name };
     case "gcp:cloudrunv2/service:Service":
       return { name: inputs.name ?? name, uri: `https://${name}-abc123-uc.a.run.app` };
     case "gcp:container/cluster:Cluster":
@@ -175,4 +222,42 @@ export function gcpComputed({ type, name, inputs }: { type: string; name: string
     default:
       return {};
   }
+}
+
+interface MachineTypeZones {
+  regions: Record<string, string[]>;
+  machineTypes: Record<string, string[]>;
+}
+
+/** Which zones list which machine type, as published (see the fixture's `source`). */
+export const MACHINE_TYPE_ZONES = JSON.parse(
+  readFileSync(path.join(__dirname, "../fixtures/published/gcp/machine-type-zones.json"), "utf8"),
+) as MachineTypeZones;
+
+/**
+ * A stand-in for Compute Engine's zone and machine-type lists (the `getZones` and `getMachineTypes` data
+ * sources), answering from the published zones of each machine type. Only the filter trainkit sends
+ * (`name = "<type>"`) is understood; any other is an error, so a changed query fails loudly.
+ */
+export function gcpInvoke(token: string, inputs: Inputs): Record<string, unknown> | undefined {
+  if (token === "gcp:compute/getZones:getZones") {
+    const names = MACHINE_TYPE_ZONES.regions[inputs.region];
+    if (!names) throw new Error(`the zone fixture has no region ${inputs.region}`);
+    return { names, id: inputs.region, project: inputs.project, region: inputs.region };
+  }
+  if (token === "gcp:compute/getMachineTypes:getMachineTypes") {
+    const match = /^name = "([a-z0-9-]+)"$/.exec(inputs.filter ?? "");
+    if (!match) throw new Error(`unexpected machine type filter ${inputs.filter}`);
+    const zones = MACHINE_TYPE_ZONES.machineTypes[match[1]!];
+    if (!zones) throw new Error(`the zone fixture has no machine type ${match[1]}`);
+    const machineTypes = zones.includes(inputs.zone) ? [{ name: match[1], accelerators: [] }] : [];
+    return {
+      machineTypes,
+      id: inputs.zone,
+      project: inputs.project,
+      zone: inputs.zone,
+      filter: inputs.filter,
+    };
+  }
+  return undefined;
 }

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { GKE_STORAGE_CLASS } from "../../src/gcp";
 import {
   API_ROLE_RULES,
+  CLOUD_STORAGE_CLASSES,
   DEFAULT_DEVICE_PLUGIN_IMAGE,
   GpuSupport,
   TrainingApi,
@@ -355,5 +357,75 @@ describe("TrainingPlatform", () => {
     expect(
       () => new TrainingPlatform("nogpu", { image: "i", apiKeys: "{}", gpu: false, kueue: { gpuQuota: 4 } }),
     ).toThrow(/kueue needs GPU support, but gpu is false/);
+  });
+});
+
+describe("Kubernetes storage and Pod Security", () => {
+  it("puts the embedded database on the StorageClass named, so the claim binds on a cluster without a default", async () => {
+    new TrainingApi("gkeapi", {
+      ...apiArgs,
+      namespace: "gke-api",
+      storageClassName: CLOUD_STORAGE_CLASSES.gke,
+    });
+    await mocks.settle();
+    const claim = mocks.resources.find((r) => r.type === PVC && r.name === "gkeapi-data")!;
+    expect(claim.inputs.spec.storageClassName).toBe("standard-rwo");
+    expect(GKE_STORAGE_CLASS).toBe(CLOUD_STORAGE_CLASSES.gke);
+  });
+
+  it("passes the platform's StorageClass to the API's claim", async () => {
+    new TrainingPlatform("aks", {
+      image: apiArgs.image,
+      apiKeys: apiArgs.apiKeys,
+      namespace: "aks-api",
+      jobsNamespace: "aks-jobs",
+      storageClassName: CLOUD_STORAGE_CLASSES.aks,
+    });
+    await mocks.settle();
+    const claim = mocks.resources.find((r) => r.type === PVC && r.name === "aks-api-data")!;
+    expect(claim.inputs.spec.storageClassName).toBe("managed-csi");
+  });
+
+  it("leaves the claim to the cluster's default StorageClass when none is named", async () => {
+    new TrainingApi("defaultsc", { ...apiArgs, namespace: "default-sc" });
+    await mocks.settle();
+    const claim = mocks.resources.find((r) => r.type === PVC && r.name === "defaultsc-data")!;
+    expect(claim.inputs.spec.storageClassName).toBeUndefined();
+  });
+
+  it("enforces the restricted Pod Security level on the jobs' namespace by default and baseline when asked", async () => {
+    new TrainingPlatform("strict", {
+      image: apiArgs.image,
+      apiKeys: apiArgs.apiKeys,
+      namespace: "s-api",
+      jobsNamespace: "s-jobs",
+    });
+    new TrainingPlatform("stock", {
+      image: apiArgs.image,
+      apiKeys: apiArgs.apiKeys,
+      namespace: "r-api",
+      jobsNamespace: "r-jobs",
+      jobsPodSecurity: "baseline",
+    });
+    await mocks.settle();
+    const level = (name: string) =>
+      mocks.resources.find((r) => r.type === NAMESPACE && r.name === name)!.inputs.metadata.labels[
+        "pod-security.kubernetes.io/enforce"
+      ];
+    expect(level("strict-jobs")).toBe("restricted");
+    expect(level("stock-jobs")).toBe("baseline");
+  });
+
+  it("refuses a Pod Security level other than restricted or baseline", () => {
+    expect(
+      () =>
+        new TrainingPlatform("priv", {
+          image: apiArgs.image,
+          apiKeys: apiArgs.apiKeys,
+          jobsPodSecurity: "privileged",
+        }),
+    ).toThrow(
+      "TrainingPlatform priv: jobsPodSecurity must be restricted or baseline (baseline admits images that run as root); got privileged",
+    );
   });
 });

@@ -66,6 +66,8 @@ export class HttpClient {
     what: string,
     private readonly headers: Record<string, string>,
     policy: Partial<RetryPolicy> = {},
+    /** Further headers fetched per request, such as a Google ID token that expires within the hour. */
+    private readonly authorize?: () => Promise<Record<string, string>>,
   ) {
     this.base = new URL(url.endsWith("/") ? url : `${url}/`);
     if (this.base.username !== "" || this.base.password !== "") {
@@ -107,10 +109,12 @@ export class HttpClient {
       if (attempt > 0) await sleep(this.backoff(attempt - 1, lastRetryAfterMs));
       lastRetryAfterMs = undefined;
       let unsent = false;
+      // Credentials that cannot be had are not a network failure: no retry would find them.
+      const auth = this.authorize ? await this.authorize() : {};
       try {
         const response = await fetch(url, {
           method,
-          headers,
+          headers: { ...headers, ...auth },
           body,
           signal: AbortSignal.timeout(this.policy.timeoutMs),
         });

@@ -1,4 +1,5 @@
 import { describeDetails, ErrorBody, Job } from "../../spec";
+import { googleIdTokenHeaders } from "./google-id-token";
 import { type Answer, describeBody, HttpClient, type RetryPolicy } from "./http";
 import {
   type ApiSettings,
@@ -20,6 +21,7 @@ export class TrainApiClient implements JobClient {
       "the Train API URL",
       { "x-api-key": settings.apiKey, "x-selected-account-id": settings.accountId },
       policy,
+      settings.googleIdToken ? googleIdTokenHeaders(settings.url) : undefined,
     );
   }
 

@@ -6,6 +6,8 @@ export interface ApiSettings {
   readonly url: string;
   readonly apiKey: string;
   readonly accountId: string;
+  /** Send a Google ID token for the URL's service as `Authorization: Bearer` (a Train API on Cloud Run). */
+  readonly googleIdToken?: boolean;
 }
 
 /** What one job submission asks for, in the Train API's own words. */

@@ -89,6 +89,14 @@ export function toKubernetesJob(
     ...(config.resources?.memory ? { memory: config.resources.memory } : {}),
     ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
   };
+  // Non-root stays the rule unless the job asks for root by user id 0; the namespace's Pod Security level
+  // then decides whether the pod may start.
+  const root = config.run_as_user === 0;
+  const identity = {
+    runAsNonRoot: !root,
+    ...(config.run_as_user !== undefined ? { runAsUser: config.run_as_user } : {}),
+    ...(config.run_as_group !== undefined ? { runAsGroup: config.run_as_group } : {}),
+  };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -116,7 +124,7 @@ export function toKubernetesJob(
           // Training code has no business with the Kubernetes API; a token it never uses is only
           // something to steal.
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          securityContext: { ...identity, seccompProfile: { type: "RuntimeDefault" } },
           ...(gpus > 0
             ? {
                 tolerations: [
@@ -139,7 +147,7 @@ export function toKubernetesJob(
               securityContext: {
                 allowPrivilegeEscalation: false,
                 capabilities: { drop: ["ALL"] },
-                runAsNonRoot: true,
+                runAsNonRoot: !root,
               },
               volumeMounts: [...volumeMounts, { name: "dshm", mountPath: "/dev/shm" }],
             },
