@@ -6,13 +6,14 @@ import {
   BACKENDS,
   type Backend,
   CREATE_JOB_REQUESTS,
+  decodeSimplismartJsonFields,
   issuesToDetails,
   isTerminal,
   isVendor,
-  JobName,
   type JobStatus,
   type StorageMount,
   VENDOR_NAME_PATH,
+  VENDOR_NAMES,
   VENDORS,
   type Vendor,
   vendorJobConfigSchema,
@@ -23,14 +24,15 @@ import { isCloudRunUrl } from "./clients/google-id-token";
 import { SIMPLISMART_DEFAULT_URL, SimplismartClient } from "./clients/simplismart";
 import { TENSORONE_DEFAULT_URL, TensorOneClient } from "./clients/tensorone";
 import { TrainApiClient } from "./clients/trainapi";
-import type {
-  ApiSettings,
-  JobClient,
-  JobSnapshot,
-  SubmitRequest,
-  VendorSubmitRequest,
+import {
+  type ApiSettings,
+  type JobClient,
+  type JobSnapshot,
+  type SubmitRequest,
+  UnconfirmedError,
+  type VendorSubmitRequest,
 } from "./clients/types";
-import { withName } from "./clients/vendor";
+import { warn, withName } from "./clients/vendor";
 
 // This module is what the serialized `TrainingJob` provider loads, by package name, in the process
 // Pulumi starts for dynamic providers. It must therefore be plain data in, plain data out: no
@@ -133,7 +135,7 @@ const SETTINGS: readonly [Setting, Setting, Setting] = [
   },
 ];
 
-/** Each vendor's public API, as its seed shows it. Custom training runs (seed 003) name no host. */
+/** Each vendor's public API, as its documentation shows it. The custom training document names no host. */
 const VENDOR_DEFAULT_URLS: Record<Vendor, string | undefined> = {
   baseten: BASETEN_DEFAULT_URL,
   tensorone: TENSORONE_DEFAULT_URL,
@@ -340,7 +342,11 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
 
   async read(id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
     const state = props as unknown as TrainingJobOutputs;
-    const job = await this.client(state).get(id);
+    const job = await this.client(state)
+      .get(id)
+      .catch((err: unknown) => unconfirmed(err, id, props));
+    // The job's status could not be read where the vendor does not document how: it stays as last seen.
+    if (job === "unconfirmed") return { id, props };
     // An id the API no longer knows means the job is gone; an empty result drops it from the stack.
     if (!job) return {};
     return { id, props: outputsOf(state, job, state.createdAt) };
@@ -349,7 +355,8 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
   async update(id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
     const props = news as unknown as TrainingJobInputs;
     const client = this.client(props);
-    const job = await client.get(id);
+    const read = await client.get(id).catch((err: unknown) => unconfirmed(err, id, olds));
+    const job = read === "unconfirmed" ? lastSeen(id, olds) : read;
     if (!job) {
       throw new Error(
         `job ${id} is no longer known to ${apiName(props.backend)} at ${this.setting(props, settingsOf(props.backend)[0]!)}; ` +
@@ -428,7 +435,7 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
             ? new TensorOneClient(settings, policy)
             : backend === "customtraining"
               ? new CustomTrainingClient(settings, String(config.model_id), policy)
-              : new SimplismartClient(settings, policy);
+              : new SimplismartClient(settings, String(config.org), policy);
       return { kind: "vendor", client };
     }
     const url = this.setting(props, SETTINGS[0]);
@@ -450,6 +457,32 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
   private fromStackOrEnv(s: Setting): string | undefined {
     return this.stack[s.config] ?? (process.env[s.env] || undefined) ?? s.fallback;
   }
+}
+
+/**
+ * A read that could not tell whether the job still exists (an inferred endpoint answered 404): the
+ * job is kept as last seen, with a warning, instead of being dropped from the stack.
+ */
+function unconfirmed(err: unknown, id: string, state: Props): "unconfirmed" {
+  if (!(err instanceof UnconfirmedError)) throw err;
+  warn(
+    `job ${id} is kept in the stack as last seen (${String(state.status ?? "status unknown")}): ${err.message}. ` +
+      "If the job is gone, remove it with `pulumi state delete <urn>`",
+  );
+  return "unconfirmed";
+}
+
+/** The job as the state last recorded it. */
+function lastSeen(id: string, state: Props): JobSnapshot {
+  return {
+    id,
+    name: String(state.name ?? ""),
+    status: (state.status as JobStatus | undefined) ?? "PENDING",
+    cloud_job_identifier: (state.cloudJobIdentifier as Record<string, string> | undefined) ?? null,
+    created_at: typeof state.createdAt === "string" ? state.createdAt : undefined,
+    updated_at: typeof state.updatedAt === "string" ? state.updatedAt : undefined,
+    result: typeof state.failureReason === "string" ? { failure_reason: state.failureReason } : null,
+  };
 }
 
 /** What watching and cancelling need of a client, whatever it submits. */
@@ -579,7 +612,9 @@ function failuresOf(
       const value = apiPath ? valueAt(root, apiPath) : undefined;
       let reason = detail.message;
       if (issue.code === "invalid_type" && value === undefined) reason = `is required (${issue.expected})`;
-      else if (isPrimitive(value) && value !== undefined && !reason.includes("; got ")) {
+      else if (issue.code === "invalid_type" && reason.startsWith("Invalid input")) {
+        reason = `expected ${withArticle(issue.expected)}; got ${show(value)}`;
+      } else if (isPrimitive(value) && value !== undefined && !reason.includes("; got ")) {
         reason = `${reason}; got ${show(value)}`;
       }
       failures.push({ property: toProperty(detail.path), reason });
@@ -599,7 +634,7 @@ function checkVendorSpec(
   const failures: pulumi.dynamic.CheckFailure[] = [];
   const name = news.name;
   if (name !== UNKNOWN) {
-    const parsedName = JobName.safeParse(name);
+    const parsedName = VENDOR_NAMES[vendor].safeParse(name);
     if (!parsedName.success) {
       failures.push(
         ...failuresOf(
@@ -632,8 +667,11 @@ function checkVendorSpec(
   }
   const namePath = VENDOR_NAME_PATH[vendor];
   const written = valueAt(jobConfig, namePath);
-  const filled =
-    typeof name === "string" ? withName(jobConfig as Props, namePath, name) : (jobConfig as Props);
+  // Simplismart's JSON-text fields are read as the values they hold, so that a mistake inside one is
+  // reported with the value found there.
+  const decoded =
+    vendor === "simplismart" ? decodeSimplismartJsonFields(jobConfig as Props) : (jobConfig as Props);
+  const filled = typeof name === "string" ? withName(decoded, namePath, name) : decoded;
   if (written !== undefined && written !== name && written !== UNKNOWN && name !== UNKNOWN) {
     failures.push({
       property: `jobConfig.${namePath.join(".")}`,
@@ -730,6 +768,10 @@ function containsUnknown(value: unknown): boolean {
   if (value === UNKNOWN) return true;
   if (value === null || typeof value !== "object") return false;
   return Object.values(value).some(containsUnknown);
+}
+
+function withArticle(noun: string): string {
+  return /^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`;
 }
 
 function isPrimitive(value: unknown): value is string | number | boolean | null | undefined {

@@ -7,10 +7,15 @@ import {
 import { FakeCloud, type FakeResponse, type RecordedRequest } from "./fake-cloud";
 import { ProviderHost, secret } from "./provider-host";
 
-// Loopback stand-ins for the vendors' training APIs (seeds 001-004). Each validates what it is sent
-// with the vendor's schema, checks the vendor's Authorization header, keeps the jobs it created,
-// and answers in the seed's shapes. A job moves through the statuses `plan` gives it, one step per
+// Loopback stand-ins for the vendors' training APIs, written from the vendors' documents: they model
+// those documents, not how the vendors' real services behave. Each validates what it is sent with
+// the vendor's schema, checks the vendor's Authorization header, keeps the jobs it created, and
+// answers in the documents' shapes. A job moves through the statuses `plan` gives it, one step per
 // read, so a test decides what a job goes through.
+//
+// A strict fake serves only the calls the vendor's document shows, and answers any other with 404,
+// as a service without that route would. A lax fake also serves the calls trainkit infers (status
+// reads, lists, cancels), in the shapes trainkit infers for them.
 
 type Fields = Record<string, unknown>;
 
@@ -18,6 +23,11 @@ type Fields = Record<string, unknown>;
 export interface FakeJob {
   fields: Fields;
   steps: Fields[];
+}
+
+/** Whether a fake serves only the vendor's documented calls. */
+export interface FakeOptions {
+  readonly strict?: boolean;
 }
 
 export abstract class FakeVendor {
@@ -29,6 +39,8 @@ export abstract class FakeVendor {
   protected constructor(
     readonly cloud: FakeCloud,
     readonly apiKey: string,
+    /** Serve only the vendor's documented calls; a test may switch it. */
+    public strict: boolean,
   ) {}
 
   get url(): string {
@@ -43,6 +55,11 @@ export abstract class FakeVendor {
   /** Requests whose method and path match. */
   received(method: string, path: RegExp): RecordedRequest[] {
     return this.cloud.received(method, path);
+  }
+
+  /** The jobs whose `field` starts with `prefix`: a TrainingJob's jobs, whose names carry a mark after it. */
+  named(field: string, prefix: string): FakeJob[] {
+    return [...this.jobs.values()].filter((j) => String(j.fields[field] ?? "").startsWith(`${prefix}-`));
   }
 
   /** Sets a job's fields now, as if the vendor had moved it on. */
@@ -74,8 +91,13 @@ export abstract class FakeVendor {
     const job = this.jobs.get(id);
     if (!job) return undefined;
     const step = job.steps.shift();
-    if (step) Object.assign(job.fields, step, { updated_at: new Date().toISOString() });
+    if (step) Object.assign(job.fields, step, this.touched());
     return job.fields;
+  }
+
+  /** The update time a job shows after it changes, under the field the vendor's job object has for it. */
+  protected touched(): Fields {
+    return {};
   }
 
   protected authorized(req: RecordedRequest, scheme: string): boolean {
@@ -85,13 +107,17 @@ export abstract class FakeVendor {
 
 const json = (status: number, body: unknown): FakeResponse => ({ status, body });
 
-/** Baseten (seed 001), under `/v1/training_projects/{id}/jobs`. */
+/** Baseten, under `/v1/training_projects/{id}/jobs`; its document shows only the create. */
 export class FakeBaseten extends FakeVendor {
-  static async start(apiKey: string): Promise<FakeBaseten> {
+  static async start(apiKey: string, options: FakeOptions = {}): Promise<FakeBaseten> {
     let fake: FakeBaseten | undefined;
     const cloud = await FakeCloud.start((req) => fake!.handle(req));
-    fake = new FakeBaseten(cloud, apiKey);
+    fake = new FakeBaseten(cloud, apiKey, options.strict ?? false);
     return fake;
+  }
+
+  protected override touched(): Fields {
+    return { updated_at: new Date().toISOString() };
   }
 
   private handle(req: RecordedRequest): FakeResponse {
@@ -117,6 +143,7 @@ export class FakeBaseten extends FakeVendor {
       });
       return json(200, { training_job: job.fields });
     }
+    if (this.strict) return json(404, { error: "Not found" });
     if (req.method === "GET" && !id) {
       const mine = [...this.jobs.values()].filter((j) => j.fields.training_project_id === project);
       return json(200, { training_jobs: mine.map((j) => j.fields) });
@@ -135,35 +162,62 @@ export class FakeBaseten extends FakeVendor {
   }
 }
 
-/** TensorOne (seed 002), under `/v2/training/jobs`. */
+/**
+ * TensorOne, under `/v2/training/jobs`. Its document shows every call trainkit makes, so strict
+ * and lax serve the same routes; strict answers a create in the reference shape (`jobId`), lax in
+ * the shape of the document's examples (`id`).
+ */
 export class FakeTensorOne extends FakeVendor {
-  static async start(apiKey: string): Promise<FakeTensorOne> {
+  static async start(apiKey: string, options: FakeOptions = {}): Promise<FakeTensorOne> {
     let fake: FakeTensorOne | undefined;
     const cloud = await FakeCloud.start((req) => fake!.handle(req));
-    fake = new FakeTensorOne(cloud, apiKey);
+    fake = new FakeTensorOne(cloud, apiKey, options.strict ?? false);
     return fake;
+  }
+
+  protected override touched(): Fields {
+    return { updatedAt: new Date().toISOString() };
   }
 
   private handle(req: RecordedRequest): FakeResponse {
     if (!this.authorized(req, "Bearer")) {
       return json(401, { error: "UNAUTHORIZED", message: "Invalid or missing API key" });
     }
-    const m = /^\/v2\/training\/jobs(?:\/([^/]+))?(\/stop)?$/.exec(req.path);
+    const m = /^\/v2\/training\/jobs(?:\/([^/]+))?(?:\/(stop|resume))?$/.exec(req.path);
     if (!m) return json(404, { error: "NOT_FOUND", message: "No such route" });
-    const [, id, stop] = m;
+    const [, id, action] = m;
     if (req.method === "POST" && !id) return this.create(req.json as Fields);
     if (req.method === "GET" && !id) {
-      const jobs = [...this.jobs.values()].map((j) => j.fields).reverse();
+      // Newest first, as `sort=created_at&order=desc` asks; a page of `limit` from `offset`.
+      const all = [...this.jobs.values()].map((j) => listed(j.fields)).reverse();
+      const limit = Number(req.query.get("limit") ?? 50);
+      const offset = Number(req.query.get("offset") ?? 0);
+      const jobs = all.slice(offset, offset + limit);
       return json(200, {
         jobs,
-        pagination: { total: jobs.length, limit: 50, offset: 0, hasMore: false },
+        pagination: { total: all.length, limit, offset, hasMore: offset + limit < all.length },
       });
     }
     const job = id ? this.jobs.get(id) : undefined;
     if (!job) return json(404, { error: "JOB_NOT_FOUND", message: `Training job ${id} does not exist` });
-    if (req.method === "GET") return json(200, this.read(id!));
-    if (req.method === "POST" && stop) {
-      this.set(id!, { status: "stopped" });
+    if (req.method === "GET" && !action) return json(200, this.read(id!));
+    if (req.method === "POST" && action === "stop") {
+      const checkpoints = (job.fields.checkpoints as Fields[] | undefined) ?? [];
+      if ((req.json as Fields | undefined)?.saveCheckpoint === true) {
+        checkpoints.push({ id: `ckpt_${checkpoints.length + 1}`, createdAt: new Date().toISOString() });
+      }
+      this.set(id!, { status: "stopped", checkpoints });
+      return json(200, job.fields);
+    }
+    if (req.method === "POST" && action === "resume") {
+      const checkpointId = (req.json as Fields | undefined)?.checkpointId;
+      const known = ((job.fields.checkpoints as Fields[] | undefined) ?? []).some(
+        (c) => c.id === checkpointId,
+      );
+      if (job.fields.status !== "stopped" || !known) {
+        return json(409, { error: "CONFIGURATION_ERROR", message: "Job is not stopped at that checkpoint" });
+      }
+      this.set(id!, { status: "running" });
       return json(200, job.fields);
     }
     return json(405, { error: "METHOD_NOT_ALLOWED", message: "Method not allowed" });
@@ -198,7 +252,7 @@ export class FakeTensorOne extends FakeVendor {
     const job = this.add(id, {
       id,
       name: body.name,
-      status: "pending",
+      status: this.strict ? "queued" : "pending",
       modelType: body.modelType,
       datasetId: body.datasetId,
       config: body.config,
@@ -207,19 +261,34 @@ export class FakeTensorOne extends FakeVendor {
       createdAt: now,
       updatedAt: now,
     });
-    return json(201, job.fields);
+    if (!this.strict) return json(201, job.fields);
+    return json(201, {
+      jobId: id,
+      name: body.name,
+      status: "queued",
+      estimatedStartTime: now,
+      estimatedDuration: "2h",
+      estimatedCost: { gpuCost: 20, storageCost: 1, totalCost: 21 },
+      createdAt: now,
+    });
   }
 }
 
-/** Custom training runs on a model registry (seed 003), under `/api/v1/models/{id}/custom`. */
+/** A job as TensorOne's list shows it: the details less the config, checkpoints and usage. */
+function listed(fields: Fields): Fields {
+  const { config: _c, checkpoints: _k, resourceAllocation: _r, estimatedCost: _e, ...rest } = fields;
+  return rest;
+}
+
+/** Custom training runs on a model registry, under `/api/v1/models/{id}/custom`; its document shows only the create. */
 export class FakeCustomTraining extends FakeVendor {
   /** Script assets uploaded per model; a model missing here has none. */
   readonly scripts = new Map<string, string[]>();
 
-  static async start(apiKey: string): Promise<FakeCustomTraining> {
+  static async start(apiKey: string, options: FakeOptions = {}): Promise<FakeCustomTraining> {
     let fake: FakeCustomTraining | undefined;
     const cloud = await FakeCloud.start((req) => fake!.handle(req));
-    fake = new FakeCustomTraining(cloud, apiKey);
+    fake = new FakeCustomTraining(cloud, apiKey, options.strict ?? false);
     return fake;
   }
 
@@ -257,6 +326,7 @@ export class FakeCustomTraining extends FakeVendor {
       });
       return json(200, run.fields);
     }
+    if (this.strict) return json(404, { detail: "Not Found" });
     if (req.method === "GET" && !id) return json(200, { runs: runs.map((r) => r.fields) });
     const run = id ? this.jobs.get(id) : undefined;
     if (!run || run.fields.model_id !== model) return json(404, { detail: `Run ${id} not found` });
@@ -269,15 +339,18 @@ export class FakeCustomTraining extends FakeVendor {
   }
 }
 
-/** Simplismart's training suite (seed 004), under `/job/`. */
+/**
+ * Simplismart's training suite, under `/job/`; its document shows only the create. Its job object
+ * has no creation time, in the create's answer as in the inferred reads.
+ */
 export class FakeSimplismart extends FakeVendor {
   /** The last form received, as the server decoded it. */
   lastForm: Record<string, string> | undefined;
 
-  static async start(apiKey: string): Promise<FakeSimplismart> {
+  static async start(apiKey: string, options: FakeOptions = {}): Promise<FakeSimplismart> {
     let fake: FakeSimplismart | undefined;
     const cloud = await FakeCloud.start((req) => fake!.handle(req));
-    fake = new FakeSimplismart(cloud, apiKey);
+    fake = new FakeSimplismart(cloud, apiKey, options.strict ?? false);
     return fake;
   }
 
@@ -298,15 +371,12 @@ export class FakeSimplismart extends FakeVendor {
       const parsed = SimplismartJobForm.safeParse(form);
       if (!parsed.success) return json(400, { detail: parsed.error.message });
       const requestId = crypto.randomUUID();
-      const now = new Date().toISOString();
       this.add(requestId, {
         request_id: requestId,
         org: form.org,
         status: "QUEUED",
         message: "Training job submitted successfully.",
         experiment_name: form.experiment_name,
-        created_at: now,
-        updated_at: now,
       });
       return json(201, {
         request_id: requestId,
@@ -315,6 +385,7 @@ export class FakeSimplismart extends FakeVendor {
         experiment_name: form.experiment_name,
       });
     }
+    if (this.strict) return json(404, { detail: "Not found." });
     if (req.method === "GET" && !id) {
       const results = [...this.jobs.values()]
         .map((j) => j.fields)

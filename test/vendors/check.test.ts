@@ -9,7 +9,7 @@ import {
   secret,
 } from "../helpers/provider-host";
 import { plan } from "../helpers/provider-jobs";
-import { basetenExample, simplismartForm, tensorOneLlmExample } from "../helpers/vendor-seeds";
+import { basetenExample, simplismartForm, tensorOneLlmExample } from "../helpers/vendor-examples";
 
 // `check` and `diff` of vendor jobs as the engine calls them during preview. The vendors' URLs
 // point at a closed port: neither may call out.
@@ -52,7 +52,7 @@ const baseten = (trainingJob: Record<string, unknown> = job, extra: Record<strin
   }) as TrainingJobArgs;
 
 describe("check of a vendor job", () => {
-  it("accepts seed 001's example with the key from stack config and Baseten's default URL", async () => {
+  it("accepts Baseten's documented example with the key from stack config and Baseten's default URL", async () => {
     const bare = await ProviderHost.start({ config: { "trainkit:basetenApiKey": secret("bt-key") } });
     try {
       expect(await failuresOf(baseten(), bare)).toEqual([]);
@@ -151,6 +151,73 @@ describe("check of a vendor job", () => {
     const config = inputs.jobConfig as Record<string, unknown>;
     expect(config.experiment_name).toBe("exp-1");
     expect(config.model_details).toEqual(JSON.parse(simplismartForm.model_details));
+  });
+});
+
+describe("check of a vendor job's name and body, by each vendor's rules", () => {
+  const tensorone = (name: string) =>
+    ({
+      backend: "tensorone",
+      name,
+      jobConfig: { ...tensorOneLlmExample, name: undefined },
+      apiKey: "t1-key",
+    }) as TrainingJobArgs;
+
+  it("reports a missing Baseten training_job at jobConfig.training_job, not at a field inside it", async () => {
+    const args = { backend: "baseten", name: "gpt-oss-job", jobConfig: { training_project_id: "proj-1" } };
+    expect(await failuresOf(args as TrainingJobArgs)).toEqual([
+      { property: "jobConfig.training_job", reason: "is required (object)" },
+    ]);
+  });
+
+  it("reports a Baseten training_job that is not an object at jobConfig.training_job, with the value", async () => {
+    const args = {
+      backend: "baseten",
+      name: "gpt-oss-job",
+      jobConfig: { training_project_id: "proj-1", training_job: "gpt-oss-job" },
+    };
+    expect(await failuresOf(args as TrainingJobArgs)).toEqual([
+      { property: "jobConfig.training_job", reason: 'expected an object; got "gpt-oss-job"' },
+    ]);
+  });
+
+  it("reports a wrong type inside a Simplismart JSON-text field as the type expected, with the value", async () => {
+    const infra = '{"gpu_type": "h100", "gpu_count": "two", "infra_type": "simplismart", "node_count": 2}';
+    const args = {
+      backend: "simplismart",
+      name: "exp-1",
+      jobConfig: { ...simplismartForm, experiment_name: undefined, infra_config: infra },
+    };
+    expect(await failuresOf(args as TrainingJobArgs)).toEqual([
+      { property: "jobConfig.infra_config.gpu_count", reason: 'expected a number; got "two"' },
+    ]);
+  });
+
+  it("takes a TensorOne name with spaces and punctuation, as TensorOne's name is human-readable", async () => {
+    expect(await failuresOf(tensorone("Llama 7B fine-tune: run #3 (LoRA)"))).toEqual([]);
+  });
+
+  it("limits a TensorOne name to 91 characters, leaving TensorOne's 100 room for the submission's mark", async () => {
+    expect(await failuresOf(tensorone("x".repeat(91)))).toEqual([]);
+    expect(await failuresOf(tensorone("x".repeat(92)))).toEqual([
+      {
+        property: "name",
+        reason:
+          "must be at most 91 characters: TensorOne takes names of up to 100, and 9 go to the mark that tells " +
+          `this submission's job from others; got "${"x".repeat(79)}...`,
+      },
+    ]);
+  });
+
+  it("keeps a Baseten name to the identifier form, as Baseten's documentation sets no other rule", async () => {
+    const failures = await failuresOf(baseten({ ...job, name: undefined }, { name: "gpt oss job" }));
+    expect(failures).toEqual([
+      {
+        property: "name",
+        reason:
+          "must start with a letter or digit and hold only letters, digits, '.', '_' and '-'; got \"gpt oss job\"",
+      },
+    ]);
   });
 });
 

@@ -22,9 +22,9 @@ import {
   tensorOneLlmExample,
   tensorOneReferenceExample,
   tensorOneVisionExample,
-} from "../helpers/vendor-seeds";
+} from "../helpers/vendor-examples";
 
-// The vendors' request schemas against the seeds' own example requests, and against the mistakes
+// The vendors' request schemas against the example requests of their documentation, and against the mistakes
 // they exist to catch.
 
 function details(schema: { safeParse(v: unknown): { success: boolean; error?: unknown } }, value: unknown) {
@@ -33,12 +33,12 @@ function details(schema: { safeParse(v: unknown): { success: boolean; error?: un
   return issuesToDetails(result.error as never);
 }
 
-describe("the seeds' example requests", () => {
-  it("validate unchanged: Baseten's create body (seed 001)", () => {
+describe("the documented example requests", () => {
+  it("validate unchanged: Baseten's create body", () => {
     expect(BasetenCreateJobRequest.parse(basetenExample)).toEqual(basetenExample);
   });
 
-  it("validate unchanged: TensorOne's reference body and both of its examples (seed 002)", () => {
+  it("validate unchanged: TensorOne's reference body and both of its examples", () => {
     expect(TensorOneStructuredJob.parse(tensorOneReferenceExample)).toEqual(tensorOneReferenceExample);
     expect(TensorOneConfigJob.parse(tensorOneLlmExample)).toEqual(tensorOneLlmExample);
     expect(TensorOneConfigJob.parse(tensorOneVisionExample)).toEqual(tensorOneVisionExample);
@@ -47,11 +47,11 @@ describe("the seeds' example requests", () => {
     }
   });
 
-  it("validate unchanged: the custom training body (seed 003)", () => {
+  it("validate unchanged: the custom training body", () => {
     expect(CustomTrainingRequest.parse(customTrainingExample)).toEqual(customTrainingExample);
   });
 
-  it("validate unchanged: Simplismart's multipart form, JSON text fields included (seed 004)", () => {
+  it("validate unchanged: Simplismart's multipart form, JSON text fields included", () => {
     const parsed = SimplismartJobForm.parse(simplismartForm) as Record<string, unknown>;
     expect(parsed.infra_config).toEqual({
       gpu_type: "h100",
@@ -120,14 +120,14 @@ describe("a vendor jobConfig", () => {
     ]);
   });
 
-  it("rejects a custom training timeout above the seed's 86400 s maximum", () => {
+  it("rejects a custom training timeout above the documented 86400 s maximum", () => {
     const bad = { model_id: "m", ...customTrainingExample, timeout_seconds: 90_000 };
     expect(details(CustomTrainingJobConfig, bad)).toEqual([
       { path: "timeout_seconds", message: "must be 1 to 86400" },
     ]);
   });
 
-  it("rejects a custom training runtime the seed does not list", () => {
+  it("rejects a custom training runtime the documentation does not list", () => {
     const bad = { model_id: "m", ...customTrainingExample, runtime: "python2.7" };
     expect(details(CustomTrainingJobConfig, bad).map((d) => d.path)).toEqual(["runtime"]);
   });

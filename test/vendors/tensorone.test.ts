@@ -4,10 +4,11 @@ import { FakeTensorOne, vendorHost } from "../helpers/fake-vendors";
 import { ensureBuilt } from "../helpers/provider-build";
 import { ProviderCallError, type ProviderHost, plaintextOccurrences } from "../helpers/provider-host";
 import { up } from "../helpers/provider-jobs";
-import { tensorOneLlmExample, tensorOneReferenceExample } from "../helpers/vendor-seeds";
+import { tensorOneLlmExample, tensorOneReferenceExample } from "../helpers/vendor-examples";
 
-// A TrainingJob sent to TensorOne's training API (seed 002), through the real provider host,
-// against a loopback fake of the API.
+// A TrainingJob sent to TensorOne's training API, through the real provider host, against a loopback
+// fake written from TensorOne's document: it checks trainkit's requests and reactions, not
+// TensorOne's real behaviour. Lost answers are in recovery.test.ts.
 
 const KEY = "t1_key_never_shown_91ac";
 let fake: FakeTensorOne;
@@ -46,13 +47,13 @@ async function refusal(args: TrainingJobArgs<"tensorone">): Promise<ProviderCall
 }
 
 describe("a TensorOne TrainingJob", () => {
-  it("is created by posting seed 002's fine-tuning example with a Bearer key", async () => {
+  it("is created by posting TensorOne's documented fine-tuning example with a Bearer key", async () => {
     const before = fake.received("POST", JOBS).length;
     const { state } = await up(host, llmJob());
     const [post] = fake.received("POST", JOBS).slice(before);
     expect(post?.headers.authorization).toBe(`Bearer ${KEY}`);
     const sent = post?.json as typeof tensorOneLlmExample;
-    expect(sent.name).toBe("llama-7b-finetune");
+    expect(sent.name).toMatch(/^llama-7b-finetune-[0-9a-f]{8}$/);
     expect(sent.modelType).toBe("llm");
     expect(sent.datasetId).toBe("ds_1234567890abcdef");
     expect(sent.config.parameters).toEqual({
@@ -62,11 +63,11 @@ describe("a TensorOne TrainingJob", () => {
       target_modules: ["q_proj", "v_proj", "k_proj", "o_proj"],
     });
     expect(sent.config.training.learning_rate).toBe(2e-4);
-    expect(sent).toEqual(tensorOneLlmExample);
+    expect(sent).toEqual({ ...tensorOneLlmExample, name: sent.name });
     expect(state.outputs).toMatchObject({
       jobId: state.id,
       status: "PENDING",
-      cloudJobIdentifier: { job_id: state.id },
+      cloudJobIdentifier: { job_id: state.id, name: sent.name },
     });
   });
 
@@ -75,7 +76,9 @@ describe("a TensorOne TrainingJob", () => {
     const { name: _, ...unnamed } = tensorOneReferenceExample;
     await up(host, { backend: "tensorone", name: "reference-form", jobConfig: unnamed });
     const [post] = fake.received("POST", JOBS).slice(before);
-    expect(post?.json).toEqual({ ...tensorOneReferenceExample, name: "reference-form" });
+    const sent = post?.json as { name: string };
+    expect(sent.name).toMatch(/^reference-form-[0-9a-f]{8}$/);
+    expect(sent).toEqual({ ...tensorOneReferenceExample, name: sent.name });
   });
 
   it.each([
@@ -102,15 +105,30 @@ describe("a TensorOne TrainingJob", () => {
     expect(fake.jobs.get(state.id)?.fields.status).toBe("stopped");
   });
 
-  it("reports a job that fails under waitFor completed as an initialization error with its id", async () => {
-    fake.plan = [{ status: "running" }, { status: "failed", errorMessage: "NaN loss at step 1200" }];
+  it("reports a job that fails under waitFor completed with TensorOne's error code, message and details", async () => {
+    const error = {
+      error: "INSUFFICIENT_RESOURCES",
+      message: "Requested GPU type not available",
+      details: { requestedGpuType: "a100" },
+    };
+    fake.plan = [{ status: "running" }, { status: "failed", error }];
     const failure = await refusal(llmJob({ waitFor: "completed" }));
     const init = failure.initFailed!;
     expect(init.id).toMatch(/^job_\d+$/);
-    expect(init.reasons[0]).toContain(
-      `job ${init.id} (llama-7b-finetune) ended FAILED: NaN loss at step 1200`,
-    );
-    expect(init.properties).toMatchObject({ jobId: init.id, status: "FAILED" });
+    const reason = 'INSUFFICIENT_RESOURCES: Requested GPU type not available (requestedGpuType: "a100")';
+    expect(init.reasons[0]).toContain(`ended FAILED: ${reason}`);
+    expect(init.properties).toMatchObject({ jobId: init.id, status: "FAILED", failureReason: reason });
+  });
+
+  it("keeps TensorOne's message when a failed job spreads the error shape over its own fields", async () => {
+    const { registration, inputs, state } = await up(host, llmJob());
+    fake.set(state.id, {
+      status: "failed",
+      error: "DATASET_NOT_FOUND",
+      message: "Dataset with specified ID does not exist",
+    });
+    const read = await host.read(state.id, registration.urn, state.outputs, inputs);
+    expect(read?.outputs.failureReason).toBe("DATASET_NOT_FOUND: Dataset with specified ID does not exist");
   });
 });
 
@@ -152,17 +170,6 @@ describe("TensorOne's error codes", () => {
     expect(failure.message).toContain('reason: "Learning rate must be between 1e-6 and 1e-1"');
     expect(failure.message).toContain("fix jobConfig.config.training.learning_rate in the TrainingJob");
     expect(failure.message).not.toContain(KEY);
-  });
-});
-
-describe("a TensorOne create whose answer is lost", () => {
-  it("finds the job in TensorOne's list instead of creating a second one", async () => {
-    const posts = fake.received("POST", JOBS).length;
-    fake.cloud.failNext((r) => r.method === "POST" && JOBS.test(r.path), { dropAfterHandling: true });
-    const { state } = await up(host, llmJob({ name: "t1-lost-answer" }));
-    expect(fake.received("POST", JOBS).length - posts).toBe(1);
-    const same = [...fake.jobs.values()].filter((j) => j.fields.name === "t1-lost-answer");
-    expect(same.map((j) => j.fields.id)).toEqual([state.id]);
   });
 });
 

@@ -2,14 +2,16 @@ import { z } from "zod";
 import { BasetenTrainingJobObject, type JobStatus, VENDOR_NAME_PATH } from "../../spec";
 import type { RetryPolicy } from "./http";
 import type { JobSnapshot, VendorSettings, VendorSubmitRequest } from "./types";
-import { mapStatus, newestMadeBy, VendorClient, withName, without } from "./vendor";
+import { type Listed, mapStatus, setAt, VendorClient, without } from "./vendor";
 
-/** Baseten's API, as seed 001's curl calls it. */
+/** Baseten's API, as its training-job documentation calls it. */
 export const BASETEN_DEFAULT_URL = "https://api.baseten.co";
 
-// Seed 001 shows only the create. The rest follows Baseten's REST layout under the training
-// project: `GET .../jobs` lists, `GET .../jobs/{id}` answers `{training_project, training_job}`,
-// `POST .../jobs/{id}/stop` stops a job.
+// Baseten's training-job document shows only the create, whose answer is `{training_job}` with the
+// job's id, name, `current_status` and `error_message`. The rest is inferred from Baseten's REST
+// layout under the training project: `GET .../jobs` lists (`{training_jobs}`), `GET .../jobs/{id}`
+// answers `{training_project, training_job}`, `POST .../jobs/{id}/stop` stops a job. So are the
+// status words, past the create's.
 const STATUSES: Record<string, JobStatus> = {
   TRAINING_JOB_CREATED: "PENDING",
   TRAINING_JOB_DEPLOYING: "PENDING",
@@ -32,45 +34,42 @@ export class BasetenClient extends VendorClient {
     private readonly projectId: string,
     policy: Partial<RetryPolicy> = {},
   ) {
-    super("Baseten", settings, `Api-Key ${settings.apiKey}`, policy);
+    super("Baseten", settings, `Api-Key ${settings.apiKey}`, policy, new Set());
     this.project = `v1/training_projects/${encodeURIComponent(projectId)}/jobs`;
   }
 
-  async submit(request: VendorSubmitRequest): Promise<JobSnapshot> {
-    const body = withName(
-      without(request.jobConfig, "training_project_id"),
-      VENDOR_NAME_PATH.baseten,
-      request.name,
-    );
-    const since = Date.now();
-    return this.http.createOnce(
-      async () => {
-        const answer = await this.http.request("POST", this.project, { json: body, once: true });
-        return this.snapshot(
-          this.parsed("POST", this.project, answer, (b) => Envelope.safeParse(b)).training_job,
-        );
-      },
-      async () => {
-        const answer = await this.http.request("GET", this.project);
-        const { training_jobs } = this.parsed("GET", this.project, answer, (b) => JobList.safeParse(b));
-        const mine = newestMadeBy(training_jobs, request.name, since, (j) => ({
-          name: j.name,
-          created: j.created_at,
-        }));
-        return mine ? this.snapshot(mine) : undefined;
-      },
+  protected async create(request: VendorSubmitRequest, name: string): Promise<JobSnapshot> {
+    const body = setAt(without(request.jobConfig, "training_project_id"), VENDOR_NAME_PATH.baseten, name);
+    const answer = await this.http.request("POST", this.project, { json: body, once: true });
+    return this.snapshot(
+      this.parsed("POST", this.project, answer, (b) => Envelope.safeParse(b)).training_job,
     );
   }
 
-  async get(jobId: string): Promise<JobSnapshot | undefined> {
-    const path = `${this.project}/${encodeURIComponent(jobId)}`;
-    const answer = await this.http.request("GET", path);
-    if (answer.status === 404) return undefined;
-    return this.snapshot(this.parsed("GET", path, answer, (b) => Envelope.safeParse(b)).training_job);
+  protected list(name: string): Promise<Listed> {
+    return this.listed(
+      this.project,
+      (b) => JobList.safeParse(b),
+      ({ training_jobs }) => training_jobs.filter((j) => j.name === name).map((j) => this.snapshot(j)),
+    );
+  }
+
+  protected getRequest(jobId: string) {
+    return {
+      path: `${this.project}/${encodeURIComponent(jobId)}`,
+      parse: (body: unknown) => {
+        const parsed = Envelope.safeParse(body);
+        return parsed.success ? this.snapshot(parsed.data.training_job) : undefined;
+      },
+    };
   }
 
   protected stopRequest(jobId: string) {
-    return { path: `${this.project}/${encodeURIComponent(jobId)}/stop` };
+    return { path: `${this.project}/${encodeURIComponent(jobId)}/stop`, json: {} };
+  }
+
+  protected whereToFind(job: string): string {
+    return `in Baseten's training project ${this.projectId} (job ${job})`;
   }
 
   private snapshot(job: BasetenTrainingJobObject): JobSnapshot {
@@ -80,9 +79,11 @@ export class BasetenClient extends VendorClient {
       id: job.id,
       name: job.name ?? "",
       status,
+      native_status: job.current_status,
       cloud_job_identifier: {
         training_project_id: job.training_project_id ?? this.projectId,
         training_job_id: job.id,
+        ...(job.name ? { training_job_name: job.name } : {}),
       },
       created_at: job.created_at,
       updated_at: job.updated_at,

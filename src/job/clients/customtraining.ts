@@ -1,13 +1,14 @@
 import { z } from "zod";
-import { CustomTrainingRun, type JobStatus } from "../../spec";
+import { CustomTrainingRun, type JobStatus, VENDOR_NAME_PATH } from "../../spec";
 import type { Answer, RetryPolicy } from "./http";
 import type { JobSnapshot, VendorSettings, VendorSubmitRequest } from "./types";
-import { mapStatus, newestMadeBy, VendorClient, withName, without } from "./vendor";
+import { type Listed, mapStatus, setAt, VendorClient, without } from "./vendor";
 
-// Seed 003 shows the create only, and says progress is polled by run_id. The rest is designed the
-// way the seed's resource layout suggests: `GET /api/v1/models/{model_id}/custom/runs` lists runs
-// (`{runs: [...]}`), `GET .../custom/runs/{run_id}` answers the CustomTrainingRun, and
-// `POST .../custom/runs/{run_id}/cancel` cancels it. A run that hit `timeout_seconds` is `timed_out`.
+// The custom training document shows the create only, and says a run's progress is polled by its
+// run_id through endpoints it does not describe. The rest is inferred from the document's resource
+// layout: `GET /api/v1/models/{model_id}/custom/runs` lists runs (`{runs: [...]}`),
+// `GET .../custom/runs/{run_id}` answers the CustomTrainingRun, and `POST .../custom/runs/{run_id}/cancel`
+// cancels it. So are the statuses past `queued`: a run that hit `timeout_seconds` is `timed_out`.
 const STATUSES: Record<string, JobStatus> = {
   queued: "PENDING",
   running: "IN_PROGRESS",
@@ -30,41 +31,41 @@ export class CustomTrainingClient extends VendorClient {
     private readonly modelId: string,
     policy: Partial<RetryPolicy> = {},
   ) {
-    super("custom training", settings, `Bearer ${settings.apiKey}`, policy);
+    super("the custom training API", settings, `Bearer ${settings.apiKey}`, policy, new Set());
     this.model = `api/v1/models/${encodeURIComponent(modelId)}/custom`;
   }
 
-  async submit(request: VendorSubmitRequest): Promise<JobSnapshot> {
-    const body = withName(without(request.jobConfig, "model_id"), ["run_label"], request.name);
+  protected async create(request: VendorSubmitRequest, name: string): Promise<JobSnapshot> {
+    const body = setAt(without(request.jobConfig, "model_id"), VENDOR_NAME_PATH.customtraining, name);
     const path = `${this.model}/train`;
-    const since = Date.now();
-    return this.http.createOnce(
-      async () => {
-        const answer = await this.http.request("POST", path, { json: body, once: true });
-        return this.snapshot(this.parsed("POST", path, answer, (b) => CustomTrainingRun.safeParse(b)));
-      },
-      async () => {
-        const list = `${this.model}/runs`;
-        const answer = await this.http.request("GET", list);
-        const { runs } = this.parsed("GET", list, answer, (b) => RunList.safeParse(b));
-        const mine = newestMadeBy(runs, request.name, since, (r) => ({
-          name: r.run_label,
-          created: r.created_at,
-        }));
-        return mine ? this.snapshot(mine) : undefined;
-      },
+    const answer = await this.http.request("POST", path, { json: body, once: true });
+    return this.snapshot(this.parsed("POST", path, answer, (b) => CustomTrainingRun.safeParse(b)));
+  }
+
+  protected list(name: string): Promise<Listed> {
+    return this.listed(
+      `${this.model}/runs`,
+      (b) => RunList.safeParse(b),
+      ({ runs }) => runs.filter((r) => r.run_label === name).map((r) => this.snapshot(r)),
     );
   }
 
-  async get(jobId: string): Promise<JobSnapshot | undefined> {
-    const path = `${this.model}/runs/${encodeURIComponent(jobId)}`;
-    const answer = await this.http.request("GET", path);
-    if (answer.status === 404) return undefined;
-    return this.snapshot(this.parsed("GET", path, answer, (b) => CustomTrainingRun.safeParse(b)));
+  protected getRequest(jobId: string) {
+    return {
+      path: `${this.model}/runs/${encodeURIComponent(jobId)}`,
+      parse: (body: unknown) => {
+        const parsed = CustomTrainingRun.safeParse(body);
+        return parsed.success ? this.snapshot(parsed.data) : undefined;
+      },
+    };
   }
 
   protected stopRequest(jobId: string) {
     return { path: `${this.model}/runs/${encodeURIComponent(jobId)}/cancel` };
+  }
+
+  protected whereToFind(job: string): string {
+    return `among model ${this.modelId}'s custom training runs (run ${job})`;
   }
 
   protected override hint(answer: Answer): string | undefined {
@@ -83,19 +84,21 @@ export class CustomTrainingClient extends VendorClient {
     return undefined;
   }
 
+  /** The run object defines no failure field, so a failed run carries no reason. */
   private snapshot(run: CustomTrainingRun): JobSnapshot {
-    const status = mapStatus(STATUSES, run.status);
     return {
       id: run.run_id,
       name: run.run_label ?? "",
-      status,
-      cloud_job_identifier: { model_id: run.model_id ?? this.modelId, run_id: run.run_id },
+      status: mapStatus(STATUSES, run.status),
+      native_status: run.status,
+      cloud_job_identifier: {
+        model_id: run.model_id ?? this.modelId,
+        run_id: run.run_id,
+        ...(run.run_label ? { run_label: run.run_label } : {}),
+      },
       created_at: run.created_at,
       updated_at: run.updated_at,
-      result:
-        (status === "FAILED" || status === "EXPIRED") && run.error_message
-          ? { failure_reason: run.error_message }
-          : null,
+      result: null,
     };
   }
 }

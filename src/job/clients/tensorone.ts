@@ -1,16 +1,23 @@
-import { z } from "zod";
-import { type JobStatus, TensorOneError, TensorOneJobObject } from "../../spec";
+import {
+  type JobStatus,
+  TensorOneError,
+  TensorOneJobObject,
+  TensorOneJobPage,
+  VENDOR_NAME_PATH,
+} from "../../spec";
 import type { Answer, RetryPolicy } from "./http";
-import type { JobSnapshot, VendorSettings, VendorSubmitRequest } from "./types";
-import { mapStatus, newestMadeBy, VendorClient, withName } from "./vendor";
+import { JobApiError, type JobSnapshot, type VendorSettings, type VendorSubmitRequest } from "./types";
+import { type Listed, mapStatus, setAt, VendorClient } from "./vendor";
 
-/** TensorOne's API, as seed 002 calls it. */
+/** TensorOne's API, as its training-job documentation calls it. */
 export const TENSORONE_DEFAULT_URL = "https://api.tensorone.ai";
 
 const JOBS = "v2/training/jobs";
 
-// Seed 002 documents create, list, get, `/stop` (which saves a checkpoint) and `/resume`. A stopped
-// job is resumable on TensorOne, but nothing here resumes it, so for a TrainingJob it has ended.
+// TensorOne documents create, list (paged, sortable), get, `/stop` (which saves a checkpoint) and
+// `/resume` (from a checkpoint), so nothing here is inferred but the status a stopped job reports,
+// `stopped`. A stopped job has ended as far as a watch is concerned, but is not gone: it can be
+// resumed, here (`resumeStopped`) or in TensorOne's console, and a refresh then tracks it again.
 const STATUSES: Record<string, JobStatus> = {
   queued: "PENDING",
   pending: "PENDING",
@@ -22,6 +29,9 @@ const STATUSES: Record<string, JobStatus> = {
   stopped: "CANCELED",
 };
 
+/** TensorOne's word for a job `/stop` stopped, the one state `/resume` resumes. */
+export const TENSORONE_STOPPED = "stopped";
+
 /** What to do about each of TensorOne's documented error codes. */
 const HINTS: Record<string, string> = {
   INSUFFICIENT_RESOURCES: "choose another GPU type in jobConfig, or try again later",
@@ -29,38 +39,62 @@ const HINTS: Record<string, string> = {
   CONFIGURATION_ERROR: "fix the field TensorOne names in jobConfig",
 };
 
-const JobList = z.object({ jobs: z.array(TensorOneJobObject) });
+/** The list's largest page, and how many pages a look-up reads before it gives up. */
+const PAGE = 100;
+const MAX_PAGES = 10;
+/** A job listed this long before the submission started cannot be its job, even with the clocks apart. */
+const CLOCK_SKEW_MS = 60_000;
 
 /** Client of TensorOne's training jobs. */
 export class TensorOneClient extends VendorClient {
   constructor(settings: VendorSettings, policy: Partial<RetryPolicy> = {}) {
-    super("TensorOne", settings, `Bearer ${settings.apiKey}`, policy);
+    super("TensorOne", settings, `Bearer ${settings.apiKey}`, policy, new Set(["list", "get", "stop"]));
   }
 
-  async submit(request: VendorSubmitRequest): Promise<JobSnapshot> {
-    const body = withName(request.jobConfig, ["name"], request.name);
-    const since = Date.now();
-    return this.http.createOnce(
-      async () => {
-        const answer = await this.http.request("POST", JOBS, { json: body, once: true });
-        return this.snapshot(this.parsed("POST", JOBS, answer, (b) => TensorOneJobObject.safeParse(b)));
-      },
-      async () => {
-        // Newest first, so the job just made is on the first page.
-        const path = `${JOBS}?limit=100&sort=created_at&order=desc`;
-        const answer = await this.http.request("GET", path);
-        const { jobs } = this.parsed("GET", path, answer, (b) => JobList.safeParse(b));
-        const mine = newestMadeBy(jobs, request.name, since, (j) => ({ name: j.name, created: j.createdAt }));
-        return mine ? this.snapshot(mine) : undefined;
-      },
-    );
+  protected async create(request: VendorSubmitRequest, name: string): Promise<JobSnapshot> {
+    const body = setAt(request.jobConfig, VENDOR_NAME_PATH.tensorone, name);
+    const answer = await this.http.request("POST", JOBS, { json: body, once: true });
+    return this.snapshot(this.parsed("POST", JOBS, answer, (b) => TensorOneJobObject.safeParse(b)));
   }
 
-  async get(jobId: string): Promise<JobSnapshot | undefined> {
-    const path = `${JOBS}/${encodeURIComponent(jobId)}`;
-    const answer = await this.http.request("GET", path);
-    if (answer.status === 404) return undefined;
-    return this.snapshot(this.parsed("GET", path, answer, (b) => TensorOneJobObject.safeParse(b)));
+  /**
+   * Newest first, page by page, until a page reaches back past the submission or the list ends. The
+   * list has no name filter, so a busy account is read as far as `MAX_PAGES`, and no further.
+   */
+  protected async list(name: string, since: number): Promise<Listed> {
+    const mine: JobSnapshot[] = [];
+    const asked = this.http.where("GET", JOBS);
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const query = new URLSearchParams({
+        limit: String(PAGE),
+        offset: String(page * PAGE),
+        sort: "created_at",
+        order: "desc",
+      });
+      const path = `${JOBS}?${query}`;
+      const answer = await this.http.request("GET", path);
+      const data = this.parsed("GET", path, answer, (b) => TensorOneJobPage.safeParse(b));
+      const jobs = data.jobs.map((j) => this.snapshot(j));
+      mine.push(...jobs.filter((j) => j.name === name));
+      const more = data.pagination?.hasMore ?? jobs.length === PAGE;
+      const oldest = Date.parse(jobs.at(-1)?.created_at ?? "");
+      if (!more || oldest < since - CLOCK_SKEW_MS) return { jobs: mine, asked };
+    }
+    return {
+      jobs: mine,
+      asked,
+      unsettled: `${asked} was read ${MAX_PAGES} pages deep without reaching jobs older than the submission`,
+    };
+  }
+
+  protected getRequest(jobId: string) {
+    return {
+      path: `${JOBS}/${encodeURIComponent(jobId)}`,
+      parse: (body: unknown) => {
+        const parsed = TensorOneJobObject.safeParse(body);
+        return parsed.success ? this.snapshot(parsed.data) : undefined;
+      },
+    };
   }
 
   /** `/stop` saves a checkpoint first, so a destroyed job can still be resumed from TensorOne's console. */
@@ -71,12 +105,42 @@ export class TensorOneClient extends VendorClient {
     };
   }
 
+  protected whereToFind(job: string): string {
+    return `in TensorOne's training jobs (job ${job})`;
+  }
+
+  /**
+   * Resumes a stopped job from its latest checkpoint, named as the job's details list it. A job
+   * with no checkpoint cannot be resumed, and saying so beats a request TensorOne would refuse.
+   */
+  async resume(jobId: string): Promise<JobSnapshot> {
+    const read = `${JOBS}/${encodeURIComponent(jobId)}`;
+    const answer = await this.http.request("GET", read);
+    const details = this.parsed("GET", read, answer, (b) => TensorOneJobObject.safeParse(b));
+    const latest = [...(details.checkpoints ?? [])].sort(
+      (a, b) => (Date.parse(a.createdAt ?? "") || 0) - (Date.parse(b.createdAt ?? "") || 0),
+    );
+    const checkpoint = latest.at(-1);
+    if (!checkpoint) {
+      throw new JobApiError(
+        `job ${jobId} has no checkpoint to resume from (${this.http.where("GET", read)} lists none); ` +
+          "set resumeStopped to false, or change the job to submit a new one",
+        undefined,
+        "no_checkpoint",
+      );
+    }
+    const path = `${read}/resume`;
+    const resumed = await this.http.request("POST", path, { json: { checkpointId: checkpoint.id } });
+    if (resumed.status < 200 || resumed.status > 299) throw this.failure("POST", path, resumed);
+    const job = await this.get(jobId);
+    if (!job)
+      throw new JobApiError(`job ${jobId} disappeared from TensorOne as it was resumed`, 404, "not_found");
+    return job;
+  }
+
   protected override describe(body: unknown): string {
     const parsed = TensorOneError.safeParse(body);
-    if (!parsed.success) return super.describe(body);
-    const { error, message, details } = parsed.data;
-    const facts = Object.entries(details ?? {}).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
-    return `${error}: ${message}${facts.length > 0 ? ` (${facts.join("; ")})` : ""}`;
+    return parsed.success ? describeError(parsed.data) : super.describe(body);
   }
 
   protected override hint(answer: Answer): string | undefined {
@@ -90,15 +154,33 @@ export class TensorOneClient extends VendorClient {
   private snapshot(job: TensorOneJobObject): JobSnapshot {
     const id = job.id ?? job.jobId ?? "";
     const status = mapStatus(STATUSES, job.status);
-    const reason = job.errorMessage ?? job.error ?? undefined;
+    const reason = failureReason(job);
     return {
       id,
       name: job.name ?? "",
       status,
-      cloud_job_identifier: { job_id: id },
+      native_status: job.status,
+      cloud_job_identifier: { job_id: id, ...(job.name ? { name: job.name } : {}) },
       created_at: job.createdAt,
       updated_at: job.updatedAt,
       result: status === "FAILED" && reason ? { failure_reason: reason } : null,
     };
   }
+}
+
+/**
+ * Why a job failed, in TensorOne's error shape `{error, message, details}`: carried whole under
+ * `error`, or spread over the job's own `error` and `message`. A bare `message` is not that shape
+ * and says nothing certain about a failure.
+ */
+function failureReason(job: TensorOneJobObject): string | undefined {
+  if (job.error && typeof job.error === "object") return describeError(job.error);
+  if (typeof job.error !== "string") return undefined;
+  return describeError({ error: job.error, message: job.message ?? "", details: job.details ?? undefined });
+}
+
+function describeError(error: TensorOneError): string {
+  const facts = Object.entries(error.details ?? {}).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  const text = error.message ? `${error.error}: ${error.message}` : error.error;
+  return `${text}${facts.length > 0 ? ` (${facts.join("; ")})` : ""}`;
 }

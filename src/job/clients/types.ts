@@ -43,6 +43,20 @@ export interface JobSnapshot {
   readonly created_at?: string;
   readonly updated_at?: string;
   readonly result?: { readonly failure_reason?: string } | null;
+  /** The vendor's own status word (`stopped`, `TRAINING_JOB_RUNNING`), where `status` maps it. */
+  readonly native_status?: string;
+}
+
+/**
+ * An answer that proves nothing about the job: an endpoint the vendor does not document (trainkit
+ * infers it) answered 404, 405 or 501, which may mean the job is gone or that the endpoint does not
+ * exist. The job is then neither dropped from the stack nor taken as stopped.
+ */
+export class UnconfirmedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnconfirmedError";
+  }
 }
 
 /** What `cancel` found: the job was asked to stop, had already stopped, or does not exist. */

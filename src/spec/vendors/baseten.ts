@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { AbsolutePath, EnvMap, ImageRef, PositiveInt } from "../common";
 
-// Baseten's training API (seed 001): `POST /v1/training_projects/{training_project_id}/jobs` with
-// `{ training_job: CreateTrainingJobV1 }`. Field names are Baseten's own. Fields the seed only ever
+// Baseten's training API: `POST /v1/training_projects/{training_project_id}/jobs` with
+// `{ training_job: CreateTrainingJobV1 }`. Field names are Baseten's own. Fields the documentation only ever
 // shows as null (docker_auth, artifacts, load_checkpoint_config, truss_user_env,
-// interactive_session) take null or an object that is passed through as written, since the seed
-// does not document their inside.
+// interactive_session) take null or an object that is passed through as written, since the
+// documentation does not document their inside.
 
 const PassThrough = z.record(z.string(), z.unknown()).nullable().optional();
 
@@ -84,7 +84,7 @@ export const BasetenTrainingJob = z
   })
   .strict();
 
-/** The body of `POST /v1/training_projects/{training_project_id}/jobs`, exactly as seed 001 shows it. */
+/** The body of `POST /v1/training_projects/{training_project_id}/jobs`, exactly as Baseten's documentation shows it. */
 export const BasetenCreateJobRequest = z.object({ training_job: BasetenTrainingJob }).strict();
 
 /**
@@ -107,7 +107,7 @@ export const BASETEN_STATUSES = [
   "TRAINING_JOB_STOPPED",
 ] as const;
 
-/** `TrainingJobV1` as seed 001's response shows it; only what the provider reads is required. */
+/** `TrainingJobV1` as the documented create response shows it; only what the provider reads is required. */
 export const BasetenTrainingJobObject = z.object({
   id: z.string().min(1),
   name: z.string().nullable().optional(),

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { EnvMap } from "../common";
 
-// Custom training runs on a model registry (seed 003): `POST /api/v1/models/{model_id}/custom/train`.
-// The seed gives no host, only the base path, so the API's URL is always the user's to give.
+// Custom training runs on a model registry: `POST /api/v1/models/{model_id}/custom/train`.
+// The documentation gives no host, only the base path, so the API's URL is always the user's to give.
 
 export const CUSTOM_TRAINING_RUNTIMES = ["python3.10", "python3.11", "python3.12"] as const;
 
-/** The body of `POST /api/v1/models/{model_id}/custom/train`, with the seed's limits. */
+/** The body of `POST /api/v1/models/{model_id}/custom/train`, with the documented limits. */
 export const CustomTrainingRequest = z
   .object({
     entry_point: z
@@ -50,7 +50,7 @@ export const CustomTrainingJobConfig = CustomTrainingRequest.extend({
 export type CustomTrainingJobConfig = z.infer<typeof CustomTrainingJobConfig>;
 
 /**
- * Run statuses. The seed shows `queued`; the rest are designed the way a run with an automatic
+ * Run statuses. The documentation shows `queued`; the rest are inferred the way a run with an automatic
  * timeout reports itself: `running`, then `completed`, `failed`, `canceled`, or `timed_out` when
  * `timeout_seconds` ran out.
  */

@@ -1,4 +1,5 @@
-import type { z } from "zod";
+import { z } from "zod";
+import { JobName } from "../common";
 import { BasetenJobConfig } from "./baseten";
 import { CustomTrainingJobConfig } from "./customtraining";
 import { SimplismartJobConfig } from "./simplismart";
@@ -39,7 +40,7 @@ export type VendorJobConfigFor<V extends Vendor> = V extends "tensorone"
   : z.input<(typeof VENDOR_JOB_CONFIGS)[V]>;
 
 /**
- * The schema to validate `jobConfig` with. For TensorOne, whose seed documents two forms of the
+ * The schema to validate `jobConfig` with. For TensorOne, whose documentation shows two forms of the
  * body, it is the form `jobConfig` is written in, so errors speak of that form only.
  */
 export function vendorJobConfigSchema(vendor: Vendor, jobConfig: unknown): z.ZodType {
@@ -56,3 +57,31 @@ export const VENDOR_NAME_PATH = {
   customtraining: ["run_label"],
   simplismart: ["experiment_name"],
 } as const satisfies Record<Vendor, readonly string[]>;
+
+/**
+ * Characters trainkit appends to a job's name on the vendor: `-` and 8 hex digits that mark one
+ * submission, so that a create whose answer was lost finds the job it made and no other.
+ */
+export const MARK_LENGTH = 9;
+
+const TENSORONE_NAME_MAX = 100;
+
+/**
+ * A `TrainingJob`'s `name` for each vendor, by the rules of the vendor's own name field, less the
+ * mark. TensorOne's name and the custom training run's label are human-readable (TensorOne's holds
+ * 1 to 100 characters, the mark included); Baseten's and Simplismart's documents set no rule, and
+ * their names are kept to the identifier form their examples use and the Train API requires.
+ */
+export const VENDOR_NAMES = {
+  baseten: JobName,
+  tensorone: z
+    .string()
+    .min(1, "must not be empty")
+    .max(
+      TENSORONE_NAME_MAX - MARK_LENGTH,
+      `must be at most ${TENSORONE_NAME_MAX - MARK_LENGTH} characters: TensorOne takes names of up to ` +
+        `${TENSORONE_NAME_MAX}, and ${MARK_LENGTH} go to the mark that tells this submission's job from others`,
+    ),
+  customtraining: z.string().min(1, "must not be empty"),
+  simplismart: JobName,
+} as const satisfies Record<Vendor, z.ZodType<string>>;

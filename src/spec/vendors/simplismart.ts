@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { PositiveInt } from "../common";
 
-// Simplismart's training suite (seed 004): `POST /job/` as multipart/form-data, whose structured
+// Simplismart's training suite: `POST /job/` as multipart/form-data, whose structured
 // fields are JSON text. A `TrainingJob` takes those fields as objects (or as the JSON text itself,
-// so a form copied from the seed works unchanged) and the client encodes them again.
+// so a form copied from Simplismart's documentation works unchanged) and the client encodes them again.
 
 const Text = z.string().min(1, "must not be empty");
 
@@ -118,7 +118,7 @@ export const SimplismartInfraConfig = z
   })
   .strict();
 
-/** The form's fields that carry JSON text, in the order the seed sends them. */
+/** The form's fields that carry JSON text, in the order Simplismart's documentation sends them. */
 export const SIMPLISMART_JSON_FIELDS = [
   "dataset_config",
   "model_details",
@@ -127,17 +127,32 @@ export const SIMPLISMART_JSON_FIELDS = [
   "infra_config",
 ] as const;
 
+/** JSON text as the value it holds; anything else, text that is not JSON included, as it is. */
+function decodeJson(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
 /** Accepts the object, or JSON text of it (as in the form); yields the object. */
 function jsonOrObject<T extends z.ZodType>(schema: T): z.ZodType<z.output<T>, z.input<T> | string> {
   // Text that is not JSON is left as it is, so the schema reports it as not an object.
-  return z.preprocess((value) => {
-    if (typeof value !== "string") return value;
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value;
-    }
-  }, schema) as unknown as z.ZodType<z.output<T>, z.input<T> | string>;
+  return z.preprocess(decodeJson, schema) as unknown as z.ZodType<z.output<T>, z.input<T> | string>;
+}
+
+/**
+ * The job config with its JSON-text fields decoded, so that a mistake inside one is reported with
+ * the value found there ("expected a number; got \"two\""), not as a value missing.
+ */
+export function decodeSimplismartJsonFields(jobConfig: Record<string, unknown>): Record<string, unknown> {
+  const decoded = { ...jobConfig };
+  for (const field of SIMPLISMART_JSON_FIELDS) {
+    if (field in decoded) decoded[field] = decodeJson(decoded[field]);
+  }
+  return decoded;
 }
 
 /** A `TrainingJob`'s `jobConfig`: the form's fields, the JSON ones as objects. */
@@ -168,16 +183,18 @@ export const SimplismartJobForm = z
   })
   .strict();
 
-/** Statuses as seed 004 lists them. */
+/** Statuses as Simplismart's documentation lists them. */
 export const SIMPLISMART_STATUSES = ["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELED"] as const;
 
-/** A job as `POST /job/` answers it and, by design, `GET /job/{request_id}/` and the list too. */
+/**
+ * A job as `POST /job/` answers it, and as the inferred `GET /job/{request_id}/` and list are taken
+ * to answer it too. `message` is "additional information about the job submission", not a failure
+ * reason, and the object has no creation time.
+ */
 export const SimplismartJobObject = z.object({
   request_id: z.string().min(1),
   status: z.string().optional(),
   message: z.string().nullable().optional(),
   experiment_name: z.string().optional(),
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
 });
 export type SimplismartJobObject = z.infer<typeof SimplismartJobObject>;

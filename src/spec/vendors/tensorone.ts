@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { PositiveInt } from "../common";
 
-// TensorOne's training API (seed 002): `POST /v2/training/jobs`. The seed documents the body twice,
+// TensorOne's training API: `POST /v2/training/jobs`. Its documentation shows the body twice,
 // in two shapes: the reference form (framework, modelConfig, datasetConfig, hyperparameters,
 // infrastructure) and the form its examples and parameter list use (modelType, datasetId, config,
 // gpuType, maxWorkers, priority). Both are accepted, each strict; `name` and `description` are
@@ -112,7 +112,7 @@ export const TensorOneTrainingConfig = z
 export const TENSORONE_MODEL_TYPES = ["llm", "vision", "multimodal", "custom"] as const;
 export const TENSORONE_GPU_TYPES = ["a100", "h100", "v100", "rtx4090"] as const;
 
-/** The form of the create body the seed's parameter list and examples use. */
+/** The form of the create body the documentation's parameter list and examples use. */
 export const TensorOneConfigJob = z
   .object({
     name: Name,
@@ -142,13 +142,13 @@ export function tensorOneFormOf(value: unknown): typeof TensorOneStructuredJob |
 }
 
 /**
- * The body of `POST /v2/training/jobs`, in either of seed 002's forms; also a `TrainingJob`'s
+ * The body of `POST /v2/training/jobs`, in either of its documented forms; also a `TrainingJob`'s
  * `jobConfig`. Validate with `tensorOneFormOf(value)` to get errors for the form the user wrote.
  */
 export const TensorOneJobConfig = z.union([TensorOneStructuredJob, TensorOneConfigJob]);
 export type TensorOneJobConfig = z.infer<typeof TensorOneJobConfig>;
 
-/** TensorOne's job statuses (seed 002 lists pending, running, completed, failed, cancelled; queued is what create answers; stopped follows `/stop`). */
+/** TensorOne's job statuses (its documentation lists pending, running, completed, failed, cancelled; queued is what create answers; stopped follows `/stop`). */
 export const TENSORONE_STATUSES = [
   "queued",
   "pending",
@@ -159,7 +159,19 @@ export const TENSORONE_STATUSES = [
   "stopped",
 ] as const;
 
-/** A job object as create, get and list return it; create names the id `jobId`, the others `id`. */
+/** An error body, and TensorOne's one shape for what went wrong: `{ error: CODE, message, details }`. */
+export const TensorOneError = z.object({
+  error: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type TensorOneError = z.infer<typeof TensorOneError>;
+
+/**
+ * A job object as create, get and list return it; create names the id `jobId`, the others `id`.
+ * The documents give a job no failure field of its own, so a failed job's reason is read in
+ * TensorOne's error shape: whole under `error`, or as the job's `error`, `message` and `details`.
+ */
 export const TensorOneJobObject = z.object({
   id: z.string().min(1).optional(),
   jobId: z.string().min(1).optional(),
@@ -167,14 +179,19 @@ export const TensorOneJobObject = z.object({
   status: z.string(),
   createdAt: z.string().optional(),
   updatedAt: z.string().optional(),
-  error: z.string().nullable().optional(),
-  errorMessage: z.string().nullable().optional(),
+  error: z.union([z.string(), TensorOneError]).nullable().optional(),
+  message: z.string().nullable().optional(),
+  details: z.record(z.string(), z.unknown()).nullable().optional(),
+  /** The checkpoints a job's details list, `/resume` takes one's id. */
+  checkpoints: z
+    .array(z.object({ id: z.string().min(1), createdAt: z.string().optional() }))
+    .nullable()
+    .optional(),
 });
 export type TensorOneJobObject = z.infer<typeof TensorOneJobObject>;
 
-/** An error body: `{ error: CODE, message, details }`. */
-export const TensorOneError = z.object({
-  error: z.string(),
-  message: z.string(),
-  details: z.record(z.string(), z.unknown()).optional(),
+/** One page of `GET /v2/training/jobs`. */
+export const TensorOneJobPage = z.object({
+  jobs: z.array(TensorOneJobObject),
+  pagination: z.object({ hasMore: z.boolean().optional() }).optional(),
 });

@@ -1,6 +1,6 @@
-// The example requests of seeds 001-004, unchanged.
+// The example requests of the vendors' documentation, unchanged.
 
-/** Seed 001: the body of Baseten's `POST /v1/training_projects/{training_project_id}/jobs`. */
+/** Baseten's documentation: the body of its `POST /v1/training_projects/{training_project_id}/jobs`. */
 export const basetenExample = {
   training_job: {
     image: {
@@ -52,7 +52,7 @@ export const basetenExample = {
   },
 };
 
-/** Seed 002: the reference form of TensorOne's `POST /v2/training/jobs` body. */
+/** TensorOne's documentation: the reference form of TensorOne's `POST /v2/training/jobs` body. */
 export const tensorOneReferenceExample = {
   name: "<string>",
   description: "<string>",
@@ -81,7 +81,7 @@ export const tensorOneReferenceExample = {
   },
 };
 
-/** Seed 002: "Fine-tune a Language Model". */
+/** TensorOne's documentation: "Fine-tune a Language Model". */
 export const tensorOneLlmExample = {
   name: "llama-7b-finetune",
   modelType: "llm",
@@ -114,7 +114,7 @@ export const tensorOneLlmExample = {
   priority: "high",
 };
 
-/** Seed 002: "Train a Custom Vision Model". */
+/** TensorOne's documentation: "Train a Custom Vision Model". */
 export const tensorOneVisionExample = {
   name: "custom-object-detection",
   modelType: "vision",
@@ -142,7 +142,7 @@ export const tensorOneVisionExample = {
   maxWorkers: 4,
 };
 
-/** Seed 003: the body of `POST /api/v1/models/{model_id}/custom/train`. */
+/** The custom training documentation: the body of `POST /api/v1/models/{model_id}/custom/train`. */
 export const customTrainingExample = {
   entry_point: "train.py",
   runtime: "python3.11",
@@ -159,7 +159,7 @@ export const customTrainingExample = {
   timeout_seconds: 14400,
 };
 
-/** Seed 004: the multipart form of Simplismart's `POST /job/`, each field as the curl sends it. */
+/** Simplismart's documentation: the multipart form of its `POST /job/`, each field as the curl sends it. */
 export const simplismartForm = {
   org: "0bf00b43-430a-4ca3-a8b3-b13cc8dc6d4f",
   experiment_name: "launch-simplismart-causal_lm-lora",
