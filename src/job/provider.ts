@@ -22,7 +22,7 @@ import { BASETEN_DEFAULT_URL, BasetenClient } from "./clients/baseten";
 import { CustomTrainingClient } from "./clients/customtraining";
 import { isCloudRunUrl } from "./clients/google-id-token";
 import { SIMPLISMART_DEFAULT_URL, SimplismartClient } from "./clients/simplismart";
-import { TENSORONE_DEFAULT_URL, TensorOneClient } from "./clients/tensorone";
+import { TENSORONE_DEFAULT_URL, TENSORONE_STOPPED, TensorOneClient } from "./clients/tensorone";
 import { TrainApiClient } from "./clients/trainapi";
 import {
   type ApiSettings,
@@ -69,6 +69,8 @@ export interface TrainingJobInputs {
   waitFor?: WaitFor;
   waitTimeoutSeconds?: number;
   requestTimeoutSeconds?: number;
+  /** TensorOne only: resume the job from its latest checkpoint whenever `pulumi up` finds it stopped. */
+  resumeStopped?: boolean;
 }
 
 /** A `TrainingJob`'s state: its inputs, and the job as the API last reported it. */
@@ -77,6 +79,8 @@ export interface TrainingJobOutputs extends TrainingJobInputs {
   status: JobStatus;
   cloudJobIdentifier?: Record<string, string>;
   failureReason?: string;
+  /** The vendor's own status word, for a vendor job. */
+  vendorStatus?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -92,6 +96,7 @@ export const UPDATE_PROPERTIES = [
   "apiKey",
   "accountId",
   "googleIdToken",
+  "resumeStopped",
 ] as const;
 
 const WATCH_DEFAULTS: Record<(typeof UPDATE_PROPERTIES)[number], unknown> = {
@@ -102,6 +107,7 @@ const WATCH_DEFAULTS: Record<(typeof UPDATE_PROPERTIES)[number], unknown> = {
   apiKey: undefined,
   accountId: undefined,
   googleIdToken: undefined,
+  resumeStopped: false,
 };
 
 /** One API setting: the input, the stack config key and the environment variable that can set it. */
@@ -271,6 +277,22 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
         reason: `must be true or false; got ${show(googleIdToken)}`,
       });
     }
+
+    const resumeStopped = news.resumeStopped;
+    if (resumeStopped !== undefined && resumeStopped !== UNKNOWN) {
+      if (typeof resumeStopped !== "boolean") {
+        failures.push({
+          property: "resumeStopped",
+          reason: `must be true or false; got ${show(resumeStopped)}`,
+        });
+      } else if (resumeStopped && backend !== "tensorone" && backend !== UNKNOWN) {
+        failures.push({
+          property: "resumeStopped",
+          reason: `applies to TensorOne only, whose jobs can be resumed from a checkpoint; remove it for ${show(backend)}`,
+        });
+      }
+    }
+
     const apiUrl = news.apiUrl;
     if (typeof apiUrl === "string" && apiUrl !== UNKNOWN) {
       const problem = urlProblem(apiUrl, isVendor(backend) ? backend : undefined);
@@ -305,8 +327,10 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
         canonicalJson(olds[prop] ?? WATCH_DEFAULTS[prop]) !==
         canonicalJson(news[prop] ?? WATCH_DEFAULTS[prop]),
     );
+    // A job last seen stopped that is to be resumed is an update even when no input changed.
+    const resume = news.resumeStopped === true && olds.vendorStatus === TENSORONE_STOPPED;
     return {
-      changes: replaces.length > 0 || updates.length > 0,
+      changes: replaces.length > 0 || updates.length > 0 || resume,
       replaces,
       // A replacement job would compete with the old one for the same GPUs and write to the same
       // output mounts; cancelling the old job first avoids both, at the cost of a short gap.
@@ -356,7 +380,10 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
     const props = news as unknown as TrainingJobInputs;
     const client = this.client(props);
     const read = await client.get(id).catch((err: unknown) => unconfirmed(err, id, olds));
-    const job = read === "unconfirmed" ? lastSeen(id, olds) : read;
+    let job = read === "unconfirmed" ? lastSeen(id, olds) : read;
+    if (job && props.resumeStopped === true && job.native_status === TENSORONE_STOPPED) {
+      if (client instanceof TensorOneClient) job = await client.resume(id);
+    }
     if (!job) {
       throw new Error(
         `job ${id} is no longer known to ${apiName(props.backend)} at ${this.setting(props, settingsOf(props.backend)[0]!)}; ` +
@@ -568,6 +595,7 @@ function outputsOf(props: Partial<TrainingJobInputs>, job: JobSnapshot, seenAt: 
   outs.status = job.status;
   if (job.cloud_job_identifier) outs.cloudJobIdentifier = job.cloud_job_identifier;
   if (job.result?.failure_reason) outs.failureReason = job.result.failure_reason;
+  if (job.native_status) outs.vendorStatus = job.native_status;
   outs.createdAt = job.created_at ?? seenAt;
   outs.updatedAt = job.updated_at ?? outs.createdAt;
   return outs;

@@ -65,7 +65,17 @@ interface TrainingJobCommonArgs {
 }
 
 interface VendorJobCommonArgs
-  extends Omit<TrainingJobCommonArgs, "storageMounts" | "apiUrl" | "apiKey" | "accountId" | "googleIdToken"> {
+  extends Omit<
+    TrainingJobCommonArgs,
+    "name" | "storageMounts" | "apiUrl" | "apiKey" | "accountId" | "googleIdToken"
+  > {
+  /**
+   * The job's name, by the rules of the vendor's name field: human-readable for `tensorone` (at
+   * most 91 characters) and `customtraining`; letters, digits, `.`, `_` and `-` for `baseten` and
+   * `simplismart`. The vendor shows it with a mark appended (`-` and 8 hex digits) that tells this
+   * submission's job from any other. Changing it submits a new job.
+   */
+  name: pulumi.Input<string>;
   /**
    * Base URL of the vendor's API. Defaults to the stack config `trainkit:<vendor>ApiUrl`, else the
    * environment variable `TRAINKIT_<VENDOR>_API_URL`, else the vendor's public API
@@ -106,7 +116,17 @@ export type TrainingJobArgs<B extends Backend | Vendor = Backend | Vendor> = {
            * `experiment_name`) may be left out: `name` is written there. Changing it submits a new job.
            */
           jobConfig: DeepInput<VendorJobConfigFor<K>>;
-        }
+        } & (K extends "tensorone"
+            ? {
+                /**
+                 * Resume the job from its latest checkpoint whenever `pulumi up` finds it stopped
+                 * (by `pulumi refresh`, or `pulumi up --refresh`): a job stopped in TensorOne's
+                 * console is started again instead of staying stopped. Changing it updates in place.
+                 * Defaults to false.
+                 */
+                resumeStopped?: pulumi.Input<boolean>;
+              }
+            : unknown)
       : never;
 }[B];
 
@@ -170,6 +190,8 @@ export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends 
   declare public readonly cloudJobIdentifier: pulumi.Output<Record<string, string> | undefined>;
   /** Why the job failed, expired or was canceled, when it did. */
   declare public readonly failureReason: pulumi.Output<string | undefined>;
+  /** For a vendor job, the vendor's own status word (TensorOne's `stopped`, Baseten's `TRAINING_JOB_RUNNING`). */
+  declare public readonly vendorStatus: pulumi.Output<string | undefined>;
   /** When the API created the job; for an API that does not say, when `pulumi up` first saw it. */
   declare public readonly createdAt: pulumi.Output<string>;
   /** When the job last changed, as the API reports it; the creation time where the API does not say. */
@@ -192,10 +214,12 @@ export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends 
       waitFor: args.waitFor,
       waitTimeoutSeconds: args.waitTimeoutSeconds,
       requestTimeoutSeconds: args.requestTimeoutSeconds,
+      resumeStopped: "resumeStopped" in args ? args.resumeStopped : undefined,
       jobId: undefined,
       status: undefined,
       cloudJobIdentifier: undefined,
       failureReason: undefined,
+      vendorStatus: undefined,
       createdAt: undefined,
       updatedAt: undefined,
     };

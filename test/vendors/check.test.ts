@@ -165,7 +165,7 @@ describe("check of a vendor job's name and body, by each vendor's rules", () => 
 
   it("reports a missing Baseten training_job at jobConfig.training_job, not at a field inside it", async () => {
     const args = { backend: "baseten", name: "gpt-oss-job", jobConfig: { training_project_id: "proj-1" } };
-    expect(await failuresOf(args as TrainingJobArgs)).toEqual([
+    expect(await failuresOf(args as unknown as TrainingJobArgs)).toEqual([
       { property: "jobConfig.training_job", reason: "is required (object)" },
     ]);
   });
@@ -176,7 +176,7 @@ describe("check of a vendor job's name and body, by each vendor's rules", () => 
       name: "gpt-oss-job",
       jobConfig: { training_project_id: "proj-1", training_job: "gpt-oss-job" },
     };
-    expect(await failuresOf(args as TrainingJobArgs)).toEqual([
+    expect(await failuresOf(args as unknown as TrainingJobArgs)).toEqual([
       { property: "jobConfig.training_job", reason: 'expected an object; got "gpt-oss-job"' },
     ]);
   });
@@ -188,7 +188,7 @@ describe("check of a vendor job's name and body, by each vendor's rules", () => 
       name: "exp-1",
       jobConfig: { ...simplismartForm, experiment_name: undefined, infra_config: infra },
     };
-    expect(await failuresOf(args as TrainingJobArgs)).toEqual([
+    expect(await failuresOf(args as unknown as TrainingJobArgs)).toEqual([
       { property: "jobConfig.infra_config.gpu_count", reason: 'expected a number; got "two"' },
     ]);
   });
@@ -205,6 +205,16 @@ describe("check of a vendor job's name and body, by each vendor's rules", () => 
         reason:
           "must be at most 91 characters: TensorOne takes names of up to 100, and 9 go to the mark that tells " +
           `this submission's job from others; got "${"x".repeat(79)}...`,
+      },
+    ]);
+  });
+
+  it("refuses resumeStopped for a vendor other than TensorOne", async () => {
+    expect(await failuresOf(baseten(job, { resumeStopped: true }))).toEqual([
+      {
+        property: "resumeStopped",
+        reason:
+          'applies to TensorOne only, whose jobs can be resumed from a checkpoint; remove it for "baseten"',
       },
     ]);
   });

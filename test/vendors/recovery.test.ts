@@ -111,7 +111,12 @@ const CASES: Case[] = [
   {
     vendor: "tensorone",
     fake: () => tensorone,
-    job: (name) => ({ backend: "tensorone", name, jobConfig: { ...tensorOneLlmExample, name: undefined } }),
+    job: (name) =>
+      ({
+        backend: "tensorone",
+        name,
+        jobConfig: { ...tensorOneLlmExample, name: undefined },
+      }) as TrainingJobArgs,
     nameField: "name",
     isCreate: (r) => r.method === "POST" && r.path === "/v2/training/jobs",
     stopped: { status: "stopped" },
@@ -121,11 +126,12 @@ const CASES: Case[] = [
   {
     vendor: "customtraining",
     fake: () => custom,
-    job: (name) => ({
-      backend: "customtraining",
-      name,
-      jobConfig: { model_id: model(), ...customTrainingExample, run_label: undefined },
-    }),
+    job: (name) =>
+      ({
+        backend: "customtraining",
+        name,
+        jobConfig: { model_id: model(), ...customTrainingExample, run_label: undefined },
+      }) as TrainingJobArgs,
     nameField: "run_label",
     isCreate: (r) => r.method === "POST" && r.path.endsWith("/custom/train"),
     stopped: { status: "canceled" },

@@ -3,7 +3,7 @@ import type { TrainingJobArgs } from "../../src/job";
 import { FakeTensorOne, vendorHost } from "../helpers/fake-vendors";
 import { ensureBuilt } from "../helpers/provider-build";
 import { ProviderCallError, type ProviderHost, plaintextOccurrences } from "../helpers/provider-host";
-import { up } from "../helpers/provider-jobs";
+import { plan, up } from "../helpers/provider-jobs";
 import { tensorOneLlmExample, tensorOneReferenceExample } from "../helpers/vendor-examples";
 
 // A TrainingJob sent to TensorOne's training API, through the real provider host, against a loopback
@@ -170,6 +170,77 @@ describe("TensorOne's error codes", () => {
     expect(failure.message).toContain('reason: "Learning rate must be between 1e-6 and 1e-1"');
     expect(failure.message).toContain("fix jobConfig.config.training.learning_rate in the TrainingJob");
     expect(failure.message).not.toContain(KEY);
+  });
+});
+
+describe("a stopped TensorOne job (against a fake modelling TensorOne's documented /stop and /resume)", () => {
+  it("is tracked again on refresh once it is resumed outside Pulumi, and stopped again on destroy", async () => {
+    const { registration, inputs, state } = await up(host, llmJob());
+    fake.set(state.id, { status: "stopped" });
+    const stopped = await host.read(state.id, registration.urn, state.outputs, inputs);
+    expect(stopped?.outputs).toMatchObject({ status: "CANCELED", vendorStatus: "stopped" });
+    fake.set(state.id, { status: "running" });
+    const resumed = await host.read(state.id, registration.urn, stopped!.outputs, inputs);
+    expect(resumed?.outputs).toMatchObject({ status: "IN_PROGRESS", vendorStatus: "running" });
+    await host.delete(state.id, registration.urn, resumed!.outputs);
+    expect(fake.received("POST", new RegExp(`/jobs/${state.id}/stop$`))).toHaveLength(1);
+    expect(fake.jobs.get(state.id)?.fields.status).toBe("stopped");
+  });
+
+  it("is resumed from its latest checkpoint by `pulumi up` once resumeStopped is set, as an update", async () => {
+    const { registration, inputs, state } = await up(host, llmJob());
+    fake.set(state.id, {
+      status: "stopped",
+      checkpoints: [
+        { id: "ckpt_epoch_2", createdAt: "2026-03-01T11:15:00Z" },
+        { id: "ckpt_epoch_1", createdAt: "2026-03-01T10:15:00Z" },
+      ],
+    });
+    const refreshed = await host.read(state.id, registration.urn, state.outputs, inputs);
+    const asked = await plan(host, llmJob({ resumeStopped: true }));
+    expect(await host.diff(state.id, registration.urn, refreshed!.outputs, asked.inputs)).toEqual({
+      changes: "some",
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
+    const updated = await host.update(state.id, registration.urn, refreshed!.outputs, asked.inputs);
+    const [resume] = fake.received("POST", new RegExp(`/jobs/${state.id}/resume$`));
+    expect(resume?.json).toEqual({ checkpointId: "ckpt_epoch_2" });
+    expect(updated.outputs).toMatchObject({
+      status: "IN_PROGRESS",
+      vendorStatus: "running",
+      resumeStopped: true,
+    });
+    expect(await host.diff(state.id, registration.urn, updated.outputs, asked.inputs)).toMatchObject({
+      changes: "none",
+    });
+    fake.set(state.id, { status: "stopped" });
+    const stoppedAgain = await host.read(state.id, registration.urn, updated.outputs, asked.inputs);
+    expect(await host.diff(state.id, registration.urn, stoppedAgain!.outputs, asked.inputs)).toMatchObject({
+      changes: "some",
+      replaces: [],
+    });
+  });
+
+  it("is not resumed without a checkpoint, and the update says why", async () => {
+    const { registration, inputs, state } = await up(host, llmJob());
+    fake.set(state.id, { status: "stopped" });
+    const refreshed = await host.read(state.id, registration.urn, state.outputs, inputs);
+    const asked = await plan(host, llmJob({ resumeStopped: true }));
+    const failure = await host
+      .update(state.id, registration.urn, refreshed!.outputs, asked.inputs)
+      .catch((e: unknown) => e);
+    expect(String(failure)).toContain(`job ${state.id} has no checkpoint to resume from`);
+    expect(fake.received("POST", new RegExp(`/jobs/${state.id}/resume$`))).toHaveLength(0);
+  });
+
+  it("leaves a stopped job stopped when resumeStopped is not set", async () => {
+    const { registration, inputs, state } = await up(host, llmJob());
+    fake.set(state.id, { status: "stopped", checkpoints: [{ id: "ckpt_1" }] });
+    const refreshed = await host.read(state.id, registration.urn, state.outputs, inputs);
+    expect(await host.diff(state.id, registration.urn, refreshed!.outputs, inputs)).toMatchObject({
+      changes: "none",
+    });
   });
 });
 
