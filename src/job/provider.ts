@@ -347,7 +347,8 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
     // would prevent for as long as the server remembers it. The window a fresh key leaves open (the
     // provider dies after the API accepted the job but before the engine recorded its id) is one
     // the engine reports itself, as a pending create the user is asked to resolve. Vendor APIs take
-    // no key; their clients look the job up instead of resubmitting blindly.
+    // no key; their clients mark the job's name with it and look the job up by that mark instead of
+    // resubmitting blindly.
     const job =
       target.kind === "vendor"
         ? await target.client.submit({ name: props.name, jobConfig: props.jobConfig }, randomUUID())

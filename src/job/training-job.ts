@@ -184,8 +184,9 @@ export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends 
   declare public readonly status: pulumi.Output<JobStatus>;
   /**
    * The cloud's own job identifier (`job_name`, `training_job_name`, ...), once the backend has one;
-   * for a vendor, its ids (`training_project_id` and `training_job_id`, `job_id`, `model_id` and
-   * `run_id`, `request_id`).
+   * for a vendor, its ids and the job's name there, mark included (`training_project_id`,
+   * `training_job_id` and `training_job_name`; `job_id` and `name`; `model_id`, `run_id` and
+   * `run_label`; `request_id` and `experiment_name`).
    */
   declare public readonly cloudJobIdentifier: pulumi.Output<Record<string, string> | undefined>;
   /** Why the job failed, expired or was canceled, when it did. */

@@ -142,11 +142,9 @@ export class HttpClient {
 
   /**
    * Creates a job through an API without idempotency keys. When a submission's answer is lost,
-   * `find` looks for the job that submission would have created (by its name or label) before
-   * anything is sent again; only when it finds none is the job submitted again. What this cannot
-   * rule out: an API that lists a new job only some time after creating it, where the look-up
-   * misses the job and a second one is started; and another client submitting a job of the same
-   * name in the same seconds, which would be taken for ours.
+   * `find` looks for the job that submission created before anything is sent again; only when it
+   * answers that there is none is the job submitted again, and when it cannot tell, it throws. The
+   * vendor clients find a job by a mark in its name that no other submission shares.
    */
   async createOnce<T>(submit: () => Promise<T>, find: () => Promise<T | undefined>): Promise<T> {
     let last: OutcomeUnknownError | undefined;

@@ -49,7 +49,8 @@ export function vendorJobConfigSchema(vendor: Vendor, jobConfig: unknown): z.Zod
 
 /**
  * Where each vendor's body names the job. A `TrainingJob`'s `name` is written there when
- * `jobConfig` leaves it out, and must agree with it when `jobConfig` sets it.
+ * `jobConfig` leaves it out, and must agree with it when `jobConfig` sets it; the job is submitted
+ * with the submission's mark appended to it.
  */
 export const VENDOR_NAME_PATH = {
   baseten: ["training_job", "name"],
