@@ -77,8 +77,12 @@ export class TensorOneClient extends VendorClient {
       const jobs = data.jobs.map((j) => this.snapshot(j));
       mine.push(...jobs.filter((j) => j.name === name));
       const more = data.pagination?.hasMore ?? jobs.length === PAGE;
-      const oldest = Date.parse(jobs.at(-1)?.created_at ?? "");
-      if (!more || oldest < since - CLOCK_SKEW_MS) return { jobs: mine, asked };
+      // Later pages can hold only older jobs when the page came newest first, as asked; a list that
+      // ignored the order is read to its end instead.
+      const times = jobs.map((j) => Date.parse(j.created_at ?? ""));
+      const newestFirst = times.every((t, i) => i === 0 || t <= times[i - 1]!);
+      const oldest = times.at(-1) ?? Number.NaN;
+      if (!more || (newestFirst && oldest < since - CLOCK_SKEW_MS)) return { jobs: mine, asked };
     }
     return {
       jobs: mine,
