@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BACKENDS, type Backend, JobType } from "./backend";
 import { JobName, rejectNulCharacters } from "./common";
-import { JOB_CONFIG_SCHEMAS } from "./jobs";
+import { checkJobConfigWithMounts, JOB_CONFIG_SCHEMAS } from "./jobs";
 import { StorageMount, storageMountsFor } from "./mounts";
 import { JobStatus } from "./status";
 
@@ -16,6 +16,11 @@ export function createJobRequestFor<B extends Backend>(backend: B) {
     .strict()
     .superRefine((request, ctx) => {
       rejectNulCharacters(request, ctx);
+      const { job_config, storage_mounts } = request as unknown as {
+        job_config: Record<string, unknown>;
+        storage_mounts: unknown[];
+      };
+      checkJobConfigWithMounts(backend, job_config, storage_mounts.length, ctx);
     });
 }
 

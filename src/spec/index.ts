@@ -3,6 +3,7 @@ export * from "./backend";
 export * from "./common";
 export * from "./errors";
 export * from "./jobs";
+export * from "./limits";
 export * from "./mounts";
 export * from "./status";
 export * from "./vendors";

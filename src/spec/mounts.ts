@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Backend } from "./backend";
 import { AbsolutePath } from "./common";
+import { tooLong } from "./limits";
 
 /**
  * The storage each backend can mount, as a URI pattern and the sentence shown when a mount does not match.
@@ -40,12 +41,18 @@ export type StorageMountInput = z.input<typeof StorageMount>;
 /** A storage mount whose `source_uri` must be storage the given backend can mount. */
 export function storageMountFor(backend: Backend) {
   const rule = MOUNT_URI_RULES[backend];
+  const sourceUri = mountShape.source_uri.regex(
+    rule.pattern,
+    `must be ${rule.expected} for the ${backend} backend`,
+  );
+  if (backend !== "sagemaker") return z.object({ ...mountShape, source_uri: sourceUri }).strict();
+  // The SageMaker service model: S3Uri is at most 1024 characters, CheckpointConfig.LocalPath 4096.
   return z
     .object({
       ...mountShape,
-      source_uri: mountShape.source_uri.regex(
-        rule.pattern,
-        `must be ${rule.expected} for the ${backend} backend`,
+      source_uri: sourceUri.max(1024, tooLong(1024, "SageMaker S3Uri")),
+      mount_path: AbsolutePath.pipe(
+        z.string().max(4096, tooLong(4096, "SageMaker CheckpointConfig.LocalPath")),
       ),
     })
     .strict();

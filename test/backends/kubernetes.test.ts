@@ -46,7 +46,7 @@ const gpuRequest: CreateJobRequest<"kubernetes"> = {
     image: "registry.example/llm-train:v3",
     command: ["torchrun", "train.py"],
     args: ["--epochs", "3"],
-    env: { HF_HOME: "/mnt/cache", STORAGE_MOUNT_0_PATH: "/ignored" },
+    env: { HF_HOME: "/mnt/cache", DATA_DIR: "$(STORAGE_MOUNT_0_PATH)/train" },
     resources: { gpu: 4, cpu: "16", memory: "120Gi" },
     node_selector: { "trainkit.dev/gpu": "nvidia-a100-80gb" },
     queue: "gpu-queue",
@@ -125,10 +125,11 @@ describe("the kubernetes backend's Job", () => {
                 command: ["torchrun", "train.py"],
                 args: ["--epochs", "3"],
                 env: [
-                  { name: "HF_HOME", value: "/mnt/cache" },
                   { name: "STORAGE_MOUNT_0_PATH", value: "/mnt/data" },
                   { name: "STORAGE_MOUNT_1_PATH", value: "/mnt/ckpt" },
                   { name: "STORAGE_MOUNT_2_PATH", value: "/mnt/tok" },
+                  { name: "HF_HOME", value: "/mnt/cache" },
+                  { name: "DATA_DIR", value: "$(STORAGE_MOUNT_0_PATH)/train" },
                 ],
                 resources: {
                   requests: { cpu: "16", memory: "120Gi" },
@@ -266,7 +267,10 @@ describe("the kubernetes backend's Job", () => {
     });
     expect(parsed.success).toBe(false);
     expect(issuesToDetails(parsed.error!)).toEqual([
-      { path: "job_config.ttl_seconds_after_finished", message: "must not be negative" },
+      {
+        path: "job_config.ttl_seconds_after_finished",
+        message: "must be at least 0 (Kubernetes JobSpec.ttlSecondsAfterFinished, an int32); got -1",
+      },
     ]);
   });
 });

@@ -143,7 +143,8 @@ const badSpecs: { title: string; args: TrainingJobArgs; property: string; reason
     title: "a kubernetes CPU quantity in words",
     args: { backend: "kubernetes", name: "k", jobConfig: { image: "img:1", resources: { cpu: "four" } } },
     property: "jobConfig.resources.cpu",
-    reason: 'must be a CPU quantity such as "4" or "500m"; got "four"',
+    reason:
+      'must be a CPU quantity such as "4" or "500m": a number and an optional suffix (m, k, M, G, Ki, Mi, Gi, ...; a Kubernetes resource.Quantity); got "four"',
   },
   {
     title: "a kubernetes namespace with capitals",

@@ -56,6 +56,9 @@ export function toEnvironmentVersion(image: string): EnvironmentVersion {
   };
 }
 
+/** Azure ML's `QueueSettings.jobTier` for each `job_config.capacity` the azure-ml backend takes. */
+export const AZURE_JOB_TIER: Record<"on-demand" | "spot", string> = { "on-demand": "Standard", spot: "Spot" };
+
 /** The command job a Train API job becomes. */
 export function toCommandJob(
   jobId: string,
@@ -82,11 +85,8 @@ export function toCommandJob(
   // bindings; exporting them first gives the container the same STORAGE_MOUNT_<i>_PATH contract
   // as every other backend.
   const command = exported.length > 0 ? `export ${exported.join(" ")} && ${config.command}` : config.command;
-  const environmentVariables = Object.fromEntries(
-    Object.entries(config.environment_variables ?? {}).filter(
-      ([name]) => !/^STORAGE_MOUNT_\d+_PATH$/.test(name),
-    ),
-  );
+  // The schema refuses a job variable named like a mount variable, which the command exports.
+  const environmentVariables = config.environment_variables ?? {};
   const properties: CommandJob = {
     jobType: "Command",
     displayName: request.name,
@@ -102,6 +102,7 @@ export function toCommandJob(
           resources: {
             ...(config.resources.instance_type ? { instanceType: config.resources.instance_type } : {}),
             ...(config.resources.instance_count ? { instanceCount: config.resources.instance_count } : {}),
+            ...(config.resources.shm_size ? { shmSize: config.resources.shm_size } : {}),
           },
         }
       : {}),
@@ -109,6 +110,7 @@ export function toCommandJob(
     ...(config.limits
       ? { limits: { jobLimitsType: "Command", timeout: `PT${config.limits.timeout}S` } }
       : {}),
+    ...(config.capacity ? { queueSettings: { jobTier: AZURE_JOB_TIER[config.capacity] } } : {}),
     ...(Object.keys(inputs).length > 0 ? { inputs } : {}),
     ...(Object.keys(outputs).length > 0 ? { outputs } : {}),
     tags: { [JOB_ID_TAG]: jobId },

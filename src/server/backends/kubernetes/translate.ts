@@ -2,7 +2,7 @@
 import type { V1EnvVar, V1Job, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node" with {
   "resolution-mode": "import",
 };
-import { GPU_TAINT } from "../../../components/gpu-pool";
+import { GPU_NODE_LABELS, GPU_TAINT } from "../../../components/gpu-pool";
 import { GPU_RESOURCE, KUEUE_QUEUE_LABEL } from "../../../components/kubernetes";
 import type { JobResult, JobStatus, ParsedCreateJobRequest } from "../../../spec";
 import { nativeJobName, storageMountEnvironment } from "../cloud-common";
@@ -68,8 +68,16 @@ export function toKubernetesJob(
   const { volumes, volumeMounts } = claimVolumes(request.storage_mounts);
   // Kubernetes mounts each claim where the job asks, so the mount path is what the container is told.
   const mountEnv = storageMountEnvironment(request.storage_mounts, (m) => m.mount_path);
-  const userEnv = Object.entries(config.env ?? {}).filter(([name]) => !(name in mountEnv));
-  const env: V1EnvVar[] = [...userEnv, ...Object.entries(mountEnv)].map(([name, value]) => ({ name, value }));
+  // Mount variables come first: Kubernetes expands $(NAME) in a value only from variables defined
+  // before it, so the job's own variables can build on $(STORAGE_MOUNT_0_PATH).
+  const env: V1EnvVar[] = [...Object.entries(mountEnv), ...Object.entries(config.env ?? {})].map(
+    ([name, value]) => ({ name, value }),
+  );
+  const nodeSelector = {
+    ...config.node_selector,
+    // trainkit's GPU pools label their nodes with how they are bought.
+    ...(config.capacity ? { [GPU_NODE_LABELS.capacity]: config.capacity } : {}),
+  };
 
   const labels: Record<string, string> = {
     "app.kubernetes.io/managed-by": "trainkit",
@@ -132,7 +140,7 @@ export function toKubernetesJob(
                 ],
               }
             : {}),
-          ...(config.node_selector ? { nodeSelector: config.node_selector } : {}),
+          ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
           containers: [
             {
               name: CONTAINER_NAME,
@@ -246,6 +254,20 @@ function timeOf(pod: V1Pod): number {
   return t ? new Date(t).getTime() : 0;
 }
 
+/**
+ * Each batch/v1 `JobConditionType` and the Train API status a true condition of that type means. A
+ * Job reaching its success or failure criteria first gets `SuccessCriteriaMet` or `FailureTarget`
+ * while its remaining pods are stopped, and only then `Complete` or `Failed`: it has not ended yet.
+ * A `Failed` condition whose reason is `DeadlineExceeded` is EXPIRED.
+ */
+export const KUBERNETES_CONDITION_TO_STATUS: Record<string, JobStatus> = {
+  Suspended: "PENDING",
+  SuccessCriteriaMet: "IN_PROGRESS",
+  FailureTarget: "IN_PROGRESS",
+  Complete: "COMPLETED",
+  Failed: "FAILED",
+};
+
 /** Whether the Job has finished and how; undefined while it runs or waits. */
 export function finishedConditionOf(
   job: V1Job,
@@ -271,7 +293,8 @@ export function finishedConditionOf(
  * (suspended again to free its GPUs for another queue) is PENDING until it is readmitted.
  */
 export function activeStatusOf(job: V1Job, lastStatus: JobStatus | undefined): "PENDING" | "IN_PROGRESS" {
-  if (job.spec?.suspend) return "PENDING";
+  const suspended = job.status?.conditions?.some((c) => c.type === "Suspended" && c.status === "True");
+  if (job.spec?.suspend || suspended) return "PENDING";
   if (lastStatus === "IN_PROGRESS") return "IN_PROGRESS";
   const s = job.status ?? {};
   const active = s.active ?? 0;

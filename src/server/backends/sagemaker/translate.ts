@@ -2,7 +2,12 @@ import type {
   CreateTrainingJobCommandInput,
   DescribeTrainingJobCommandOutput,
 } from "@aws-sdk/client-sagemaker";
-import type { JobResult, JobStatus, ParsedCreateJobRequest } from "../../../spec";
+import {
+  type JobResult,
+  type JobStatus,
+  type ParsedCreateJobRequest,
+  SAGEMAKER_DEFAULT_MAX_RUNTIME_SECONDS,
+} from "../../../spec";
 import { lastKnownStatus, nativeJobName, storageMountEnvironment } from "../cloud-common";
 
 export interface SageMakerSettings {
@@ -18,7 +23,7 @@ export interface SageMakerSettings {
 /** SageMaker's limit on `TrainingJobName`, whose pattern is `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`. */
 export const TRAINING_JOB_NAME_MAX_LENGTH = 63;
 /** `StoppingCondition.MaxRuntimeInSeconds` when the job gives none: SageMaker's own default, one day. */
-export const DEFAULT_MAX_RUNTIME_SECONDS = 86_400;
+export const DEFAULT_MAX_RUNTIME_SECONDS = SAGEMAKER_DEFAULT_MAX_RUNTIME_SECONDS;
 /** The tag carrying the Train API's job id, so the training job can be traced back from the console. */
 export const JOB_ID_TAG = "trainkit-job-id";
 
@@ -67,7 +72,11 @@ export function toCreateTrainingJob(
         ]
       : [],
   );
-  const environment = { ...config.environment, ...mountEnv };
+  // The schema refuses a job variable named like a mount variable, so neither overrides the other;
+  // the mount variables are written first as on every backend.
+  const environment = { ...mountEnv, ...config.environment };
+  const spot = config.capacity === "spot";
+  const maxRuntime = config.max_runtime_seconds ?? DEFAULT_MAX_RUNTIME_SECONDS;
   return {
     TrainingJobName: trainingJobName(jobId, request.name),
     AlgorithmSpecification: {
@@ -84,8 +93,20 @@ export function toCreateTrainingJob(
       >["InstanceType"],
       InstanceCount: config.resource_config.instance_count,
       VolumeSizeInGB: config.resource_config.volume_size_in_gb,
+      ...(config.resource_config.training_plan_arn
+        ? { TrainingPlanArn: config.resource_config.training_plan_arn }
+        : {}),
     },
-    StoppingCondition: { MaxRuntimeInSeconds: config.max_runtime_seconds ?? DEFAULT_MAX_RUNTIME_SECONDS },
+    StoppingCondition: {
+      MaxRuntimeInSeconds: maxRuntime,
+      // Managed spot training needs a wait limit of at least the run time; without one given, the
+      // job may wait for spot capacity as long as it may run.
+      ...(spot ? { MaxWaitTimeInSeconds: config.max_wait_time_seconds ?? maxRuntime } : {}),
+      ...(config.max_pending_time_seconds !== undefined
+        ? { MaxPendingTimeInSeconds: config.max_pending_time_seconds }
+        : {}),
+    },
+    ...(spot ? { EnableManagedSpotTraining: true } : {}),
     ...(config.hyperparameters ? { HyperParameters: config.hyperparameters } : {}),
     ...(Object.keys(environment).length > 0 ? { Environment: environment } : {}),
     ...(channels.length > 0 ? { InputDataConfig: channels } : {}),
@@ -113,6 +134,28 @@ export const IN_PROGRESS_SECONDARY_TO_STATUS: Record<string, JobStatus> = {
   Uploading: "IN_PROGRESS",
   Restarting: "IN_PROGRESS",
   Updating: "IN_PROGRESS",
+  // The secondary statuses of a job that is ending: the primary status follows within moments, and
+  // until it does the job has not ended.
+  Stopping: "IN_PROGRESS",
+  Stopped: "IN_PROGRESS",
+  Completed: "IN_PROGRESS",
+  Failed: "IN_PROGRESS",
+  MaxRuntimeExceeded: "IN_PROGRESS",
+  MaxWaitTimeExceeded: "IN_PROGRESS",
+};
+
+/**
+ * Each SageMaker `TrainingJobStatus` and the Train API status it means; an `InProgress` job is read by
+ * its secondary status, and a job stopped or failed for running out of time is EXPIRED. A job being
+ * deleted is on its way out whatever it was doing, so it is CANCELED rather than left as it last was.
+ */
+export const SAGEMAKER_STATUS_TO_STATUS: Record<string, JobStatus | "by secondary status"> = {
+  InProgress: "by secondary status",
+  Completed: "COMPLETED",
+  Failed: "FAILED",
+  Stopping: "IN_PROGRESS",
+  Stopped: "CANCELED",
+  Deleting: "CANCELED",
 };
 
 /** Secondary statuses that mean SageMaker stopped the job because it ran out of time. */
@@ -149,6 +192,13 @@ export function statusOfTrainingJob(
       return { status: "CANCELED" };
     case "Stopping":
       return { status: "IN_PROGRESS" };
+    case "Deleting":
+      return {
+        status: "CANCELED",
+        result: {
+          failure_reason: `SageMaker is deleting the training job${secondary ? ` (it was ${secondary})` : ""}; it will not finish`,
+        },
+      };
     case "InProgress":
       return { status: IN_PROGRESS_SECONDARY_TO_STATUS[secondary] ?? lastKnownStatus(backendState) };
     default:

@@ -1,4 +1,10 @@
-import type { JobResult, JobStatus, ParsedCreateJobRequest } from "../../../spec";
+import {
+  type JobCapacity,
+  type JobResult,
+  type JobStatus,
+  type ParsedCreateJobRequest,
+  VERTEX_JOB_ID_LABEL,
+} from "../../../spec";
 import { lastKnownStatus, storageMountEnvironment } from "../cloud-common";
 
 // The Vertex AI REST API v1 shapes this backend sends and reads (projects.locations.customJobs),
@@ -8,6 +14,7 @@ export interface VertexMachineSpec {
   machineType: string;
   acceleratorType?: string;
   acceleratorCount?: number;
+  reservationAffinity?: { reservationAffinityType: string; key?: string; values?: string[] };
 }
 
 export interface VertexWorkerPoolSpec {
@@ -29,7 +36,13 @@ export interface VertexCustomJob {
   labels: Record<string, string>;
   jobSpec: {
     workerPoolSpecs: VertexWorkerPoolSpec[];
-    scheduling?: { timeout?: string; restartJobOnWorkerRestart?: boolean };
+    scheduling?: {
+      timeout?: string;
+      restartJobOnWorkerRestart?: boolean;
+      strategy?: string;
+      disableRetries?: boolean;
+      maxWaitDuration?: string;
+    };
     serviceAccount?: string;
     baseOutputDirectory?: { outputUriPrefix: string };
   };
@@ -49,7 +62,14 @@ export interface VertexSettings {
 }
 
 /** The label carrying the Train API's job id: how a resubmission finds the CustomJob it already made. */
-export const JOB_ID_LABEL = "trainkit-job-id";
+export const JOB_ID_LABEL = VERTEX_JOB_ID_LABEL;
+
+/** Vertex AI's `Scheduling.Strategy` for each `job_config.capacity`. */
+export const VERTEX_STRATEGY: Record<JobCapacity, string> = {
+  "on-demand": "STANDARD",
+  spot: "SPOT",
+  "flex-start": "FLEX_START",
+};
 
 /** Where Vertex AI mounts `gs://bucket/path` inside the container (Cloud Storage FUSE). */
 export function gcsFusePath(sourceUri: string): string {
@@ -68,8 +88,13 @@ export function toCustomJob(
   // read_only; the service account's bucket permissions do.
   const mountEnv = storageMountEnvironment(request.storage_mounts, (m) => gcsFusePath(m.source_uri));
   const workerPoolSpecs = config.worker_pool_specs.map((pool): VertexWorkerPoolSpec => {
-    const userEnv = (pool.container_spec.env ?? []).filter((e) => !(e.name in mountEnv));
-    const env = [...userEnv, ...Object.entries(mountEnv).map(([name, value]) => ({ name, value }))];
+    // Mount variables come first: Vertex expands $(NAME) in a value only from variables defined
+    // before it, so the job's own variables can build on $(STORAGE_MOUNT_0_PATH).
+    const env = [
+      ...Object.entries(mountEnv).map(([name, value]) => ({ name, value })),
+      ...(pool.container_spec.env ?? []),
+    ];
+    const affinity = pool.machine_spec.reservation_affinity;
     return {
       machineSpec: {
         machineType: pool.machine_spec.machine_type,
@@ -77,6 +102,15 @@ export function toCustomJob(
           ? {
               acceleratorType: pool.machine_spec.accelerator_type,
               acceleratorCount: pool.machine_spec.accelerator_count ?? 1,
+            }
+          : {}),
+        ...(affinity
+          ? {
+              reservationAffinity: {
+                reservationAffinityType: affinity.reservation_affinity_type,
+                ...(affinity.key !== undefined ? { key: affinity.key } : {}),
+                ...(affinity.values !== undefined ? { values: affinity.values } : {}),
+              },
             }
           : {}),
       },
@@ -99,21 +133,23 @@ export function toCustomJob(
         : {}),
     };
   });
-  const scheduling = config.scheduling
-    ? {
-        ...(config.scheduling.timeout ? { timeout: config.scheduling.timeout } : {}),
-        ...(config.scheduling.restart_job_on_worker_restart !== undefined
-          ? { restartJobOnWorkerRestart: config.scheduling.restart_job_on_worker_restart }
-          : {}),
-      }
-    : undefined;
+  const given = config.scheduling ?? {};
+  const scheduling = {
+    ...(given.timeout ? { timeout: given.timeout } : {}),
+    ...(given.restart_job_on_worker_restart !== undefined
+      ? { restartJobOnWorkerRestart: given.restart_job_on_worker_restart }
+      : {}),
+    ...(config.capacity ? { strategy: VERTEX_STRATEGY[config.capacity] } : {}),
+    ...(given.disable_retries !== undefined ? { disableRetries: given.disable_retries } : {}),
+    ...(given.max_wait_duration ? { maxWaitDuration: given.max_wait_duration } : {}),
+  };
   const serviceAccount = config.service_account ?? settings.serviceAccount;
   return {
     displayName: request.name,
     labels: { ...config.labels, [JOB_ID_LABEL]: jobId },
     jobSpec: {
       workerPoolSpecs,
-      ...(scheduling ? { scheduling } : {}),
+      ...(Object.keys(scheduling).length > 0 ? { scheduling } : {}),
       ...(serviceAccount ? { serviceAccount } : {}),
       ...(settings.stagingBucket
         ? {
