@@ -27,6 +27,15 @@ export function issuesToDetails(error: z.ZodError, prefix?: string): ErrorDetail
       }
       continue;
     }
+    if (issue.code === "invalid_key") {
+      // A map key that fails its own schema: the key's problems are nested inside the issue.
+      const reasons = issue.issues.map((inner) => inner.message);
+      details.push({
+        path: formatPath(issue.path, prefix),
+        message: reasons.length > 0 ? `has an invalid key: it ${reasons.join("; it ")}` : issue.message,
+      });
+      continue;
+    }
     details.push({ path: formatPath(issue.path, prefix), message: issue.message });
   }
   return details;

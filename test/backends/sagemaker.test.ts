@@ -135,6 +135,21 @@ describe("the sagemaker backend", () => {
     expect(polled.result).toBeUndefined();
   });
 
+  it("reports a training job being deleted while it trains as CANCELED, not as its last status", async () => {
+    const job = backendJob("sagemaker", sagemakerExample);
+    const held = submitted(job, await backend.submit(job));
+    const name = held.cloudJobIdentifier!.training_job_name!;
+    fake.setStatus(name, "InProgress", "Training");
+    const running = await backend.poll(held);
+    expect(running.status).toBe("IN_PROGRESS");
+    fake.setStatus(name, "Deleting", "Training");
+    const deleting = await backend.poll({ ...held, backendState: running.backendState ?? held.backendState });
+    expect(deleting.status).toBe("CANCELED");
+    expect(deleting.result?.failure_reason).toBe(
+      "SageMaker is deleting the training job (it was Training); it will not finish",
+    );
+  });
+
   it("reports a failed training job as FAILED with SageMaker's FailureReason", async () => {
     const job = backendJob("sagemaker", sagemakerExample);
     const held = submitted(job, await backend.submit(job));
