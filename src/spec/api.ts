@@ -7,21 +7,24 @@ import { JobStatus } from "./status";
 
 /** The body of `POST /v1/{backend}/jobs` for one backend. */
 export function createJobRequestFor<B extends Backend>(backend: B) {
-  return z
-    .object({
-      name: JobName,
-      job_config: JOB_CONFIG_SCHEMAS[backend] as (typeof JOB_CONFIG_SCHEMAS)[B],
-      storage_mounts: storageMountsFor(backend),
-    })
-    .strict()
-    .superRefine((request, ctx) => {
-      rejectNulCharacters(request, ctx);
-      const { job_config, storage_mounts } = request as unknown as {
-        job_config: Record<string, unknown>;
-        storage_mounts: unknown[];
-      };
-      checkJobConfigWithMounts(backend, job_config, storage_mounts.length, ctx);
-    });
+  return (
+    z
+      .object({
+        name: JobName,
+        job_config: JOB_CONFIG_SCHEMAS[backend] as (typeof JOB_CONFIG_SCHEMAS)[B],
+        storage_mounts: storageMountsFor(backend),
+      })
+      .strict()
+      // Runs even when another field failed, so one answer names every NUL character at once.
+      .superRefine((request, ctx) => rejectNulCharacters(request, ctx), { when: () => true })
+      .superRefine((request, ctx) => {
+        const { job_config, storage_mounts } = request as unknown as {
+          job_config: Record<string, unknown>;
+          storage_mounts: unknown[];
+        };
+        checkJobConfigWithMounts(backend, job_config, storage_mounts.length, ctx);
+      })
+  );
 }
 
 export const CREATE_JOB_REQUESTS = Object.fromEntries(BACKENDS.map((b) => [b, createJobRequestFor(b)])) as {
