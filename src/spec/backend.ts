@@ -5,7 +5,7 @@ export const BACKENDS = ["vertex-ai", "sagemaker", "azure-ml", "kubernetes", "lo
 export const Backend = z.enum(BACKENDS);
 export type Backend = z.infer<typeof Backend>;
 
-/** The `job_type` a job object reports for each backend (seed 000 spells them with underscores). */
+/** The `job_type` a job object reports for each backend (the SGP Train API spells them with underscores). */
 /**
  * The server variable naming the backends it runs. Each cloud's TrainingApi component sets it to its
  * own backend, so a deployed API never runs local processes.

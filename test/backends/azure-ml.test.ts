@@ -16,7 +16,7 @@ import {
   FAKE_TENANT_ID,
   FakeAzure,
 } from "../helpers/fake-azure";
-import { azureExample } from "../helpers/seed-examples";
+import { azureExample } from "../helpers/sgp-examples";
 
 let fake: FakeAzure;
 let backend: AzureMlBackend;
@@ -78,7 +78,7 @@ describe("the azure-ml backend", () => {
     });
   });
 
-  it("turns seed 000's Azure ML example into the command job the ARM API documents", async () => {
+  it("turns the SGP Train API's Azure ML example into the command job the ARM API documents", async () => {
     const job = backendJob("azure-ml", azureExample);
     const before = jobPuts().length;
     const result = await backend.submit(job);
