@@ -1,6 +1,7 @@
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { azureTags, compactName, requireResourceGroup, subscriptionOf } from "./settings";
 
@@ -115,7 +116,7 @@ export class Bucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: BucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:Bucket", name, {}, opts);
-    const owner = `Bucket ${name}`;
+    const owner = ownerOf(this, "Bucket", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
     const accountName = args.accountName ?? compactName(name, 24);
     if (!ACCOUNT_NAME.test(accountName)) {

@@ -6,6 +6,7 @@ import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { type GpuPoolArgs, resolveGpuPools } from "../components/gpu-pool";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { azureVmSizeFor, type InstanceShape } from "../gpu";
 import { secureStorageAccountArgs } from "./bucket";
@@ -112,7 +113,7 @@ export class GpuCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:GpuCluster", name, {}, opts);
-    const owner = `GpuCluster ${name}`;
+    const owner = ownerOf(this, "GpuCluster", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
     const workspaceName = args.workspaceName ?? boundedName(name, 33);
     if (!WORKSPACE_NAME.test(workspaceName)) {

@@ -1,5 +1,6 @@
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { azureTags, compactName, requireResourceGroup } from "./settings";
 
@@ -51,7 +52,7 @@ export class Registry extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:Registry", name, {}, opts);
-    const owner = `Registry ${name}`;
+    const owner = ownerOf(this, "Registry", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
     const sku = args.sku ?? "Premium";
     if (!REGISTRY_SKUS.includes(sku)) {

@@ -4,6 +4,7 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
 import {
@@ -112,7 +113,7 @@ export class TrainingApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:TrainingApi", name, {}, opts);
-    const owner = `TrainingApi ${name}`;
+    const owner = ownerOf(this, "TrainingApi", name);
     if (args?.image === undefined)
       throw new ArgumentError(`${owner}: image must be set to the Train API image; got nothing`);
     const resourceGroupName = requireResourceGroup(args.resourceGroupName, owner);

@@ -1,6 +1,7 @@
 import type * as authorization from "@pulumi/azure-native/authorization";
 import type * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { ArgumentError } from "../components/sentences";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs, privateEndpointRule } from "./gpu-cluster";
@@ -90,7 +91,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:TrainingPlatform", name, {}, opts);
-    const owner = `TrainingPlatform ${name}`;
+    const owner = ownerOf(this, "TrainingPlatform", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
     if (args.api === undefined) {
       throw new ArgumentError(`${owner}: api must be set, with at least image and apiKeys; got nothing`);
