@@ -2,7 +2,8 @@ import * as machinelearningservices from "@pulumi/azure-native/machinelearningse
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { ArgumentError, shown } from "../components/sentences";
-import { azureTags, compactName, requireResourceGroup, subscriptionOf } from "./settings";
+import { suffixedName } from "./name-suffix";
+import { azureTags, nameSuffixFor, requireResourceGroup, subscriptionOf } from "./settings";
 
 /** Where a `Bucket` is registered as an Azure ML datastore, so jobs can mount it by `azureml://` URI. */
 export interface BucketDatastoreArgs {
@@ -24,9 +25,16 @@ export interface BucketArgs {
   location?: pulumi.Input<string>;
   /**
    * The globally unique storage account name: 3 to 24 lowercase letters and digits. Defaults to the
-   * component's name, letters and digits only, plus a hash of the stack, so two stacks do not collide.
+   * component's name, letters and digits only, plus the `nameSuffix`, so that no two deployments (other
+   * stacks, projects, tenants, or this stack after `pulumi destroy`) ask for the same name.
    */
   accountName?: string;
+  /**
+   * The random suffix of the default account name (4 to 16 lowercase letters or digits). Defaults to one
+   * drawn when the bucket is first deployed and kept in the stack's state, so it stays the same on every
+   * update. Ignored when `accountName` is set.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /** The blob container holding the data: 3 to 63 lowercase letters, digits and dashes. Defaults to `data`. */
   containerName?: string;
   /**
@@ -64,7 +72,7 @@ export interface BucketArgs {
 export function secureStorageAccountArgs(args: {
   resourceGroupName: pulumi.Input<string>;
   location?: pulumi.Input<string>;
-  accountName: string;
+  accountName: pulumi.Input<string>;
   sku: pulumi.Input<string>;
   publicNetworkAccess: boolean;
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -117,10 +125,9 @@ export class Bucket extends pulumi.ComponentResource {
     super("trainkit:azure:Bucket", name, {}, opts);
     const owner = `Bucket ${name}`;
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
-    const accountName = args.accountName ?? compactName(name, 24);
-    if (!ACCOUNT_NAME.test(accountName)) {
+    if (args.accountName !== undefined && !ACCOUNT_NAME.test(args.accountName)) {
       throw new ArgumentError(
-        `${owner}: accountName must be 3 to 24 lowercase letters or digits; got ${shown(accountName)}`,
+        `${owner}: accountName must be 3 to 24 lowercase letters or digits; got ${shown(args.accountName)}`,
       );
     }
     const containerName = args.containerName ?? "data";
@@ -157,6 +164,8 @@ export class Bucket extends pulumi.ComponentResource {
       );
     }
     const parent = { parent: this };
+    const accountName =
+      args.accountName ?? suffixedName(name, nameSuffixFor(owner, name, args.nameSuffix, parent), 24);
 
     this.account = new storage.StorageAccount(
       name,

@@ -9,7 +9,8 @@ import { boundedName } from "../components/naming";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { azureVmSizeFor, type InstanceShape } from "../gpu";
 import { secureStorageAccountArgs } from "./bucket";
-import { azureTags, compactName, requireResourceGroup, tenantIdFor } from "./settings";
+import { suffixedName } from "./name-suffix";
+import { azureTags, nameSuffixFor, requireResourceGroup, tenantIdFor } from "./settings";
 
 /** An AmlCompute GPU cluster: the cross-cloud pool description plus Azure's VM size override. */
 export interface AzureGpuPoolArgs extends Omit<GpuPoolArgs, "zones" | "diskSizeGb" | "labels"> {
@@ -28,8 +29,18 @@ export interface GpuClusterArgs {
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
-  /** The Azure ML workspace name: 3 to 33 letters, digits, dashes or underscores. Defaults to the component's name plus a hash of the stack. */
+  /**
+   * The Azure ML workspace name: 3 to 33 letters, digits, dashes or underscores. Defaults to the component's
+   * name plus the `nameSuffix`. Azure keeps a deleted workspace's name for 14 days (soft delete), so a fixed
+   * name cannot be deployed again soon after `pulumi destroy`; the default can.
+   */
   workspaceName?: string;
+  /**
+   * The random suffix of the names Azure holds globally or keeps after deletion: the workspace, its storage
+   * account and its Key Vault (4 to 16 lowercase letters or digits). Defaults to one drawn when the cluster
+   * is first deployed and kept in the stack's state: the same on every update, new after `pulumi destroy`.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /**
    * The Entra ID tenant of the workspace's Key Vault. Defaults to the stack's `azure-native:tenantId`
    * config, or else the tenant of the credentials Pulumi runs with.
@@ -114,10 +125,9 @@ export class GpuCluster extends pulumi.ComponentResource {
     super("trainkit:azure:GpuCluster", name, {}, opts);
     const owner = `GpuCluster ${name}`;
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
-    const workspaceName = args.workspaceName ?? boundedName(name, 33);
-    if (!WORKSPACE_NAME.test(workspaceName)) {
+    if (args.workspaceName !== undefined && !WORKSPACE_NAME.test(args.workspaceName)) {
       throw new ArgumentError(
-        `${owner}: workspaceName must be 3 to 33 letters, digits, dashes or underscores, starting with a letter or digit; got ${shown(workspaceName)}`,
+        `${owner}: workspaceName must be 3 to 33 letters, digits, dashes or underscores, starting with a letter or digit; got ${shown(args.workspaceName)}`,
       );
     }
     const isolationMode = args.isolationMode ?? "AllowInternetOutbound";
@@ -162,6 +172,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     const tags = azureTags("gpu-cluster", args.tags);
     const parent = { parent: this };
     const where = { resourceGroupName, location: args.location };
+    const suffix = nameSuffixFor(owner, name, args.nameSuffix, parent);
+    const workspaceName = args.workspaceName ?? suffixedName(name, suffix, 33, { dashes: true });
 
     let storageAccountId = args.storageAccountId;
     if (storageAccountId === undefined) {
@@ -169,7 +181,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${name}-ws`,
         secureStorageAccountArgs({
           ...where,
-          accountName: compactName(`${name}ws`, 24),
+          accountName: suffixedName(`${name}ws`, suffix, 24),
           sku: "Standard_LRS",
           publicNetworkAccess: isPublic,
           tags,
@@ -185,7 +197,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${name}-kv`,
         {
           ...where,
-          vaultName: boundedName(`${name}-kv`, 24),
+          vaultName: suffixedName(`${name}-kv`, suffix, 24, { dashes: true }),
           properties: {
             tenantId: tenantIdFor(args.tenantId, parent),
             sku: { family: "A", name: "standard" },

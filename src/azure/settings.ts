@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { ArgumentError, shown } from "../components/sentences";
+import { checkSuffix, NameSuffix } from "./name-suffix";
 
 /**
  * The Azure built-in roles trainkit assigns, by the name the portal shows, with their role definition
@@ -90,19 +90,17 @@ export function requireResourceGroup(value: pulumi.Input<string> | undefined, ow
 }
 
 /**
- * A globally unique Azure name of lowercase letters and digits only (storage accounts, key vaults with
- * dashes removed, registries), at most `maxLength` long, ending in a hash of the stack and the name.
+ * The suffix of a component's globally unique names: `given` (a parent's, or one the user pins), or else
+ * a `NameSuffix` made for the component, drawn once and kept in the stack's state.
  */
-export function compactName(
-  base: string,
-  maxLength: number,
-  scope = `${pulumi.getProject()}/${pulumi.getStack()}`,
-) {
-  const hash = createHash("sha256").update(`${scope}/${base}`).digest("hex").slice(0, 6);
-  const stem = base
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "")
-    .replace(/^[^a-z]+/, "")
-    .slice(0, Math.max(0, maxLength - hash.length));
-  return `${stem === "" ? "t" : stem}${hash}`.slice(0, maxLength);
+export function nameSuffixFor(
+  owner: string,
+  name: string,
+  given: pulumi.Input<string> | undefined,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+  if (given === undefined) return new NameSuffix(`${name}-suffix`, {}, opts).suffix;
+  // A plain string is checked now, so `pulumi preview` names the field; an output when it is known.
+  if (typeof given === "string") return pulumi.output(checkSuffix(owner, "nameSuffix", given));
+  return pulumi.output(given).apply((s) => checkSuffix(owner, "nameSuffix", s));
 }

@@ -6,11 +6,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
+import { suffixedName } from "./name-suffix";
 import {
   type AzureRole,
   assignRole,
   azureTags,
   nameOf,
+  nameSuffixFor,
   requireResourceGroup,
   resourceGroupOf,
   subscriptionOf,
@@ -69,6 +71,12 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   cpu?: number;
   /** Memory per replica, twice the CPU in GiB for consumption plans (`1Gi` for 0.5 CPU). Defaults to `1Gi`. */
   memory?: pulumi.Input<string>;
+  /**
+   * The random suffix of the Key Vault's name, which is global and kept for 7 days after deletion (4 to 16
+   * lowercase letters or digits). Defaults to one drawn when the API is first deployed and kept in the
+   * stack's state: the same on every update, new after `pulumi destroy`.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /** Tags for every resource. Defaults to the trainkit tags only. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -181,7 +189,9 @@ export class TrainingApi extends pulumi.ComponentResource {
       `${name}-kv`,
       {
         ...where,
-        vaultName: boundedName(`${name}-kv`, 24),
+        vaultName: suffixedName(`${name}-kv`, nameSuffixFor(owner, name, args.nameSuffix, parent), 24, {
+          dashes: true,
+        }),
         properties: {
           tenantId: tenantIdFor(args.tenantId, parent),
           sku: { family: "A", name: "standard" },

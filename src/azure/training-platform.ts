@@ -5,10 +5,10 @@ import { ArgumentError } from "../components/sentences";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs, privateEndpointRule } from "./gpu-cluster";
 import { Registry, type RegistryArgs } from "./registry";
-import { type AzureRole, assignRole, requireResourceGroup } from "./settings";
+import { type AzureRole, assignRole, nameSuffixFor, requireResourceGroup } from "./settings";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
-type Shared = "resourceGroupName" | "location";
+type Shared = "resourceGroupName" | "location" | "nameSuffix";
 
 /** A platform bucket: a `Bucket`'s own args plus the name of the Azure ML datastore over it. */
 export type PlatformBucketArgs = Omit<BucketArgs, Shared | "datastore"> & {
@@ -21,6 +21,14 @@ export interface TrainingPlatformArgs {
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region of every part. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
+  /**
+   * The random suffix every globally unique or soft-deleted name of the platform ends in (storage accounts,
+   * the registry, Key Vaults, the Azure ML workspace): 4 to 16 lowercase letters or digits. Defaults to one
+   * drawn when the platform is first deployed and kept in the stack's state, so names stay the same on
+   * every update, and another stack, project or tenant, or this stack after `pulumi destroy`, gets new
+   * ones. Pin it only to adopt names chosen earlier; a pinned suffix brings back the soft-delete waits.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /** The Entra ID tenant of the Key Vaults. Defaults to `azure-native:tenantId`, or the deploying credentials' tenant. */
   tenantId?: pulumi.Input<string>;
   /**
@@ -96,7 +104,8 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       throw new ArgumentError(`${owner}: api must be set, with at least image and apiKeys; got nothing`);
     }
     const parent = { parent: this };
-    const where = { resourceGroupName, location: args.location };
+    const nameSuffix = nameSuffixFor(owner, name, args.nameSuffix, parent);
+    const where = { resourceGroupName, location: args.location, nameSuffix };
 
     this.registry = new Registry(`${name}-images`, { ...args.registry, ...where }, parent);
     this.cluster = new GpuCluster(

@@ -109,7 +109,7 @@ describe("TrainingPlatform", () => {
       app.template.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
     );
     expect(env.TRAINKIT_AZUREML_RESOURCE_GROUP).toBe("ml-rg");
-    expect(env.TRAINKIT_AZUREML_WORKSPACE).toMatch(/^wire-ml-[0-9a-f]{6}$/);
+    expect(env.TRAINKIT_AZUREML_WORKSPACE).toMatch(/^wire-ml-[a-z0-9]{8}$/);
     expect(app.configuration.registries[0].server).toBe("acmeimages.azurecr.io");
   });
 
@@ -130,7 +130,7 @@ describe("TrainingPlatform", () => {
     expect(await outputValue(o.apiUrl)).toMatch(
       /^https:\/\/out-api-[0-9a-f]{6}\.mock\.azurecontainerapps\.io$/,
     );
-    expect(await outputValue(o.workspaceId)).toMatch(/\/workspaces\/out-ml-[0-9a-f]{6}$/);
+    expect(await outputValue(o.workspaceId)).toMatch(/\/workspaces\/out-ml-[a-z0-9]{8}$/);
   });
 
   it("passes opening-up choices through to its parts", async () => {
