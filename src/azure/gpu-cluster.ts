@@ -1,4 +1,5 @@
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
+import type * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
@@ -10,7 +11,14 @@ import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { azureVmSizeFor, type InstanceShape } from "../gpu";
 import { secureStorageAccountArgs } from "./bucket";
 import { suffixedName } from "./name-suffix";
-import { azureTags, nameSuffixFor, requireResourceGroup, tenantIdFor } from "./settings";
+import {
+  type AzureRole,
+  assignRole,
+  azureTags,
+  nameSuffixFor,
+  requireResourceGroup,
+  tenantIdFor,
+} from "./settings";
 
 /** An AmlCompute GPU cluster: the cross-cloud pool description plus Azure's VM size override. */
 export interface AzureGpuPoolArgs extends Omit<GpuPoolArgs, "zones" | "diskSizeGb" | "labels"> {
@@ -70,6 +78,12 @@ export interface GpuClusterArgs {
    * first use.
    */
   containerRegistryId?: pulumi.Input<string>;
+  /**
+   * The ARM id of a user-assigned managed identity that jobs run as (a job body's `identity`), attached to
+   * the workspace (for serverless jobs) and to every compute cluster. Give it exactly the data roles jobs
+   * need. Defaults to none: jobs then run as the submitter's token or the compute's own identity.
+   */
+  jobIdentityId?: pulumi.Input<string>;
   /** The ARM id of an existing storage account for the workspace. Defaults to a new private one (no shared keys). */
   storageAccountId?: pulumi.Input<string>;
   /** The ARM id of an existing Key Vault for the workspace. Defaults to a new one in RBAC mode with purge protection. */
@@ -107,6 +121,8 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly applicationInsights?: applicationinsights.Component;
   /** The managed network's private endpoints to the registry (`registry`) and storage (`storage-<i>`). */
   public readonly outboundRules: Record<string, machinelearningservices.ManagedNetworkSettingsRule>;
+  /** The workspace identity's grant, on each private endpoint's target, to approve that endpoint. */
+  public readonly approvals: Record<string, authorization.RoleAssignment>;
   /** Every compute cluster by pool name. */
   public readonly computes: Record<string, machinelearningservices.Compute>;
   /** The compute name of each pool, what a job's `job_config.compute` takes. */
@@ -253,7 +269,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         workspaceName,
         kind: "Default",
         sku: { name: "Basic", tier: "Basic" },
-        identity: { type: "SystemAssigned" },
+        identity: identityWith(args.jobIdentityId),
         storageAccount: storageAccountId,
         keyVault: keyVaultId,
         applicationInsights: applicationInsightsId,
@@ -277,22 +293,25 @@ export class GpuCluster extends pulumi.ComponentResource {
     );
     if (args.containerRegistryId !== undefined)
       targets.push(["registry", args.containerRegistryId, "registry"]);
-    this.outboundRules = Object.fromEntries(
-      targets.map(([key, serviceResourceId, subresourceTarget]) => [
-        key,
-        privateEndpointRule(
-          `${name}-${key}`,
-          {
-            resourceGroupName,
-            workspaceName: this.workspace.name,
-            ruleName: `trainkit-${key}`,
-            serviceResourceId,
-            subresourceTarget,
-          },
-          parent,
-        ),
-      ]),
-    );
+    const workspacePrincipalId = this.workspace.identity.apply((identity) => identity?.principalId ?? "");
+    this.outboundRules = {};
+    this.approvals = {};
+    for (const [key, serviceResourceId, subresourceTarget] of targets) {
+      const made = privateEndpointRule(
+        `${name}-${key}`,
+        {
+          resourceGroupName,
+          workspaceName: this.workspace.name,
+          workspacePrincipalId,
+          ruleName: `trainkit-${key}`,
+          serviceResourceId,
+          subresourceTarget,
+        },
+        parent,
+      );
+      this.outboundRules[key] = made.rule;
+      this.approvals[key] = made.approval;
+    }
 
     this.computes = {};
     this.computeNames = {};
@@ -310,7 +329,7 @@ export class GpuCluster extends pulumi.ComponentResource {
           workspaceName: this.workspace.name,
           computeName,
           location: args.location,
-          identity: { type: "SystemAssigned" },
+          identity: identityWith(args.jobIdentityId),
           properties: {
             computeType: "AmlCompute",
             // Local (key-based) auth would let holders of workspace keys act on the cluster; Entra ID only.
@@ -339,7 +358,7 @@ export class GpuCluster extends pulumi.ComponentResource {
 
     this.workspaceName = this.workspace.name;
     this.workspaceId = this.workspace.id;
-    this.workspacePrincipalId = this.workspace.identity.apply((identity) => identity?.principalId ?? "");
+    this.workspacePrincipalId = workspacePrincipalId;
     this.registerOutputs({
       workspaceName: this.workspaceName,
       workspaceId: this.workspaceId,
@@ -348,22 +367,46 @@ export class GpuCluster extends pulumi.ComponentResource {
   }
 }
 
+/** The role a workspace's identity holds on each private endpoint target, and nowhere else. */
+export const ENDPOINT_APPROVER_ROLE: AzureRole = "Azure AI Enterprise Network Connection Approver";
+
+/**
+ * The identity of a workspace or compute cluster: its own system-assigned identity, plus the jobs' identity
+ * when there is one (Azure ML runs a job as a user-assigned identity only if the compute, or for serverless
+ * jobs the workspace, carries it).
+ */
+function identityWith(jobIdentityId: pulumi.Input<string> | undefined) {
+  return jobIdentityId === undefined
+    ? { type: "SystemAssigned" }
+    : { type: "SystemAssigned,UserAssigned", userAssignedIdentities: [jobIdentityId] };
+}
+
 /**
  * A private endpoint from a workspace's managed network to a storage account (`blob`) or a registry
- * (`registry`), so compute clusters reach it while its public network access is off.
+ * (`registry`), so compute clusters reach it while its public network access is off, together with the
+ * grant that lets the workspace's identity approve that endpoint on the target: `Azure AI Enterprise
+ * Network Connection Approver` on the target resource only. Without it the endpoint stays pending and
+ * jobs can neither pull images nor mount data.
  */
 export function privateEndpointRule(
   name: string,
   args: {
     resourceGroupName: pulumi.Input<string>;
     workspaceName: pulumi.Input<string>;
+    /** The principal id of the workspace's system-assigned identity, which approves the endpoint. */
+    workspacePrincipalId: pulumi.Input<string>;
     ruleName: string;
     serviceResourceId: pulumi.Input<string>;
     subresourceTarget: string;
   },
   opts: pulumi.CustomResourceOptions,
-): machinelearningservices.ManagedNetworkSettingsRule {
-  return new machinelearningservices.ManagedNetworkSettingsRule(
+): { rule: machinelearningservices.ManagedNetworkSettingsRule; approval: authorization.RoleAssignment } {
+  const approval = assignRole(
+    `${name}-approver`,
+    { principalId: args.workspacePrincipalId, role: ENDPOINT_APPROVER_ROLE, scope: args.serviceResourceId },
+    opts,
+  );
+  const rule = new machinelearningservices.ManagedNetworkSettingsRule(
     name,
     {
       resourceGroupName: args.resourceGroupName,
@@ -375,6 +418,8 @@ export function privateEndpointRule(
         destination: { serviceResourceId: args.serviceResourceId, subresourceTarget: args.subresourceTarget },
       },
     },
-    opts,
+    // The endpoint is approved when the managed network provisions it, so the grant must exist first.
+    { ...opts, dependsOn: [approval] },
   );
+  return { rule, approval };
 }

@@ -10,6 +10,12 @@ import { checkSuffix, NameSuffix } from "./name-suffix";
  */
 export const AZURE_ROLES = {
   "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+  /**
+   * Approves private endpoint connections to Azure AI's dependency resources (storage, registries, Key
+   * Vaults, ...): what an Azure ML workspace's identity needs on each target of a managed-network private
+   * endpoint rule, so that the endpoint it creates there is approved.
+   */
+  "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
   AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
   "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",

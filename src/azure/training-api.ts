@@ -38,6 +38,12 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The registry's login server (`<name>.azurecr.io`, a `Registry`'s `url`). Set with `registryId`. */
   registryServer?: pulumi.Input<string>;
   /**
+   * The client id of the user-assigned identity every job is submitted with (the job body's `identity`);
+   * it must be attached to the workspace and its compute clusters (a `GpuCluster`'s `jobIdentityId`).
+   * Defaults to none: jobs then name no identity and Azure ML runs them with the submitter's token.
+   */
+  jobIdentityClientId?: pulumi.Input<string>;
+  /**
    * Accept requests from the internet (`ingress.external: true`); the API keys are then the only gate.
    * Defaults to false: ingress is internal to the Container Apps environment (and to its virtual network
    * when `infrastructureSubnetId` is set).
@@ -94,6 +100,7 @@ const MANAGED_ENV = [
   "TRAINKIT_AZUREML_SUBSCRIPTION_ID",
   "TRAINKIT_AZUREML_RESOURCE_GROUP",
   "TRAINKIT_AZUREML_WORKSPACE",
+  "TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID",
   "AZURE_CLIENT_ID",
 ];
 
@@ -268,6 +275,9 @@ export class TrainingApi extends pulumi.ComponentResource {
       { name: "TRAINKIT_AZUREML_SUBSCRIPTION_ID", value: subscriptionOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_RESOURCE_GROUP", value: resourceGroupOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_WORKSPACE", value: nameOf(args.workspaceId) },
+      ...(args.jobIdentityClientId === undefined
+        ? []
+        : [{ name: "TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID", value: args.jobIdentityClientId }]),
       // DefaultAzureCredential picks the user-assigned identity by this client id.
       { name: "AZURE_CLIENT_ID", value: this.identity.clientId },
       { name: "TRAINKIT_API_KEYS", secretRef: "api-keys" },

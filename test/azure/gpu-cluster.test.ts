@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { GpuCluster, type GpuClusterArgs } from "../../src/azure";
-import { azureComputed } from "../helpers/azure-computed";
+import { armId, azureComputed } from "../helpers/azure-computed";
 import { installPulumiMocks, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
 const WORKSPACE = "azure-native:machinelearningservices:Workspace";
@@ -9,6 +9,10 @@ const VAULT = "azure-native:keyvault:Vault";
 const ACCOUNT = "azure-native:storage:StorageAccount";
 const INSIGHTS = "azure-native:applicationinsights:Component";
 const RULE = "azure-native:machinelearningservices:ManagedNetworkSettingsRule";
+const ROLE = "azure-native:authorization:RoleAssignment";
+const ACR = armId("ml-rg", "Microsoft.ContainerRegistry", "registries", "acmeimages");
+const SA = armId("ml-rg", "Microsoft.Storage", "storageAccounts", "acmedata");
+const APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea";
 
 const args: GpuClusterArgs = { resourceGroupName: "ml-rg", location: "westeurope" };
 
@@ -131,18 +135,46 @@ describe("GpuCluster", () => {
   });
 
   it("adds private endpoints from the managed network to the registry and the given storage accounts", async () => {
-    await build("pe", { containerRegistryId: "/acr/id", privateStorageAccountIds: ["/sa/one"] });
+    await build("pe", { containerRegistryId: ACR, privateStorageAccountIds: [SA] });
     expect(mocks.one(RULE, "pe-registry").inputs).toMatchObject({
       ruleName: "trainkit-registry",
       properties: {
         type: "PrivateEndpoint",
-        destination: { serviceResourceId: "/acr/id", subresourceTarget: "registry" },
+        destination: { serviceResourceId: ACR, subresourceTarget: "registry" },
       },
     });
     expect(mocks.one(RULE, "pe-storage-0").inputs.properties.destination).toEqual({
-      serviceResourceId: "/sa/one",
+      serviceResourceId: SA,
       subresourceTarget: "blob",
     });
+  });
+
+  it("lets the workspace identity approve each private endpoint on its target only, before the rule exists", async () => {
+    await build("ap", { containerRegistryId: ACR, privateStorageAccountIds: [SA] });
+    const grants = mocks
+      .ofType(ROLE)
+      .filter((r) => r.name.startsWith("ap-"))
+      .map((r) => [r.name, r.inputs.principalId, r.inputs.roleDefinitionId, r.inputs.scope]);
+    const approver = `/subscriptions/00000000-1111-2222-3333-444444444444/providers/Microsoft.Authorization/roleDefinitions/${APPROVER}`;
+    expect(grants.sort()).toEqual(
+      [
+        ["ap-registry-approver", "principal-of-ap", approver, ACR],
+        ["ap-storage-0-approver", "principal-of-ap", approver, SA],
+      ].sort(),
+    );
+    expect(mocks.one(RULE, "ap-registry").dependsOn).toContain(`${ROLE}::ap-registry-approver`);
+    expect(mocks.one(RULE, "ap-storage-0").dependsOn).toContain(`${ROLE}::ap-storage-0-approver`);
+  });
+
+  it("attaches the jobs' identity to the workspace and every compute cluster, beside their own", async () => {
+    const jobs = armId("ml-rg", "Microsoft.ManagedIdentity", "userAssignedIdentities", "jobs");
+    await build("ji", {
+      jobIdentityId: jobs,
+      gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-a100-80gb", maxNodes: 1 }],
+    });
+    const attached = { type: "SystemAssigned,UserAssigned", userAssignedIdentities: [jobs] };
+    expect(mocks.one(WORKSPACE, "ji").inputs.identity).toEqual(attached);
+    expect(mocks.one(COMPUTE, "ji-gpu-cluster").inputs.identity).toEqual(attached);
   });
 
   it("opens the workspace and its dependencies to the internet only when publicNetworkAccess is true", async () => {
