@@ -2,6 +2,7 @@ import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
 import type * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
+import * as monitor from "@pulumi/azure-native/monitor";
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
@@ -88,8 +89,13 @@ export interface GpuClusterArgs {
   storageAccountId?: pulumi.Input<string>;
   /** The ARM id of an existing Key Vault for the workspace. Defaults to a new one in RBAC mode with purge protection. */
   keyVaultId?: pulumi.Input<string>;
-  /** The ARM id of an existing Application Insights component. Defaults to a new one on a new Log Analytics workspace. */
+  /** The ARM id of an existing Application Insights component. Defaults to a new one on the Log Analytics workspace. */
   applicationInsightsId?: pulumi.Input<string>;
+  /**
+   * The ARM id of the Log Analytics workspace the Azure ML workspace's diagnostics (all its log categories)
+   * are sent to, and a new Application Insights component writes to. Defaults to a new one keeping 30 days.
+   */
+  logAnalyticsWorkspaceId?: pulumi.Input<string>;
   /**
    * GPU compute clusters (AmlCompute), each named by the pool's name, which is what
    * `job_config.compute` takes: at most 16 characters when given (longer default names are shortened).
@@ -118,6 +124,10 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The workspace's Key Vault, when this component created it. */
   public readonly keyVault?: keyvault.Vault;
   public readonly logAnalytics?: operationalinsights.Workspace;
+  /** The diagnostic setting sending the workspace's logs to Log Analytics. */
+  public readonly diagnostics: monitor.DiagnosticSetting;
+  /** The ARM id of the Log Analytics workspace the diagnostics go to. */
+  public readonly logAnalyticsWorkspaceId: pulumi.Output<string>;
   public readonly applicationInsights?: applicationinsights.Component;
   /** The managed network's private endpoints to the registry (`registry`) and storage (`storage-<i>`). */
   public readonly outboundRules: Record<string, machinelearningservices.ManagedNetworkSettingsRule>;
@@ -231,8 +241,8 @@ export class GpuCluster extends pulumi.ComponentResource {
       keyVaultId = this.keyVault.id;
     }
 
-    let applicationInsightsId = args.applicationInsightsId;
-    if (applicationInsightsId === undefined) {
+    let logAnalyticsId = args.logAnalyticsWorkspaceId;
+    if (logAnalyticsId === undefined) {
       this.logAnalytics = new operationalinsights.Workspace(
         `${name}-logs`,
         {
@@ -244,6 +254,12 @@ export class GpuCluster extends pulumi.ComponentResource {
         },
         parent,
       );
+      logAnalyticsId = this.logAnalytics.id;
+    }
+    this.logAnalyticsWorkspaceId = pulumi.output(logAnalyticsId);
+
+    let applicationInsightsId = args.applicationInsightsId;
+    if (applicationInsightsId === undefined) {
       // Classic Application Insights is retired; new components must send to a Log Analytics workspace.
       this.applicationInsights = new applicationinsights.Component(
         `${name}-insights`,
@@ -253,7 +269,7 @@ export class GpuCluster extends pulumi.ComponentResource {
           kind: "web",
           applicationType: "web",
           ingestionMode: "LogAnalytics",
-          workspaceResourceId: this.logAnalytics.id,
+          workspaceResourceId: logAnalyticsId,
           disableLocalAuth: true,
           tags,
         },
@@ -284,6 +300,17 @@ export class GpuCluster extends pulumi.ComponentResource {
         serverlessComputeSettings: { serverlessComputeNoPublicIP: true },
         friendlyName: `${name} (trainkit)`,
         tags,
+      },
+      parent,
+    );
+
+    this.diagnostics = new monitor.DiagnosticSetting(
+      `${name}-diagnostics`,
+      {
+        name: "trainkit-logs",
+        resourceUri: this.workspace.id,
+        workspaceId: logAnalyticsId,
+        logs: [{ categoryGroup: "allLogs", enabled: true }],
       },
       parent,
     );

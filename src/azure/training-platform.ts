@@ -223,6 +223,8 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         registryId: this.registry.registryId,
         registryServer: this.registry.url,
         jobIdentityClientId: this.jobIdentity.clientId,
+        // One Log Analytics workspace for the platform: the API's logs beside the workspace's diagnostics.
+        logAnalyticsWorkspaceId: args.api.logAnalyticsWorkspaceId ?? this.cluster.logAnalyticsWorkspaceId,
       },
       parent,
     );

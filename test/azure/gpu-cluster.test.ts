@@ -76,16 +76,21 @@ describe("GpuCluster", () => {
       keyVaultId: "/kv/id",
       storageAccountId: "/sa/id",
       applicationInsightsId: "/ai/id",
+      logAnalyticsWorkspaceId: "/logs/id",
     });
     expect(mocks.one(WORKSPACE, "given").inputs).toMatchObject({
       keyVault: "/kv/id",
       storageAccount: "/sa/id",
       applicationInsights: "/ai/id",
     });
-    // Only the suffix of the workspace's own name is made.
+    // Only the suffix of the workspace's own name and the diagnostics sent to the given workspace are made.
     expect(mocks.resources.filter((r) => r.name.startsWith("given-")).map((r) => r.type)).toEqual([
       "pulumi-nodejs:dynamic/trainkit:NameSuffix",
+      "azure-native:monitor:DiagnosticSetting",
     ]);
+    expect(mocks.one("azure-native:monitor:DiagnosticSetting", "given-diagnostics").inputs.workspaceId).toBe(
+      "/logs/id",
+    );
   });
 
   it("makes one GPU cluster per pool with min 0 nodes, no public IPs, no SSH and local auth off", async () => {
@@ -164,6 +169,15 @@ describe("GpuCluster", () => {
     );
     expect(mocks.one(RULE, "ap-registry").dependsOn).toContain(`${ROLE}::ap-registry-approver`);
     expect(mocks.one(RULE, "ap-storage-0").dependsOn).toContain(`${ROLE}::ap-storage-0-approver`);
+  });
+
+  it("sends every log category of the workspace to its Log Analytics workspace", async () => {
+    const cluster = await build("diag");
+    const setting = mocks.one("azure-native:monitor:DiagnosticSetting", "diag-diagnostics").inputs;
+    expect(setting.resourceUri).toBe(await outputValue(cluster.workspaceId));
+    expect(setting.workspaceId).toBe(await outputValue(cluster.logAnalyticsWorkspaceId));
+    expect(setting.workspaceId).toMatch(/\/Microsoft.OperationalInsights\/workspaces\/diag-logs-/);
+    expect(setting.logs).toEqual([{ categoryGroup: "allLogs", enabled: true }]);
   });
 
   it("attaches the jobs' identity to the workspace and every compute cluster, beside their own", async () => {

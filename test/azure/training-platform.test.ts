@@ -149,6 +149,23 @@ describe("TrainingPlatform", () => {
     expect(app.configuration.registries[0].server).toBe("acmeimages.azurecr.io");
   });
 
+  it("keeps the API's logs and the workspace's diagnostics in one Log Analytics workspace", async () => {
+    await build("onelog");
+    const logs = mocks
+      .ofType("azure-native:operationalinsights:Workspace")
+      .filter((r) => r.name.startsWith("onelog-"));
+    expect(logs.map((r) => r.name)).toEqual(["onelog-ml-logs"]);
+    const settings = mocks
+      .ofType("azure-native:monitor:DiagnosticSetting")
+      .filter((r) => r.name.startsWith("onelog-"));
+    expect(settings.map((r) => [r.name, last(r.inputs.workspaceId)]).sort()).toEqual(
+      [
+        ["onelog-api-env-logs", logs[0]!.inputs.workspaceName],
+        ["onelog-ml-diagnostics", logs[0]!.inputs.workspaceName],
+      ].sort(),
+    );
+  });
+
   it("outputs what a TrainingJob or another stack needs", async () => {
     const platform = await build("out", {
       cluster: { gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-t4", maxNodes: 1 }] },
