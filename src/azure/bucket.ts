@@ -1,3 +1,4 @@
+import * as authorization from "@pulumi/azure-native/authorization";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
@@ -64,6 +65,15 @@ export interface BucketArgs {
    * identity rather than a key, and output its `azureml://datastores/<name>/paths/` URL. Defaults to none.
    */
   datastore?: BucketDatastoreArgs;
+  /**
+   * Let `pulumi destroy` (or a replacement) delete the storage account and its container with all their
+   * data. Defaults to false: the account carries a `CanNotDelete` lock while the stack manages it, and
+   * `pulumi destroy` leaves the account and container in Azure (Pulumi forgets them, `retainOnDelete`)
+   * instead of deleting them, so data is never lost by accident; delete a retained account yourself once
+   * its data is no longer needed. Azure deletes an account with its data at once, whatever it holds, so
+   * this is the only guard. Turn on only for scratch buckets.
+   */
+  forceDestroy?: boolean;
   /** Tags for the storage account. Defaults to the trainkit tags only. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -112,6 +122,8 @@ export class Bucket extends pulumi.ComponentResource {
   public readonly container: storage.BlobContainer;
   public readonly lifecycle: storage.ManagementPolicy;
   public readonly datastore?: machinelearningservices.Datastore;
+  /** The `CanNotDelete` lock on the account, unless `forceDestroy`. */
+  public readonly lock?: authorization.ManagementLockByScope;
   public readonly accountName: pulumi.Output<string>;
   /** The storage account's ARM id, the scope of role assignments on this bucket. */
   public readonly accountId: pulumi.Output<string>;
@@ -163,7 +175,16 @@ export class Bucket extends pulumi.ComponentResource {
         this,
       );
     }
+    const forceDestroy = args.forceDestroy ?? false;
+    if (forceDestroy) {
+      pulumi.log.warn(
+        `Bucket ${name} has forceDestroy on: pulumi destroy will delete its storage account with all its data.`,
+        this,
+      );
+    }
     const parent = { parent: this };
+    // What holds the data outlives the stack unless asked: deleting a container deletes its blobs.
+    const keep = { ...parent, retainOnDelete: !forceDestroy };
     const accountName =
       args.accountName ?? suffixedName(name, nameSuffixFor(owner, name, args.nameSuffix, parent), 24);
 
@@ -177,7 +198,7 @@ export class Bucket extends pulumi.ComponentResource {
         publicNetworkAccess: isPublic,
         tags: azureTags("bucket", args.tags),
       }),
-      parent,
+      keep,
     );
     const inAccount = { resourceGroupName, accountName: this.account.name };
 
@@ -190,12 +211,12 @@ export class Bucket extends pulumi.ComponentResource {
         deleteRetentionPolicy: { enabled: true, days: softDeleteDays },
         containerDeleteRetentionPolicy: { enabled: true, days: softDeleteDays },
       },
-      parent,
+      keep,
     );
     this.container = new storage.BlobContainer(
       name,
       { ...inAccount, containerName, publicAccess: "None" },
-      parent,
+      keep,
     );
     this.lifecycle = new storage.ManagementPolicy(
       name,
@@ -217,8 +238,21 @@ export class Bucket extends pulumi.ComponentResource {
         },
       },
       // Version rules are refused until versioning is on.
-      { ...parent, dependsOn: [this.blobService] },
+      { ...keep, dependsOn: [this.blobService] },
     );
+
+    if (!forceDestroy) {
+      // Guards against deletion outside Pulumi (the portal, the CLI) while the stack manages the account.
+      this.lock = new authorization.ManagementLockByScope(
+        `${name}-lock`,
+        {
+          scope: this.account.id,
+          level: "CanNotDelete",
+          notes: "Training data (trainkit): set forceDestroy on the Bucket to allow deleting it.",
+        },
+        parent,
+      );
+    }
 
     this.accountName = this.account.name;
     this.accountId = this.account.id;

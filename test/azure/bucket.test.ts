@@ -111,6 +111,33 @@ describe("Bucket", () => {
     );
   });
 
+  it("locks the account against deletion and leaves it and its container in Azure on pulumi destroy", async () => {
+    const bucket = await build("guarded");
+    const lock = mocks.one("azure-native:authorization:ManagementLockByScope", "guarded-lock").inputs;
+    expect(lock.level).toBe("CanNotDelete");
+    expect(lock.scope).toBe(await outputValue(bucket.accountId));
+    const kept = mocks.resources
+      .filter((r) => r.name === "guarded" && r.custom)
+      .map((r) => [r.type, r.retainOnDelete]);
+    expect(kept.sort()).toEqual(
+      [
+        [ACCOUNT, true],
+        ["azure-native:storage:BlobServiceProperties", true],
+        [CONTAINER, true],
+        ["azure-native:storage:ManagementPolicy", true],
+      ].sort(),
+    );
+  });
+
+  it("deletes with its data on pulumi destroy, and has no lock, only with forceDestroy", async () => {
+    await build("scratch", { forceDestroy: true });
+    expect(mocks.ofType("azure-native:authorization:ManagementLockByScope").map((r) => r.name)).not.toContain(
+      "scratch-lock",
+    );
+    expect(mocks.one(ACCOUNT, "scratch").retainOnDelete).toBe(false);
+    expect(mocks.one(CONTAINER, "scratch").retainOnDelete).toBe(false);
+  });
+
   it("rejects an account name Azure would refuse, naming the field and the rule", () => {
     expect(() => new Bucket("bad", { ...args, accountName: "Has-Dashes" })).toThrow(
       "Bucket bad: accountName must be 3 to 24 lowercase letters or digits; got Has-Dashes",
