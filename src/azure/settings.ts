@@ -23,6 +23,28 @@ export const AZURE_ROLES = {
 } as const;
 export type AzureRole = keyof typeof AZURE_ROLES;
 
+/**
+ * The resource providers a `TrainingPlatform` deploys to. A subscription must be registered for each
+ * before its first resource (`az provider register --namespace <ns>`, once per subscription, by someone
+ * allowed to register providers there, such as an Owner or Contributor); otherwise Azure answers `MissingSubscriptionRegistration`, and
+ * azure-native does not register them itself. `Microsoft.Network` is also what Azure ML's managed network
+ * makes its private endpoints with. `Microsoft.Authorization` and `Microsoft.Resources` are always registered.
+ */
+export const AZURE_RESOURCE_PROVIDERS = [
+  "Microsoft.App",
+  "Microsoft.ContainerRegistry",
+  "Microsoft.Insights",
+  "Microsoft.KeyVault",
+  "Microsoft.MachineLearningServices",
+  "Microsoft.ManagedIdentity",
+  "Microsoft.Network",
+  "Microsoft.OperationalInsights",
+  "Microsoft.Storage",
+] as const;
+
+/** The command that registers every provider in `AZURE_RESOURCE_PROVIDERS` on the current subscription. */
+export const REGISTER_PROVIDERS_COMMAND = `for ns in ${AZURE_RESOURCE_PROVIDERS.join(" ")}; do az provider register --namespace "$ns" --wait; done`;
+
 /** Tags for an Azure resource: the user's plus the trainkit ones (`managed-by`, `trainkit-component`). */
 export function azureTags(component: string, user?: pulumi.Input<Record<string, pulumi.Input<string>>>) {
   return mergeLabels(component, user);
