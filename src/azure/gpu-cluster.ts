@@ -156,6 +156,14 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${owner}: workspaceName must be 3 to 33 letters, digits, dashes or underscores, starting with a letter or digit; got ${shown(args.workspaceName)}`,
       );
     }
+    if (
+      typeof args.jobIdentityId === "string" &&
+      !/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i.test(args.jobIdentityId)
+    ) {
+      throw new ArgumentError(
+        `${owner}: jobIdentityId must be the ARM id of a user-assigned managed identity (.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>); got ${shown(args.jobIdentityId)}`,
+      );
+    }
     const isolationMode = args.isolationMode ?? "AllowInternetOutbound";
     if (!ISOLATION_MODES.includes(isolationMode)) {
       throw new ArgumentError(

@@ -197,6 +197,14 @@ describe("GpuCluster", () => {
     expect(mocks.one(VAULT, "open-kv").inputs.properties.publicNetworkAccess).toBe("Enabled");
   });
 
+  it("refuses a job identity that is not a user-assigned identity's ARM id", () => {
+    expect(
+      () => new GpuCluster("badid", { ...args, jobIdentityId: "7b6f2a1c-3d4e-4f50-9a8b-0c1d2e3f4a5b" }),
+    ).toThrow(
+      "GpuCluster badid: jobIdentityId must be the ARM id of a user-assigned managed identity (.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>); got 7b6f2a1c-3d4e-4f50-9a8b-0c1d2e3f4a5b",
+    );
+  });
+
   it("says Azure has no L4 and lists the GPUs it has", () => {
     expect(() => new GpuCluster("l4", { ...args, gpuPools: [{ gpu: "nvidia-l4", maxNodes: 1 }] })).toThrow(
       "gpuPools[0].gpu nvidia-l4 is not offered on Azure (Azure has no VM size with an L4); choose one of nvidia-t4, nvidia-a100-40gb, nvidia-a100-80gb, nvidia-h100-80gb, nvidia-h100-nvl-94gb, nvidia-h200-141gb, nvidia-a10 or nvidia-gb200",
