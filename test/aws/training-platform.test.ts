@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { TrainingPlatform, type TrainingPlatformArgs } from "../../src/aws";
-import { awsComputed } from "../helpers/aws-computed";
+import { awsComputed, awsInvoke } from "../helpers/aws-computed";
 import { statementsOf } from "../helpers/iam-policies";
 import { installPulumiMocks, isSecret, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
@@ -24,7 +24,7 @@ const args: TrainingPlatformArgs = {
 
 let mocks: MockRuntime;
 beforeAll(async () => {
-  mocks = await installPulumiMocks({ computed: awsComputed });
+  mocks = await installPulumiMocks({ computed: awsComputed, invoke: awsInvoke });
 });
 
 async function build(name: string, extra: Partial<TrainingPlatformArgs> = {}) {
