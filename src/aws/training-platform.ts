@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ArgumentError } from "../components/sentences";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs } from "./gpu-cluster";
+import type { PodIdentity } from "./pod-identity";
 import { Registry, type RegistryArgs } from "./registry";
-import { SageMakerRole, type SageMakerRoleArgs } from "./sagemaker-role";
+import { bucketAccessStatements, SageMakerRole, type SageMakerRoleArgs } from "./sagemaker-role";
 import { arnParts, awsRegion } from "./settings";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
@@ -30,6 +32,13 @@ export interface TrainingPlatformArgs {
    * need no cluster.
    */
   cluster?: Omit<GpuClusterArgs, "region">;
+  /**
+   * The Kubernetes service account training jobs on the cluster run as (the `trainkit/kubernetes`
+   * `TrainingApi`'s `jobsNamespace` and `jobServiceAccount`). Through EKS Pod Identity its pods may read the
+   * data bucket and read and write the output bucket, as SageMaker jobs may. Defaults to `default` in
+   * `trainkit`, the `TrainingApi`'s own defaults. Only with `cluster`.
+   */
+  jobServiceAccount?: { namespace: string; name: string };
 }
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
@@ -44,6 +53,8 @@ export interface TrainingPlatformOutputs {
   clusterName?: pulumi.Output<string>;
   oidcProviderArn?: pulumi.Output<string>;
   kubeconfig?: pulumi.Output<string>;
+  /** The role the jobs' service account gets through EKS Pod Identity. */
+  jobRoleArn?: pulumi.Output<string>;
 }
 
 /** The prefix of the output bucket SageMaker writes model artifacts under. */
@@ -60,6 +71,8 @@ export class TrainingPlatform extends pulumi.ComponentResource {
   public readonly sagemakerRole: SageMakerRole;
   public readonly api: TrainingApi;
   public readonly cluster?: GpuCluster;
+  /** The AWS permissions of the jobs' pods on the cluster, when there is one. */
+  public readonly jobIdentity?: PodIdentity;
   /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
   public readonly outputs: TrainingPlatformOutputs;
 
@@ -69,6 +82,11 @@ export class TrainingPlatform extends pulumi.ComponentResource {
     const region = awsRegion(args?.region, "region", owner);
     const parent = { parent: this };
     const where = { region: args.region };
+    if (args.jobServiceAccount !== undefined && args.cluster === undefined) {
+      throw new ArgumentError(
+        `${owner}: jobServiceAccount must not be set without cluster, since only jobs on the EKS cluster run as it; set cluster or drop jobServiceAccount`,
+      );
+    }
 
     this.registry = new Registry(`${name}-images`, { ...args.registry, ...where }, parent);
     this.dataBucket = new Bucket(`${name}-data`, { ...args.dataBucket, ...where }, parent);
@@ -100,6 +118,29 @@ export class TrainingPlatform extends pulumi.ComponentResource {
 
     if (args.cluster !== undefined) {
       this.cluster = new GpuCluster(`${name}-eks`, { ...args.cluster, ...where }, parent);
+      const account = args.jobServiceAccount ?? { namespace: "trainkit", name: "default" };
+      this.jobIdentity = this.cluster.podIdentity(`${name}-jobs`, {
+        namespace: account.namespace,
+        serviceAccount: account.name,
+        statements: pulumi
+          .all([this.dataBucket.arn, this.outputBucket.arn, pulumi.all(args.sagemakerRole?.kmsKeyArns ?? [])])
+          .apply(([data, output, keys]) => [
+            ...bucketAccessStatements([data], [output]),
+            ...(keys.length > 0
+              ? [
+                  {
+                    Sid: "UseEncryptionKeys",
+                    Effect: "Allow" as const,
+                    Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+                    Resource: keys,
+                  },
+                ]
+              : []),
+          ]),
+        ...(args.sagemakerRole?.permissionsBoundary !== undefined
+          ? { permissionsBoundary: args.sagemakerRole.permissionsBoundary }
+          : {}),
+      });
     }
 
     this.outputs = {
@@ -115,6 +156,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
             clusterName: this.cluster.name,
             oidcProviderArn: this.cluster.oidcProviderArn,
             kubeconfig: this.cluster.kubeconfig,
+            jobRoleArn: this.jobIdentity!.roleArn,
           }
         : {}),
     };

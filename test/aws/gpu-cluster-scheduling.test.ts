@@ -64,6 +64,12 @@ const EKS = published<EksModel>("aws-botocore/eks-node-groups-and-addons.json");
 const EC2 = published<Ec2Model>("aws-botocore/ec2-launch-template-capacity.json");
 const CA = published<AutoscalerDoc>("cluster-autoscaler/aws.json");
 const POD_IDENTITY = published<PodIdentityDoc>("aws-docs/eks-pod-identity-trust.json");
+const LOGS_KEY = published<{
+  principal: { Service: string };
+  actions: string[];
+  conditionOperator: string;
+  conditionKey: string;
+}>("aws-docs/cloudwatch-logs-kms-key-policy.json");
 
 const subnetIds = ["subnet-0a1b2c3d", "subnet-4e5f6a7b"];
 const l4Pool = { gpu: "nvidia-l4" as const, maxNodes: 4 };
@@ -559,6 +565,10 @@ describe("GpuCluster: support policy and log encryption", () => {
         },
       },
     ]);
+    const logs = statementsOf(mocks.one(KMS_KEY, "logkms-secrets").inputs.policy)[1]!;
+    expect(logs.Principal).toEqual({ Service: LOGS_KEY.principal.Service.replace("<region>", "us-east-1") });
+    expect([logs.Action].flat().sort()).toEqual([...LOGS_KEY.actions].sort());
+    expect(Object.keys(logs.Condition?.[LOGS_KEY.conditionOperator] ?? {})).toEqual([LOGS_KEY.conditionKey]);
   });
 
   it("encrypts the logs with a separate key when given one", async () => {

@@ -126,6 +126,58 @@ describe("TrainingPlatform", () => {
     );
   });
 
+  it("lets the jobs' service account on the cluster read the data and write the output bucket, through Pod Identity", async () => {
+    const platform = await build("podjobs", {
+      cluster: {
+        subnetIds: ["subnet-private-a", "subnet-private-b"],
+        gpuPools: [{ gpu: "nvidia-l4", maxNodes: 2 }],
+      },
+    });
+    expect(
+      mocks.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "podjobs-jobs").inputs,
+    ).toMatchObject({
+      namespace: "trainkit",
+      serviceAccount: "default",
+      roleArn: "arn:aws:iam::123456789012:role/podjobs-jobs",
+    });
+    expect(statementsOf(mocks.one(ROLE_POLICY, "podjobs-jobs").inputs.policy)).toEqual([
+      {
+        Sid: "ListPlatformBuckets",
+        Effect: "Allow",
+        Action: ["s3:GetBucketLocation", "s3:ListBucket"],
+        Resource: ["arn:aws:s3:::acme-ml-data", "arn:aws:s3:::acme-ml-output"],
+      },
+      { Sid: "ReadData", Effect: "Allow", Action: "s3:GetObject", Resource: ["arn:aws:s3:::acme-ml-data/*"] },
+      {
+        Sid: "ReadWriteOutput",
+        Effect: "Allow",
+        Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+        Resource: ["arn:aws:s3:::acme-ml-output/*"],
+      },
+    ]);
+    expect(await outputValue(platform.outputs.jobRoleArn!)).toBe(
+      "arn:aws:iam::123456789012:role/podjobs-jobs",
+    );
+  });
+
+  it("gives the service account named in jobServiceAccount the jobs' role, and refuses one without a cluster", async () => {
+    await build("named", {
+      cluster: { subnetIds: ["subnet-private-a", "subnet-private-b"] },
+      jobServiceAccount: { namespace: "ml-jobs", name: "trainer" },
+    });
+    expect(
+      mocks.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "named-jobs").inputs,
+    ).toMatchObject({
+      namespace: "ml-jobs",
+      serviceAccount: "trainer",
+    });
+    expect(
+      () => new TrainingPlatform("nocluster", { ...args, jobServiceAccount: { namespace: "a", name: "b" } }),
+    ).toThrow(
+      "TrainingPlatform nocluster: jobServiceAccount must not be set without cluster, since only jobs on the EKS cluster run as it; set cluster or drop jobServiceAccount",
+    );
+  });
+
   it("passes opening-up choices through to its parts", async () => {
     await build("loose", {
       dataBucket: { bucketName: "acme-scratch", forceDestroy: true },
