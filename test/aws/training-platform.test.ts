@@ -17,6 +17,7 @@ const args: TrainingPlatformArgs = {
     apiKeys: { tk_live_0123456789abcdef: ["team-vision"] },
     vpcId: "vpc-0a1b2c3d",
     subnetIds: ["subnet-private-a", "subnet-private-b"],
+    certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab",
   },
   dataBucket: { bucketName: "acme-ml-data" },
   outputBucket: { bucketName: "acme-ml-output" },
@@ -104,7 +105,7 @@ describe("TrainingPlatform", () => {
       /^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/out-images-[0-9a-f]{6}$/,
     );
     expect(await outputValue(o.apiUrl)).toMatch(
-      /^http:\/\/internal-out-api-1234567890\.us-east-1\.elb\.amazonaws\.com$/,
+      /^https:\/\/internal-out-api-1234567890\.us-east-1\.elb\.amazonaws\.com$/,
     );
     expect(o.kubeconfig).toBeUndefined();
   });
