@@ -59,9 +59,9 @@ export interface PodIdentityArgs {
   /** The EKS cluster's name (a `GpuCluster`'s `name`). Required. */
   clusterName: pulumi.Input<string>;
   /** The namespace of the service account. Required. */
-  namespace: string;
+  namespace: pulumi.Input<string>;
   /** The Kubernetes service account whose pods get the role. Required; it need not exist yet. */
-  serviceAccount: string;
+  serviceAccount: pulumi.Input<string>;
   /**
    * Statements of the role's inline policy: what the pods may do. Defaults to none. At least one of
    * `statements` and `managedPolicyArns` must be given, since a role allowed nothing is a mistake.
@@ -112,8 +112,10 @@ export class PodIdentity extends pulumi.ComponentResource {
     this.role = new aws.iam.Role(
       name,
       {
-        description: `EKS Pod Identity of ${args.namespace}/${args.serviceAccount} (trainkit)`,
-        assumeRolePolicy: podIdentityTrustPolicy(args.namespace, args.serviceAccount),
+        description: pulumi.interpolate`EKS Pod Identity of ${args.namespace}/${args.serviceAccount} (trainkit)`,
+        assumeRolePolicy: pulumi
+          .all([args.namespace, args.serviceAccount])
+          .apply(([namespace, serviceAccount]) => podIdentityTrustPolicy(namespace, serviceAccount)),
         permissionsBoundary: args.permissionsBoundary,
         tags,
       },

@@ -35,10 +35,10 @@ export interface TrainingPlatformArgs {
   /**
    * The Kubernetes service account training jobs on the cluster run as (the `trainkit/kubernetes`
    * `TrainingApi`'s `jobsNamespace` and `jobServiceAccount`). Through EKS Pod Identity its pods may read the
-   * data bucket and read and write the output bucket, as SageMaker jobs may. Defaults to `default` in
-   * `trainkit`, the `TrainingApi`'s own defaults. Only with `cluster`.
+   * data bucket and read and write the output bucket, as SageMaker jobs may. Defaults to none (no role for
+   * jobs on the cluster). Only with `cluster`.
    */
-  jobServiceAccount?: { namespace: string; name: string };
+  jobServiceAccount?: { namespace: pulumi.Input<string>; name: pulumi.Input<string> };
 }
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
@@ -118,7 +118,9 @@ export class TrainingPlatform extends pulumi.ComponentResource {
 
     if (args.cluster !== undefined) {
       this.cluster = new GpuCluster(`${name}-eks`, { ...args.cluster, ...where }, parent);
-      const account = args.jobServiceAccount ?? { namespace: "trainkit", name: "default" };
+    }
+    const account = args.jobServiceAccount;
+    if (this.cluster && account) {
       this.jobIdentity = this.cluster.podIdentity(`${name}-jobs`, {
         namespace: account.namespace,
         serviceAccount: account.name,
@@ -156,10 +158,10 @@ export class TrainingPlatform extends pulumi.ComponentResource {
             clusterName: this.cluster.name,
             oidcProviderArn: this.cluster.oidcProviderArn,
             kubeconfig: this.cluster.kubeconfig,
-            jobRoleArn: this.jobIdentity!.roleArn,
           }
         : {}),
     };
+    if (this.jobIdentity) this.outputs.jobRoleArn = this.jobIdentity.roleArn;
     this.registerOutputs({ ...this.outputs });
   }
 }

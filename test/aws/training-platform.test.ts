@@ -133,6 +133,7 @@ describe("TrainingPlatform", () => {
         subnetIds: ["subnet-private-a", "subnet-private-b"],
         gpuPools: [{ gpu: "nvidia-l4", maxNodes: 2 }],
       },
+      jobServiceAccount: { namespace: "trainkit", name: "default" },
     });
     expect(
       mocks.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "podjobs-jobs").inputs,
@@ -159,6 +160,19 @@ describe("TrainingPlatform", () => {
     expect(await outputValue(platform.outputs.jobRoleArn!)).toBe(
       "arn:aws:iam::123456789012:role/podjobs-jobs",
     );
+  });
+
+  it("gives jobs on the cluster no role unless a service account is named", async () => {
+    const platform = await build("norole", {
+      cluster: { subnetIds: ["subnet-private-a", "subnet-private-b"] },
+    });
+    expect(platform.jobIdentity).toBeUndefined();
+    expect(platform.outputs.jobRoleArn).toBeUndefined();
+    expect(
+      mocks
+        .ofType("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        .filter((r) => r.name.startsWith("norole-jobs")),
+    ).toEqual([]);
   });
 
   it("gives the service account named in jobServiceAccount the jobs' role, and refuses one without a cluster", async () => {
