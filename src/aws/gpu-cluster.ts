@@ -66,8 +66,8 @@ export interface ClusterAutoscalerArgs {
   /** The `cluster-autoscaler` chart version. Defaults to `9.59.0` (Cluster Autoscaler 1.35). */
   chartVersion?: pulumi.Input<string>;
   /**
-   * The Cluster Autoscaler image tag, which should match the cluster's Kubernetes minor version (`v1.33.0` on
-   * 1.33). Defaults to the chart's own.
+   * The Cluster Autoscaler image tag, which should match the cluster's Kubernetes minor version. Defaults to
+   * `v1.<minor>.0` when `version` is given as `1.<minor>`, else to the chart's own (1.35).
    */
   imageTag?: pulumi.Input<string>;
 }
@@ -224,6 +224,9 @@ export const CLUSTER_AUTOSCALER_WRITE_ACTIONS = [
   "autoscaling:SetDesiredCapacity",
   "autoscaling:TerminateInstanceInAutoScalingGroup",
 ] as const;
+
+/** The node label the Cluster Autoscaler on AWS reads as "this node has GPUs", naming the GPU. */
+export const CLUSTER_AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator";
 
 /** The tag prefix the Cluster Autoscaler reads a node group's labels, taints and resources from at zero nodes. */
 const NODE_TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
@@ -816,7 +819,8 @@ export class GpuCluster extends pulumi.ComponentResource {
       const given = args.gpuPools?.[i];
       const settings = awsPools.get(`gpuPools[${i}]`)!;
       this.gpuInstances[pool.name] = pool.shape;
-      const labels = { ...pool.labels };
+      // Labelled at join, so the autoscaler counts the node as a GPU node before the device plugin reports in.
+      const labels: Record<string, string> = { ...pool.labels, [CLUSTER_AUTOSCALER_GPU_LABEL]: pool.gpu };
       const extra: Partial<aws.ec2.LaunchTemplateArgs> = {};
       const reservation = settings.reservation;
       if (reservation) {
@@ -940,6 +944,9 @@ export class GpuCluster extends pulumi.ComponentResource {
       );
       const inCluster = { parent: this, provider: this.kubernetesProvider };
       if (autoscaler !== false) {
+        // The autoscaler is released per Kubernetes minor version; a pinned cluster version picks its match.
+        const pinned = typeof args.version === "string" ? /^1\.(\d+)$/.exec(args.version) : null;
+        const imageTag = autoscaler.imageTag ?? (pinned ? `v1.${pinned[1]}.0` : undefined);
         this.clusterAutoscalerIdentity = new PodIdentity(
           `${name}-autoscaler`,
           {
@@ -973,7 +980,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                 expander: "least-waste",
                 "balance-similar-node-groups": true,
               },
-              ...(autoscaler.imageTag !== undefined ? { image: { tag: autoscaler.imageTag } } : {}),
+              ...(imageTag !== undefined ? { image: { tag: imageTag } } : {}),
             },
           },
           { ...inCluster, dependsOn: [this.clusterAutoscalerIdentity, ...this.autoscalingTags] },

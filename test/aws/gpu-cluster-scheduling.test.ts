@@ -52,7 +52,9 @@ interface AutoscalerDoc {
   fullFeaturesPolicy: { readActions: string[]; writeActions: string[] };
   autoDiscoveryTags: string[];
   nodeTemplateTags: { label: string; taint: string; taintValue: string; resources: string };
-  chart: { name: string; version: string; repository: string };
+  chart: { name: string; version: string; appVersion: string; repository: string };
+  gpuNodeLabel: { key: string };
+  releaseTags: string[];
   values: { autoDiscovery: string[]; topLevel: string[]; rbacServiceAccount: string[] };
 }
 interface PodIdentityDoc {
@@ -186,6 +188,7 @@ describe("GpuCluster: the Cluster Autoscaler scales GPU pools from zero", () => 
       [label("trainkit.dev/gpus-per-node")]: "1",
       [label("trainkit.dev/pool")]: "nvidia-l4-x1",
       [label("trainkit.dev/capacity")]: "on-demand",
+      [label(CA.gpuNodeLabel.key)]: "nvidia-l4",
     });
     for (const tag of Object.values(tags)) {
       expect(tag.autoscalingGroupName).toBe("eks-tags-nvidia-l4-x1-asg");
@@ -215,6 +218,24 @@ describe("GpuCluster: the Cluster Autoscaler scales GPU pools from zero", () => 
       expect(EKS.AMITypes).toContain(group.inputs.amiType);
       for (const t of group.inputs.taints ?? []) expect(EKS.TaintEffect).toContain(t.effect);
     }
+  });
+
+  it("labels GPU nodes at join as the autoscaler's GPU label asks, so it does not scale out twice", async () => {
+    await build("gpulabel");
+    expect(mocks.one(NODE_GROUP, "gpulabel-nvidia-l4-x1").inputs.labels[CA.gpuNodeLabel.key]).toBe(
+      "nvidia-l4",
+    );
+    expect(mocks.one(NODE_GROUP, "gpulabel-system").inputs.labels[CA.gpuNodeLabel.key]).toBeUndefined();
+  });
+
+  it("runs the autoscaler release of the cluster's pinned minor version, else the chart's", async () => {
+    await build("pinned", { version: "1.33" });
+    const tag = mocks.one(HELM, "pinned-autoscaler").inputs.values.image.tag;
+    expect(tag).toBe("v1.33.0");
+    expect(CA.releaseTags).toContain(`cluster-autoscaler-${tag.slice(1)}`);
+    await build("unpinned");
+    expect(mocks.one(HELM, "unpinned-autoscaler").inputs.values.image).toBeUndefined();
+    expect(CA.releaseTags).toContain(`cluster-autoscaler-${CA.chart.appVersion}`);
   });
 
   it("installs no autoscaler when told not to", async () => {

@@ -121,6 +121,7 @@ describe("GpuCluster", () => {
       "trainkit.dev/gpus-per-node": "1",
       "trainkit.dev/pool": "nvidia-l4-x1",
       "trainkit.dev/capacity": "on-demand",
+      "k8s.amazonaws.com/accelerator": "nvidia-l4",
     });
     expect(group.subnetIds).toEqual(subnetIds);
     expect(Object.keys(cluster.nodeGroups)).toEqual(["system", "nvidia-l4-x1"]);
