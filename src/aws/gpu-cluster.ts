@@ -225,6 +225,48 @@ export const CLUSTER_AUTOSCALER_WRITE_ACTIONS = [
   "autoscaling:TerminateInstanceInAutoScalingGroup",
 ] as const;
 
+/** The GPU instance types that support EFA, as the EKS EFA device plugin chart lists them. */
+export const EFA_GPU_INSTANCE_TYPES = [
+  "g4dn.8xlarge",
+  "g4dn.12xlarge",
+  "g4dn.16xlarge",
+  "g4dn.metal",
+  "g5.8xlarge",
+  "g5.12xlarge",
+  "g5.16xlarge",
+  "g5.24xlarge",
+  "g5.48xlarge",
+  "g6.8xlarge",
+  "g6.12xlarge",
+  "g6.16xlarge",
+  "g6.24xlarge",
+  "g6.48xlarge",
+  "g6e.8xlarge",
+  "g6e.12xlarge",
+  "g6e.16xlarge",
+  "g6e.24xlarge",
+  "g6e.48xlarge",
+  "gr6.8xlarge",
+  "p3dn.24xlarge",
+  "p4d.24xlarge",
+  "p4de.24xlarge",
+  "p5.4xlarge",
+  "p5.48xlarge",
+  "p5e.48xlarge",
+  "p5en.48xlarge",
+  "p6-b200.48xlarge",
+  "p6-b300.48xlarge",
+  "p6e-gb200.36xlarge",
+  "p6e-gb300.36xlarge",
+] as const;
+
+/** The EFA device plugin chart, which advertises `vpc.amazonaws.com/efa` on EFA nodes. */
+export const EFA_DEVICE_PLUGIN_CHART = {
+  chart: "aws-efa-k8s-device-plugin",
+  version: "v0.5.30",
+  repo: "https://aws.github.io/eks-charts",
+} as const;
+
 /** The node label the Cluster Autoscaler on AWS reads as "this node has GPUs", naming the GPU. */
 export const CLUSTER_AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator";
 
@@ -412,6 +454,8 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly clusterAutoscalerIdentity?: PodIdentity;
   public readonly clusterAutoscaler?: k8s.helm.v3.Release;
   public readonly storageClass?: k8s.storage.v1.StorageClass;
+  /** The EFA device plugin, when a pool uses EFA. */
+  public readonly efaDevicePlugin?: k8s.helm.v3.Release;
   public readonly gpuSupport?: GpuSupport;
   public readonly name: pulumi.Output<string>;
   /** The control plane's HTTPS address (private unless `publicEndpoint` is set). */
@@ -509,6 +553,17 @@ export class GpuCluster extends pulumi.ComponentResource {
       "gpuPools",
       "instanceType",
     );
+    for (const [i, pool] of pools.entries()) {
+      const settings = awsPools.get(`gpuPools[${i}]`)!;
+      if (settings.efaInterfaces === 0) continue;
+      const types = settings.instanceTypes.length > 0 ? settings.instanceTypes : [pool.shape.instanceType];
+      const without = types.find((t) => !(EFA_GPU_INSTANCE_TYPES as readonly string[]).includes(t));
+      if (without !== undefined) {
+        throw new ArgumentError(
+          `${owner}: gpuPools[${i}].efaInterfaces must be 0 for ${without}, which has no EFA; pick an EFA instance type (${oneOf(EFA_GPU_INSTANCE_TYPES.filter((t) => t.startsWith("p")))}) or drop efaInterfaces`,
+        );
+      }
+    }
     if (pools.some((p) => p.name === "system")) {
       throw new ArgumentError(
         `${owner}: gpuPools names must not be "system", which names the system node group; rename the pool`,
@@ -936,7 +991,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     const autoscaler = args.clusterAutoscaler ?? {};
     const devicePlugin = args.nvidiaDevicePlugin ?? {};
     const storageClass = args.defaultStorageClass ?? true;
-    if (autoscaler !== false || devicePlugin !== false || storageClass) {
+    const efa = [...awsPools.values()].some((p) => p.efaInterfaces > 0);
+    if (autoscaler !== false || devicePlugin !== false || storageClass || efa) {
       this.kubernetesProvider = new k8s.Provider(
         `${name}-k8s`,
         { kubeconfig: this.kubeconfig },
@@ -1002,6 +1058,20 @@ export class GpuCluster extends pulumi.ComponentResource {
             parameters: { type: "gp3", encrypted: "true" },
           },
           { ...inCluster, dependsOn: [this.addons["aws-ebs-csi-driver"]] },
+        );
+      }
+      if (efa) {
+        // Without it no pod can ask for the EFA interfaces; it runs only on the EFA instance types it lists.
+        this.efaDevicePlugin = new k8s.helm.v3.Release(
+          `${name}-efa`,
+          {
+            chart: EFA_DEVICE_PLUGIN_CHART.chart,
+            version: EFA_DEVICE_PLUGIN_CHART.version,
+            repositoryOpts: { repo: EFA_DEVICE_PLUGIN_CHART.repo },
+            namespace: "kube-system",
+            values: { tolerations: [{ key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect }] },
+          },
+          inCluster,
         );
       }
       if (devicePlugin !== false) {

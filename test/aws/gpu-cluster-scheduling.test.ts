@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   CLUSTER_AUTOSCALER_READ_ACTIONS,
   CLUSTER_AUTOSCALER_WRITE_ACTIONS,
+  EFA_GPU_INSTANCE_TYPES,
   EKS_ADDONS,
   GpuCluster,
   type GpuClusterArgs,
@@ -66,6 +67,10 @@ const EKS = published<EksModel>("aws-botocore/eks-node-groups-and-addons.json");
 const EC2 = published<Ec2Model>("aws-botocore/ec2-launch-template-capacity.json");
 const CA = published<AutoscalerDoc>("cluster-autoscaler/aws.json");
 const POD_IDENTITY = published<PodIdentityDoc>("aws-docs/eks-pod-identity-trust.json");
+const EFA_CHART = published<{
+  chart: { name: string; version: string; repository: string };
+  supportedInstanceTypes: string[];
+}>("eks-charts/aws-efa-k8s-device-plugin.json");
 const LOGS_KEY = published<{
   principal: { Service: string };
   actions: string[];
@@ -478,6 +483,44 @@ describe("GpuCluster: capacity for the big GPUs", () => {
         "k8s.io/cluster-autoscaler/node-template/resources/vpc.amazonaws.com/efa"
       ].tag.value,
     ).toBe("32");
+  });
+
+  it("installs the EFA device plugin chart on the GPU nodes when a pool uses EFA, and not otherwise", async () => {
+    await build("efaplugin", {
+      gpuPools: [
+        { gpu: "nvidia-h100-80gb", gpusPerNode: 8, maxNodes: 2, efaInterfaces: 32, subnetIds: ["s-a"] },
+      ],
+    });
+    const release = mocks.one(HELM, "efaplugin-efa");
+    expect(release.inputs).toMatchObject({
+      chart: EFA_CHART.chart.name,
+      version: EFA_CHART.chart.version,
+      repositoryOpts: { repo: EFA_CHART.chart.repository },
+      namespace: "kube-system",
+      values: { tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }] },
+    });
+    expect(EFA_CHART.supportedInstanceTypes).toContain("p5.48xlarge");
+    expect(mocks.ofType(HELM).filter((r) => r.name === "enums-efa" || r.name === "tags-efa")).toEqual([]);
+  });
+
+  it("knows exactly the GPU instance types the EFA chart lists as supporting EFA", () => {
+    const gpuFamilies =
+      /^(g4dn|g5|g6|g6e|gr6|p3dn|p4d|p4de|p5|p5e|p5en|p6-b200|p6-b300|p6e-gb200|p6e-gb300)\./;
+    expect([...EFA_GPU_INSTANCE_TYPES].sort()).toEqual(
+      EFA_CHART.supportedInstanceTypes.filter((t) => gpuFamilies.test(t)).sort(),
+    );
+  });
+
+  it("rejects EFA on an instance type without it", () => {
+    expect(
+      () =>
+        new GpuCluster("noefa", {
+          subnetIds,
+          gpuPools: [{ gpu: "nvidia-l4", maxNodes: 1, efaInterfaces: 1, subnetIds: ["s-a"] }],
+        }),
+    ).toThrow(
+      "GpuCluster noefa: gpuPools[0].efaInterfaces must be 0 for g6.xlarge, which has no EFA; pick an EFA instance type (p3dn.24xlarge, p4d.24xlarge, p4de.24xlarge, p5.4xlarge, p5.48xlarge, p5e.48xlarge, p5en.48xlarge, p6-b200.48xlarge, p6-b300.48xlarge, p6e-gb200.36xlarge or p6e-gb300.36xlarge) or drop efaInterfaces",
+    );
   });
 
   it("rejects reserved capacity on a spot pool", () => {
