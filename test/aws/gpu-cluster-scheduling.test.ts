@@ -263,6 +263,15 @@ describe("GpuCluster: managed add-ons and storage", () => {
     expect(mocks.one(ADDON, "addons-kube-proxy").inputs.addonVersion).toBeUndefined();
   });
 
+  it("rejects a version for an add-on it does not manage", () => {
+    expect(
+      () =>
+        new GpuCluster("badaddon", { subnetIds, addonVersions: { "aws-efs-csi-driver": "v2.1.0" } as never }),
+    ).toThrow(
+      "GpuCluster badaddon: addonVersions must name only vpc-cni, kube-proxy, eks-pod-identity-agent, coredns or aws-ebs-csi-driver; got aws-efs-csi-driver",
+    );
+  });
+
   it("gives vpc-cni its own role through the OIDC provider, for aws-node only", async () => {
     await build("cni");
     expect(mocks.one(ADDON, "cni-vpc-cni").inputs.serviceAccountRoleArn).toBe(
@@ -302,11 +311,21 @@ describe("GpuCluster: managed add-ons and storage", () => {
         .filter((r) => r.name.startsWith("ebs-ebs-csi"))
         .map((r) => r.inputs.policyArn),
     ).toEqual(["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]);
-    const trust = statementsOf(mocks.one(ROLE, "ebs-ebs-csi").inputs.assumeRolePolicy)[0]!;
-    expect(trust.Condition?.StringEquals).toEqual({
-      "aws:RequestTag/kubernetes-namespace": "kube-system",
-      "aws:RequestTag/kubernetes-service-account": "ebs-csi-controller-sa",
-    });
+    expect(statementsOf(mocks.one(ROLE, "ebs-ebs-csi").inputs.assumeRolePolicy)).toEqual([
+      {
+        Sid: "AllowEksPodIdentity",
+        Effect: "Allow",
+        Principal: POD_IDENTITY.principal,
+        Action: POD_IDENTITY.actions,
+        Condition: {
+          StringEquals: {
+            "aws:RequestTag/kubernetes-namespace": "kube-system",
+            "aws:RequestTag/kubernetes-service-account": "ebs-csi-controller-sa",
+          },
+        },
+      },
+    ]);
+    expect(mocks.ofType(ROLE_POLICY).filter((r) => r.name.startsWith("ebs-ebs-csi"))).toEqual([]);
   });
 
   it("starts nodes after pod networking, and the Deployment add-ons after the system nodes", async () => {
