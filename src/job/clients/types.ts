@@ -106,7 +106,7 @@ export class JobApiError extends Error {
     message: string,
     /** HTTP status, or undefined when no response arrived (network error, timeout). */
     readonly status: number | undefined,
-    /** The API's error code (`validation_error`), or trainkit's own (`http_error`, `bad_response`, `outcome_unknown`). */
+    /** The API's error code (`invalid_request`, `job_not_found`), or trainkit's own (`http_error`, `bad_response`, `outcome_unknown`). */
     readonly code: string,
     /** The fields the API found wrong, each with its path and message; empty when it named none. */
     readonly details: readonly ErrorDetail[] = [],
