@@ -75,8 +75,22 @@ export const CLOUD_STORAGE_CLASSES = {
 
 /** Exactly what the API's Role allows in the jobs' namespace: run Jobs, and read their pods and logs. */
 export const API_ROLE_RULES = [
-  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-  { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list"] },
+  {
+    /** The `batch` API group. */
+    apiGroups: ["batch"],
+    /** Jobs, which the API creates for each training job and deletes on cancel. */
+    resources: ["jobs"],
+    /** Everything but update and patch. */
+    verbs: ["create", "get", "list", "watch", "delete"],
+  },
+  {
+    /** The core API group. */
+    apiGroups: [""],
+    /** The Jobs' pods and their logs, which the API reads for status and `GET /v1/jobs/{id}/logs`. */
+    resources: ["pods", "pods/log"],
+    /** Reading only. */
+    verbs: ["get", "list"],
+  },
 ] as const;
 
 const PORT = trainApi.TRAIN_API_PORT;
