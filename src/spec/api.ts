@@ -113,6 +113,7 @@ export const JobLogs = z.object({
   /** The last lines of the stream, oldest first, without line breaks. */
   lines: z.array(z.string()),
 });
+/** The body of `GET /v1/jobs/{id}/logs`. */
 export type JobLogs = z.infer<typeof JobLogs>;
 
 /** One problem with a request: where it is (`job_config.worker_pool_specs[0].replica_count`) and why. */

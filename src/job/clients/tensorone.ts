@@ -108,6 +108,7 @@ export class TensorOneClient extends VendorClient {
     return {
       /** TensorOne's stop call for the job. */
       path: `${JOBS}/${encodeURIComponent(jobId)}/stop`,
+      /** Stop with a checkpoint, saying why. */
       json: {
         /** Save a checkpoint before stopping, so the job can be resumed. */
         saveCheckpoint: true,
