@@ -22,6 +22,7 @@ export const GPUS = [
   "nvidia-b200",
   "nvidia-gb200",
 ] as const;
+/** A GPU's catalogue name (`nvidia-l4`, `nvidia-h100-80gb`), the value of every `gpu` field. */
 export type Gpu = (typeof GPUS)[number];
 
 /** How a cloud sells a shape. */
@@ -32,7 +33,9 @@ export const DEFAULT_CAPACITY: readonly CapacityOption[] = ["on-demand", "spot"]
 
 /** Shapes that each carry `gpus` of one GPU. The first type of the first group with a count is its default. */
 export interface ShapeGroup {
+  /** GPUs each shape of the group carries. */
   readonly gpus: number;
+  /** The shapes' names (machine types, instance types or VM sizes), the default first. */
   readonly types: readonly string[];
   /** The ways this shape can be bought. Absent: on demand and spot. */
   readonly capacity?: readonly CapacityOption[];
@@ -48,13 +51,19 @@ export interface GcpShapeGroup extends ShapeGroup {
   readonly attached?: boolean;
 }
 
+/** One GPU in the catalogue: its memory and the shapes each cloud sells it in. */
 export interface GpuModel {
+  /** The GPU's catalogue name. */
   readonly name: Gpu;
   /** GPU memory per GPU, in GB. */
   readonly memoryGb: number;
+  /** GCE machine types with this GPU, by count; undefined where GCP does not sell it. */
   readonly gcp?: readonly GcpShapeGroup[];
+  /** EC2 instance types with this GPU, by count; undefined where EC2 does not sell it. */
   readonly ec2?: readonly ShapeGroup[];
+  /** SageMaker training instance types (`ml.` prefix), by count; undefined where SageMaker does not offer it. */
   readonly sagemaker?: readonly ShapeGroup[];
+  /** Azure VM sizes with this GPU, by count; undefined where Azure does not sell it. */
   readonly azure?: readonly ShapeGroup[];
 }
 
@@ -318,11 +327,16 @@ export const GPU_CATALOGUE: { readonly [G in Gpu]: GpuModel } = {
 
 /** Where a GPU can be placed: the shape tables of `GpuModel`, each with the name a user reads. */
 export const GPU_PLACES = {
+  /** GCE machines, for GKE node pools and Vertex AI jobs. */
   gcp: "GCP",
+  /** EC2 instances, for EKS node groups. */
   ec2: "EC2",
+  /** SageMaker training instances. */
   sagemaker: "SageMaker",
+  /** Azure VMs, for AKS node pools and Azure ML compute. */
   azure: "Azure",
 } as const;
+/** A key of {@link GPU_PLACES}: the shape table of a {@link GpuModel} to look in. */
 export type GpuPlace = keyof typeof GPU_PLACES;
 
 // Why a place lacks a GPU, where the reason is a fact about the cloud rather than a gap in the catalogue.
@@ -356,6 +370,7 @@ export interface ShapeFields {
   type?: string;
 }
 
+/** Whether `value` is a GPU name the catalogue knows. */
 export function isGpu(value: unknown): value is Gpu {
   return typeof value === "string" && (GPUS as readonly string[]).includes(value);
 }
@@ -450,11 +465,17 @@ export function capacityOptionsFor(
 
 /** A GCE machine shape resolved from a GPU and a count. */
 export interface GcpMachine {
+  /** The GPU the machine carries. */
   gpu: Gpu;
+  /** How many of it. */
   gpus: number;
+  /** Memory of one GPU, in GB. */
   gpuMemoryGb: number;
+  /** The GCE machine type (`g2-standard-8`). */
   machineType: string;
+  /** GKE's name of the accelerator, for a node pool's `guestAccelerator.type` (`nvidia-l4`). */
   gkeAcceleratorType: string;
+  /** Vertex AI's name of the accelerator, for `machine_spec.accelerator_type` (`NVIDIA_L4`). */
   vertexAcceleratorType: string;
 }
 
@@ -488,9 +509,13 @@ export function gcpMachineFor(
 
 /** An EC2 or SageMaker instance type, or an Azure VM size, resolved from a GPU and a count. */
 export interface InstanceShape {
+  /** The GPU the instance carries. */
   gpu: Gpu;
+  /** How many of it. */
   gpus: number;
+  /** Memory of one GPU, in GB. */
   gpuMemoryGb: number;
+  /** The EC2 instance type, SageMaker instance type (`ml.g6.xlarge`) or Azure VM size. */
   instanceType: string;
 }
 
@@ -562,14 +587,19 @@ export function gcpMachineByType(machineType: string): GcpMachine[] {
 
 /** A Vertex AI `machine_spec` as the Train API receives it. */
 export interface VertexMachineSpecInput {
+  /** The GCE machine type (`a2-highgpu-1g`). */
   machine_type: string;
+  /** Vertex AI's accelerator name (`NVIDIA_TESLA_A100`); undefined for a machine without GPUs. */
   accelerator_type?: string;
+  /** GPUs per replica; must be set whenever `accelerator_type` names a GPU. */
   accelerator_count?: number;
 }
 
 /** A problem in a `machine_spec`: the field it concerns (relative to the spec) and the sentence. */
 export interface MachineSpecIssue {
+  /** The field's path within the `machine_spec` (`["accelerator_count"]`). */
   path: string[];
+  /** The sentence saying what is wrong and what would be accepted. */
   message: string;
 }
 

@@ -3,6 +3,7 @@ import { ArgumentError, shown } from "./sentences";
 /**
  * A whole-number argument within bounds, or the sentence naming it. `unit` reads after "a whole number of"
  * (`days`), and `owner` leads the sentence (`Bucket data`), as every component's argument errors do.
+ * `bounds.least` and `bounds.most` are inclusive; `bounds.fallback` stands in for an undefined `value`.
  */
 export function wholeNumberArg(
   owner: string,

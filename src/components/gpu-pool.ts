@@ -41,8 +41,11 @@ export interface GpuPoolArgs {
 /** A pool with its defaults filled in and its counts checked. */
 export interface ResolvedGpuPool<S>
   extends Required<Pick<GpuPoolArgs, "name" | "gpu" | "gpusPerNode" | "minNodes" | "maxNodes" | "spot">> {
+  /** Boot disk size of each node in GB: `diskSizeGb`, or 200. */
   diskSizeGb: pulumi.Input<number>;
+  /** The zones given; undefined leaves the choice to the cloud. */
   zones?: pulumi.Input<pulumi.Input<string>[]>;
+  /** The user's node labels plus trainkit's {@link GPU_NODE_LABELS}, which win on a clash. */
   labels: Record<string, string>;
   /** The cloud shape chosen for the pool (a GCE machine, an instance type, a VM size). */
   shape: S;
@@ -53,9 +56,13 @@ export const GPU_TAINT = { key: "nvidia.com/gpu", value: "present", effect: "NoS
 
 /** Label keys trainkit puts on GPU nodes so that jobs can select a GPU kind, count or capacity type. */
 export const GPU_NODE_LABELS = {
+  /** The catalogue name of the node's GPU (`nvidia-l4`). */
   gpu: "trainkit.dev/gpu",
+  /** How many GPUs the node carries, as a decimal string. */
   gpusPerNode: "trainkit.dev/gpus-per-node",
+  /** The name of the pool the node belongs to. */
   pool: "trainkit.dev/pool",
+  /** `spot` or `on-demand`. */
   capacity: "trainkit.dev/capacity",
 } as const;
 

@@ -1,9 +1,14 @@
 /** The `exec` credential plugin a kubeconfig user runs for a fresh token on each use. */
 export interface KubeconfigExec {
+  /** The plugin's executable, looked up on the `PATH` of whoever uses the kubeconfig. */
   command: string;
+  /** Arguments to `command`. Defaults to none. */
   args?: string[];
+  /** Environment variables set for the plugin (`AWS_PROFILE`). Defaults to none. */
   env?: { name: string; value: string }[];
+  /** What kubectl prints when `command` is missing: how to install it. */
   installHint: string;
+  /** Whether the plugin is handed the cluster's details in `KUBERNETES_EXEC_INFO`. Defaults to false. */
   provideClusterInfo?: boolean;
 }
 

@@ -48,7 +48,9 @@ export const SERVER_MANAGED_ENV = [
 
 /** An environment variable with a plain (not secret) value, as every container platform spells it. */
 export interface ServerEnvVar {
+  /** The variable's name. */
   name: string;
+  /** Its value, stored in plain text in the container spec: never a secret. */
   value: pulumi.Input<string>;
 }
 

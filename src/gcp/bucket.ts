@@ -5,6 +5,7 @@ import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { gcpSetting } from "./settings";
 
+/** Arguments of a {@link Bucket}; every field is optional. */
 export interface BucketArgs {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -47,7 +48,9 @@ export interface BucketArgs {
  * enforced, versioning with a lifecycle for old versions, soft delete, and optional CMEK.
  */
 export class Bucket extends pulumi.ComponentResource {
+  /** The underlying Cloud Storage bucket, for settings this component does not expose. */
   public readonly bucket: gcp.storage.Bucket;
+  /** The bucket's name, without `gs://`: `bucketName` when given, otherwise the generated one. */
   public readonly name: pulumi.Output<string>;
   /** `gs://<bucket>`, the form storage mounts and Vertex AI take. */
   public readonly url: pulumi.Output<string>;

@@ -72,8 +72,10 @@ export interface SystemPoolArgs {
   maxNodes?: number;
 }
 
+/** GKE release channels a cluster can follow (`releaseChannel`), fastest to slowest to take new versions. */
 export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE", "EXTENDED"] as const;
 
+/** Arguments of a {@link GpuCluster}; every field is optional. */
 export interface GpuClusterArgs {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -174,12 +176,18 @@ const NODE_OAUTH_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"];
  * network policy, a small system pool, and GPU pools that scale to zero with GKE-installed drivers.
  */
 export class GpuCluster extends pulumi.ComponentResource {
+  /** The underlying GKE cluster, for settings this component does not expose. */
   public readonly cluster: gcp.container.Cluster;
   /** Every node pool by name: `system` and one per GPU pool. */
   public readonly nodePools: Record<string, gcp.container.NodePool>;
   /** The service account the nodes run as, when this component created it. */
   public readonly nodeServiceAccount?: gcp.serviceaccount.Account;
+  /**
+   * The project IAM grants of {@link NODE_SERVICE_ACCOUNT_ROLES} to the node service account this component
+   * created; empty when `nodeServiceAccount` names an existing account.
+   */
   public readonly nodeServiceAccountRoles: gcp.projects.IAMMember[];
+  /** Email of the service account the nodes run as: the one created here, or `nodeServiceAccount`. */
   public readonly nodeServiceAccountEmail: pulumi.Output<string>;
   /** The GCE machine chosen for each GPU pool, by pool name. */
   public readonly gpuMachines: Record<string, GcpMachine>;
@@ -187,9 +195,11 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly gpuZones: Record<string, pulumi.Output<string[] | undefined>>;
   /** The APIs this component enabled, unless `enableApis` is false. */
   public readonly apis?: ProjectApis;
-  /** The Cloud Router and NAT for the nodes' egress, when `cloudNat` is set. */
+  /** The Cloud Router that carries the nodes' egress NAT; undefined unless `cloudNat` is set. */
   public readonly router?: gcp.compute.Router;
+  /** The Cloud NAT on `router`; undefined unless `cloudNat` is set. */
   public readonly nat?: gcp.compute.RouterNat;
+  /** The cluster's name in GKE (the component's name plus a random suffix). */
   public readonly name: pulumi.Output<string>;
   /** The control plane's address (private when `privateEndpoint` is set). */
   public readonly endpoint: pulumi.Output<string>;

@@ -17,22 +17,38 @@ export type PoolCapacity = "on-demand" | "spot" | "flex-start" | "reservation";
 
 /** What a pool asked for, as the settings below read it. */
 export interface PoolPurchase {
+  /** The pool's GCE machine type (`a3-highgpu-8g`), which decides whether only Hyperdisk boots it. */
   machineType: string;
+  /** Whether the nodes are spot VMs. */
   spot: boolean;
+  /** The boot disk type asked for; undefined leaves it to the machine series (see {@link poolPurchase}). */
   diskType?: string;
+  /** A reservation to take nodes from: its name, or `projects/<project>/reservations/<name>` when shared. */
   reservation?: string;
+  /** Whether the nodes come through flex-start (Dynamic Workload Scheduler). Defaults to false. */
   flexStart?: boolean;
+  /** Whether the pool uses queued provisioning, which implies flex-start. Defaults to false. */
   queuedProvisioning?: boolean;
+  /** Whether the nodes are placed close together (a compact placement policy). Defaults to false. */
   compactPlacement?: boolean;
 }
 
 /** The node pool inputs that follow from how it is bought. */
 export interface PoolPurchaseSettings {
+  /** How the pool's nodes are bought, as the one purchase option set decides. */
   capacity: PoolCapacity;
+  /** The boot disk type: the one asked for, `hyperdisk-balanced` for Hyperdisk-only series, else undefined (GKE's default). */
   diskType?: string;
+  /**
+   * The node config's reservation affinity: the named reservation, no reservation for flex-start, and
+   * undefined (GKE's default) otherwise.
+   */
   reservationAffinity?: gcp.types.input.container.NodePoolNodeConfigReservationAffinity;
+  /** True for flex-start or queued provisioning; undefined otherwise. */
   flexStart?: boolean;
+  /** The node pool's queued provisioning setting, enabled when asked for; undefined otherwise. */
   queuedProvisioning?: gcp.types.input.container.NodePoolQueuedProvisioning;
+  /** A compact placement policy when `compactPlacement` is set; undefined otherwise. */
   placementPolicy?: gcp.types.input.container.NodePoolPlacementPolicy;
   /** Whether GKE may repair (recreate) nodes; off where a recreated node could not be bought again. */
   autoRepair: boolean;

@@ -9,19 +9,29 @@ import { gcpSetting } from "./settings";
  * has none of them on, so a first `pulumi up` would fail on the first resource of each.
  */
 export const GOOGLE_APIS = {
+  /** Cloud Run, which serves the Train API. */
   run: "run.googleapis.com",
+  /** Secret Manager, which holds the Train API's keys and database URL. */
   secretmanager: "secretmanager.googleapis.com",
+  /** IAM, for the service accounts of the Train API and the jobs. */
   iam: "iam.googleapis.com",
-  // Project-level IAM bindings are read and written through the Resource Manager API.
+  /** Resource Manager, through which project-level IAM bindings are read and written. */
   cloudresourcemanager: "cloudresourcemanager.googleapis.com",
+  /** Artifact Registry, which holds the training images. */
   artifactregistry: "artifactregistry.googleapis.com",
+  /** Vertex AI, which runs `vertex-ai` jobs. */
   aiplatform: "aiplatform.googleapis.com",
+  /** Google Kubernetes Engine, for the GPU cluster. */
   container: "container.googleapis.com",
+  /** Compute Engine, for the cluster's network, NAT and machine types. */
   compute: "compute.googleapis.com",
+  /** Container Scanning, which scans pushed images for vulnerabilities. */
   containerscanning: "containerscanning.googleapis.com",
 } as const;
+/** The short name of a Google API in {@link GOOGLE_APIS}, as `apis` lists take it (`run`, `container`). */
 export type GoogleApi = keyof typeof GOOGLE_APIS;
 
+/** Arguments of a {@link ProjectApis}. */
 export interface ProjectApisArgs {
   /** The project to enable the APIs in. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -86,7 +96,12 @@ export function apiDependencies(
   apis: readonly GoogleApi[],
   enable: boolean | undefined,
   opts: pulumi.ComponentResourceOptions | undefined,
-): { apis?: ProjectApis; dependsOn: ApiDependencies } {
+): {
+  /** The `ProjectApis` created for the component; undefined when `enable` is false or `apis` is empty. */
+  apis?: ProjectApis;
+  /** The resources the component's cloud resources must list in their `dependsOn`. */
+  dependsOn: ApiDependencies;
+} {
   const own =
     (enable ?? true) && apis.length > 0
       ? new ProjectApis(`${name}-apis`, { project, apis: [...apis] }, { parent: component })

@@ -7,6 +7,7 @@ import { ArgumentError, shown } from "../components/sentences";
 import { apiDependencies, type GoogleApi, type ProjectApis } from "./project-apis";
 import { gcpSetting } from "./settings";
 
+/** Arguments of a {@link Registry}; every field is optional. */
 export interface RegistryArgs {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -68,6 +69,7 @@ const seconds = (d: number) => `${d * 86400}s`;
 
 /** A private Artifact Registry Docker repository with immutable tags, cleanup policies and scanning. */
 export class Registry extends pulumi.ComponentResource {
+  /** The underlying Artifact Registry repository, for settings this component does not expose. */
   public readonly repository: gcp.artifactregistry.Repository;
   /** The APIs this component enabled, unless `enableApis` is false. */
   public readonly apis?: ProjectApis;

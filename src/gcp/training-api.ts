@@ -27,6 +27,7 @@ export interface DirectVpcEgressArgs {
   allTraffic?: boolean;
 }
 
+/** Arguments of the GCP {@link TrainingApi}: the common Train API arguments plus where and as whom it runs. */
 export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The GCP project of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -120,6 +121,7 @@ const MANAGED_ENV = [
  * with its API keys (and database URL) in Secret Manager, internal-only unless `public: true`.
  */
 export class TrainingApi extends pulumi.ComponentResource {
+  /** The service account the Cloud Run service runs as; it holds only the grants in `iamMembers`. */
   public readonly serviceAccount: gcp.serviceaccount.Account;
   /** The custom role holding `API_VERTEX_PERMISSIONS`, which the service account holds on the project. */
   public readonly vertexRole: gcp.projects.IAMCustomRole;
@@ -132,14 +134,24 @@ export class TrainingApi extends pulumi.ComponentResource {
     | gcp.storage.BucketIAMMember
     | gcp.secretmanager.SecretIamMember
   )[];
+  /** The Secret Manager secret holding the API keys, readable by the service account only. */
   public readonly apiKeysSecret: gcp.secretmanager.Secret;
+  /** The version of `apiKeysSecret` the service reads; its payload is secret in the state. */
   public readonly apiKeysSecretVersion: gcp.secretmanager.SecretVersion;
+  /** The Secret Manager secret holding `databaseUrl`; undefined when `databaseUrl` is not set. */
   public readonly databaseUrlSecret?: gcp.secretmanager.Secret;
+  /** The version of `databaseUrlSecret` the service reads (secret payload); undefined without `databaseUrl`. */
   public readonly databaseUrlSecretVersion?: gcp.secretmanager.SecretVersion;
+  /** The Cloud Run (v2) service that runs the Train API image. */
   public readonly service: gcp.cloudrunv2.Service;
+  /**
+   * The `roles/run.invoker` grants on the service: `allUsers` when `public` is set, then one per `invokers`
+   * member; empty when neither is given.
+   */
   public readonly invokerMembers: gcp.cloudrunv2.ServiceIamMember[];
   /** The service's HTTPS URL, the `apiUrl` a `TrainingJob` sends jobs to. */
   public readonly url: pulumi.Output<string>;
+  /** Email of `serviceAccount`, the identity the Train API calls Vertex AI as. */
   public readonly serviceAccountEmail: pulumi.Output<string>;
 
   constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -11,6 +11,7 @@ import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
 type Shared = "project" | "location";
 
+/** Arguments of a GCP {@link TrainingPlatform}: only `api` is required; each part takes its own component's arguments. */
 export interface TrainingPlatformArgs {
   /** The GCP project of every part. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -31,7 +32,10 @@ export interface TrainingPlatformArgs {
    * A GKE cluster with GPU pools, for the `kubernetes` backend. Defaults to none, since Vertex AI jobs need
    * no cluster.
    */
-  cluster?: Omit<GpuClusterArgs, "project" | "location"> & { location?: pulumi.Input<string> };
+  cluster?: Omit<GpuClusterArgs, "project" | "location"> & {
+    /** The cluster's region, or a zone for a zonal cluster. Defaults to the platform's `region`. */
+    location?: pulumi.Input<string>;
+  };
   /**
    * Enable every API the platform's parts call (Cloud Run, Secret Manager, IAM, Resource Manager, Artifact
    * Registry, Container Scanning, Vertex AI, and GKE and Compute Engine with a cluster) once, as resources the
@@ -50,15 +54,28 @@ export const JOB_OUTPUT_BUCKET_ROLE = "roles/storage.objectAdmin";
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
 export interface TrainingPlatformOutputs {
+  /** The GCP project every part lives in. */
   project: pulumi.Output<string>;
+  /** The region of the registry, the buckets, the Train API and the Vertex AI jobs. */
   region: pulumi.Output<string>;
+  /** The Train API's HTTPS URL on Cloud Run, a `TrainingJob`'s `apiUrl`. */
   apiUrl: pulumi.Output<string>;
+  /** Where to push training images: `<region>-docker.pkg.dev/<project>/<repository>`. */
   registryUrl: pulumi.Output<string>;
+  /** `gs://<bucket>` of the bucket jobs read training data from. */
   dataBucketUrl: pulumi.Output<string>;
+  /** `gs://<bucket>` of the bucket jobs write checkpoints and models to, also Vertex AI's staging bucket. */
   outputBucketUrl: pulumi.Output<string>;
+  /** Email of the service account Vertex AI jobs run as. */
   jobServiceAccountEmail: pulumi.Output<string>;
+  /** Email of the service account the Train API runs as, for grants made outside the platform. */
   apiServiceAccountEmail: pulumi.Output<string>;
+  /** The GKE cluster's name; undefined when the platform has no `cluster`. */
   clusterName?: pulumi.Output<string>;
+  /**
+   * A kubeconfig for the GKE cluster that authenticates through `gke-gcloud-auth-plugin`. Secret; undefined
+   * without `cluster`.
+   */
   kubeconfig?: pulumi.Output<string>;
 }
 
@@ -67,15 +84,22 @@ export interface TrainingPlatformOutputs {
  * the jobs, the Train API on Cloud Run, and optionally a GKE GPU cluster.
  */
 export class TrainingPlatform extends pulumi.ComponentResource {
+  /** The Artifact Registry repository for training images. */
   public readonly registry: Registry;
+  /** The bucket jobs read training data from (the job account may only read it). */
   public readonly dataBucket: Bucket;
+  /** The bucket jobs write outputs to, also Vertex AI's staging bucket (the job account may read and write). */
   public readonly outputBucket: Bucket;
+  /** The service account Vertex AI jobs run as. */
   public readonly jobServiceAccount: gcp.serviceaccount.Account;
+  /** The job account's grants: reading the data bucket, writing the output bucket, pulling from the registry. */
   public readonly jobServiceAccountGrants: (
     | gcp.storage.BucketIAMMember
     | gcp.artifactregistry.RepositoryIamMember
   )[];
+  /** The Train API on Cloud Run, submitting to Vertex AI as its own service account. */
   public readonly api: TrainingApi;
+  /** The GKE GPU cluster; undefined unless `cluster` is given. */
   public readonly cluster?: GpuCluster;
   /** The APIs the platform enabled, unless `enableApis` is false. */
   public readonly apis?: ProjectApis;

@@ -29,10 +29,13 @@ export function machineTypeFilter(machineType: string): string {
   return `name = "${machineType}"`;
 }
 
+/** What {@link offeredZones} looks up, and how it names the asker in its error. */
 export interface OfferedZonesArgs {
+  /** The project whose zones and machine types are listed. */
   project: pulumi.Input<string>;
   /** The cluster's location: a region, or a zone for a zonal cluster. */
   location: pulumi.Input<string>;
+  /** The Compute Engine machine type to find (`a3-highgpu-8g`). */
   machineType: string;
   /** Who asks, for messages: `GpuCluster ml`. */
   owner: string;

@@ -41,9 +41,12 @@ import { warn, withName } from "./clients/vendor";
 
 /** How long `create` keeps watching the job: until the API accepted it, until it started, or until it ended. */
 export const WAIT_FOR = ["submitted", "running", "completed"] as const;
+/** One of {@link WAIT_FOR}: how far a `TrainingJob`'s `pulumi up` follows the job before it returns. */
 export type WaitFor = (typeof WAIT_FOR)[number];
 
+/** How long `pulumi up` watches a job when `waitTimeoutSeconds` is not set: one hour. */
 export const DEFAULT_WAIT_TIMEOUT_SECONDS = 3600;
+/** Time allowed for one HTTP request when `requestTimeoutSeconds` is not set. */
 export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 30;
 
 /** The value the engine puts where an input is not known yet (during preview). */
@@ -51,23 +54,37 @@ export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** A storage mount as a `TrainingJob` takes it: the API's mount in Pulumi's camelCase. */
 export interface StorageMountProps {
+  /** What is mounted, as the backend reaches it (`gs://...`, `s3://...`, `pvc://<claim>/<path>`). */
   sourceUri: string;
+  /** The absolute path the container sees it at. */
   mountPath: string;
+  /** Whether the job may only read it; undefined where the API left it out, which means false. */
   readOnly?: boolean;
 }
 
 /** A `TrainingJob`'s inputs as the provider receives them. */
 export interface TrainingJobInputs {
+  /** The Train API backend or the vendor the job goes to. */
   backend: Backend | Vendor;
+  /** The job's name, without the vendor mark. */
   name: string;
+  /** The backend's or vendor's job body. */
   jobConfig: Record<string, unknown>;
+  /** Storage mounted into the job, in order; Train API backends only. */
   storageMounts?: StorageMountProps[];
+  /** The API's base URL; undefined falls back to stack config, then the environment. */
   apiUrl?: string;
+  /** The API key. Secret in the state; undefined falls back to stack config, then the environment. */
   apiKey?: string;
+  /** The Train API account the job belongs to; undefined falls back to stack config, then the environment. */
   accountId?: string;
+  /** Whether to send a Google ID token; undefined means true for a `*.run.app` URL. */
   googleIdToken?: boolean;
+  /** How far `create` follows the job. Defaults to `submitted`. */
   waitFor?: WaitFor;
+  /** How long `create` follows it, in seconds. Defaults to {@link DEFAULT_WAIT_TIMEOUT_SECONDS}. */
   waitTimeoutSeconds?: number;
+  /** Time allowed for one HTTP request, in seconds. Defaults to {@link DEFAULT_REQUEST_TIMEOUT_SECONDS}. */
   requestTimeoutSeconds?: number;
   /** TensorOne only: resume the job from its latest checkpoint whenever `pulumi up` finds it stopped. */
   resumeStopped?: boolean;
@@ -75,13 +92,19 @@ export interface TrainingJobInputs {
 
 /** A `TrainingJob`'s state: its inputs, and the job as the API last reported it. */
 export interface TrainingJobOutputs extends TrainingJobInputs {
+  /** The API's id of the job, also the resource's id. */
   jobId: string;
+  /** The job's status as of the last create, read or update. */
   status: JobStatus;
+  /** The cloud's or vendor's own identifiers of the job; undefined until the backend has one. */
   cloudJobIdentifier?: Record<string, string>;
+  /** Why the job failed, expired or was canceled; undefined otherwise. */
   failureReason?: string;
   /** The vendor's own status word, for a vendor job. */
   vendorStatus?: string;
+  /** When the API created the job (ISO 8601); when `create` first saw it for an API that does not say. */
   createdAt: string;
+  /** When the job last changed (ISO 8601); `createdAt` where the API does not say. */
   updatedAt: string;
 }
 

@@ -197,9 +197,16 @@ export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends 
   declare public readonly createdAt: pulumi.Output<string>;
   /** When the job last changed, as the API reports it; the creation time where the API does not say. */
   declare public readonly updatedAt: pulumi.Output<string>;
+  /** The backend or vendor the job was submitted to, as given in `backend`. */
   declare public readonly backend: pulumi.Output<B>;
+  /** The job's name as given; a vendor shows it with the submission's mark appended. */
   declare public readonly name: pulumi.Output<string>;
 
+  /**
+   * Declares one job. Arguments the engine does not know yet (outputs of other resources) are checked
+   * once known, with errors naming the field (`jobConfig.worker_pool_specs[0]...`); the API key is
+   * made secret in the state whatever form it was given in.
+   */
   constructor(name: string, args: TrainingJobArgs<B>, opts?: pulumi.CustomResourceOptions) {
     const props: pulumi.Inputs = {
       backend: args.backend,

@@ -9,6 +9,7 @@ import { ArgumentError, shown } from "../components/sentences";
 /** How GPUs become schedulable on the cluster's nodes. */
 export type GpuInstaller = "nvidia-device-plugin" | "gpu-operator" | "none";
 
+/** A Kueue GPU quota for one namespace's jobs (`GpuSupportArgs.kueue`). */
 export interface KueueArgs {
   /** The namespace whose jobs the queue serves; a LocalQueue is made there. Required. */
   namespace: pulumi.Input<string>;
@@ -30,6 +31,7 @@ export interface KueueArgs {
   nodeLabels?: Record<string, pulumi.Input<string>>;
 }
 
+/** Arguments of a {@link GpuSupport}; every field is optional. */
 export interface GpuSupportArgs {
   /**
    * What makes GPUs schedulable: `nvidia-device-plugin` (a DaemonSet on GPU nodes whose drivers are already
@@ -60,7 +62,9 @@ export interface GpuSupportArgs {
 
 /** The device plugin image `GpuSupport` deploys unless told otherwise. */
 export const DEFAULT_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0";
+/** The NVIDIA GPU operator Helm chart version `GpuSupport` installs unless told otherwise. */
 export const DEFAULT_GPU_OPERATOR_VERSION = "v24.9.0";
+/** Node label keys that mark a GPU node unless `gpuNodeLabelKeys` says otherwise: trainkit's, NVIDIA's, GKE's and EKS's. */
 export const DEFAULT_GPU_NODE_LABEL_KEYS = [
   GPU_NODE_LABELS.gpu,
   "nvidia.com/gpu.present",
@@ -74,10 +78,15 @@ const INSTALLERS: readonly GpuInstaller[] = ["nvidia-device-plugin", "gpu-operat
  * trainkit's GPU taint, or NVIDIA's GPU operator) and, when asked, shared out by a Kueue GPU quota.
  */
 export class GpuSupport extends pulumi.ComponentResource {
+  /** The NVIDIA device plugin DaemonSet on GPU nodes; undefined unless `installer` is `nvidia-device-plugin`. */
   public readonly devicePlugin?: k8s.apps.v1.DaemonSet;
+  /** The NVIDIA GPU operator's Helm release; undefined unless `installer` is `gpu-operator`. */
   public readonly gpuOperator?: k8s.helm.v3.Release;
+  /** The Kueue ResourceFlavor selecting the GPU nodes and tolerating their taint; undefined without `kueue`. */
   public readonly resourceFlavor?: k8s.apiextensions.CustomResource;
+  /** The Kueue ClusterQueue holding the GPU, CPU and memory quotas; undefined without `kueue`. */
   public readonly clusterQueue?: k8s.apiextensions.CustomResource;
+  /** The Kueue LocalQueue in the jobs' namespace that feeds `clusterQueue`; undefined without `kueue`. */
   public readonly localQueue?: k8s.apiextensions.CustomResource;
   /** The LocalQueue jobs name as `job_config.queue`, when `kueue` was asked for. */
   public readonly queueName?: pulumi.Output<string>;

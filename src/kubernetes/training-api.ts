@@ -6,6 +6,7 @@ import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
 
+/** Arguments of the Kubernetes {@link TrainingApi}: the common Train API arguments plus where and how it runs. */
 export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The namespace the API runs in. Defaults to `trainkit`. */
   namespace?: pulumi.Input<string>;
@@ -25,9 +26,21 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * `storageClassName`), or `"emptyDir"` for state that may be lost with the pod. Defaults to a 10Gi claim of
    * the cluster's default storage class. Unused with `databaseUrl`.
    */
-  dataVolume?: { size?: pulumi.Input<string>; storageClassName?: pulumi.Input<string> } | "emptyDir";
+  dataVolume?:
+    | {
+        /** The claim's requested size, as a Kubernetes quantity. Defaults to `10Gi`. */
+        size?: pulumi.Input<string>;
+        /** The claim's StorageClass. Defaults to `storageClassName`, else the cluster's default class. */
+        storageClassName?: pulumi.Input<string>;
+      }
+    | "emptyDir";
   /** CPU and memory requested (memory is also the limit). Defaults to `{cpu: "250m", memory: "512Mi"}`. */
-  resources?: { cpu?: pulumi.Input<string>; memory?: pulumi.Input<string> };
+  resources?: {
+    /** CPU requested, as a Kubernetes quantity. Defaults to `250m`; no CPU limit is set. */
+    cpu?: pulumi.Input<string>;
+    /** Memory requested and allowed, as a Kubernetes quantity. Defaults to `512Mi`. */
+    memory?: pulumi.Input<string>;
+  };
   /**
    * Namespaces whose pods may reach the API. Defaults to none. With neither this nor `allowFromPods`, the
    * NetworkPolicy admits no one (on clusters that enforce NetworkPolicies).
@@ -51,12 +64,33 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
  * created with the cluster; EKS's `gp3` is the one trainkit's EKS cluster creates, since EKS makes none that
  * uses its EBS CSI driver.
  */
-export const CLOUD_STORAGE_CLASSES = { gke: "standard-rwo", aks: "managed-csi", eks: "gp3" } as const;
+export const CLOUD_STORAGE_CLASSES = {
+  /** GKE's Compute Engine persistent disk class. */
+  gke: "standard-rwo",
+  /** AKS's Azure managed disk class. */
+  aks: "managed-csi",
+  /** The EBS gp3 class trainkit's EKS cluster creates. */
+  eks: "gp3",
+} as const;
 
 /** Exactly what the API's Role allows in the jobs' namespace: run Jobs, and read their pods and logs. */
 export const API_ROLE_RULES = [
-  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-  { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list"] },
+  {
+    /** The `batch` API group. */
+    apiGroups: ["batch"],
+    /** Jobs, which the API creates for each training job and deletes on cancel. */
+    resources: ["jobs"],
+    /** Everything but update and patch. */
+    verbs: ["create", "get", "list", "watch", "delete"],
+  },
+  {
+    /** The core API group. */
+    apiGroups: [""],
+    /** The Jobs' pods and their logs, which the API reads for status and `GET /v1/jobs/{id}/logs`. */
+    resources: ["pods", "pods/log"],
+    /** Reading only. */
+    verbs: ["get", "list"],
+  },
 ] as const;
 
 const PORT = trainApi.TRAIN_API_PORT;
@@ -74,14 +108,23 @@ const MANAGED_ENV = [
  * namespaces and pods named.
  */
 export class TrainingApi extends pulumi.ComponentResource {
+  /** The API's namespace, Pod Security `restricted` enforced; undefined when `createNamespace` is false. */
   public readonly namespace?: k8s.core.v1.Namespace;
+  /** The ServiceAccount the API's pods run as, bound to `role` in the jobs' namespace. */
   public readonly serviceAccount: k8s.core.v1.ServiceAccount;
+  /** The Role in the jobs' namespace granting exactly {@link API_ROLE_RULES}. */
   public readonly role: k8s.rbac.v1.Role;
+  /** Binds `role` to the API's ServiceAccount. */
   public readonly roleBinding: k8s.rbac.v1.RoleBinding;
+  /** The Secret holding the API keys (and `databaseUrl` when set); its data is secret in the state. */
   public readonly secret: k8s.core.v1.Secret;
+  /** The embedded database's PersistentVolumeClaim; undefined with `databaseUrl` or `dataVolume: "emptyDir"`. */
   public readonly dataClaim?: k8s.core.v1.PersistentVolumeClaim;
+  /** The Deployment running the Train API image, non-root with a read-only root filesystem. */
   public readonly deployment: k8s.apps.v1.Deployment;
+  /** The ClusterIP Service in front of the Deployment, which `url` points at. */
   public readonly service: k8s.core.v1.Service;
+  /** The NetworkPolicy admitting only `allowFromNamespaces` and `allowFromPods` to the API's pods. */
   public readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
   /** The API's URL inside the cluster, the `apiUrl` a `TrainingJob` in the cluster sends jobs to. */
   public readonly url: pulumi.Output<string>;

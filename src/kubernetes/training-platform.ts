@@ -8,6 +8,7 @@ export const POD_SECURITY_LEVELS: readonly string[] = ["restricted", "baseline"]
 import { GpuSupport, type GpuSupportArgs, type KueueArgs } from "./gpu-support";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
+/** Arguments of a Kubernetes {@link TrainingPlatform}: `image` and `apiKeys` are required. */
 export interface TrainingPlatformArgs {
   /** The Train API image. Required. See `TrainingApi.image`. */
   image: pulumi.Input<string>;
@@ -56,14 +57,19 @@ export interface TrainingPlatformArgs {
  * GPU support (and a Kueue GPU quota when asked), and the Train API allowed to run Jobs there.
  */
 export class TrainingPlatform extends pulumi.ComponentResource {
+  /** The namespace jobs run in, enforcing `jobsPodSecurity`. */
   public readonly jobsNamespace: k8s.core.v1.Namespace;
   /** The ServiceAccount jobs run as; it holds no Kubernetes permissions and mounts no token. */
   public readonly jobServiceAccount: k8s.core.v1.ServiceAccount;
+  /** The GPU installer and Kueue quota; undefined when `gpu` is false. */
   public readonly gpuSupport?: GpuSupport;
+  /** The Train API, allowed to run Jobs in the jobs' namespace only. */
   public readonly api: TrainingApi;
   /** The Train API's URL inside the cluster. */
   public readonly apiUrl: pulumi.Output<string>;
+  /** The name of the namespace the Train API runs in. */
   public readonly namespace: pulumi.Output<string>;
+  /** The name of the jobs' namespace, where the API creates Jobs. */
   public readonly jobsNamespaceName: pulumi.Output<string>;
   /** The LocalQueue jobs name as `job_config.queue`, when `kueue` was asked for. */
   public readonly queueName?: pulumi.Output<string>;

@@ -10,8 +10,11 @@ export function createJobRequestFor<B extends Backend>(backend: B) {
   return (
     z
       .object({
+        /** The job's name; see {@link JobName} for the characters allowed. */
         name: JobName,
+        /** What runs, in the backend's own job shape (see {@link JOB_CONFIG_SCHEMAS}). */
         job_config: JOB_CONFIG_SCHEMAS[backend] as (typeof JOB_CONFIG_SCHEMAS)[B],
+        /** Storage mounted into the job's container, in order; `[]` for none. */
         storage_mounts: storageMountsFor(backend),
       })
       .strict()
@@ -27,31 +30,46 @@ export function createJobRequestFor<B extends Backend>(backend: B) {
   );
 }
 
+/** The schema of `POST /v1/{backend}/jobs`'s body, for every backend. */
 export const CREATE_JOB_REQUESTS = Object.fromEntries(BACKENDS.map((b) => [b, createJobRequestFor(b)])) as {
   [B in Backend]: ReturnType<typeof createJobRequestFor<B>>;
 };
 
+/** The body of `POST /v1/{backend}/jobs` as a client writes it, defaults left out. */
 export type CreateJobRequest<B extends Backend = Backend> = z.input<(typeof CREATE_JOB_REQUESTS)[B]>;
+/** The body of `POST /v1/{backend}/jobs` once validated, defaults filled in. */
 export type ParsedCreateJobRequest<B extends Backend = Backend> = z.output<(typeof CREATE_JOB_REQUESTS)[B]>;
 
 /** `result` of a job: set when the job failed, expired or was canceled. */
 export const JobResult = z.object({
+  /** Why the job failed, expired or was canceled, as the backend reported it. */
   failure_reason: z.string().optional(),
+  /** The training process's exit code, where the backend reports one. */
   exit_code: z.number().int().optional(),
 });
 export type JobResult = z.infer<typeof JobResult>;
 
 /** The job object every endpoint returns, the same for every backend. */
 export const Job = z.object({
+  /** The Train API's id of the job, a UUID. */
   id: z.string().uuid(),
+  /** The job's name as submitted. */
   name: z.string(),
+  /** The backend the job runs on, spelt with underscores (`vertex_ai`). */
   job_type: JobType,
+  /** Where the job is in its life, as of the API's last look at the backend. */
   status: JobStatus,
+  /** The cloud's own identifiers of the job (`job_name`, `training_job_name`); null until it has one. */
   cloud_job_identifier: z.record(z.string(), z.string()).nullable(),
+  /** The storage mounted into the job, as submitted with defaults filled in. */
   storage_mounts: z.array(StorageMount),
+  /** The account the job belongs to. */
   account_id: z.string(),
+  /** When the API accepted the job, ISO 8601 with offset. */
   created_at: z.string().datetime({ offset: true }),
+  /** When the job last changed, ISO 8601 with offset. */
   updated_at: z.string().datetime({ offset: true }),
+  /** How the job ended; null or absent while it runs and when it completed without a note. */
   result: JobResult.nullable().optional(),
 });
 export type Job = z.infer<typeof Job>;
@@ -59,15 +77,21 @@ export type Job = z.infer<typeof Job>;
 /** `GET /v1/jobs` query: optional status filter and cursor pagination. */
 export const ListJobsQuery = z
   .object({
+    /** Only jobs in this status. Defaults to every status. */
     status: JobStatus.optional(),
+    /** Jobs per page, 1 to 100. Defaults to 20. */
     limit: z.coerce.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(20),
+    /** The previous page's `next_cursor`, to read the page after it. Defaults to the first page. */
     cursor: z.string().min(1).optional(),
   })
   .strict();
 export type ListJobsQuery = z.infer<typeof ListJobsQuery>;
 
+/** `GET /v1/jobs` response: one page of the account's jobs, newest first. */
 export const JobList = z.object({
+  /** The page's jobs. */
   items: z.array(Job),
+  /** The `cursor` that reads the next page; null on the last page. */
   next_cursor: z.string().nullable(),
 });
 export type JobList = z.infer<typeof JobList>;
@@ -75,26 +99,41 @@ export type JobList = z.infer<typeof JobList>;
 /** `GET /v1/jobs/{id}/logs` query and response. */
 export const JobLogsQuery = z
   .object({
+    /** Which output stream to read. Defaults to `stdout`. */
     stream: z.enum(["stdout", "stderr"]).default("stdout"),
+    /** How many of the last lines to return, 1 to 10000. Defaults to 100. */
     tail: z.coerce.number().int().min(1).max(10_000).default(100),
   })
   .strict();
 export const JobLogs = z.object({
+  /** The job the lines belong to. */
   job_id: z.string().uuid(),
+  /** The stream the lines were read from. */
   stream: z.enum(["stdout", "stderr"]),
+  /** The last lines of the stream, oldest first, without line breaks. */
   lines: z.array(z.string()),
 });
+/** The body of `GET /v1/jobs/{id}/logs`. */
 export type JobLogs = z.infer<typeof JobLogs>;
 
 /** One problem with a request: where it is (`job_config.worker_pool_specs[0].replica_count`) and why. */
-export const ErrorDetail = z.object({ path: z.string(), message: z.string() });
+export const ErrorDetail = z.object({
+  /** The field's path in the request, as a user reads it (`job_config.worker_pool_specs[0].replica_count`). */
+  path: z.string(),
+  /** What is wrong with it, and what would be accepted. */
+  message: z.string(),
+});
 export type ErrorDetail = z.infer<typeof ErrorDetail>;
 
 /** Every error response: a stable code, a sentence, and the field-level details when validation failed. */
 export const ErrorBody = z.object({
+  /** What went wrong: a code, a sentence, and the fields at fault. */
   error: z.object({
+    /** A stable machine-readable code (`invalid_request`, `job_not_found`). */
     code: z.string(),
+    /** One sentence saying what went wrong. */
     message: z.string(),
+    /** One entry per field that failed validation; absent for other errors. */
     details: z.array(ErrorDetail).optional(),
   }),
 });

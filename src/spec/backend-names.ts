@@ -3,6 +3,7 @@
 
 /** The backends a job can be submitted to: the path segment of `POST /v1/{backend}/jobs`. */
 export const BACKENDS = ["vertex-ai", "sagemaker", "azure-ml", "kubernetes", "local"] as const;
+/** One of {@link BACKENDS}. */
 export type BackendName = (typeof BACKENDS)[number];
 
 /**

@@ -30,9 +30,12 @@ export const ImageRef = z
   .min(1, "must not be empty")
   .regex(/^[^\s]+$/, "must not contain whitespace");
 
+/** A whole number above 0. */
 export const PositiveInt = z.number().int("must be a whole number").positive("must be greater than 0");
+/** A whole number, 0 or more. */
 export const NonNegativeInt = z.number().int("must be a whole number").nonnegative("must not be negative");
 
+/** The message of a string or key holding U+0000, which Postgres cannot store in jsonb. */
 export const NUL_MESSAGE = "must not contain NUL characters (\\u0000)";
 
 /**

@@ -31,6 +31,7 @@ import { SAGEMAKER_TRAINING_INSTANCE_TYPES } from "./sagemaker-instance-types";
  * on Kubernetes a node selector on the capacity label trainkit's GPU pools carry.
  */
 export const JOB_CAPACITIES = ["on-demand", "spot", "flex-start"] as const;
+/** One of {@link JOB_CAPACITIES}: how a job's machines are bought. */
 export type JobCapacity = (typeof JOB_CAPACITIES)[number];
 
 function capacityField<const C extends readonly [JobCapacity, ...JobCapacity[]]>(
@@ -131,8 +132,14 @@ const VertexLabelValue = maxCodePoints(64, VERTEX_LABEL_OWNER).regex(/^[\p{Ll}\p
 // reservation_affinity.proto: SPECIFIC_RESERVATION names its reservation through key and values.
 const VertexReservationAffinity = z
   .object({
+    /**
+     * Which reserved capacity the machines may use: none, any matching reservation, or the one named by `key`
+     * and `values`.
+     */
     reservation_affinity_type: z.enum(["NO_RESERVATION", "ANY_RESERVATION", "SPECIFIC_RESERVATION"]),
+    /** For `SPECIFIC_RESERVATION`: the label key `compute.googleapis.com/reservation-name`. */
     key: z.string().min(1).optional(),
+    /** For `SPECIFIC_RESERVATION`: the reservation's full resource name. */
     values: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict()
@@ -150,9 +157,14 @@ const VertexReservationAffinity = z
     }
   });
 
+/** Vertex AI `MachineSpec`: the machine each replica of a worker pool runs on. */
 export const VertexMachineSpec = z
   .object({
+    /** The GCE machine type of each replica (`g2-standard-8`, `a2-highgpu-1g`). */
     machine_type: z.string().min(1, "must name a machine type such as g2-standard-8"),
+    /**
+     * The GPU or TPU each replica carries; must be the one `machine_type` is built with. Defaults to none.
+     */
     accelerator_type: z
       .enum(VERTEX_ACCELERATOR_TYPES, {
         error: (issue) =>
@@ -160,7 +172,12 @@ export const VertexMachineSpec = z
       })
       .optional(),
     // machine_resources.proto MachineSpec.accelerator_count: int32.
+    /** How many of `accelerator_type` each replica carries: a count the machine type is built with. */
     accelerator_count: intBetween(1, INT32_MAX, "Vertex AI MachineSpec.accelerator_count").optional(),
+    /**
+     * Reserved Compute Engine capacity to take the machines from. Defaults to none (on-demand or spot
+     * capacity).
+     */
     reservation_affinity: VertexReservationAffinity.optional(),
   })
   .strict()
@@ -180,28 +197,54 @@ export const VertexMachineSpec = z
     }
   });
 
+/** Vertex AI `ContainerSpec`: what each replica of a worker pool runs. */
 export const VertexContainerSpec = z
   .object({
+    /** The training image, which Vertex AI's service agent must be able to pull. */
     image_uri: ImageRef,
+    /** Overrides the image's ENTRYPOINT. Defaults to the image's. */
     command: z.array(z.string()).optional(),
+    /** Arguments to the command, overriding the image's CMD. Defaults to the image's. */
     args: z.array(z.string()).optional(),
     // env_var.proto EnvVar.name: a C identifier. custom_job.proto ContainerSpec.env: at most 100,
     // counted with the STORAGE_MOUNT_<i>_PATH variables the Train API adds (checked with the mounts).
-    env: z.array(z.object({ name: EnvName, value: z.string() }).strict()).optional(),
+    /**
+     * Environment variables as `{name, value}` pairs: at most 100 together with the `STORAGE_MOUNT_<i>_PATH`
+     * variables the Train API adds. Defaults to none.
+     */
+    env: z
+      .array(
+        z
+          .object({
+            /** The variable's name, a C identifier. */
+            name: EnvName,
+            /** The variable's value, in plain text in the job's definition: never a secret. */
+            value: z.string(),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 
+/** Vertex AI `WorkerPoolSpec`: a group of identical replicas of the job. */
 export const VertexWorkerPoolSpec = z
   .object({
+    /** The machine of each replica. */
     machine_spec: VertexMachineSpec,
     // custom_job.proto WorkerPoolSpec.replica_count: int64.
+    /** How many replicas the pool runs; exactly 1 in the first pool, which holds the primary. */
     replica_count: PositiveInt,
+    /** What each replica runs. */
     container_spec: VertexContainerSpec,
+    /** Each replica's boot disk. Defaults to Vertex AI's: `pd-ssd` of 100 GB. */
     disk_spec: z
       .object({
         // machine_resources.proto DiskSpec.boot_disk_type: the three documented values.
+        /** `pd-ssd`, `pd-standard` or `hyperdisk-balanced`. Defaults to `pd-ssd`. */
         boot_disk_type: z.enum(["pd-ssd", "pd-standard", "hyperdisk-balanced"]).optional(),
         // https://cloud.google.com/vertex-ai/docs/training/configure-compute#boot_disk_options
+        /** Boot disk size in GB, 100 to 64000. Defaults to 100. */
         boot_disk_size_gb: intBetween(100, 64000, "Vertex AI DiskSpec.boot_disk_size_gb").optional(),
       })
       .strict()
@@ -212,27 +255,54 @@ export const VertexWorkerPoolSpec = z
 /** The most worker pools a CustomJob has: primary, workers, parameter servers, evaluators. */
 export const VERTEX_MAX_WORKER_POOLS = 4;
 
+/** A `vertex-ai` job's `job_config`: a Vertex AI `CustomJobSpec` in snake_case. */
 export const VertexAiJobConfig = z
   .object({
     // https://cloud.google.com/vertex-ai/docs/training/distributed-training: up to four pools,
     // the first of which holds the one primary replica.
+    /**
+     * One to four worker pools: the primary replica first, then workers, parameter servers and evaluators.
+     */
     worker_pool_specs: maxItems(
       VertexWorkerPoolSpec,
       VERTEX_MAX_WORKER_POOLS,
       "Vertex AI CustomJobSpec.worker_pool_specs",
     ).min(1, "must hold at least one worker pool"),
+    /**
+     * `on-demand`, `spot` or `flex-start`, written as Vertex AI's `scheduling.strategy`. Defaults to
+     * `on-demand`.
+     */
     capacity: capacityField(["on-demand", "spot", "flex-start"], "vertex-ai").optional(),
+    /** How long the job may run and how it restarts (Vertex AI `Scheduling`). Defaults to Vertex AI's. */
     scheduling: z
       .object({
+        /**
+         * The longest the job runs, such as `"86400s"`; at most 7 days with flex-start. Defaults to Vertex
+         * AI's 7 days.
+         */
         timeout: VertexDuration.optional(),
+        /**
+         * Restart every replica when one restarts, for frameworks that cannot rejoin a running job. Defaults
+         * to false.
+         */
         restart_job_on_worker_restart: z.boolean().optional(),
+        /** Fail the job instead of letting Vertex AI retry it after an internal error. Defaults to false. */
         disable_retries: z.boolean().optional(),
         // custom_job.proto Scheduling.max_wait_duration: only for FLEX_START; 0 waits indefinitely.
+        /**
+         * Flex-start only: how long to wait for the machines, such as `"3600s"`; `"0s"` waits indefinitely.
+         * Defaults to Vertex AI's.
+         */
         max_wait_duration: VertexDuration.optional(),
       })
       .strict()
       .optional(),
+    /**
+     * Email of the service account the job runs as. Defaults to the job service account the Train API was
+     * deployed with.
+     */
     service_account: z.string().email("must be a service account email").optional(),
+    /** Labels for the CustomJob, at most 63: the Train API adds `trainkit-job-id`. Defaults to none. */
     labels: maxEntries(
       VertexLabelKey,
       VertexLabelValue,
@@ -299,24 +369,41 @@ const SM = {
   pending: "SageMaker StoppingCondition.MaxPendingTimeInSeconds",
 } as const;
 
+/**
+ * A `sagemaker` job's `job_config`: the parts of SageMaker `CreateTrainingJob` a job chooses, in snake_case.
+ */
 export const SageMakerJobConfig = z
   .object({
+    /** The training image (`AlgorithmSpecification.TrainingImage`), at most 255 characters. */
     image: ImageRef.max(255, tooLong(255, SM.image)),
+    /**
+     * Overrides the image's entrypoint (`ContainerEntrypoint`): at most 100 items of at most 256 characters.
+     * Defaults to the image's.
+     */
     command: maxItems(maxChars(256, SM.entrypoint), 100, SM.entrypoint)
       .min(1, "must hold at least the program to run")
       .optional(),
+    /**
+     * Arguments to the entrypoint (`ContainerArguments`): at most 100 of at most 256 characters. Defaults to
+     * the image's.
+     */
     args: maxItems(maxChars(256, SM.arguments), 100, SM.arguments)
       .min(1, "must hold at least one argument, or be left out")
       .optional(),
+    /** The instances the job runs on (`ResourceConfig`). */
     resource_config: z
       .object({
+        /** How many instances. */
         instance_count: PositiveInt,
+        /** A SageMaker training instance type (`ml.g5.xlarge`). */
         instance_type: z.string().refine((type) => SAGEMAKER_INSTANCE_TYPE_SET.has(type), {
           error: (issue) =>
             `must be a SageMaker instance type such as ml.g5.xlarge or ml.p6-b200.48xlarge (SageMaker TrainingInstanceType); got ${JSON.stringify(issue.input)}`,
         }),
+        /** The storage volume of each instance in GB, at most 16384. Defaults to 50. */
         volume_size_in_gb: PositiveInt.max(16384, "must be at most 16384").default(50),
         // ResourceConfig.TrainingPlanArn: the reserved capacity of a SageMaker training plan.
+        /** A SageMaker training plan whose reserved capacity the job runs on. Defaults to none. */
         training_plan_arn: z
           .string()
           .min(50, "must be a SageMaker training plan ARN (at least 50 characters)")
@@ -328,6 +415,10 @@ export const SageMakerJobConfig = z
           .optional(),
       })
       .strict(),
+    /**
+     * Hyperparameters handed to the container (`HyperParameters`): at most 100, keys of at most 256 and
+     * values of at most 2500 characters. Defaults to none.
+     */
     hyperparameters: maxEntries(
       maxChars(256, SM.hyperparameters),
       maxChars(2500, SM.hyperparameters),
@@ -335,14 +426,28 @@ export const SageMakerJobConfig = z
       SM.hyperparameters,
     ).optional(),
     // At most 100 entries with the STORAGE_MOUNT_<i>_PATH variables (checked with the mounts).
+    /**
+     * Environment variables (`Environment`): names and values of at most 512 characters, at most 100 with the
+     * storage mounts' variables. Defaults to none.
+     */
     environment: z
       .record(EnvName.max(512, tooLong(512, SM.environment)), maxChars(512, SM.environment))
       .optional(),
     // StoppingCondition.MaxRuntimeInSeconds: at least 1; SageMaker's default is one day.
+    /** The longest the job runs, in seconds (`MaxRuntimeInSeconds`). Defaults to SageMaker's one day. */
     max_runtime_seconds: PositiveInt.optional(),
+    /** `on-demand` or `spot` (managed spot training). Defaults to `on-demand`. */
     capacity: capacityField(["on-demand", "spot"], "sagemaker").optional(),
     // StoppingCondition.MaxWaitTimeInSeconds: spot only, at least MaxRuntimeInSeconds.
+    /**
+     * Spot only: seconds to wait for spot capacity and run, together; at least `max_runtime_seconds`.
+     * Defaults to SageMaker's.
+     */
     max_wait_time_seconds: PositiveInt.optional(),
+    /**
+     * The longest the job waits for capacity before it starts, 7200 to 2419200 seconds
+     * (`MaxPendingTimeInSeconds`). Defaults to SageMaker's.
+     */
     max_pending_time_seconds: intBetween(7200, 2_419_200, SM.pending).optional(),
   })
   .strict()
@@ -392,22 +497,35 @@ function sageMakerCatalogued(type: string): boolean {
 // The Azure ML REST API, stable 2024-04-01 (specification/machinelearningservices/resource-manager/
 // Microsoft.MachineLearningServices/stable/2024-04-01/mfe.json): CommandJob, JobResourceConfiguration,
 // JobLimits and QueueSettings.
+/** An `azure-ml` job's `job_config`: an Azure ML command job in snake_case. */
 export const AzureMlJobConfig = z
   .object({
     // CommandJob.command: minLength 1, pattern [a-zA-Z0-9_].
+    /** The shell command the job runs (`CommandJob.command`), such as `"python train.py"`. */
     command: z
       .string()
       .trim()
       .min(1, 'must be a shell command such as "python train.py"')
       .regex(/[a-zA-Z0-9_]/, "must hold at least one letter, digit or '_' (Azure ML CommandJob.command)"),
-    environment: z.object({ image: ImageRef }).strict(),
+    /** The container the command runs in. */
+    environment: z
+      .object({
+        /** The training image; the workspace must be able to pull it. */
+        image: ImageRef,
+      })
+      .strict(),
+    /** The compute cluster's name, or `"serverless"` for serverless compute. */
     compute: z.string().min(1, 'must name a compute cluster, or be "serverless"'),
+    /** The VMs the job runs on (`JobResourceConfiguration`). Defaults to the compute's own. */
     resources: z
       .object({
+        /** The VM size (`Standard_NC24ads_A100_v4`), which chooses the VMs of serverless compute. */
         instance_type: z.string().min(1).optional(),
         // ResourceConfiguration.instanceCount: int32.
+        /** How many VMs the job runs on. Defaults to 1. */
         instance_count: intBetween(1, INT32_MAX, "Azure ML ResourceConfiguration.instanceCount").optional(),
         // JobResourceConfiguration.shmSize: pattern \d+[bBkKmMgG].
+        /** The container's shared memory (`/dev/shm`), such as `"16g"`. Defaults to Azure ML's `2g`. */
         shm_size: z
           .string()
           .regex(
@@ -418,13 +536,20 @@ export const AzureMlJobConfig = z
       })
       .strict()
       .optional(),
+    /** Environment variables for the command. Defaults to none. */
     environment_variables: EnvMap.optional(),
     // JobLimits.timeout: an ISO 8601 duration of whole seconds.
+    /** The job's limits (`JobLimits`). Defaults to none. */
     limits: z
-      .object({ timeout: PositiveInt.describe("seconds") })
+      .object({
+        /** The longest the job runs, in seconds. */
+        timeout: PositiveInt.describe("seconds"),
+      })
       .strict()
       .optional(),
+    /** The Azure ML experiment the job is filed under. Defaults to Azure ML's `Default`. */
     experiment_name: z.string().min(1).optional(),
+    /** Serverless compute only: `on-demand` or `spot` (`QueueSettings.jobTier`). Defaults to `on-demand`. */
     capacity: capacityField(["on-demand", "spot"], "azure-ml").optional(),
   })
   .strict()
@@ -468,6 +593,10 @@ const K8S_LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** A non-negative resource.Quantity: `<number><suffix>`, suffix one of Ki..Ei, m, k..E or an exponent. */
 const QUANTITY = /^\+?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
 
+/**
+ * A Kubernetes label value: at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter
+ * or digit.
+ */
 export const KubernetesLabelValue = z
   .string()
   .max(63, tooLong(63, "a Kubernetes label value"))
@@ -476,6 +605,7 @@ export const KubernetesLabelValue = z
     "must be a Kubernetes label value: letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
   );
 
+/** A Kubernetes label key: an optional DNS subdomain prefix and `/`, then a name of at most 63 characters. */
 export const KubernetesLabelKey = z.string().superRefine((key, ctx) => {
   const slash = key.indexOf("/");
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
@@ -494,6 +624,9 @@ export const KubernetesLabelKey = z.string().superRefine((key, ctx) => {
   }
 });
 
+/**
+ * A schema of a Kubernetes resource quantity (`500m`, `16Gi`), failing with `message` and the accepted form.
+ */
 export const KubernetesQuantity = (message: string) =>
   z
     .string()
@@ -505,12 +638,20 @@ export const KubernetesQuantity = (message: string) =>
 /** The node label trainkit's GPU pools carry to say how their nodes are bought. */
 export const KUBERNETES_CAPACITY_LABEL = "trainkit.dev/capacity";
 
+/** A `kubernetes` job's `job_config`: a batch/v1 Job's pod and Job settings in snake_case. */
 export const KubernetesJobConfig = z
   .object({
+    /** The container image, which the cluster's nodes must be able to pull. */
     image: ImageRef,
+    /** Overrides the image's ENTRYPOINT. Defaults to the image's. */
     command: z.array(z.string()).optional(),
+    /** Overrides the image's CMD. Defaults to the image's. */
     args: z.array(z.string()).optional(),
+    /** Environment variables for the container. Defaults to none. */
     env: EnvMap.optional(),
+    /**
+     * The namespace the Job is created in. Defaults to the jobs namespace the Train API was deployed with.
+     */
     namespace: z
       .string()
       .max(63, tooLong(63, "a Kubernetes namespace name"))
@@ -519,23 +660,39 @@ export const KubernetesJobConfig = z
         "must be a Kubernetes namespace name: lowercase letters, digits and '-', starting and ending with a letter or digit",
       )
       .optional(),
+    /** What each pod asks for. Defaults to none: the pod gets no GPU and no CPU or memory request. */
     resources: z
       .object({
+        /** GPUs (`nvidia.com/gpu`) each pod gets, also its limit. */
         gpu: intBetween(0, INT32_MAX, "a Kubernetes extended resource count").optional(),
+        /** CPU each pod requests, as a quantity (`"4"`, `"500m"`); not limited. */
         cpu: KubernetesQuantity('must be a CPU quantity such as "4" or "500m"').optional(),
+        /** Memory each pod requests, as a quantity (`"16Gi"`); also its limit, past which it is OOMKilled. */
         memory: KubernetesQuantity('must be a memory quantity such as "16Gi"').optional(),
       })
       .strict()
       .optional(),
+    /** Node labels the pods must land on. Defaults to none. */
     node_selector: z.record(KubernetesLabelKey, KubernetesLabelValue).optional(),
     // The Kueue queue goes into the `kueue.x-k8s.io/queue-name` label, so it is a label value.
+    /**
+     * The Kueue LocalQueue the Job waits in, set as its `kueue.x-k8s.io/queue-name` label. Defaults to none.
+     */
     queue: KubernetesLabelValue.min(1, "must name a Kueue LocalQueue").optional(),
+    /**
+     * `on-demand` or `spot`: selects nodes by the `trainkit.dev/capacity` label of trainkit's GPU pools.
+     * Defaults to any node.
+     */
     capacity: capacityField(["on-demand", "spot"], "kubernetes").optional(),
     // batch/v1 JobSpec: completions, parallelism, backoffLimit and ttlSecondsAfterFinished are
     // int32; activeDeadlineSeconds is an int64 that must be positive.
+    /** How many pods must succeed (`JobSpec.completions`). Defaults to 1. */
     completions: intBetween(1, INT32_MAX, "Kubernetes JobSpec.completions, an int32").optional(),
+    /** How many pods run at once (`JobSpec.parallelism`). Defaults to 1. */
     parallelism: intBetween(1, INT32_MAX, "Kubernetes JobSpec.parallelism, an int32").optional(),
+    /** How many failed pods are retried before the Job fails (`JobSpec.backoffLimit`). Defaults to 0. */
     backoff_limit: intBetween(0, INT32_MAX, "Kubernetes JobSpec.backoffLimit, an int32").optional(),
+    /** The longest the Job runs, in seconds, before Kubernetes fails it. Defaults to no limit. */
     active_deadline_seconds: PositiveInt.max(Number.MAX_SAFE_INTEGER).optional(),
     /** How long a finished Job and its pods (and their logs) are kept. Defaults to a day. */
     ttl_seconds_after_finished: intBetween(
@@ -564,27 +721,51 @@ export const KubernetesJobConfig = z
     }
   });
 
+/** A `local` job's `job_config`: a process the Train API starts on its own host. */
 export const LocalJobConfig = z
   .object({
+    /** The program and its first arguments, run without a shell. */
     command: z.array(z.string().min(1, "must not be empty")).min(1, "must hold at least the program to run"),
+    /** Further arguments after `command`. Defaults to none. */
     args: z.array(z.string()).optional(),
+    /** Environment variables added for the process. Defaults to none. */
     env: EnvMap.optional(),
+    /** Seconds the process may run before it is stopped and the job EXPIRED. Defaults to no limit. */
     timeout_seconds: z.number().positive("must be greater than 0").optional(),
+    /** An existing directory to run the process in. Defaults to a fresh directory of the job's own. */
     working_dir: AbsolutePath.optional(),
   })
   .strict();
 
+/** The `job_config` schema of each backend. */
 export const JOB_CONFIG_SCHEMAS = {
+  /** Vertex AI custom jobs. */
   "vertex-ai": VertexAiJobConfig,
+  /** SageMaker training jobs. */
   sagemaker: SageMakerJobConfig,
+  /** Azure ML command jobs. */
   "azure-ml": AzureMlJobConfig,
+  /** Kubernetes Jobs. */
   kubernetes: KubernetesJobConfig,
+  /** Processes on the Train API's host. */
   local: LocalJobConfig,
 } as const satisfies Record<Backend, z.ZodType>;
 
 /** The most environment variables a container gets on Vertex AI and SageMaker, the Train API's included. */
-export const MAX_ENV_VARS: Partial<Record<Backend, { max: number; owner: string }>> = {
+export const MAX_ENV_VARS: Partial<
+  Record<
+    Backend,
+    {
+      /** The most variables, the Train API's included. */
+      max: number;
+      /** The cloud field whose limit it is, for the error sentence. */
+      owner: string;
+    }
+  >
+> = {
+  /** Vertex AI's `ContainerSpec.env` holds at most 100. */
   "vertex-ai": { max: 100, owner: "Vertex AI ContainerSpec.env" },
+  /** SageMaker's `Environment` holds at most 100. */
   sagemaker: { max: 100, owner: "SageMaker Environment" },
 };
 
@@ -639,10 +820,15 @@ export function checkJobConfigWithMounts(
   }
 }
 
+/** A `vertex-ai` job's `job_config` as a caller writes it. */
 export type VertexAiJobConfig = z.input<typeof VertexAiJobConfig>;
+/** A `sagemaker` job's `job_config` as a caller writes it. */
 export type SageMakerJobConfig = z.input<typeof SageMakerJobConfig>;
+/** An `azure-ml` job's `job_config` as a caller writes it. */
 export type AzureMlJobConfig = z.input<typeof AzureMlJobConfig>;
+/** A `kubernetes` job's `job_config` as a caller writes it. */
 export type KubernetesJobConfig = z.input<typeof KubernetesJobConfig>;
+/** A `local` job's `job_config` as a caller writes it. */
 export type LocalJobConfig = z.input<typeof LocalJobConfig>;
 
 /** The job_config a backend takes, as a caller writes it. */

@@ -10,6 +10,7 @@ export const INT32_MAX = 2_147_483_647;
 /** The message of a string longer than `max` characters; `owner` names the cloud field whose limit it is. */
 export function tooLong(max: number, owner: string) {
   return {
+    /** Builds the message from the failing value. */
     error: (issue: { input?: unknown }) =>
       `must be at most ${max} characters (${owner}); got ${String(issue.input ?? "").length}, so shorten it`,
   };

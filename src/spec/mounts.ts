@@ -7,7 +7,15 @@ import { tooLong } from "./limits";
  * The storage each backend can mount, as a URI pattern and the sentence shown when a mount does not match.
  * Each cloud mounts its own object store; `kubernetes` mounts PersistentVolumeClaims; `local` mounts directories.
  */
-export const MOUNT_URI_RULES: Record<Backend, { pattern: RegExp; expected: string }> = {
+export const MOUNT_URI_RULES: Record<
+  Backend,
+  {
+    /** What a `source_uri` the backend can mount matches. */
+    pattern: RegExp;
+    /** The accepted form, as the error sentence names it (`a gs://<bucket>/<path> URI`). */
+    expected: string;
+  }
+> = {
   "vertex-ai": {
     pattern: /^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)?$/,
     expected: "a gs://<bucket>/<path> URI",
@@ -28,14 +36,19 @@ export const MOUNT_URI_RULES: Record<Backend, { pattern: RegExp; expected: strin
 };
 
 const mountShape = {
+  /** What to mount, as the backend reaches it (`gs://`, `s3://`, `azureml://`, `pvc://`, or a local path). */
   source_uri: z.string().min(1, "must not be empty"),
+  /** Where the container sees it: an absolute path without `..`, distinct among the job's mounts. */
   mount_path: AbsolutePath,
+  /** Whether the job may only read it. Defaults to false. */
   read_only: z.boolean().default(false),
 };
 
 /** A storage mount as the Train API accepts it, without any backend-specific URI check. */
 export const StorageMount = z.object(mountShape).strict();
+/** A storage mount of a job object, `read_only` filled in. */
 export type StorageMount = z.infer<typeof StorageMount>;
+/** A storage mount as a request writes it, `read_only` optional. */
 export type StorageMountInput = z.input<typeof StorageMount>;
 
 /** A storage mount whose `source_uri` must be storage the given backend can mount. */
@@ -45,12 +58,21 @@ export function storageMountFor(backend: Backend) {
     rule.pattern,
     `must be ${rule.expected} for the ${backend} backend`,
   );
-  if (backend !== "sagemaker") return z.object({ ...mountShape, source_uri: sourceUri }).strict();
+  if (backend !== "sagemaker")
+    return z
+      .object({
+        ...mountShape,
+        /** What to mount, in the form the backend can mount (see {@link MOUNT_URI_RULES}). */
+        source_uri: sourceUri,
+      })
+      .strict();
   // The SageMaker service model: S3Uri is at most 1024 characters, CheckpointConfig.LocalPath 4096.
   return z
     .object({
       ...mountShape,
+      /** An `s3://<bucket>/<prefix>` URI of at most 1024 characters. */
       source_uri: sourceUri.max(1024, tooLong(1024, "SageMaker S3Uri")),
+      /** An absolute path of at most 4096 characters. */
       mount_path: AbsolutePath.pipe(
         z.string().max(4096, tooLong(4096, "SageMaker CheckpointConfig.LocalPath")),
       ),

@@ -56,7 +56,9 @@ export class BasetenClient extends VendorClient {
 
   protected getRequest(jobId: string) {
     return {
+      /** The job's path under the vendor's base URL. */
       path: `${this.project}/${encodeURIComponent(jobId)}`,
+      /** The job in a 2xx answer's body, or undefined when the body is not one. */
       parse: (body: unknown) => {
         const parsed = Envelope.safeParse(body);
         return parsed.success ? this.snapshot(parsed.data.training_job) : undefined;
@@ -65,7 +67,12 @@ export class BasetenClient extends VendorClient {
   }
 
   protected stopRequest(jobId: string) {
-    return { path: `${this.project}/${encodeURIComponent(jobId)}/stop`, json: {} };
+    return {
+      /** Baseten's stop call for the job. */
+      path: `${this.project}/${encodeURIComponent(jobId)}/stop`,
+      /** An empty JSON body. */
+      json: {},
+    };
   }
 
   protected whereToFind(job: string): string {

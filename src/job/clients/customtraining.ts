@@ -52,7 +52,9 @@ export class CustomTrainingClient extends VendorClient {
 
   protected getRequest(jobId: string) {
     return {
+      /** The job's path under the vendor's base URL. */
       path: `${this.model}/runs/${encodeURIComponent(jobId)}`,
+      /** The job in a 2xx answer's body, or undefined when the body is not one. */
       parse: (body: unknown) => {
         const parsed = CustomTrainingRun.safeParse(body);
         return parsed.success ? this.snapshot(parsed.data) : undefined;
@@ -61,7 +63,10 @@ export class CustomTrainingClient extends VendorClient {
   }
 
   protected stopRequest(jobId: string) {
-    return { path: `${this.model}/runs/${encodeURIComponent(jobId)}/cancel` };
+    return {
+      /** The run's cancel call; it takes no body. */
+      path: `${this.model}/runs/${encodeURIComponent(jobId)}/cancel`,
+    };
   }
 
   protected whereToFind(job: string): string {

@@ -12,6 +12,7 @@ export interface RetryPolicy {
   readonly attempts: number;
   /** Upper bound of the first backoff; each later attempt doubles it, up to `maxDelayMs`. */
   readonly baseDelayMs: number;
+  /** Upper bound of any one backoff, in milliseconds. */
   readonly maxDelayMs: number;
   /** A `Retry-After` longer than this is cut to it, so one busy answer cannot stall a deployment. */
   readonly maxRetryAfterMs: number;
@@ -19,6 +20,7 @@ export interface RetryPolicy {
   readonly timeoutMs: number;
 }
 
+/** Six attempts, backoff from 250 ms up to 10 s, `Retry-After` cut to 60 s, 30 s per request. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   attempts: 6,
   baseDelayMs: 250,

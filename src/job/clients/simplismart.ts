@@ -59,7 +59,9 @@ export class SimplismartClient extends VendorClient {
 
   protected getRequest(jobId: string) {
     return {
+      /** The job's path under the vendor's base URL. */
       path: `job/${encodeURIComponent(jobId)}/`,
+      /** The job in a 2xx answer's body, or undefined when the body is not one. */
       parse: (body: unknown) => {
         const parsed = SimplismartJobObject.safeParse(body);
         return parsed.success ? this.snapshot(parsed.data) : undefined;
@@ -68,7 +70,10 @@ export class SimplismartClient extends VendorClient {
   }
 
   protected stopRequest(jobId: string) {
-    return { path: `job/${encodeURIComponent(jobId)}/cancel/` };
+    return {
+      /** The job's cancel call; it takes no body. */
+      path: `job/${encodeURIComponent(jobId)}/cancel/`,
+    };
   }
 
   protected whereToFind(job: string): string {

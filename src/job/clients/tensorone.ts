@@ -93,7 +93,9 @@ export class TensorOneClient extends VendorClient {
 
   protected getRequest(jobId: string) {
     return {
+      /** The job's path under the vendor's base URL. */
       path: `${JOBS}/${encodeURIComponent(jobId)}`,
+      /** The job in a 2xx answer's body, or undefined when the body is not one. */
       parse: (body: unknown) => {
         const parsed = TensorOneJobObject.safeParse(body);
         return parsed.success ? this.snapshot(parsed.data) : undefined;
@@ -104,8 +106,15 @@ export class TensorOneClient extends VendorClient {
   /** `/stop` saves a checkpoint first, so a destroyed job can still be resumed from TensorOne's console. */
   protected stopRequest(jobId: string) {
     return {
+      /** TensorOne's stop call for the job. */
       path: `${JOBS}/${encodeURIComponent(jobId)}/stop`,
-      json: { saveCheckpoint: true, reason: "TrainingJob deleted by Pulumi" },
+      /** Stop with a checkpoint, saying why. */
+      json: {
+        /** Save a checkpoint before stopping, so the job can be resumed. */
+        saveCheckpoint: true,
+        /** Shown in TensorOne's console as why the job stopped. */
+        reason: "TrainingJob deleted by Pulumi",
+      },
     };
   }
 

@@ -34,6 +34,7 @@ const INCONCLUSIVE = new Set([404, 405, 501]);
  * believed when they show the job, never when they only fail to.
  */
 export abstract class VendorClient implements JobClient<VendorSubmitRequest> {
+  /** The vendor's API at `settings.url`, sending the vendor's Authorization header on every call. */
   protected readonly http: HttpClient;
 
   constructor(
@@ -55,11 +56,18 @@ export abstract class VendorClient implements JobClient<VendorSubmitRequest> {
   protected abstract list(name: string, since: number): Promise<Listed>;
   /** The path that reads one job, and how to read its answer. */
   protected abstract getRequest(jobId: string): {
+    /** The job's path under the vendor's base URL. */
     path: string;
+    /** The job in a 2xx answer's body, or undefined when the body is not one. */
     parse: (body: unknown) => JobSnapshot | undefined;
   };
   /** The request that stops the job. */
-  protected abstract stopRequest(jobId: string): { path: string; json?: unknown };
+  protected abstract stopRequest(jobId: string): {
+    /** The stop call's path under the vendor's base URL. */
+    path: string;
+    /** The JSON body to send; undefined sends none. */
+    json?: unknown;
+  };
   /** Where a user finds a job on the vendor's side, to check on it or stop it by hand. */
   protected abstract whereToFind(job: string): string;
 

@@ -15,16 +15,23 @@ export * from "./tensorone";
  * own job body, taken as `jobConfig` in the vendor's own field names.
  */
 export const VENDORS = ["baseten", "tensorone", "customtraining", "simplismart"] as const;
+/** One of {@link VENDORS}. */
 export type Vendor = (typeof VENDORS)[number];
 
+/** Whether `value` names a vendor rather than a Train API backend. */
 export function isVendor(value: unknown): value is Vendor {
   return VENDORS.includes(value as Vendor);
 }
 
+/** The `jobConfig` schema of each vendor. */
 export const VENDOR_JOB_CONFIGS = {
+  /** Baseten training jobs. */
   baseten: BasetenJobConfig,
+  /** TensorOne training jobs, in either form. */
   tensorone: TensorOneJobConfig,
+  /** Custom training runs on a model registry. */
   customtraining: CustomTrainingJobConfig,
+  /** Simplismart training-suite jobs. */
   simplismart: SimplismartJobConfig,
 } as const satisfies Record<Vendor, z.ZodType>;
 
@@ -53,9 +60,13 @@ export function vendorJobConfigSchema(vendor: Vendor, jobConfig: unknown): z.Zod
  * with the submission's mark appended to it.
  */
 export const VENDOR_NAME_PATH = {
+  /** `training_job.name`. */
   baseten: ["training_job", "name"],
+  /** `name`. */
   tensorone: ["name"],
+  /** `run_label`. */
   customtraining: ["run_label"],
+  /** `experiment_name`. */
   simplismart: ["experiment_name"],
 } as const satisfies Record<Vendor, readonly string[]>;
 
@@ -74,7 +85,9 @@ const TENSORONE_NAME_MAX = 100;
  * their names are kept to the identifier form their examples use and the Train API requires.
  */
 export const VENDOR_NAMES = {
+  /** Letters, digits, `.`, `_` and `-`, as the Train API's names. */
   baseten: JobName,
+  /** 1 to 91 characters. */
   tensorone: z
     .string()
     .min(1, "must not be empty")
@@ -83,6 +96,8 @@ export const VENDOR_NAMES = {
       `must be at most ${TENSORONE_NAME_MAX - MARK_LENGTH} characters: TensorOne takes names of up to ` +
         `${TENSORONE_NAME_MAX}, and ${MARK_LENGTH} go to the mark that tells this submission's job from others`,
     ),
+  /** Any non-empty text. */
   customtraining: z.string().min(1, "must not be empty"),
+  /** Letters, digits, `.`, `_` and `-`, as the Train API's names. */
   simplismart: JobName,
 } as const satisfies Record<Vendor, z.ZodType<string>>;
