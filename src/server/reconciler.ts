@@ -258,14 +258,17 @@ export class Reconciler {
     let cleanup: string;
     try {
       await this.call(job, "cancel", () => backend.cancel(toBackendJob(job)));
-      cleanup = `a cancel was sent for any native job an attempt may have created`;
+      cleanup = "A cancel was sent for the native job an attempt created.";
     } catch (cancelErr) {
       const notFound = cancelErr instanceof BackendError && cancelErr.status === 404;
       cleanup = notFound
-        ? "no native job was created"
-        : `a native job an attempt may have created could not be canceled (${errorMessage(cancelErr)}); look for it in the cloud's console under the job id ${job.id}`;
+        ? "No native job was created."
+        : `A native job an attempt may have created could not be canceled (${errorMessage(cancelErr)}); look for it in the cloud's console under the job id ${job.id}.`;
     }
-    const reason = `the ${job.backend} backend did not accept the job after ${job.submitAttempts} submit attempt(s) over ${seconds} s; last error: ${errorMessage(err)} ${cleanup}. Check the cloud's service health, the server's network path to it and its credentials, then submit the job again (TRAINKIT_SUBMIT_MAX_ATTEMPTS and TRAINKIT_SUBMIT_TIMEOUT_MS set the bounds).`;
+    const last = errorMessage(err)
+      .trim()
+      .replace(/[.;]?$/, ".");
+    const reason = `the ${job.backend} backend did not accept the job after ${job.submitAttempts} submit attempt(s) over ${seconds} s; last error: ${last} ${cleanup} Check the cloud's service health, the server's network path to it and its credentials, then submit the job again (TRAINKIT_SUBMIT_MAX_ATTEMPTS and TRAINKIT_SUBMIT_TIMEOUT_MS set the bounds).`;
     const failed = await this.store.transition(job.id, {
       status: "FAILED",
       result: { failure_reason: reason },
