@@ -329,8 +329,9 @@ export class Reconciler {
         seen.add(job.id);
         if (full.has(job.backend)) continue;
         const backend = this.backendOf(job);
-        if (!backend) continue;
-        if (!this.hasCapacity(job)) {
+        // Jobs of a backend this server does not run (any longer) wait like those of a full one,
+        // and never hide the other backends' jobs behind them.
+        if (!backend || !this.hasCapacity(job)) {
           // Oldest first: a later job of the same backend must not overtake this one.
           full.add(job.backend);
           continue;
