@@ -37,7 +37,7 @@ export const platformOutputs = platform.outputs;
 // Point the apiDomain's DNS record (a CNAME) at this name.
 export const loadBalancerDnsName = platform.api.loadBalancer.dnsName;
 
-// Seed 000's SageMaker example, submitted once the training image has been pushed to the platform's
+// The SGP Train API's SageMaker example, submitted once the training image has been pushed to the platform's
 // registry and its tag given as trainkit-aws:trainingImage. One T4 per instance is ml.g4dn.xlarge.
 const trainingImage = config.get("trainingImage");
 export const mnistJob = trainingImage

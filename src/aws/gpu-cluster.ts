@@ -5,6 +5,7 @@ import { GPU_NODE_LABELS, GPU_TAINT, type GpuPoolArgs, resolveGpuPools } from ".
 import { execKubeconfig } from "../components/kubeconfig";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { ec2InstanceFor, type InstanceShape } from "../gpu";
 import { arnParts, serviceTrustPolicy, type Tags } from "./settings";
@@ -141,7 +142,7 @@ export class GpuCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:GpuCluster", name, {}, opts);
-    const owner = `GpuCluster ${name}`;
+    const owner = ownerOf(this, "GpuCluster", name);
     if (args?.subnetIds === undefined) {
       throw new ArgumentError(
         `${owner}: subnetIds must be set to at least two private subnets in different zones; got nothing`,

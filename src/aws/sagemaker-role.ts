@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
+import { ownerOf } from "../components/owners";
 import { ArgumentError } from "../components/sentences";
 import { arnParts, type PolicyStatement, policyDocument, serviceTrustPolicy, type Tags } from "./settings";
 
@@ -128,7 +129,7 @@ export class SageMakerRole extends pulumi.ComponentResource {
 
   constructor(name: string, args: SageMakerRoleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:SageMakerRole", name, {}, opts);
-    const owner = `SageMakerRole ${name}`;
+    const owner = ownerOf(this, "SageMakerRole", name);
     if (!Array.isArray(args?.outputBucketArns) || args.outputBucketArns.length === 0) {
       throw new ArgumentError(
         `${owner}: outputBucketArns must list at least one bucket ARN for SageMaker's model output; got ${

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
 import {
@@ -211,7 +212,7 @@ export class TrainingApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:TrainingApi", name, {}, opts);
-    const owner = `TrainingApi ${name}`;
+    const owner = ownerOf(this, "TrainingApi", name);
     const required: [keyof TrainingApiArgs, string][] = [
       ["image", "the Train API image"],
       ["vpcId", "the VPC of the service"],

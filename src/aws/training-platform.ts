@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs } from "./gpu-cluster";
 import { Registry, type RegistryArgs } from "./registry";
@@ -65,7 +66,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:TrainingPlatform", name, {}, opts);
-    const owner = `TrainingPlatform ${name}`;
+    const owner = ownerOf(this, "TrainingPlatform", name);
     const region = awsRegion(args?.region, "region", owner);
     const parent = { parent: this };
     const where = { region: args.region };

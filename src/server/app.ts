@@ -84,7 +84,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   );
 }
 
-/** Builds the Train API (seed 000) as a Fastify app; `listen` is the caller's business. */
+/** Builds the Train API as a Fastify app; `listen` is the caller's business. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { store, backends, reconciler, apiKeys } = deps;
   const headersTimeoutMs = deps.headersTimeoutMs ?? 10_000;

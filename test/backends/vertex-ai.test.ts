@@ -3,7 +3,7 @@ import { BackendError } from "../../src/server/backends/types";
 import { VertexAiBackend, vertexAiBackend } from "../../src/server/backends/vertex-ai";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
 import { FakeVertex, googleError } from "../helpers/fake-vertex";
-import { vertexExample } from "../helpers/seed-examples";
+import { vertexExample } from "../helpers/sgp-examples";
 
 let fake: FakeVertex;
 let backend: VertexAiBackend;
@@ -37,7 +37,7 @@ afterAll(async () => {
 const creates = () => fake.cloud.received("POST", /\/customJobs$/);
 
 describe("the vertex-ai backend", () => {
-  it("turns seed 000's Vertex AI example into the CustomJob the REST API v1 documents", async () => {
+  it("turns the SGP Train API's Vertex AI example into the CustomJob the REST API v1 documents", async () => {
     const job = backendJob("vertex-ai", vertexExample);
     const before = creates().length;
     const result = await backend.submit(job);

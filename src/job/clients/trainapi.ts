@@ -11,7 +11,7 @@ import {
 
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryAfterMs } from "./http";
 
-/** Client of the Train API (seed 000): `POST /v1/{backend}/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
+/** Client of the Train API: `POST /v1/{backend}/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
 export class TrainApiClient implements JobClient {
   private readonly http: HttpClient;
 
