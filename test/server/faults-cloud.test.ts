@@ -7,7 +7,7 @@ import {
   FakeSageMaker,
 } from "../helpers/fake-sagemaker";
 import { HealthProber } from "../helpers/health-prober";
-import { sagemakerExample } from "../helpers/seed-examples";
+import { sagemakerExample } from "../helpers/sgp-examples";
 import { authHeaders, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
 import { VALID_REQUESTS } from "../helpers/train-api-requests";
 
