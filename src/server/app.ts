@@ -18,7 +18,7 @@ import { ApiError, errorBody, installErrorHandlers } from "./errors";
 import { requestHash, toApiJob, toBackendJob } from "./jobs";
 import { openApiDocument } from "./openapi";
 import type { Reconciler } from "./reconciler";
-import type { JobRecord, Store } from "./store/types";
+import { type JobRecord, type Store, StoreUnavailableError } from "./store/types";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -36,8 +36,19 @@ export interface AppDependencies {
   reconciler: Reconciler;
   apiKeys: ApiKeyring;
   bodyLimitBytes: number;
-  /** Request logging to stdout. Defaults to false. */
-  log?: boolean;
+  /**
+   * Logging to stdout: `true` logs every request, `"warn"` only warnings and errors (a store outage,
+   * a failed request), `false` nothing. Defaults to false.
+   */
+  log?: boolean | "warn";
+  /** Time a request's headers have to arrive, before anything is known of its sender. Defaults to 10 s. */
+  headersTimeoutMs?: number;
+  /** Time a whole request, body included, has to arrive once it is authenticated. Defaults to 30 s. */
+  requestTimeoutMs?: number;
+  /** Age of the reconciler's last completed pass past which `/readyz` answers 503. Defaults to 30 s. */
+  readyMaxPassAgeMs?: number;
+  /** How long `/readyz` waits for the store to answer. Defaults to 2 s. */
+  readyStoreTimeoutMs?: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -76,11 +87,24 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 /** Builds the Train API as a Fastify app; `listen` is the caller's business. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { store, backends, reconciler, apiKeys } = deps;
+  const headersTimeoutMs = deps.headersTimeoutMs ?? 10_000;
+  const requestTimeoutMs = Math.max(deps.requestTimeoutMs ?? 30_000, headersTimeoutMs);
   const app = Fastify({
     logger: deps.log
-      ? { level: "info", redact: ["req.headers['x-api-key']", "req.headers.authorization"] }
+      ? {
+          level: deps.log === true ? "info" : "warn",
+          redact: ["req.headers['x-api-key']", "req.headers.authorization"],
+        }
       : false,
     bodyLimit: deps.bodyLimitBytes,
+    // Node ends a request whose headers (before authentication) or whole body did not arrive in
+    // time with 408 and closes the connection; it checks every second rather than every 30 s.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
   });
   // Routes carry no Fastify schemas: every body and query is validated with the zod schemas of
   // src/spec, so errors read the same here as in the TrainingJob resource's check.
@@ -98,8 +122,11 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   installErrorHandlers(app, deps.bodyLimitBytes);
 
   app.decorateRequest("accountId", "");
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     if (request.routeOptions.config.public || request.routeOptions.url === undefined) return;
+    // A request refused here is answered before its body is read, and its connection is closed
+    // so an unauthenticated sender cannot keep it open by trickling the body in.
+    reply.header("connection", "close");
     const key = header(request, "x-api-key");
     if (!key) {
       throw new ApiError(
@@ -123,9 +150,69 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       throw new ApiError(403, "forbidden", `this API key may not act for account ${JSON.stringify(account)}`);
     }
     request.accountId = account;
+    reply.removeHeader("connection");
   });
 
+  // Liveness: the process answers. It never reads the store, so a database outage does not get a
+  // healthy replica restarted.
   app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
+  app.get("/livez", { config: { public: true } }, async () => ({ status: "ok" }));
+
+  // Readiness: the store answers and the reconciler completed a pass recently. One store check at
+  // a time: probes arriving while it runs share its answer, so a silent database is not sent a
+  // new query per probe.
+  const readyMaxPassAgeMs = deps.readyMaxPassAgeMs ?? 30_000;
+  const readyStoreTimeoutMs = deps.readyStoreTimeoutMs ?? 2_000;
+  let storeCheck: Promise<string | undefined> | undefined;
+  const checkStore = (): Promise<string | undefined> => {
+    storeCheck ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          store.ping(),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no answer within ${readyStoreTimeoutMs} ms`)),
+              readyStoreTimeoutMs,
+            );
+          }),
+        ]);
+        return undefined;
+      } catch (err) {
+        return err instanceof StoreUnavailableError ? err.reason : (err as Error).message;
+      } finally {
+        clearTimeout(timer);
+      }
+    })().finally(() => {
+      storeCheck = undefined;
+    });
+    return storeCheck;
+  };
+  app.get("/readyz", { config: { public: true } }, async (request, reply) => {
+    const storeProblem = await checkStore();
+    const health = reconciler.health();
+    const age = health.lastPassAt ? Date.now() - health.lastPassAt.getTime() : undefined;
+    const reasons: string[] = [];
+    if (storeProblem) reasons.push(`the job store (${store.kind}) is unreachable: ${storeProblem}`);
+    if (age === undefined) reasons.push("the reconciler has not completed a pass yet");
+    else if (age > readyMaxPassAgeMs) {
+      reasons.push(
+        `the reconciler's last completed pass is ${Math.round(age / 1000)} s old (more than ${readyMaxPassAgeMs / 1000} s)${health.lastPassError ? `; its last pass failed: ${health.lastPassError}` : ""}`,
+      );
+    }
+    const body = {
+      status: reasons.length === 0 ? "ready" : "unready",
+      ...(reasons.length > 0 ? { reasons } : {}),
+      store: { kind: store.kind, reachable: storeProblem === undefined },
+      reconciler: {
+        last_pass_at: health.lastPassAt?.toISOString() ?? null,
+        last_pass_age_ms: age ?? null,
+        calls_in_flight: health.inFlight,
+      },
+    };
+    if (reasons.length > 0) request.log.warn({ reasons }, "not ready");
+    return reply.code(reasons.length === 0 ? 200 : 503).send(body);
+  });
 
   let openapi: Record<string, unknown> | undefined;
   app.get("/openapi.json", { config: { public: true } }, async () => {

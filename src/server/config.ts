@@ -13,6 +13,15 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_RECONCILE_INTERVAL_MS = 2000;
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+export const DEFAULT_BACKEND_CALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_RECONCILE_CONCURRENCY = 8;
+export const DEFAULT_SUBMIT_MAX_ATTEMPTS = 5;
+export const DEFAULT_SUBMIT_TIMEOUT_MS = 15 * 60_000;
+export const DEFAULT_DB_TIMEOUT_MS = 10_000;
+export const DEFAULT_READY_MAX_PASS_AGE_MS = 30_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /**
  * A setting that stops the server at start: names the variable, the bad value and the fix.
@@ -51,6 +60,11 @@ const positiveMs = (min: number) =>
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
     .min(min, `must be at least ${min}`);
+const count = (min: number) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`);
 
 const EnvSchema = z.object({
   PORT: port.default(DEFAULT_PORT),
@@ -64,6 +78,15 @@ const EnvSchema = z.object({
   TRAINKIT_API_KEYS_FILE: z.string().min(1, "must not be empty").optional(),
   TRAINKIT_RECONCILE_INTERVAL_MS: positiveMs(50).default(DEFAULT_RECONCILE_INTERVAL_MS),
   TRAINKIT_BODY_LIMIT_BYTES: positiveMs(1024).default(DEFAULT_BODY_LIMIT_BYTES),
+  TRAINKIT_BACKEND_CALL_TIMEOUT_MS: positiveMs(100).default(DEFAULT_BACKEND_CALL_TIMEOUT_MS),
+  TRAINKIT_RECONCILE_CONCURRENCY: count(1).default(DEFAULT_RECONCILE_CONCURRENCY),
+  TRAINKIT_SUBMIT_MAX_ATTEMPTS: count(1).default(DEFAULT_SUBMIT_MAX_ATTEMPTS),
+  TRAINKIT_SUBMIT_TIMEOUT_MS: positiveMs(1000).default(DEFAULT_SUBMIT_TIMEOUT_MS),
+  TRAINKIT_DB_TIMEOUT_MS: positiveMs(100).default(DEFAULT_DB_TIMEOUT_MS),
+  TRAINKIT_READY_MAX_PASS_AGE_MS: positiveMs(100).default(DEFAULT_READY_MAX_PASS_AGE_MS),
+  TRAINKIT_REQUEST_TIMEOUT_MS: positiveMs(100).default(DEFAULT_REQUEST_TIMEOUT_MS),
+  TRAINKIT_HEADERS_TIMEOUT_MS: positiveMs(100).default(DEFAULT_HEADERS_TIMEOUT_MS),
+  TRAINKIT_SHUTDOWN_TIMEOUT_MS: positiveMs(100).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
 });
 
 /** How to fix each variable, appended to its error. */
@@ -75,6 +98,15 @@ const FIXES: Record<string, string> = {
     "set it to a URL such as postgresql://user@host:5432/db, or unset it to use the embedded store",
   TRAINKIT_RECONCILE_INTERVAL_MS: "set it to a whole number of milliseconds such as 2000",
   TRAINKIT_BODY_LIMIT_BYTES: "set it to a whole number of bytes such as 1048576",
+  TRAINKIT_BACKEND_CALL_TIMEOUT_MS: "set it to a whole number of milliseconds such as 60000",
+  TRAINKIT_RECONCILE_CONCURRENCY: "set it to a whole number of jobs such as 8",
+  TRAINKIT_SUBMIT_MAX_ATTEMPTS: "set it to a whole number of attempts such as 5",
+  TRAINKIT_SUBMIT_TIMEOUT_MS: "set it to a whole number of milliseconds such as 900000",
+  TRAINKIT_DB_TIMEOUT_MS: "set it to a whole number of milliseconds such as 10000",
+  TRAINKIT_READY_MAX_PASS_AGE_MS: "set it to a whole number of milliseconds such as 30000",
+  TRAINKIT_REQUEST_TIMEOUT_MS: "set it to a whole number of milliseconds such as 30000",
+  TRAINKIT_HEADERS_TIMEOUT_MS: "set it to a whole number of milliseconds such as 10000",
+  TRAINKIT_SHUTDOWN_TIMEOUT_MS: "set it to a whole number of milliseconds such as 10000",
   TRAINKIT_API_KEYS: 'set it to a JSON object such as {"<api-key>": ["<account-id>"]}',
   TRAINKIT_API_KEYS_FILE: 'point it to a readable JSON file such as {"<api-key>": ["<account-id>"]}',
 };
@@ -86,6 +118,24 @@ export interface ServerConfig {
   databaseUrl: string | undefined;
   reconcileIntervalMs: number;
   bodyLimitBytes: number;
+  /** Longest wait for one backend call (submit, poll, cancel), SDK retries included. */
+  backendCallTimeoutMs: number;
+  /** Calls the reconciler makes at once per backend, for submissions and for polls each. */
+  reconcileConcurrency: number;
+  /** Submit attempts before a job that keeps failing to submit ends FAILED. */
+  submitMaxAttempts: number;
+  /** Time from a job's first submit attempt after which a failing submit ends the job FAILED. */
+  submitTimeoutMs: number;
+  /** Postgres connect, pool-acquire and query timeout. */
+  dbTimeoutMs: number;
+  /** Age of the reconciler's last completed pass past which the server reports itself unready. */
+  readyMaxPassAgeMs: number;
+  /** Time an authenticated request's body has to arrive. */
+  requestTimeoutMs: number;
+  /** Time a request's headers (before authentication) have to arrive. */
+  headersTimeoutMs: number;
+  /** Time SIGTERM waits for a clean shutdown before the process exits anyway. */
+  shutdownTimeoutMs: number;
   apiKeys: ApiKeyring;
   /** Set when no keys were configured and a local key was generated or reused. */
   localApiKeyFile: string | undefined;
@@ -165,6 +215,15 @@ export function loadConfig(
     databaseUrl: overrides.databaseUrl ?? e.DATABASE_URL,
     reconcileIntervalMs: overrides.reconcileIntervalMs ?? e.TRAINKIT_RECONCILE_INTERVAL_MS,
     bodyLimitBytes: e.TRAINKIT_BODY_LIMIT_BYTES,
+    backendCallTimeoutMs: e.TRAINKIT_BACKEND_CALL_TIMEOUT_MS,
+    reconcileConcurrency: e.TRAINKIT_RECONCILE_CONCURRENCY,
+    submitMaxAttempts: e.TRAINKIT_SUBMIT_MAX_ATTEMPTS,
+    submitTimeoutMs: e.TRAINKIT_SUBMIT_TIMEOUT_MS,
+    dbTimeoutMs: e.TRAINKIT_DB_TIMEOUT_MS,
+    readyMaxPassAgeMs: e.TRAINKIT_READY_MAX_PASS_AGE_MS,
+    requestTimeoutMs: e.TRAINKIT_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: e.TRAINKIT_HEADERS_TIMEOUT_MS,
+    shutdownTimeoutMs: e.TRAINKIT_SHUTDOWN_TIMEOUT_MS,
     apiKeys: new ApiKeyring(keys),
     localApiKeyFile,
   };

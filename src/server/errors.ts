@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import type { ErrorBody, ErrorDetail } from "../spec";
 import { BackendError } from "./backends/types";
+import { StoreUnavailableError } from "./store/types";
 
 /** An error the API answers with: HTTP status, stable code, a sentence, and field details. */
 export class ApiError extends Error {
@@ -40,6 +41,17 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
   );
 
   app.setErrorHandler((err: FastifyError | ApiError | BackendError | Error, request, reply) => {
+    if (err instanceof StoreUnavailableError) {
+      request.log.error({ reason: err.reason }, "job store unavailable");
+      return send(
+        reply.header("retry-after", "5"),
+        503,
+        errorBody(
+          "store_unavailable",
+          `the server cannot reach its job store (${err.reason}); retry shortly, with the same Idempotency-Key for a submission`,
+        ),
+      );
+    }
     if (err instanceof ApiError)
       return send(reply, err.status, errorBody(err.code, err.message, err.details));
     if (err instanceof BackendError) return send(reply, err.status, errorBody(err.code, err.message));

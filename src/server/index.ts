@@ -26,8 +26,12 @@ export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
   /** How often the reconciler runs. Defaults to `TRAINKIT_RECONCILE_INTERVAL_MS`, else 2000. */
   reconcileIntervalMs?: number;
-  /** Log requests and reconciler events to stdout. Defaults to false. */
-  log?: boolean;
+  /**
+   * Logging to stdout: `true` logs requests and reconciler events, `"warn"` only warnings and
+   * errors (store outages, failed requests, submits given up), `false` nothing. Defaults to false
+   * here; `npm start` logs warnings and errors unless `TRAINKIT_LOG=1` asks for everything.
+   */
+  log?: boolean | "warn";
 }
 
 export interface RunningServer {
@@ -37,7 +41,13 @@ export interface RunningServer {
   dataDir: string;
   /** The file holding the generated local API key, when no keys were configured. */
   localApiKeyFile: string | undefined;
-  /** Stops taking requests, stops the reconciler and closes the store. Running local jobs keep running. */
+  /** Time a clean shutdown may take (`TRAINKIT_SHUTDOWN_TIMEOUT_MS`); `main` exits past it. */
+  shutdownTimeoutMs: number;
+  /**
+   * Stops taking requests, stops the reconciler and closes the store. Running local jobs keep
+   * running. Open connections are closed, and every step is bounded (backend calls by their
+   * timeout, the store by its own), so it finishes even with a dependency hung.
+   */
   close(): Promise<void>;
 }
 
@@ -59,6 +69,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = await openStore({
     dataDir: config.dataDir,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    timeoutMs: config.dbTimeoutMs,
   });
 
   let log: BackendLogger = quiet;
@@ -76,6 +87,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     reconciler = new Reconciler(store, backends, {
       intervalMs: config.reconcileIntervalMs,
+      callTimeoutMs: config.backendCallTimeoutMs,
+      concurrency: config.reconcileConcurrency,
+      submitMaxAttempts: config.submitMaxAttempts,
+      submitTimeoutMs: config.submitTimeoutMs,
       log: {
         info: (o, m) => log.info(o, m),
         warn: (o, m) => log.warn(o, m),
@@ -89,7 +104,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       apiKeys: config.apiKeys,
       bodyLimitBytes: config.bodyLimitBytes,
       log: options.log ?? false,
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      readyMaxPassAgeMs: config.readyMaxPassAgeMs,
+      readyStoreTimeoutMs: Math.min(config.dbTimeoutMs, 2_000),
     });
+    // At level warn the logger drops the backends' and reconciler's info lines itself.
     if (options.log) log = app.log;
     await app.listen({ host: config.host, port: config.port });
     reconciler.start();
@@ -104,6 +124,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       store,
       dataDir: config.dataDir,
       localApiKeyFile: config.localApiKeyFile,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
       close: () => {
         closing ??= (async () => {
           await app.close();

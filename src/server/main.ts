@@ -28,7 +28,8 @@ function quickstartCurls(url: string, keyFile: string, dataDir: string): string 
 async function main(): Promise<void> {
   let server: RunningServer;
   try {
-    server = await startServer({ log: process.env.TRAINKIT_LOG === "1" });
+    // Warnings and errors are always logged; TRAINKIT_LOG=1 adds every request.
+    server = await startServer({ log: process.env.TRAINKIT_LOG === "1" ? true : "warn" });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`trainkit: configuration error: ${err.message}\n`);
@@ -57,6 +58,14 @@ async function main(): Promise<void> {
     process.stdout.write(
       `trainkit: ${signal}: closing (running local jobs keep running and are adopted on the next start)\n`,
     );
+    // Every step of close is bounded, but a shutdown must finish whatever hangs: past the bound
+    // the process exits anyway (a platform would SIGKILL it soon after).
+    setTimeout(() => {
+      process.stderr.write(
+        `trainkit: ${signal}: not closed within ${server.shutdownTimeoutMs} ms (TRAINKIT_SHUTDOWN_TIMEOUT_MS); exiting\n`,
+      );
+      process.exit(1);
+    }, server.shutdownTimeoutMs).unref();
     server.close().then(
       () => process.exit(0),
       (err: Error) => {

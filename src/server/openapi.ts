@@ -140,6 +140,16 @@ export function openApiDocument(): Record<string, unknown> {
   paths["/healthz"] = {
     get: { summary: "Liveness", responses: { "200": { description: "The server is up" } } },
   };
+  paths["/livez"] = paths["/healthz"];
+  paths["/readyz"] = {
+    get: {
+      summary: "Readiness: the store answers and the reconciler completed a pass recently",
+      responses: {
+        "200": { description: "Ready" },
+        "503": { description: "Not ready; `reasons` says why (store unreachable, reconciler stale)" },
+      },
+    },
+  };
   return {
     openapi: "3.0.3",
     info: { title: "trainkit Train API", version: "1" },

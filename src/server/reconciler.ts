@@ -8,7 +8,28 @@ export interface ReconcilerOptions {
   intervalMs: number;
   /** How long a submit claim holds before another server may take the job. Defaults to 60 s. */
   submitLeaseMs?: number;
+  /**
+   * The longest wait for one backend call (submit, poll, cancel): past it the call counts as failed
+   * and the job is tried again on a later pass. Defaults to 60 s.
+   */
+  callTimeoutMs?: number;
+  /** Backend calls in flight at once per backend, for submissions and for polls each. Defaults to 8. */
+  concurrency?: number;
+  /** Submit attempts after which a job whose submit keeps failing ends FAILED. Defaults to 5. */
+  submitMaxAttempts?: number;
+  /** Time from the first submit attempt after which a failing submit ends the job FAILED. Defaults to 15 min. */
+  submitTimeoutMs?: number;
   log: BackendLogger;
+}
+
+/** What readiness reports about the reconciler. */
+export interface ReconcilerHealth {
+  /** When the last pass finished reading the store and handing out its work; undefined before the first. */
+  lastPassAt: Date | undefined;
+  /** Why the last pass failed, when it did. */
+  lastPassError: string | undefined;
+  /** Backend calls in flight now. */
+  inFlight: number;
 }
 
 /** How many waiting jobs one pass looks at. */
@@ -17,8 +38,35 @@ const SUBMIT_BATCH = 100;
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
+ * Calls of one kind to one backend, at most `limit` at a time; the rest wait in order. Submissions
+ * and polls have lanes of their own, so new jobs never queue behind status reads.
+ */
+class Lane {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await work();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/**
  * Moves jobs between states. It keeps nothing that matters in memory: after a restart it reads the
  * store and carries on, relying on every backend call being idempotent per job id.
+ *
+ * A pass reads the store and hands each job that needs a call to its backend's lane; it does not
+ * wait for the calls. Every call is bounded by `callTimeoutMs`, and a job has at most one call in
+ * flight, so a hung cloud delays only its own jobs and never the pass, another backend, or the
+ * submissions of the same backend.
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
@@ -27,7 +75,17 @@ export class Reconciler {
   private stopped = false;
   /** Jobs this process already asked its backend to cancel; after a restart the request is repeated once. */
   private readonly cancelSent = new Set<string>();
+  /** Jobs with a submit or poll handed out and not finished. */
+  private readonly busy = new Set<string>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly lanes = new Map<string, Lane>();
   private readonly submitLeaseMs: number;
+  private readonly callTimeoutMs: number;
+  private readonly concurrency: number;
+  private readonly submitMaxAttempts: number;
+  private readonly submitTimeoutMs: number;
+  private lastPassAt: Date | undefined;
+  private lastPassError: string | undefined;
 
   constructor(
     private readonly store: Store,
@@ -35,6 +93,12 @@ export class Reconciler {
     private readonly options: ReconcilerOptions,
   ) {
     this.submitLeaseMs = options.submitLeaseMs ?? 60_000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
+    this.concurrency = options.concurrency ?? 8;
+    this.submitMaxAttempts = options.submitMaxAttempts ?? 5;
+    this.submitTimeoutMs = options.submitTimeoutMs ?? 15 * 60_000;
+    // A claim must outlive the call it guards, or another replica could submit the job meanwhile.
+    if (this.submitLeaseMs <= this.callTimeoutMs) this.submitLeaseMs = this.callTimeoutMs + 10_000;
   }
 
   start(): void {
@@ -51,7 +115,14 @@ export class Reconciler {
       return;
     }
     this.running = this.tick()
-      .catch((err) => this.options.log.error({ err: errorMessage(err) }, "reconcile pass failed"))
+      .then(() => {
+        this.lastPassAt = new Date();
+        this.lastPassError = undefined;
+      })
+      .catch((err) => {
+        this.lastPassError = errorMessage(err);
+        this.options.log.error({ err: errorMessage(err) }, "reconcile pass failed");
+      })
       .finally(() => {
         this.running = undefined;
         if (this.again) {
@@ -66,10 +137,16 @@ export class Reconciler {
     this.kick();
   };
 
+  health(): ReconcilerHealth {
+    return { lastPassAt: this.lastPassAt, lastPassError: this.lastPassError, inFlight: this.busy.size };
+  }
+
+  /** Stops passes and waits for the calls in flight, each of which is bounded by `callTimeoutMs`. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await Promise.allSettled([...this.tasks]);
   }
 
   private backendOf(job: JobRecord): Backend | undefined {
@@ -100,9 +177,39 @@ export class Reconciler {
   }
 
   /**
+   * One backend call, bounded: past `callTimeoutMs` it fails with a retryable `BackendError` even if
+   * the backend never answers (the backends' own SDK timeouts end the abandoned call later).
+   */
+  private async call<T>(job: JobRecord, action: string, work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const pending = work();
+    pending.catch(() => {});
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BackendError(
+              504,
+              "backend_timeout",
+              `the ${job.backend} backend did not answer ${action} within ${this.callTimeoutMs / 1000} s; check that the server reaches the cloud's endpoint and that its credentials provider answers (TRAINKIT_BACKEND_CALL_TIMEOUT_MS sets the wait)`,
+              true,
+            ),
+          ),
+        this.callTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * Submits one PENDING job, guarded by a claim in the store so no job is submitted twice. A
-   * retryable failure gives the claim back for a later pass; a final one marks the job FAILED and
-   * is rethrown for the API caller. Returns the job as it stands afterwards.
+   * retryable failure gives the claim back for a later pass, until the job has used up its attempts
+   * or its time: then the job ends FAILED with the backend's last message. A final failure marks the
+   * job FAILED and is rethrown for the API caller. Returns the job as it stands afterwards.
    */
   async submit(job: JobRecord): Promise<JobRecord> {
     const backend = this.backendOf(job);
@@ -110,7 +217,7 @@ export class Reconciler {
     const claimed = await this.store.claimSubmit(job.id, this.submitLeaseMs);
     if (!claimed) return (await this.store.getJobById(job.id)) ?? job;
     try {
-      const submitted = await backend.submit(toBackendJob(claimed));
+      const submitted = await this.call(claimed, "submit", () => backend.submit(toBackendJob(claimed)));
       const recorded = await this.store.recordSubmitted(job.id, {
         cloudJobIdentifier: submitted.cloudJobIdentifier,
         backendState: submitted.backendState ?? null,
@@ -128,10 +235,46 @@ export class Reconciler {
         this.options.log.warn({ jobId: job.id, code: err.code }, "backend refused job");
         throw Object.assign(err, { job: failed ?? claimed });
       }
+      if (this.submitExhausted(claimed) && !claimed.cancelRequestedAt)
+        return this.giveUp(claimed, backend, err);
       await this.store.releaseClaim(job.id, errorMessage(err));
       this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "submit failed; will retry");
       return (await this.store.getJobById(job.id)) ?? claimed;
     }
+  }
+
+  private submitExhausted(job: JobRecord): boolean {
+    const started = job.submitStartedAt?.getTime() ?? Date.now();
+    return job.submitAttempts >= this.submitMaxAttempts || Date.now() - started >= this.submitTimeoutMs;
+  }
+
+  /**
+   * Ends a job whose submit kept failing. The last attempt may have created the native job with its
+   * answer lost, so a cancel is sent for it first (every backend names the native job after the
+   * API's job id); what happened to it is part of the failure reason.
+   */
+  private async giveUp(job: JobRecord, backend: Backend, err: unknown): Promise<JobRecord> {
+    const seconds = Math.round((Date.now() - (job.submitStartedAt?.getTime() ?? Date.now())) / 1000);
+    let cleanup: string;
+    try {
+      await this.call(job, "cancel", () => backend.cancel(toBackendJob(job)));
+      cleanup = "A cancel was sent for the native job an attempt created.";
+    } catch (cancelErr) {
+      const notFound = cancelErr instanceof BackendError && cancelErr.status === 404;
+      cleanup = notFound
+        ? "No native job was created."
+        : `A native job an attempt may have created could not be canceled (${errorMessage(cancelErr)}); look for it in the cloud's console under the job id ${job.id}.`;
+    }
+    const last = errorMessage(err)
+      .trim()
+      .replace(/[.;]?$/, ".");
+    const reason = `the ${job.backend} backend did not accept the job after ${job.submitAttempts} submit attempt(s) over ${seconds} s; last error: ${last} ${cleanup} Check the cloud's service health, the server's network path to it and its credentials, then submit the job again (TRAINKIT_SUBMIT_MAX_ATTEMPTS and TRAINKIT_SUBMIT_TIMEOUT_MS set the bounds).`;
+    const failed = await this.store.transition(job.id, {
+      status: "FAILED",
+      result: { failure_reason: reason },
+    });
+    this.options.log.error({ jobId: job.id, err: errorMessage(err) }, "submit gave up; job FAILED");
+    return failed ?? (await this.store.getJobById(job.id)) ?? job;
   }
 
   /** Sends the job's cancel to its backend; a failure is retried by a later pass. */
@@ -139,11 +282,37 @@ export class Reconciler {
     const backend = this.backendOf(job);
     if (!backend) return;
     try {
-      await backend.cancel(toBackendJob(job));
+      await this.call(job, "cancel", () => backend.cancel(toBackendJob(job)));
       this.cancelSent.add(job.id);
     } catch (err) {
       this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "cancel failed; will retry");
     }
+  }
+
+  private lane(backend: string, kind: "submit" | "poll", limit: number): Lane {
+    const key = `${backend}:${kind}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = new Lane(limit);
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  /** Hands one job's work to a lane, unless the job already has work handed out. */
+  private dispatch(job: JobRecord, lane: Lane, work: () => Promise<void>): void {
+    if (this.busy.has(job.id)) return;
+    this.busy.add(job.id);
+    const task: Promise<void> = lane
+      .run(async () => {
+        if (!this.stopped) await work();
+      })
+      .catch((err) => this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "job work failed"))
+      .finally(() => {
+        this.busy.delete(job.id);
+        this.tasks.delete(task);
+      });
+    this.tasks.add(task);
   }
 
   private async tick(): Promise<void> {
@@ -154,24 +323,34 @@ export class Reconciler {
   private async submitWaiting(): Promise<void> {
     const full = new Set<string>();
     const seen = new Set<string>();
-    const pass = async (jobs: JobRecord[]) => {
+    const pass = (jobs: JobRecord[]) => {
       for (const job of jobs) {
         if (this.stopped || seen.has(job.id)) continue;
         seen.add(job.id);
         if (full.has(job.backend)) continue;
-        if (!this.hasCapacity(job)) {
+        const backend = this.backendOf(job);
+        // Jobs of a backend this server does not run (any longer) wait like those of a full one,
+        // and never hide the other backends' jobs behind them.
+        if (!backend || !this.hasCapacity(job)) {
           // Oldest first: a later job of the same backend must not overtake this one.
           full.add(job.backend);
           continue;
         }
-        await this.submit(job).catch(() => {});
+        // A backend that limits how many jobs it runs submits one at a time, so each submit sees
+        // the room the previous one left; the others submit in parallel up to the lane's bound.
+        const limited = backend.hasCapacity !== undefined;
+        const lane = this.lane(job.backend, "submit", limited ? 1 : this.concurrency);
+        this.dispatch(job, lane, async () => {
+          if (limited && !backend.hasCapacity?.()) return;
+          await this.submit(job).catch(() => {});
+        });
       }
     };
     const first = await this.store.listUnsubmitted(SUBMIT_BATCH);
-    await pass(first);
+    pass(first);
     // A long queue of one backend waiting for room must not hide the other backends' jobs behind it.
     if (first.length === SUBMIT_BATCH && full.size > 0) {
-      await pass(await this.store.listUnsubmitted(SUBMIT_BATCH, [...full]));
+      pass(await this.store.listUnsubmitted(SUBMIT_BATCH, [...full]));
     }
   }
 
@@ -180,24 +359,28 @@ export class Reconciler {
       if (this.stopped) return;
       const backend = this.backendOf(job);
       if (!backend) continue;
-      if (job.cancelRequestedAt && !this.cancelSent.has(job.id)) await this.cancel(job);
-      let polled: Awaited<ReturnType<Backend["poll"]>>;
-      try {
-        polled = await backend.poll(toBackendJob(job));
-      } catch (err) {
-        this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "poll failed; will retry");
-        continue;
-      }
-      const stateChanged =
-        polled.backendState !== undefined &&
-        JSON.stringify(polled.backendState) !== JSON.stringify(job.backendState);
-      if (polled.status === job.status && !stateChanged) continue;
-      const updated = await this.store.transition(job.id, {
-        status: polled.status,
-        ...(polled.result !== undefined ? { result: polled.result } : {}),
-        ...(polled.backendState !== undefined ? { backendState: polled.backendState } : {}),
-      });
-      if (updated && isTerminal(updated.status)) this.cancelSent.delete(job.id);
+      this.dispatch(job, this.lane(job.backend, "poll", this.concurrency), () => this.pollOne(job, backend));
     }
+  }
+
+  private async pollOne(job: JobRecord, backend: Backend): Promise<void> {
+    if (job.cancelRequestedAt && !this.cancelSent.has(job.id)) await this.cancel(job);
+    let polled: Awaited<ReturnType<Backend["poll"]>>;
+    try {
+      polled = await this.call(job, "poll", () => backend.poll(toBackendJob(job)));
+    } catch (err) {
+      this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "poll failed; will retry");
+      return;
+    }
+    const stateChanged =
+      polled.backendState !== undefined &&
+      JSON.stringify(polled.backendState) !== JSON.stringify(job.backendState);
+    if (polled.status === job.status && !stateChanged) return;
+    const updated = await this.store.transition(job.id, {
+      status: polled.status,
+      ...(polled.result !== undefined ? { result: polled.result } : {}),
+      ...(polled.backendState !== undefined ? { backendState: polled.backendState } : {}),
+    });
+    if (updated && isTerminal(updated.status)) this.cancelSent.delete(job.id);
   }
 }

@@ -37,15 +37,28 @@ export const NonNegativeInt = z.number().int("must be a whole number").nonnegati
 
 /** The message of a string or key holding U+0000, which Postgres cannot store in jsonb. */
 export const NUL_MESSAGE = "must not contain NUL characters (\\u0000)";
+export const LONE_SURROGATE_MESSAGE =
+  "must not contain a lone UTF-16 surrogate (\\ud800-\\udfff without its pair); send valid Unicode text";
+
+/** A surrogate code unit without its pair: in a `u` regex, a well-formed pair is one code point and does not match. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function unstorable(text: string): string | undefined {
+  if (text.includes("\u0000")) return NUL_MESSAGE;
+  if (LONE_SURROGATE.test(text)) return LONE_SURROGATE_MESSAGE;
+  return undefined;
+}
 
 /**
- * Reports every string, and every object key, under `value` that holds U+0000, at its own path:
- * JSON allows the character, but Postgres cannot store it in jsonb, so a request carrying one must
- * be refused as the caller's mistake instead of failing in the store.
+ * Reports every string, and every object key, under `value` that holds U+0000 or a lone UTF-16
+ * surrogate, at its own path: JSON allows both (`"\\u0000"`, `"\\ud800"`), but Postgres cannot store
+ * them in jsonb, so a request carrying one must be refused as the caller's mistake instead of
+ * failing in the store.
  */
 export function rejectNulCharacters(value: unknown, ctx: z.RefinementCtx, path: PropertyKey[] = []): void {
   if (typeof value === "string") {
-    if (value.includes("\u0000")) ctx.addIssue({ code: "custom", message: NUL_MESSAGE, path });
+    const message = unstorable(value);
+    if (message) ctx.addIssue({ code: "custom", message, path });
     return;
   }
   if (Array.isArray(value)) {
@@ -56,8 +69,8 @@ export function rejectNulCharacters(value: unknown, ctx: z.RefinementCtx, path: 
   }
   if (value && typeof value === "object") {
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes("\u0000"))
-        ctx.addIssue({ code: "custom", message: NUL_MESSAGE, path: [...path, key] });
+      const message = unstorable(key);
+      if (message) ctx.addIssue({ code: "custom", message, path: [...path, key] });
       rejectNulCharacters(item, ctx, [...path, key]);
     }
   }

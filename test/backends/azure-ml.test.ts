@@ -403,3 +403,48 @@ describe("the azure-ml backend factory", () => {
     );
   });
 });
+
+// The fake proves how the backend reacts to an endpoint that never answers, not how Azure behaves.
+describe("the azure-ml backend with endpoints that never answer", () => {
+  const hanging = (
+    credential = new DefaultAzureCredential({ tlsOptions: { ca: fake.ca }, disableInstanceDiscovery: true }),
+  ) =>
+    new AzureMlBackend(backend.settings, testContext(), {
+      credential,
+      tlsCa: fake.ca,
+      retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 10 },
+      minPollIntervalMs: 0,
+      callTimeoutMs: 300,
+    });
+
+  it("fails a status read whose answer never comes as a retryable 504 naming the call and what to check", async () => {
+    const job = backendJob("azure-ml", azureExample);
+    const held = submitted(job, await backend.submit(job));
+    fake.cloud.failNext((r) => r.method === "GET" && /\/jobs\/[^/]+$/.test(r.path), { hang: true });
+    const err = (await hanging()
+      .poll(held)
+      .catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err).toMatchObject({ status: 504, code: "cloud_timeout", retryable: true });
+    expect(err.message).toContain("Azure ML did not answer jobs.get within 0.3 s");
+  });
+
+  it("fails a call whose token request never gets an answer the same way, naming the credential", async () => {
+    const fresh = new DefaultAzureCredential({ tlsOptions: { ca: fake.ca }, disableInstanceDiscovery: true });
+    fake.cloud.failNext(
+      (r) => r.path.endsWith("/oauth2/v2.0/token"),
+      { hang: true },
+      Number.POSITIVE_INFINITY,
+    );
+    try {
+      const job = backendJob("azure-ml", azureExample);
+      const err = (await hanging(fresh)
+        .poll(job)
+        .catch((e: unknown) => e)) as BackendError;
+      expect(err).toMatchObject({ status: 504, code: "cloud_timeout", retryable: true });
+      expect(err.message).toContain("DefaultAzureCredential obtains a token");
+    } finally {
+      fake.cloud.heal();
+    }
+  });
+});

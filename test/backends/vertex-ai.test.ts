@@ -300,3 +300,40 @@ describe("the vertex-ai backend factory", () => {
     ).toThrow('TRAINKIT_VERTEX_STAGING_BUCKET must be a gs://<bucket> URI; got "my-bucket".');
   });
 });
+
+// The fake proves how the backend reacts to an endpoint that never answers, not how Vertex AI behaves.
+describe("the vertex-ai backend with an endpoint that never answers", () => {
+  const bounded = () =>
+    new VertexAiBackend(backend.settings, testContext(), {
+      retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 10 },
+      minPollIntervalMs: 0,
+      callTimeoutMs: 300,
+    });
+
+  it("fails a status read whose answer never comes as a retryable 504, and reads again on the next poll", async () => {
+    const job = backendJob("vertex-ai", vertexExample);
+    const held = submitted(job, await backend.submit(job));
+    const isGet = (r: { method: string; path: string }) =>
+      r.method === "GET" && /\/customJobs\/[^/]+$/.test(r.path);
+    fake.cloud.failNext(isGet, { hang: true });
+    const slow = bounded();
+    const err = (await slow.poll(held).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err).toMatchObject({ status: 504, code: "cloud_timeout", retryable: true });
+    expect(err.message).toContain("Vertex AI did not answer customJobs.get within 0.3 s");
+    const before = fake.cloud.requests.filter(isGet).length;
+    expect((await slow.poll(held)).status).toBe("PENDING");
+    expect(fake.cloud.requests.filter(isGet).length).toBe(before + 1);
+  });
+
+  it("finds a CustomJob by its label to cancel it when the job has no recorded name, and says when there is none", async () => {
+    const job = backendJob("vertex-ai", vertexExample);
+    await backend.submit(job);
+    const before = fake.cloud.received("POST", /:cancel$/).length;
+    await backend.cancel(job);
+    expect(fake.cloud.received("POST", /:cancel$/).length).toBe(before + 1);
+    const never = backendJob("vertex-ai", vertexExample);
+    const err = (await backend.cancel(never).catch((e: unknown) => e)) as BackendError;
+    expect(err).toMatchObject({ status: 404, code: "cloud_resource_not_found" });
+  });
+});

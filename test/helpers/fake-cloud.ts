@@ -27,10 +27,17 @@ export interface FakeResponse {
 
 /**
  * A fault injected into the next matching requests: answer with `respond` instead of handling the
- * request, or handle it (so its effect happens) and then drop the connection without an answer,
- * which is how a client sees a response lost on the way back.
+ * request; handle it (so its effect happens) and then drop the connection without an answer, which
+ * is how a client sees a response lost on the way back; handle it and answer `respondAfterHandling`
+ * instead of the real answer (a cloud that commits and then reports an error or a malformed body);
+ * never answer at all (`hang`); or reset the connection without handling the request (`reset`).
  */
-export type Fault = { respond: FakeResponse } | { dropAfterHandling: true };
+export type Fault =
+  | { respond: FakeResponse }
+  | { dropAfterHandling: true }
+  | { respondAfterHandling: FakeResponse }
+  | { hang: true }
+  | { reset: true };
 
 type Handler = (req: RecordedRequest) => FakeResponse | Promise<FakeResponse>;
 
@@ -63,9 +70,14 @@ export class FakeCloud {
     return fake;
   }
 
-  /** Makes the next `times` requests that `match` fail with `fault`. */
+  /** Makes the next `times` requests that `match` fail with `fault` (`Infinity` for a cloud that stays broken). */
   failNext(match: (r: RecordedRequest) => boolean, fault: Fault, times = 1): void {
     this.faults.push({ match, fault, times });
+  }
+
+  /** Drops every fault not yet used up: the cloud recovers. */
+  heal(): void {
+    this.faults.length = 0;
   }
 
   /** Requests whose method and path match. */
@@ -98,12 +110,18 @@ export class FakeCloud {
     const slot = this.faults.find((f) => f.times > 0 && f.match(recorded));
     if (slot) slot.times -= 1;
     if (slot && "respond" in slot.fault) return send(res, slot.fault.respond);
+    if (slot && "hang" in slot.fault) return;
+    if (slot && "reset" in slot.fault) {
+      req.socket.resetAndDestroy();
+      return;
+    }
     let answer: FakeResponse;
     try {
       answer = await handler(recorded);
     } catch (err) {
       answer = { status: 500, body: { error: String(err) } };
     }
+    if (slot && "respondAfterHandling" in slot.fault) return send(res, slot.fault.respondAfterHandling);
     if (slot) {
       req.socket.destroy();
       return;

@@ -20,6 +20,17 @@ const BAD: { variable: string; env: Record<string, string>; says: string }[] = [
   },
   { variable: "TRAINKIT_BODY_LIMIT_BYTES", env: { TRAINKIT_BODY_LIMIT_BYTES: "1.5" }, says: "whole number" },
   {
+    variable: "TRAINKIT_BACKEND_CALL_TIMEOUT_MS",
+    env: { TRAINKIT_BACKEND_CALL_TIMEOUT_MS: "5" },
+    says: "at least 100",
+  },
+  {
+    variable: "TRAINKIT_SUBMIT_MAX_ATTEMPTS",
+    env: { TRAINKIT_SUBMIT_MAX_ATTEMPTS: "0" },
+    says: "at least 1",
+  },
+  { variable: "TRAINKIT_DB_TIMEOUT_MS", env: { TRAINKIT_DB_TIMEOUT_MS: "soon" }, says: "must be a number" },
+  {
     variable: "DATABASE_URL",
     env: { DATABASE_URL: "mysql://db/x" },
     says: "postgres:// or postgresql:// URL",
@@ -72,6 +83,15 @@ describe("configuration from the environment", () => {
       databaseUrl: undefined,
       reconcileIntervalMs: 2000,
       bodyLimitBytes: 1024 * 1024,
+      backendCallTimeoutMs: 60_000,
+      reconcileConcurrency: 8,
+      submitMaxAttempts: 5,
+      submitTimeoutMs: 900_000,
+      dbTimeoutMs: 10_000,
+      readyMaxPassAgeMs: 30_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      shutdownTimeoutMs: 10_000,
     });
   });
 

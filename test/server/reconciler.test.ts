@@ -170,3 +170,146 @@ describe("the reconciler's queue", () => {
     expect(local.submitted).toEqual([]);
   });
 });
+
+/** A backend whose every call waits forever, as a cloud behind a dead network path does. */
+class HungBackend<B extends BackendName> implements Backend<B> {
+  submits = 0;
+  polls = 0;
+  constructor(readonly name: B) {}
+  submit(): Promise<SubmitResult> {
+    this.submits += 1;
+    return new Promise(() => {});
+  }
+  poll(): Promise<{ status: JobStatus }> {
+    this.polls += 1;
+    return new Promise(() => {});
+  }
+  cancel(): Promise<void> {
+    return new Promise(() => {});
+  }
+}
+
+describe("the reconciler with a backend that never answers", () => {
+  it("submits and polls the other backends' jobs while the hung backend's calls are still waiting", async () => {
+    const hung = new HungBackend("vertex-ai");
+    const sagemaker = new ScriptedBackend("sagemaker");
+    const hungJob = await insert("vertex-ai");
+    await store.claimSubmit(hungJob.id, 0);
+    await store.recordSubmitted(hungJob.id, {
+      cloudJobIdentifier: {},
+      backendState: null,
+      status: "PENDING",
+    });
+    const reconciler = new Reconciler(store, registry({ "vertex-ai": hung, sagemaker }), {
+      intervalMs: 50,
+      callTimeoutMs: 3_000,
+      log: quiet,
+    });
+    reconciler.start();
+    await until(
+      async () => hung.polls,
+      (n) => n >= 1,
+    );
+    const other = await insert("sagemaker");
+    reconciler.kick();
+    const running = await until(
+      () => store.getJobById(other.id),
+      (j) => j?.status === "IN_PROGRESS",
+    );
+    const pollsMeanwhile = hung.polls;
+    const lastPassAt = reconciler.health().lastPassAt;
+    await store.transition(hungJob.id, { status: "CANCELED" });
+    await store.transition(other.id, { status: "COMPLETED" });
+    await reconciler.stop();
+    expect(running?.status).toBe("IN_PROGRESS");
+    // The hung poll was still in flight, so the job was not handed out a second time meanwhile.
+    expect(pollsMeanwhile).toBe(1);
+    expect(lastPassAt).toBeInstanceOf(Date);
+  });
+
+  it("gives up a hung poll at the call timeout and polls the job again", async () => {
+    const hung = new HungBackend("vertex-ai");
+    const job = await insert("vertex-ai");
+    await store.claimSubmit(job.id, 0);
+    await store.recordSubmitted(job.id, { cloudJobIdentifier: {}, backendState: null, status: "PENDING" });
+    const reconciler = new Reconciler(store, registry({ "vertex-ai": hung }), {
+      intervalMs: 50,
+      callTimeoutMs: 200,
+      log: quiet,
+    });
+    reconciler.start();
+    const polls = await until(
+      async () => hung.polls,
+      (n) => n >= 3,
+    );
+    await store.transition(job.id, { status: "CANCELED" });
+    await reconciler.stop();
+    expect(polls).toBeGreaterThanOrEqual(3);
+  });
+
+  it("ends a job whose submit never answers FAILED after the bounded attempts, saying what to check", async () => {
+    const hung = new HungBackend("vertex-ai");
+    const job = await insert("vertex-ai");
+    const reconciler = new Reconciler(store, registry({ "vertex-ai": hung }), {
+      intervalMs: 50,
+      callTimeoutMs: 100,
+      submitMaxAttempts: 2,
+      log: quiet,
+    });
+    reconciler.start();
+    const failed = await until(
+      () => store.getJobById(job.id),
+      (j) => j?.status === "FAILED",
+    );
+    await reconciler.stop();
+    expect(failed?.status).toBe("FAILED");
+    expect(hung.submits).toBe(2);
+    const reason = failed?.result?.failure_reason ?? "";
+    expect(reason).toContain("did not accept the job after 2 submit attempt(s)");
+    expect(reason).toContain("did not answer submit within 0.1 s");
+    expect(reason).toContain("TRAINKIT_BACKEND_CALL_TIMEOUT_MS");
+    // The cancel of whatever an attempt made hung too, which the reason says instead of claiming nothing was made.
+    expect(reason).toContain("could not be canceled");
+  });
+
+  it("submits a backend's new job while every poll lane of that backend is taken by hung status calls", async () => {
+    class HungPolls extends ScriptedBackend<"azure-ml"> {
+      polls = 0;
+      override poll(): Promise<{ status: JobStatus }> {
+        this.polls += 1;
+        return new Promise(() => {});
+      }
+    }
+    const azure = new HungPolls("azure-ml");
+    const active = [];
+    for (let i = 0; i < 3; i++) {
+      const job = await insert("azure-ml");
+      await store.claimSubmit(job.id, 0);
+      await store.recordSubmitted(job.id, { cloudJobIdentifier: {}, backendState: null, status: "PENDING" });
+      active.push(job);
+    }
+    const reconciler = new Reconciler(store, registry({ "azure-ml": azure }), {
+      intervalMs: 50,
+      callTimeoutMs: 3_000,
+      concurrency: 2,
+      log: quiet,
+    });
+    reconciler.start();
+    await until(
+      async () => azure.polls,
+      (n) => n >= 2,
+    );
+    const fresh = await insert("azure-ml");
+    reconciler.kick();
+    const submitted = await until(
+      () => store.getJobById(fresh.id),
+      (j) => j?.submittedAt !== null,
+    );
+    const pollsMeanwhile = azure.polls;
+    for (const job of [...active, fresh]) await store.transition(job.id, { status: "CANCELED" });
+    await reconciler.stop();
+    expect(submitted?.submittedAt).toBeInstanceOf(Date);
+    // Two polls in flight, the third job's poll waiting for a free place in the lane.
+    expect(pollsMeanwhile).toBe(2);
+  });
+});

@@ -290,6 +290,24 @@ const CASES: Case[] = [
     code: "invalid_request",
     path: "job_config.args[1]",
   },
+  {
+    // JSON.stringify writes a lone surrogate as the escape "\ud800", which JSON parsers accept
+    // and Postgres's jsonb refuses.
+    what: "an env value holding a lone UTF-16 surrogate, which the store cannot keep",
+    backend: "local",
+    body: withValue(L, ["job_config", "env"], { X: "a\ud800b" }),
+    status: 400,
+    code: "invalid_request",
+    path: "job_config.env.X",
+  },
+  {
+    what: "a command argument ending in a lone low surrogate",
+    backend: "local",
+    body: withValue(L, ["job_config", "command"], ["echo", "tail\udfff"]),
+    status: 400,
+    code: "invalid_request",
+    path: "job_config.command[1]",
+  },
   { what: "an unknown backend", backend: "lambda-labs", body: L, status: 404, code: "unknown_backend" },
 ];
 

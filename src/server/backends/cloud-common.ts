@@ -100,8 +100,10 @@ const KIND_HINT: Record<CloudFailureKind, string> = {
   invalid: "fix the job_config field the message names",
   not_found: "check that the resource named above exists",
   conflict: "retry once the conflicting operation has finished",
-  throttled: "the request was retried and still throttled; it is retried again on the next pass",
-  upstream: "the request was retried and still failed; it is retried again on the next pass",
+  throttled:
+    "the request was retried and still throttled; a submit is tried again on later passes until TRAINKIT_SUBMIT_MAX_ATTEMPTS or TRAINKIT_SUBMIT_TIMEOUT_MS is used up; check the cloud's API quotas",
+  upstream:
+    "the request was retried and still failed; a submit is tried again on later passes until TRAINKIT_SUBMIT_MAX_ATTEMPTS or TRAINKIT_SUBMIT_TIMEOUT_MS is used up; check the cloud's service health and the server's network path to it",
 };
 
 /** Error codes each cloud uses for a kind of failure, whatever HTTP status carries them. */
@@ -269,5 +271,63 @@ export class PollGate {
   /** Lets the next poll of the job read its native state, and drops what was kept for it. */
   forget(jobId: string): void {
     this.lastRead.delete(jobId);
+  }
+}
+
+/** `TRAINKIT_BACKEND_CALL_TIMEOUT_MS` when unset. */
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+
+/**
+ * The setting every cloud backend reads, as the server does for its reconciler: the longest one
+ * cloud call may take, its SDK retries and credential look-up included.
+ */
+export const CALL_TIMEOUT_SETTING: SettingRule = {
+  name: "TRAINKIT_BACKEND_CALL_TIMEOUT_MS",
+  required: false,
+  check: (v) =>
+    /^\d+$/.test(v) && Number(v) >= 100
+      ? undefined
+      : `must be a whole number of milliseconds of 100 or more (unset it for ${DEFAULT_CALL_TIMEOUT_MS})`,
+};
+
+/** The call timeout in milliseconds from the value `readCloudSettings` returned. */
+export function callTimeoutMs(value: string | undefined): number {
+  return value === undefined ? DEFAULT_CALL_TIMEOUT_MS : Number(value);
+}
+
+/**
+ * Runs one cloud call with an abort signal that fires after `timeoutMs`, and fails it then with a
+ * retryable 504 naming the cloud, the action and what to check, even when the SDK does not honour
+ * the signal (a credential provider waiting on a metadata endpoint that never answers). The SDKs'
+ * own socket timeouts end such an abandoned call later.
+ */
+export async function withDeadline<T>(
+  cloud: string,
+  action: string,
+  timeoutMs: number,
+  check: string,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(
+        new BackendError(
+          504,
+          "cloud_timeout",
+          `${cloud} did not answer ${action} within ${timeoutMs / 1000} s; check ${check}`,
+          true,
+        ),
+      );
+    }, timeoutMs);
+  });
+  const call = work(controller.signal);
+  call.catch(() => {});
+  try {
+    return await Promise.race([call, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -6,7 +6,15 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Connections in the pool. Defaults to 10. */
   maxConnections?: number;
+  /**
+   * The longest wait for a connection (a new one, or a free one from the pool) and for one query's
+   * answer; a query past it is also cancelled by the server (statement_timeout). Defaults to 10000.
+   */
+  timeoutMs?: number;
 }
+
+/** `PostgresStoreOptions.timeoutMs` when unset. */
+export const DEFAULT_POSTGRES_TIMEOUT_MS = 10_000;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -16,10 +24,22 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new Error(`Postgres schema name must match ${SCHEMA_NAME}; got ${JSON.stringify(schema)}`);
   }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_POSTGRES_TIMEOUT_MS;
   const pool = new Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    // Every wait on the database is bounded: a connection that went silent (a dropped route, a
+    // failed-over primary) fails its query after timeoutMs and leaves the pool, instead of holding
+    // the request or the reconciler pass that waits on it forever.
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    statement_timeout: timeoutMs,
+    lock_timeout: timeoutMs,
+    // TCP keepalive finds a silently dropped idle connection before a query has to.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: Math.min(timeoutMs, 10_000),
+    idleTimeoutMillis: 30_000,
   });
   // An idle client that loses its connection emits 'error' on the pool; without a listener that
   // would crash the server instead of failing the next query.
@@ -34,5 +54,20 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   } finally {
     client.release();
   }
-  return new SqlStore("postgres", pool, () => pool.end());
+  // Ending the pool waits for each connection's goodbye, which a silent server never sends.
+  const end = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      pool.end().then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      );
+    });
+  return new SqlStore("postgres", pool, end);
 }

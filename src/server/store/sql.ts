@@ -1,4 +1,12 @@
-import type { JobRecord, ListJobsOptions, NewJob, StatusChange, Store, SubmittedChange } from "./types";
+import {
+  type JobRecord,
+  type ListJobsOptions,
+  type NewJob,
+  type StatusChange,
+  type Store,
+  StoreUnavailableError,
+  type SubmittedChange,
+} from "./types";
 
 /** The one query call both engines offer (`PGlite#query` and `pg.Pool#query` share it). */
 export interface SqlClient {
@@ -40,6 +48,11 @@ export const MIGRATIONS: readonly { version: number; statements: readonly string
       "CREATE INDEX jobs_account_page ON jobs (account_id, created_at DESC, id DESC)",
       "CREATE INDEX jobs_active ON jobs (created_at, id) WHERE status IN ('PENDING', 'IN_PROGRESS')",
     ],
+  },
+  {
+    version: 2,
+    // When the first submit attempt of a job started, so a submit that keeps failing ends in a bounded time.
+    statements: ["ALTER TABLE jobs ADD COLUMN submit_started_at timestamptz"],
   },
 ];
 
@@ -91,6 +104,7 @@ interface JobRow {
   cancel_requested_at: Date | string | null;
   submit_attempts: number;
   submit_claimed_at: Date | string | null;
+  submit_started_at: Date | string | null;
   submitted_at: Date | string | null;
   last_error: string | null;
   created_at: Date | string;
@@ -116,11 +130,36 @@ function fromRow(row: JobRow): JobRecord {
     cancelRequestedAt: toDateOrNull(row.cancel_requested_at),
     submitAttempts: row.submit_attempts,
     submitClaimedAt: toDateOrNull(row.submit_claimed_at),
+    submitStartedAt: toDateOrNull(row.submit_started_at ?? null),
     submittedAt: toDateOrNull(row.submitted_at),
     lastError: row.last_error,
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };
+}
+
+/**
+ * SQLSTATE classes that mean the database could not be reached or is going away, rather than that a
+ * statement was wrong: connection exceptions (08), operator intervention (57: shutdown, a statement
+ * cancelled by statement_timeout) and too many connections (53300).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57...|53300)$/;
+
+/**
+ * The error as a `StoreUnavailableError` when it says the database was not reached: a client-side
+ * timeout, a refused or reset connection (these carry no SQLSTATE), or a SQLSTATE of the classes
+ * above. Undefined for a real SQL error, which stays a bug to surface as it is.
+ */
+export function unavailability(err: unknown): StoreUnavailableError | undefined {
+  if (err instanceof StoreUnavailableError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const sqlstate = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  if (sqlstate && !UNAVAILABLE_SQLSTATE.test(sqlstate)) return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (!sqlstate && !(typeof code === "string") && !/timeout|terminated|connect|closed|ended/i.test(message)) {
+    return undefined;
+  }
+  return new StoreUnavailableError(`${code ? `${code}: ` : ""}${message}`, { cause: err });
 }
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
@@ -133,14 +172,27 @@ export class SqlStore implements Store {
     private readonly onClose: () => Promise<void>,
   ) {}
 
+  /** Every statement goes through here, so a lost database reads as `StoreUnavailableError`. */
+  private async query<R>(text: string, params: unknown[]): Promise<{ rows: R[] }> {
+    try {
+      return await this.db.query<R>(text, params);
+    } catch (err) {
+      throw unavailability(err) ?? err;
+    }
+  }
+
   private async one(text: string, params: unknown[]): Promise<JobRecord | null> {
-    const { rows } = await this.db.query<JobRow>(text, params);
+    const { rows } = await this.query<JobRow>(text, params);
     return rows[0] ? fromRow(rows[0]) : null;
   }
 
   private async many(text: string, params: unknown[]): Promise<JobRecord[]> {
-    const { rows } = await this.db.query<JobRow>(text, params);
+    const { rows } = await this.query<JobRow>(text, params);
     return rows.map(fromRow);
+  }
+
+  async ping(): Promise<void> {
+    await this.query("SELECT 1", []);
   }
 
   async insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
@@ -198,7 +250,8 @@ export class SqlStore implements Store {
 
   claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null> {
     return this.one(
-      `UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1, updated_at = now()
+      `UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1,
+                       submit_started_at = coalesce(submit_started_at, now()), updated_at = now()
        WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND ${CLAIMABLE}
          AND (submit_claimed_at IS NULL OR submit_claimed_at < now() - make_interval(secs => $2::double precision / 1000))
        RETURNING *`,
@@ -219,7 +272,7 @@ export class SqlStore implements Store {
   async releaseClaim(id: string, error: string): Promise<void> {
     // A cancel that arrived while the submit was in flight could not be carried out then; with the
     // submit given up, nothing runs, so the job ends here instead of waiting for a submit it refuses.
-    await this.db.query(
+    await this.query(
       `UPDATE jobs SET submit_claimed_at = NULL, last_error = $2,
                        status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE status END,
                        updated_at = now()
@@ -266,7 +319,7 @@ export class SqlStore implements Store {
   }
 
   async hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
-    const { rows } = await this.db.query<{ found: boolean }>(
+    const { rows } = await this.query<{ found: boolean }>(
       `SELECT EXISTS (
          SELECT 1 FROM jobs
          WHERE backend = $1 AND status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL
@@ -297,8 +350,9 @@ export class SqlStore implements Store {
 
   /** The migration versions recorded as applied, in order. */
   async appliedMigrations(): Promise<number[]> {
-    const { rows } = await this.db.query<{ version: number }>(
+    const { rows } = await this.query<{ version: number }>(
       "SELECT version FROM schema_migrations ORDER BY version",
+      [],
     );
     return rows.map((r) => r.version);
   }

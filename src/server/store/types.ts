@@ -18,6 +18,8 @@ export interface JobRecord {
   submitAttempts: number;
   /** When a server instance took the job to submit it; cleared once the backend answered. */
   submitClaimedAt: Date | null;
+  /** When the first submit attempt started; null until one has. */
+  submitStartedAt: Date | null;
   submittedAt: Date | null;
   lastError: string | null;
   createdAt: Date;
@@ -93,5 +95,21 @@ export interface Store {
   listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]>;
   /** Submitted jobs that are not terminal yet. */
   listActive(): Promise<JobRecord[]>;
+  /** Resolves once the database answered a trivial query; throws `StoreUnavailableError` otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The database could not be reached in time (connection refused, lost or silent, a timeout): the
+ * API answers 503 with `reason`, and readiness reports it.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the job store is unavailable: ${reason}`, options);
+    this.name = "StoreUnavailableError";
+  }
 }

@@ -3,7 +3,9 @@ import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipel
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { isTerminal } from "../../../spec";
 import {
+  CALL_TIMEOUT_SETTING,
   type CloudRetryOptions,
+  callTimeoutMs,
   checkEndpoint,
   classifyCloudFailure,
   cloudError,
@@ -15,6 +17,7 @@ import {
   minPollIntervalMs,
   PollGate,
   readCloudSettings,
+  withDeadline,
 } from "../cloud-common";
 import {
   type Backend,
@@ -70,6 +73,12 @@ export interface AzureMlBackendOptions {
    * `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
    */
   minPollIntervalMs?: number;
+  /**
+   * The longest one call may take, retries and the token request included; each HTTP attempt also
+   * gets it as its timeout. Defaults to `DEFAULT_CALL_TIMEOUT_MS` (60 s); the factory reads
+   * `TRAINKIT_BACKEND_CALL_TIMEOUT_MS`.
+   */
+  callTimeoutMs?: number;
 }
 
 /**
@@ -83,12 +92,14 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
   private readonly client: AzureMachineLearningWorkspaces;
   private readonly host: string;
   private readonly gate: PollGate;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly settings: AzureMlSettings,
     private readonly ctx: BackendContext,
     options: AzureMlBackendOptions = {},
   ) {
+    this.timeoutMs = options.callTimeoutMs ?? callTimeoutMs(undefined);
     const retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
     const endpoint = settings.endpoint?.replace(/\/+$/, "");
@@ -114,13 +125,14 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
   async submit(job: BackendJob<"azure-ml">): Promise<SubmitResult> {
     const { resourceGroup, workspace } = this.settings;
     const image = job.request.job_config.environment.image;
-    const env = await this.arm("environmentVersions.createOrUpdate", () =>
+    const env = await this.arm("environmentVersions.createOrUpdate", (abortSignal) =>
       this.client.environmentVersions.createOrUpdate(
         resourceGroup,
         workspace,
         environmentName(image),
         ENVIRONMENT_VERSION,
         toEnvironmentVersion(image),
+        { abortSignal },
       ),
     );
     const name = azureJobName(job.id, job.request.name);
@@ -151,7 +163,15 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
   async poll(job: BackendJob<"azure-ml">): Promise<PollResult> {
     if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
     const name = this.jobNameOf(job);
-    const { status, result } = statusOfAzureJob(await this.getJob(name), job.backendState);
+    let found: JobBase;
+    try {
+      found = await this.getJob(name);
+    } catch (err) {
+      // A failed read must not hold the next one back for the poll interval.
+      this.gate.forget(job.id);
+      throw err;
+    }
+    const { status, result } = statusOfAzureJob(found, job.backendState);
     if (isTerminal(status)) this.gate.forget(job.id);
     return { status, ...(result ? { result } : {}), backendState: { jobName: name, lastStatus: status } };
   }
@@ -161,8 +181,10 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
     this.gate.forget(job.id);
     try {
       // Only the cancel request is sent; poll follows the job to Canceled.
-      await this.arm("jobs.beginCancel", () =>
-        this.client.jobs.beginCancel(this.settings.resourceGroup, this.settings.workspace, name),
+      await this.arm("jobs.beginCancel", (abortSignal) =>
+        this.client.jobs.beginCancel(this.settings.resourceGroup, this.settings.workspace, name, {
+          abortSignal,
+        }),
       );
     } catch (err) {
       // A job that already ended cannot be canceled: there is nothing left to stop.
@@ -188,13 +210,15 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
    */
   private async putJob(name: string, body: JobBase): Promise<JobBase> {
     const url = `${this.host}${workspaceId(this.settings)}/jobs/${encodeURIComponent(name)}?api-version=${AZURE_ML_API_VERSION}`;
-    const response = await this.arm("jobs.createOrUpdate", () =>
+    const response = await this.arm("jobs.createOrUpdate", (abortSignal) =>
       this.client.sendRequest(
         createPipelineRequest({
           url,
           method: "PUT",
           body: JSON.stringify(body),
           headers: createHttpHeaders({ "content-type": "application/json", accept: "application/json" }),
+          timeout: this.timeoutMs,
+          abortSignal,
         }),
       ),
     );
@@ -214,14 +238,21 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
   }
 
   private getJob(name: string): Promise<JobBase> {
-    return this.arm("jobs.get", () =>
-      this.client.jobs.get(this.settings.resourceGroup, this.settings.workspace, name),
+    return this.arm("jobs.get", (abortSignal) =>
+      this.client.jobs.get(this.settings.resourceGroup, this.settings.workspace, name, { abortSignal }),
     );
   }
 
-  private async arm<T>(action: string, call: () => Promise<T>): Promise<T> {
+  /** One ARM call, bounded by the call timeout (the token request included). */
+  private async arm<T>(action: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      return await call();
+      return await withDeadline(
+        CLOUD,
+        action,
+        this.timeoutMs,
+        `that the server reaches ${this.host} and that DefaultAzureCredential obtains a token (a managed-identity endpoint that does not answer stalls it)`,
+        call,
+      );
     } catch (err) {
       throw toBackendError(action, err);
     }
@@ -284,6 +315,7 @@ export const azureMlBackend: BackendFactory<"azure-ml"> = (env, ctx) => {
           : "must be the client id (a GUID) of the user-assigned managed identity jobs run as, attached to the workspace and its compute clusters",
     },
     MIN_POLL_INTERVAL_SETTING,
+    CALL_TIMEOUT_SETTING,
   ]);
   if ("missing" in read) return read;
   const v = read.values;
@@ -299,7 +331,10 @@ export const azureMlBackend: BackendFactory<"azure-ml"> = (env, ctx) => {
           : {}),
       },
       ctx,
-      { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },
+      {
+        minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS),
+        callTimeoutMs: callTimeoutMs(v.TRAINKIT_BACKEND_CALL_TIMEOUT_MS),
+      },
     ),
   };
 };

@@ -7,7 +7,9 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import { isTerminal } from "../../../spec";
 import {
+  CALL_TIMEOUT_SETTING,
   type CloudRetryOptions,
+  callTimeoutMs,
   checkEndpoint,
   cloudError,
   DEFAULT_CLOUD_RETRY,
@@ -18,6 +20,7 @@ import {
   minPollIntervalMs,
   PollGate,
   readCloudSettings,
+  withDeadline,
 } from "../cloud-common";
 import {
   type Backend,
@@ -58,6 +61,12 @@ export interface SageMakerBackendOptions {
    * `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
    */
   minPollIntervalMs?: number;
+  /**
+   * The longest one call may take, SDK retries and the credential chain included; each HTTP attempt
+   * also gets it as its connect and idle timeout. Defaults to `DEFAULT_CALL_TIMEOUT_MS` (60 s); the
+   * factory reads `TRAINKIT_BACKEND_CALL_TIMEOUT_MS`.
+   */
+  callTimeoutMs?: number;
 }
 
 /**
@@ -69,6 +78,7 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
   readonly name = "sagemaker" as const;
   private readonly client: SageMakerClient;
   private readonly gate: PollGate;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly settings: SageMakerSettings,
@@ -76,19 +86,35 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
     options: SageMakerBackendOptions = {},
   ) {
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
+    this.timeoutMs = options.callTimeoutMs ?? callTimeoutMs(undefined);
     this.client = new SageMakerClient({
       region: settings.region,
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
       maxAttempts: options.retry?.maxAttempts ?? DEFAULT_CLOUD_RETRY.maxAttempts,
       retryMode: "standard",
+      // Without these the SDK waits on a silent endpoint for as long as the socket stays open.
+      requestHandler: { connectionTimeout: this.timeoutMs, requestTimeout: this.timeoutMs },
     });
+  }
+
+  /** One SDK call, bounded by the call timeout (credential resolution included). */
+  private send<T>(action: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(
+      CLOUD,
+      action,
+      this.timeoutMs,
+      `that the server reaches ${this.settings.endpoint ?? `the SageMaker endpoint of ${this.settings.region}`} and that the AWS credential chain answers (a container or instance metadata endpoint that does not answer stalls it)`,
+      call,
+    );
   }
 
   async submit(job: BackendJob<"sagemaker">): Promise<SubmitResult> {
     const input = toCreateTrainingJob(job.id, job.request, this.settings);
     const name = input.TrainingJobName!;
     try {
-      await this.client.send(new CreateTrainingJobCommand(input));
+      await this.send("CreateTrainingJob", (abortSignal) =>
+        this.client.send(new CreateTrainingJobCommand(input), { abortSignal }),
+      );
     } catch (err) {
       // The name is derived from the job id, so a training job already holding it is the one an
       // earlier submit of this very job started (its answer lost, or the SDK's own retry of it).
@@ -104,7 +130,14 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
   async poll(job: BackendJob<"sagemaker">): Promise<PollResult> {
     if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
     const name = this.trainingJobNameOf(job);
-    const described = await this.describe(name);
+    let described: DescribeTrainingJobCommandOutput;
+    try {
+      described = await this.describe(name);
+    } catch (err) {
+      // A failed read must not hold the next one back for the poll interval.
+      this.gate.forget(job.id);
+      throw err;
+    }
     const { status, result } = statusOfTrainingJob(described, job.backendState);
     if (isTerminal(status)) this.gate.forget(job.id);
     return {
@@ -118,7 +151,9 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
     const name = this.trainingJobNameOf(job);
     this.gate.forget(job.id);
     try {
-      await this.client.send(new StopTrainingJobCommand({ TrainingJobName: name }));
+      await this.send("StopTrainingJob", (abortSignal) =>
+        this.client.send(new StopTrainingJobCommand({ TrainingJobName: name }), { abortSignal }),
+      );
     } catch (err) {
       // StopTrainingJob refuses a job that is no longer InProgress (already stopping, stopped,
       // completed or failed): there is nothing left to stop, and poll reports how it ended.
@@ -149,7 +184,9 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
 
   private async describe(name: string): Promise<DescribeTrainingJobCommandOutput> {
     try {
-      return await this.client.send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
+      return await this.send("DescribeTrainingJob", (abortSignal) =>
+        this.client.send(new DescribeTrainingJobCommand({ TrainingJobName: name }), { abortSignal }),
+      );
     } catch (err) {
       throw toBackendError("DescribeTrainingJob", err);
     }
@@ -206,6 +243,7 @@ export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
     },
     { name: "TRAINKIT_SAGEMAKER_ENDPOINT", required: false, check: checkEndpoint },
     MIN_POLL_INTERVAL_SETTING,
+    CALL_TIMEOUT_SETTING,
   ]);
   if ("missing" in read) return read;
   const v = read.values;
@@ -218,7 +256,10 @@ export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
         ...(v.TRAINKIT_SAGEMAKER_ENDPOINT ? { endpoint: v.TRAINKIT_SAGEMAKER_ENDPOINT } : {}),
       },
       ctx,
-      { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },
+      {
+        minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS),
+        callTimeoutMs: callTimeoutMs(v.TRAINKIT_BACKEND_CALL_TIMEOUT_MS),
+      },
     ),
   };
 };

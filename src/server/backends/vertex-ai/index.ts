@@ -1,7 +1,9 @@
 import { GoogleAuth } from "google-auth-library";
 import { isTerminal } from "../../../spec";
 import {
+  CALL_TIMEOUT_SETTING,
   type CloudRetryOptions,
+  callTimeoutMs,
   checkEndpoint,
   cloudError,
   DEFAULT_CLOUD_RETRY,
@@ -12,6 +14,7 @@ import {
   minPollIntervalMs,
   PollGate,
   readCloudSettings,
+  withDeadline,
 } from "../cloud-common";
 import {
   type Backend,
@@ -51,6 +54,12 @@ export interface VertexAiBackendOptions {
    * `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
    */
   minPollIntervalMs?: number;
+  /**
+   * The longest one call may take, retries and the credential look-up included; each HTTP attempt
+   * also gets it as its timeout. Defaults to `DEFAULT_CALL_TIMEOUT_MS` (60 s); the factory reads
+   * `TRAINKIT_BACKEND_CALL_TIMEOUT_MS`.
+   */
+  callTimeoutMs?: number;
 }
 
 type Retry = NonNullable<Parameters<GoogleAuth["request"]>[0]["retryConfig"]>;
@@ -67,6 +76,7 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
   private readonly reads: Retry;
   private readonly creates: Retry;
   private readonly gate: PollGate;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly settings: VertexSettings,
@@ -74,6 +84,7 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
     options: VertexAiBackendOptions = {},
   ) {
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
+    this.timeoutMs = options.callTimeoutMs ?? callTimeoutMs(undefined);
     const host = `${settings.region}-aiplatform.googleapis.com`;
     this.auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
     // Service-account keys sign their own scoped JWT instead of trading it at the token endpoint, as
@@ -135,10 +146,17 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
   async poll(job: BackendJob<"vertex-ai">): Promise<PollResult> {
     if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
     const name = this.customJobName(job);
-    const customJob = await this.call<VertexCustomJob>("customJobs.get", this.reads, {
-      method: "GET",
-      url: `${this.base}/v1/${name}`,
-    });
+    let customJob: VertexCustomJob;
+    try {
+      customJob = await this.call<VertexCustomJob>("customJobs.get", this.reads, {
+        method: "GET",
+        url: `${this.base}/v1/${name}`,
+      });
+    } catch (err) {
+      // A failed read must not hold the next one back for the poll interval.
+      this.gate.forget(job.id);
+      throw err;
+    }
     const { status, result } = statusOfCustomJob(customJob, job.backendState);
     if (isTerminal(status)) this.gate.forget(job.id);
     return {
@@ -149,7 +167,17 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
   }
 
   async cancel(job: BackendJob<"vertex-ai">): Promise<void> {
-    const name = this.customJobName(job);
+    // A job whose submit was given up has no recorded name; a CustomJob an attempt made is found by its label.
+    const name = this.hasCustomJobName(job)
+      ? this.customJobName(job)
+      : (await this.findByJobId(job.id))?.name;
+    if (!name) {
+      throw new BackendError(
+        404,
+        "cloud_resource_not_found",
+        `${CLOUD} holds no CustomJob for job ${job.id}`,
+      );
+    }
     this.gate.forget(job.id);
     // FAILED_PRECONDITION: the job already finished or is being cancelled; either way the cancel
     // has nothing left to do, and poll reports the final state.
@@ -159,6 +187,10 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
       { method: "POST", url: `${this.base}/v1/${name}:cancel` },
       ["FAILED_PRECONDITION"],
     );
+  }
+
+  private hasCustomJobName(job: BackendJob<"vertex-ai">): boolean {
+    return typeof (job.backendState?.customJobName ?? job.cloudJobIdentifier?.job_name) === "string";
   }
 
   private customJobName(job: BackendJob<"vertex-ai">): string {
@@ -187,6 +219,22 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
     request: { method: "GET" | "POST"; url: string; data?: unknown; params?: Record<string, unknown> },
     tolerated: readonly string[] = [],
   ): Promise<T> {
+    return withDeadline(
+      CLOUD,
+      action,
+      this.timeoutMs,
+      `that the server reaches ${this.base} and that the Google credentials (GOOGLE_APPLICATION_CREDENTIALS or the metadata server) answer`,
+      (signal) => this.callOnce<T>(action, retryConfig, request, tolerated, signal),
+    );
+  }
+
+  private async callOnce<T>(
+    action: string,
+    retryConfig: Retry,
+    request: { method: "GET" | "POST"; url: string; data?: unknown; params?: Record<string, unknown> },
+    tolerated: readonly string[],
+    signal: AbortSignal,
+  ): Promise<T> {
     let client: Awaited<ReturnType<GoogleAuth["getClient"]>>;
     try {
       client = await this.auth.getClient();
@@ -198,7 +246,13 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
       );
     }
     try {
-      const response = await client.request<T>({ ...request, responseType: "json", retryConfig });
+      const response = await client.request<T>({
+        ...request,
+        responseType: "json",
+        retryConfig,
+        timeout: this.timeoutMs,
+        signal,
+      });
       return response.data;
     } catch (err) {
       const failure = googleFailure(err);
@@ -255,6 +309,7 @@ export const vertexAiBackend: BackendFactory<"vertex-ai"> = (env, ctx) => {
     },
     { name: "TRAINKIT_VERTEX_ENDPOINT", required: false, check: checkEndpoint },
     MIN_POLL_INTERVAL_SETTING,
+    CALL_TIMEOUT_SETTING,
   ]);
   if ("missing" in read) return read;
   const v = read.values;
@@ -268,7 +323,10 @@ export const vertexAiBackend: BackendFactory<"vertex-ai"> = (env, ctx) => {
         ...(v.TRAINKIT_VERTEX_ENDPOINT ? { endpoint: v.TRAINKIT_VERTEX_ENDPOINT } : {}),
       },
       ctx,
-      { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },
+      {
+        minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS),
+        callTimeoutMs: callTimeoutMs(v.TRAINKIT_BACKEND_CALL_TIMEOUT_MS),
+      },
     ),
   };
 };
