@@ -27,9 +27,12 @@ const manifest = JSON.parse(readFileSync(join(before, "package.json"), "utf8"));
 const serverManifest = JSON.parse(readFileSync(join(root, "packages/server/package.json"), "utf8"));
 manifest.dependencies = { ...serverManifest.dependencies, ...manifest.dependencies };
 writeFileSync(join(before, "package.json"), JSON.stringify(manifest, null, 2));
+const beforeOut = join(work, "before-tarball");
+mkdirSync(beforeOut);
+// Both tarballs are named trainkit-<version>.tgz, so the older shape is packed into its own folder.
 const beforeTarball = join(
-  work,
-  run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", work], before).trim(),
+  beforeOut,
+  run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", beforeOut], before).trim(),
 );
 
 const variants = {
