@@ -89,6 +89,8 @@ export interface ServerConfig {
   apiKeys: ApiKeyring;
   /** Set when no keys were configured and a local key was generated or reused. */
   localApiKeyFile: string | undefined;
+  /** `TRAINKIT_API_KEYS_FILE` resolved, when the keys came from it. */
+  apiKeysFile: string | undefined;
 }
 
 export interface ConfigOverrides {
@@ -133,6 +135,7 @@ export function loadConfig(
     );
   }
 
+  let apiKeysFile: string | undefined;
   let keys: Record<string, string[]> | undefined = overrides.apiKeys;
   if (keys) keys = checkKeys(keys, "apiKeys");
   else if (e.TRAINKIT_API_KEYS !== undefined && e.TRAINKIT_API_KEYS.trim() !== "") {
@@ -150,6 +153,7 @@ export function loadConfig(
       );
     }
     keys = parseKeysJson(text, "TRAINKIT_API_KEYS_FILE");
+    apiKeysFile = resolve(cwd, e.TRAINKIT_API_KEYS_FILE);
   }
 
   let localApiKeyFile: string | undefined;
@@ -167,6 +171,7 @@ export function loadConfig(
     bodyLimitBytes: e.TRAINKIT_BODY_LIMIT_BYTES,
     apiKeys: new ApiKeyring(keys),
     localApiKeyFile,
+    apiKeysFile,
   };
 }
 
@@ -276,6 +281,11 @@ export class ApiKeyring {
 
   get size(): number {
     return this.entries.length;
+  }
+
+  /** Every account some key may act for. */
+  accountIds(): string[] {
+    return [...new Set(this.entries.flatMap((entry) => [...entry.accounts]))].sort();
   }
 
   /** The accounts the key may act for, or null when the key is not known. */

@@ -67,6 +67,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   try {
     backends = buildBackends(env, {
       dataDir: config.dataDir,
+      accounts: config.apiKeys.accountIds(),
+      protectedPaths: [config.localApiKeyFile, config.apiKeysFile].filter((p) => p !== undefined),
       notify: (jobId) => reconciler?.notify(jobId),
       log: {
         info: (o, m) => log.info(o, m),
