@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +20,31 @@ import {
 import { readLocalSettings } from "../../src/server/backends/local/settings";
 import type { BackendContext, BackendJob, PollResult, SubmitResult } from "../../src/server/backends/types";
 import { CREATE_JOB_REQUESTS, type CreateJobRequest, type JobStatus } from "../../src/spec";
+
+const WATCHDOG_SECONDS = 20;
+
+/**
+ * Runs `work` under a separate process that kills this test process if `work` has not settled in
+ * time. A synchronous hang blocks this process's event loop, so vitest's own timeout could never fire.
+ */
+export async function withinWatchdog<T>(what: string, work: () => Promise<T>): Promise<T> {
+  const watchdog = spawn(
+    process.execPath,
+    [
+      "-e",
+      `setTimeout(() => {
+        console.error(${JSON.stringify(`${what} did not return within ${WATCHDOG_SECONDS} s; killing the test process`)});
+        process.kill(${process.pid}, "SIGKILL");
+      }, ${WATCHDOG_SECONDS * 1000})`,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  try {
+    return await work();
+  } finally {
+    watchdog.kill("SIGKILL");
+  }
+}
 
 /** Where the Node.js running the tests is installed. */
 export const NODE_PREFIX = dirname(dirname(process.execPath));
@@ -58,7 +84,7 @@ export class LocalHarness {
    * A backend over this data directory, as the server would build it from `env`. A sandbox shows the
    * Node.js that runs these tests too, as test jobs are Node.js programs.
    */
-  backend(env: NodeJS.ProcessEnv = {}): LocalBackend {
+  backend(env: NodeJS.ProcessEnv = {}, context: Partial<BackendContext> = {}): LocalBackend {
     const serverEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -69,7 +95,7 @@ export class LocalHarness {
         : {}),
       ...env,
     };
-    const backend = new LocalBackend(readLocalSettings(serverEnv), serverEnv, this.ctx);
+    const backend = new LocalBackend(readLocalSettings(serverEnv), serverEnv, { ...this.ctx, ...context });
     this.backends.push(backend);
     return backend;
   }

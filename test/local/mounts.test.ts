@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BackendError } from "../../src/server/backends/types";
-import { LocalHarness, localJob, pollUntil } from "../helpers/local-harness";
+import { LocalHarness, localJob, pollUntil, withinWatchdog } from "../helpers/local-harness";
 
 let h: LocalHarness;
 beforeEach(() => {
@@ -12,31 +11,6 @@ beforeEach(() => {
 afterEach(async () => {
   await h.dispose();
 });
-
-const WATCHDOG_SECONDS = 20;
-
-/**
- * Runs `work` under a separate process that kills this test process if `work` has not settled in
- * time. A synchronous hang blocks this process's event loop, so vitest's own timeout could never fire.
- */
-async function withinWatchdog<T>(what: string, work: () => Promise<T>): Promise<T> {
-  const watchdog = spawn(
-    process.execPath,
-    [
-      "-e",
-      `setTimeout(() => {
-        console.error(${JSON.stringify(`${what} did not return within ${WATCHDOG_SECONDS} s; killing the test process`)});
-        process.kill(${process.pid}, "SIGKILL");
-      }, ${WATCHDOG_SECONDS * 1000})`,
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-  try {
-    return await work();
-  } finally {
-    watchdog.kill("SIGKILL");
-  }
-}
 
 function writableMountJob(sourceUri: string) {
   return localJob({

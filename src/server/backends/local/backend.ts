@@ -345,6 +345,7 @@ export class LocalBackend implements Backend<"local"> {
           chownSync(level, user.uid, user.gid);
           chmodSync(level, 0o2770);
         }
+        refuseUnreachable(real, user, field);
       }
       return { path: real, readOnly: mount.read_only };
     });
@@ -575,6 +576,27 @@ function ensureWorkRoot(path: string): void {
     );
   }
   chmodSync(path, 0o711);
+}
+
+/**
+ * Refuses a mount the job's own user could not reach: a directory above it that neither others nor
+ * the account's group may pass through would only fail later, inside the job, as "permission denied".
+ */
+function refuseUnreachable(path: string, user: JobUser, field: string): void {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const stat = statSync(dir);
+    const passes = stat.uid === user.uid || (stat.gid === user.gid ? stat.mode & 0o010 : stat.mode & 0o001);
+    if (!passes) {
+      throw new BackendError(
+        400,
+        "invalid_mount",
+        `${field}: ${path} cannot be reached by the job, which runs as a user of its own: ${dir} (mode ` +
+          `${(stat.mode & 0o7777).toString(8).padStart(4, "0")}) lets no other user through; allow it ` +
+          `(chmod o+x ${dir}) or name a directory others can reach`,
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
 }
 
 /** Stops every process of a job whose supervisor is gone, as the supervisor would have. */
