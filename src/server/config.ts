@@ -13,6 +13,12 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_RECONCILE_INTERVAL_MS = 2000;
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * How long a replica's claim on a job it is submitting holds before another replica may take the
+ * job over, should the first have died mid-submit. Backends find an existing native job on a second
+ * submit, so a claim taken over from a replica that was only slow starts nothing twice.
+ */
+export const DEFAULT_SUBMIT_LEASE_MS = 20_000;
 
 /**
  * A setting that stops the server at start: names the variable, the bad value and the fix.
@@ -64,6 +70,7 @@ const EnvSchema = z.object({
   TRAINKIT_API_KEYS_FILE: z.string().min(1, "must not be empty").optional(),
   TRAINKIT_RECONCILE_INTERVAL_MS: positiveMs(50).default(DEFAULT_RECONCILE_INTERVAL_MS),
   TRAINKIT_BODY_LIMIT_BYTES: positiveMs(1024).default(DEFAULT_BODY_LIMIT_BYTES),
+  TRAINKIT_SUBMIT_LEASE_MS: positiveMs(1000).default(DEFAULT_SUBMIT_LEASE_MS),
 });
 
 /** How to fix each variable, appended to its error. */
@@ -75,6 +82,7 @@ const FIXES: Record<string, string> = {
     "set it to a URL such as postgresql://user@host:5432/db, or unset it to use the embedded store",
   TRAINKIT_RECONCILE_INTERVAL_MS: "set it to a whole number of milliseconds such as 2000",
   TRAINKIT_BODY_LIMIT_BYTES: "set it to a whole number of bytes such as 1048576",
+  TRAINKIT_SUBMIT_LEASE_MS: "set it to a whole number of milliseconds such as 20000",
   TRAINKIT_API_KEYS: 'set it to a JSON object such as {"<api-key>": ["<account-id>"]}',
   TRAINKIT_API_KEYS_FILE: 'point it to a readable JSON file such as {"<api-key>": ["<account-id>"]}',
 };
@@ -86,6 +94,8 @@ export interface ServerConfig {
   databaseUrl: string | undefined;
   reconcileIntervalMs: number;
   bodyLimitBytes: number;
+  /** How long a submit claim holds before another replica may take the job over. */
+  submitLeaseMs: number;
   apiKeys: ApiKeyring;
   /** Set when no keys were configured and a local key was generated or reused. */
   localApiKeyFile: string | undefined;
@@ -169,6 +179,7 @@ export function loadConfig(
     databaseUrl: overrides.databaseUrl ?? e.DATABASE_URL,
     reconcileIntervalMs: overrides.reconcileIntervalMs ?? e.TRAINKIT_RECONCILE_INTERVAL_MS,
     bodyLimitBytes: e.TRAINKIT_BODY_LIMIT_BYTES,
+    submitLeaseMs: e.TRAINKIT_SUBMIT_LEASE_MS,
     apiKeys: new ApiKeyring(keys),
     localApiKeyFile,
     apiKeysFile,

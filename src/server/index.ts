@@ -78,6 +78,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     reconciler = new Reconciler(store, backends, {
       intervalMs: config.reconcileIntervalMs,
+      submitLeaseMs: config.submitLeaseMs,
       log: {
         info: (o, m) => log.info(o, m),
         warn: (o, m) => log.warn(o, m),

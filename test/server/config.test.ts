@@ -72,6 +72,7 @@ describe("configuration from the environment", () => {
       databaseUrl: undefined,
       reconcileIntervalMs: 2000,
       bodyLimitBytes: 1024 * 1024,
+      submitLeaseMs: 20_000,
     });
   });
 

@@ -8,10 +8,12 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   statSync,
   unlinkSync,
   watch,
 } from "node:fs";
+import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
 import type { JobLogs, JobLogsQuery, JobResult } from "../../../spec";
@@ -64,6 +66,28 @@ export interface LocalBackendState extends Record<string, unknown> {
   job_dir: string;
   supervisor: ProcessRef;
   process?: ProcessRef;
+  /** The replica that started the job: only it supervises, tracks and reports the job. */
+  owner?: Owner;
+}
+
+/** A replica of the server, as far as local jobs go: its machine (and boot) and its data directory. */
+export interface Owner {
+  host: string;
+  /** The kernel's id of this boot: a machine that restarted runs none of the processes it recorded. */
+  boot_id: string;
+  data_dir: string;
+}
+
+type Place = { kind: "own" | "sibling"; dir: string } | { kind: "remote"; owner: Owner };
+
+function thisReplica(dataDir: string): Owner {
+  let bootId = "";
+  try {
+    bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    // Without /proc the host name alone tells machines apart.
+  }
+  return { host: hostname(), boot_id: bootId, data_dir: dataDir };
 }
 
 /** Everything known about a job from its directory. */
@@ -89,6 +113,7 @@ export class LocalBackend implements Backend<"local"> {
   /** Where jobs that run as users of their own get their working directories (the root is not theirs to reach). */
   readonly workRoot: string | null;
   private readonly paths: PathRules;
+  private readonly owner: Owner;
   private readonly active = new Set<string>();
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly children = new Map<string, ChildProcess>();
@@ -101,6 +126,7 @@ export class LocalBackend implements Backend<"local"> {
   ) {
     this.root = join(ctx.dataDir, "local");
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.owner = thisReplica(ctx.dataDir);
     this.isolation = detectIsolation(settings, serverEnv.PATH);
     const accounts = ctx.accounts ?? [];
     if (this.isolation.mode === "none" && accounts.length > 1) {
@@ -188,51 +214,59 @@ export class LocalBackend implements Backend<"local"> {
     // Only the program is logged: arguments may carry tokens.
     this.ctx.log.info({ jobId: job.id, supervisorPid: pid, program: spec.argv[0] }, "local job started");
     return {
-      cloudJobIdentifier: { job_dir: dir, supervisor_pid: String(pid) },
-      backendState: { job_dir: dir, supervisor: launch.supervisor },
+      cloudJobIdentifier: { job_dir: dir, supervisor_pid: String(pid), host: this.owner.host },
+      backendState: { job_dir: dir, supervisor: launch.supervisor, owner: this.owner },
       status: "IN_PROGRESS",
     };
   }
 
   async poll(job: LocalJob): Promise<PollResult> {
-    const seen = this.observe(job.id);
+    const place = this.placeOf(job);
+    // A job another replica started on another machine is that replica's to report: its processes
+    // and files are not here, and their absence says nothing about how the job is doing.
+    if (place.kind === "remote") return { status: "IN_PROGRESS" };
+    const own = place.kind === "own";
+    const seen = this.observe(job.id, place.dir);
     const state = this.stateOf(seen, job);
     const ended = this.endedResult(seen, job);
     if (ended !== null) {
-      this.untrack(job.id);
+      if (own) this.untrack(job.id);
       return { ...ended, ...(state ? { backendState: state } : {}) };
     }
     const supervisor = seen.status?.supervisor ?? seen.launch?.supervisor ?? state?.supervisor;
     if (supervisor !== undefined && isRunning(supervisor)) {
-      this.track(job.id);
+      if (own) this.track(job.id);
       return { status: "IN_PROGRESS", ...(state ? { backendState: state } : {}) };
     }
     // The supervisor is gone. It may have written its final record between the two reads above.
-    const again = this.observe(job.id);
+    const again = this.observe(job.id, place.dir);
     const endedNow = this.endedResult(again, job);
     if (endedNow !== null) {
-      this.untrack(job.id);
+      if (own) this.untrack(job.id);
       return endedNow;
     }
     const orphan = again.status?.process ?? state?.process;
     if (orphan !== undefined && isRunning(orphan)) {
-      this.track(job.id);
+      if (own) this.track(job.id);
       this.stopOrphanIfDue(job, again, orphan);
       return { status: "IN_PROGRESS", ...(state ? { backendState: state } : {}) };
     }
-    this.untrack(job.id);
+    if (own) this.untrack(job.id);
     if (again.stop !== null) return this.stoppedResult(again.stop.reason, job);
     return { status: "FAILED", result: { failure_reason: this.goneReason(again, supervisor, orphan) } };
   }
 
   async cancel(job: LocalJob): Promise<void> {
-    const dir = this.jobDir(job.id);
+    const place = this.placeOf(job);
+    // The replica that started it carries out the cancel recorded in the store.
+    if (place.kind === "remote") return;
+    const dir = place.dir;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     createExclusive(jobFile(dir, "stop"), {
       reason: "canceled",
       requested_at: new Date().toISOString(),
     } satisfies StopRecord);
-    const seen = this.observe(job.id);
+    const seen = this.observe(job.id, dir);
     if (seen.status?.state === "ended") return;
     const supervisor = seen.status?.supervisor ?? seen.launch?.supervisor;
     if (supervisor !== undefined && isRunning(supervisor)) {
@@ -249,7 +283,16 @@ export class LocalBackend implements Backend<"local"> {
 
   /** The last lines of a job's stdout or stderr. */
   async logs(job: LocalJob, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
-    const path = jobFile(this.jobDir(job.id), query.stream);
+    const place = this.placeOf(job);
+    if (place.kind === "remote") {
+      throw new BackendError(
+        409,
+        "local_job_on_another_replica",
+        `job ${job.id} runs on ${place.owner.host}, under the replica whose data directory is ${place.owner.data_dir}; ` +
+          "its logs are there: ask that replica, or read them on that machine",
+      );
+    }
+    const path = jobFile(place.dir, query.stream);
     try {
       return { job_id: job.id, stream: query.stream, lines: tailLines(path, query.tail, LOGS_MAX_BYTES) };
     } catch (err) {
@@ -283,8 +326,26 @@ export class LocalBackend implements Backend<"local"> {
     return join(this.root, jobId);
   }
 
-  private observe(jobId: string): Observed {
-    const dir = this.jobDir(jobId);
+  /**
+   * Where a job's files are: here, under another replica's data directory on this same machine
+   * (whose processes are visible from here too), or on another machine.
+   */
+  private placeOf(job: LocalJob): Place {
+    const owner = (job.backendState as Partial<LocalBackendState> | null)?.owner;
+    const state = job.backendState as Partial<LocalBackendState> | null;
+    if (owner === undefined || owner.data_dir === this.ctx.dataDir)
+      return { kind: "own", dir: this.jobDir(job.id) };
+    if (
+      owner.host === this.owner.host &&
+      owner.boot_id === this.owner.boot_id &&
+      state?.job_dir !== undefined
+    ) {
+      return { kind: "sibling", dir: state.job_dir };
+    }
+    return { kind: "remote", owner };
+  }
+
+  private observe(jobId: string, dir: string = this.jobDir(jobId)): Observed {
     return {
       dir,
       launch: readJson<LaunchRecord>(jobFile(dir, "launch")),
@@ -303,11 +364,13 @@ export class LocalBackend implements Backend<"local"> {
       cloudJobIdentifier: {
         job_dir: seen.dir,
         ...(supervisor ? { supervisor_pid: String(supervisor.pid) } : {}),
+        host: this.owner.host,
       },
       ...(supervisor
         ? {
             backendState: {
               job_dir: seen.dir,
+              owner: this.owner,
               supervisor,
               ...(seen.status?.process ? { process: seen.status.process } : {}),
             },
@@ -322,7 +385,12 @@ export class LocalBackend implements Backend<"local"> {
     const supervisor = seen.status?.supervisor ?? seen.launch?.supervisor ?? previous?.supervisor;
     if (supervisor === undefined) return null;
     const proc = seen.status?.process ?? previous?.process;
-    return { job_dir: seen.dir, supervisor, ...(proc ? { process: proc } : {}) };
+    return {
+      job_dir: seen.dir,
+      supervisor,
+      ...(proc ? { process: proc } : {}),
+      ...(previous?.owner ? { owner: previous.owner } : {}),
+    };
   }
 
   /**
