@@ -12,6 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LocalBackend } from "../../src/server/backends/local";
 import { detectIsolation, type Isolation } from "../../src/server/backends/local/isolation";
 import { LOG_PIECE_CHARS } from "../../src/server/backends/local/logs";
 import { readLocalSettings } from "../../src/server/backends/local/settings";
@@ -363,6 +364,30 @@ describe.each(HOST.ownUsers ? ["auto"] : [])("a mount a job of its own user cann
       `storage_mounts[0].source_uri: ${join(closed, "out")} cannot be reached by the job, which runs as a user of its own: ` +
         `${closed} (mode 0700) lets no other user through; allow it (chmod o+x ${closed}) or name a directory others can reach`,
     );
+  });
+});
+
+describe.each(HOST.ownUsers ? ["auto"] : [])("a data directory other users cannot reach (%s)", () => {
+  it("puts the jobs' own directories in the temporary directory instead, where their users can work", async () => {
+    const closed = tempDir("trainkit-closed-");
+    chmodSync(closed, 0o700);
+    const dataDir = join(closed, "data");
+    const serverEnv = {
+      PATH: process.env.PATH,
+      TRAINKIT_LOCAL_SANDBOX_PATHS: `/usr,/bin,/lib,/lib64,/etc,${NODE_PREFIX}`,
+    };
+    const backend = new LocalBackend(readLocalSettings(serverEnv), serverEnv, { ...h.ctx, dataDir });
+    try {
+      expect(backend.workRoot).toMatch(new RegExp(`^${tmpdir()}/trainkit-work-[0-9a-f]{16}$`));
+      const job = nodeJob(`require("node:fs").writeFileSync("note.txt", "ok"); console.log(process.cwd())`);
+      await backend.submit(job);
+      const done = await pollUntil(backend, job, ["COMPLETED", "FAILED"]);
+      expect(done.status, done.result?.failure_reason).toBe("COMPLETED");
+      expect(readFileSync(join(backend.workRoot!, job.id, "note.txt"), "utf8")).toBe("ok");
+    } finally {
+      await backend.close();
+      rmSync(backend.workRoot!, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   chownSync,
@@ -13,7 +14,7 @@ import {
   unlinkSync,
   watch,
 } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
 import type { JobLogs, JobLogsQuery, JobResult } from "../../../spec";
@@ -136,9 +137,7 @@ export class LocalBackend implements Backend<"local"> {
           "install bubblewrap (apt-get install bubblewrap), serve a single account, or leave local out of TRAINKIT_BACKENDS.",
       );
     }
-    this.workRoot = this.isolation.ownUsers
-      ? join(dirname(ctx.dataDir), `${basename(ctx.dataDir)}-work`)
-      : null;
+    this.workRoot = this.isolation.ownUsers ? chooseWorkRoot(ctx.dataDir) : null;
     if (this.workRoot !== null) ensureWorkRoot(this.workRoot);
     this.paths = {
       allowedRoots: settings.allowedRoots,
@@ -413,7 +412,7 @@ export class LocalBackend implements Backend<"local"> {
           chownSync(level, user.uid, user.gid);
           chmodSync(level, 0o2770);
         }
-        refuseUnreachable(real, user, field);
+        refuseUnreachable(real, user, field, "invalid_mount");
       }
       return { path: real, readOnly: mount.read_only };
     });
@@ -428,6 +427,7 @@ export class LocalBackend implements Backend<"local"> {
           `job_config.working_dir: ${workingDir} is not an existing directory; create it or name another`,
         );
       }
+      if (user !== null) refuseUnreachable(given, user, "job_config.working_dir", "invalid_working_dir");
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (given !== undefined) return { cwd: given, own: false, mounts };
@@ -650,21 +650,43 @@ function ensureWorkRoot(path: string): void {
  * Refuses a mount the job's own user could not reach: a directory above it that neither others nor
  * the account's group may pass through would only fail later, inside the job, as "permission denied".
  */
-function refuseUnreachable(path: string, user: JobUser, field: string): void {
+function refuseUnreachable(path: string, user: JobUser, field: string, code: string): void {
+  const dir = closedAbove(path, user);
+  if (dir === null) return;
+  const mode = (statSync(dir).mode & 0o7777).toString(8).padStart(4, "0");
+  throw new BackendError(
+    400,
+    code,
+    `${field}: ${path} cannot be reached by the job, which runs as a user of its own: ${dir} (mode ` +
+      `${mode}) lets no other user through; allow it (chmod o+x ${dir}) or name a directory others can reach`,
+  );
+}
+
+/** The first directory above `path` that `user` may not pass through, or null when there is none. */
+function closedAbove(path: string, user: JobUser | null): string | null {
   for (let dir = dirname(path); ; dir = dirname(dir)) {
     const stat = statSync(dir);
-    const passes = stat.uid === user.uid || (stat.gid === user.gid ? stat.mode & 0o010 : stat.mode & 0o001);
-    if (!passes) {
-      throw new BackendError(
-        400,
-        "invalid_mount",
-        `${field}: ${path} cannot be reached by the job, which runs as a user of its own: ${dir} (mode ` +
-          `${(stat.mode & 0o7777).toString(8).padStart(4, "0")}) lets no other user through; allow it ` +
-          `(chmod o+x ${dir}) or name a directory others can reach`,
-      );
-    }
-    if (dirname(dir) === dir) return;
+    const passes =
+      user !== null && stat.uid === user.uid
+        ? true
+        : user !== null && stat.gid === user.gid
+          ? (stat.mode & 0o010) !== 0
+          : (stat.mode & 0o001) !== 0;
+    if (!passes) return dir;
+    if (dirname(dir) === dir) return null;
   }
+}
+
+/**
+ * Where the working directories of jobs with users of their own go: beside the data directory when
+ * other users can get there (`<data dir>-work`), else (a data directory under `/root`, say) in the
+ * temporary directory, under a name derived from the data directory.
+ */
+function chooseWorkRoot(dataDir: string): string {
+  const beside = join(dirname(dataDir), `${basename(dataDir)}-work`);
+  if (closedAbove(beside, null) === null) return beside;
+  const tag = createHash("sha256").update(dataDir).digest("hex").slice(0, 16);
+  return join(tmpdir(), `trainkit-work-${tag}`);
 }
 
 /** Stops every process of a job whose supervisor is gone, as the supervisor would have. */
