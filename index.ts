@@ -12,7 +12,8 @@ import { quickstartJobRequest } from "trainkit/quickstart";
 const config = new pulumi.Config("trainkit");
 const example = path.join(__dirname, "examples", "quickstart");
 const dataDir = path.resolve(process.env.TRAINKIT_DATA_DIR ?? ".trainkit");
-const outputDir = path.resolve(config.get("outputDir") ?? path.join(dataDir, "runs", "pulumi-quickstart"));
+// Beside the server's data directory, not in it: no job may reach the server's own files.
+const outputDir = path.resolve(config.get("outputDir") ?? `${dataDir}-runs/pulumi-quickstart`);
 const job = quickstartJobRequest({ outputDir, exampleDir: example });
 
 /**

@@ -22,6 +22,12 @@ export const DEFAULT_READY_MAX_PASS_AGE_MS = 30_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+/**
+ * How long a replica's claim on a job it is submitting holds before another replica may take the
+ * job over, should the first have died mid-submit. Backends find an existing native job on a second
+ * submit, so a claim taken over from a replica that was only slow starts nothing twice.
+ */
+export const DEFAULT_SUBMIT_LEASE_MS = 20_000;
 
 /**
  * A setting that stops the server at start: names the variable, the bad value and the fix.
@@ -87,6 +93,7 @@ const EnvSchema = z.object({
   TRAINKIT_REQUEST_TIMEOUT_MS: positiveMs(100).default(DEFAULT_REQUEST_TIMEOUT_MS),
   TRAINKIT_HEADERS_TIMEOUT_MS: positiveMs(100).default(DEFAULT_HEADERS_TIMEOUT_MS),
   TRAINKIT_SHUTDOWN_TIMEOUT_MS: positiveMs(100).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  TRAINKIT_SUBMIT_LEASE_MS: positiveMs(1000).default(DEFAULT_SUBMIT_LEASE_MS),
 });
 
 /** How to fix each variable, appended to its error. */
@@ -107,6 +114,7 @@ const FIXES: Record<string, string> = {
   TRAINKIT_REQUEST_TIMEOUT_MS: "set it to a whole number of milliseconds such as 30000",
   TRAINKIT_HEADERS_TIMEOUT_MS: "set it to a whole number of milliseconds such as 10000",
   TRAINKIT_SHUTDOWN_TIMEOUT_MS: "set it to a whole number of milliseconds such as 10000",
+  TRAINKIT_SUBMIT_LEASE_MS: "set it to a whole number of milliseconds such as 20000",
   TRAINKIT_API_KEYS: 'set it to a JSON object such as {"<api-key>": ["<account-id>"]}',
   TRAINKIT_API_KEYS_FILE: 'point it to a readable JSON file such as {"<api-key>": ["<account-id>"]}',
 };
@@ -136,9 +144,13 @@ export interface ServerConfig {
   headersTimeoutMs: number;
   /** Time SIGTERM waits for a clean shutdown before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** How long a submit claim holds before another replica may take the job over. */
+  submitLeaseMs: number;
   apiKeys: ApiKeyring;
   /** Set when no keys were configured and a local key was generated or reused. */
   localApiKeyFile: string | undefined;
+  /** `TRAINKIT_API_KEYS_FILE` resolved, when the keys came from it. */
+  apiKeysFile: string | undefined;
 }
 
 export interface ConfigOverrides {
@@ -183,6 +195,7 @@ export function loadConfig(
     );
   }
 
+  let apiKeysFile: string | undefined;
   let keys: Record<string, string[]> | undefined = overrides.apiKeys;
   if (keys) keys = checkKeys(keys, "apiKeys");
   else if (e.TRAINKIT_API_KEYS !== undefined && e.TRAINKIT_API_KEYS.trim() !== "") {
@@ -200,6 +213,7 @@ export function loadConfig(
       );
     }
     keys = parseKeysJson(text, "TRAINKIT_API_KEYS_FILE");
+    apiKeysFile = resolve(cwd, e.TRAINKIT_API_KEYS_FILE);
   }
 
   let localApiKeyFile: string | undefined;
@@ -224,8 +238,10 @@ export function loadConfig(
     requestTimeoutMs: e.TRAINKIT_REQUEST_TIMEOUT_MS,
     headersTimeoutMs: e.TRAINKIT_HEADERS_TIMEOUT_MS,
     shutdownTimeoutMs: e.TRAINKIT_SHUTDOWN_TIMEOUT_MS,
+    submitLeaseMs: e.TRAINKIT_SUBMIT_LEASE_MS,
     apiKeys: new ApiKeyring(keys),
     localApiKeyFile,
+    apiKeysFile,
   };
 }
 
@@ -335,6 +351,11 @@ export class ApiKeyring {
 
   get size(): number {
     return this.entries.length;
+  }
+
+  /** Every account some key may act for. */
+  accountIds(): string[] {
+    return [...new Set(this.entries.flatMap((entry) => [...entry.accounts]))].sort();
   }
 
   /** The accounts the key may act for, or null when the key is not known. */

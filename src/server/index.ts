@@ -78,6 +78,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   try {
     backends = buildBackends(env, {
       dataDir: config.dataDir,
+      accounts: config.apiKeys.accountIds(),
+      protectedPaths: [config.localApiKeyFile, config.apiKeysFile].filter((p) => p !== undefined),
       notify: (jobId) => reconciler?.notify(jobId),
       log: {
         info: (o, m) => log.info(o, m),
@@ -91,6 +93,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       concurrency: config.reconcileConcurrency,
       submitMaxAttempts: config.submitMaxAttempts,
       submitTimeoutMs: config.submitTimeoutMs,
+      submitLeaseMs: config.submitLeaseMs,
       log: {
         info: (o, m) => log.info(o, m),
         warn: (o, m) => log.warn(o, m),

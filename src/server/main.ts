@@ -1,11 +1,17 @@
 #!/usr/bin/env node
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { quickstartJobRequest } from "../quickstart";
 import { LOCAL_ACCOUNT_ID } from "./config";
 import { ConfigError, type RunningServer, startServer } from "./index";
 
+/** Where the quickstart printed at start writes its model: `<data dir>-runs/quickstart-output`. */
+export function quickstartOutputDir(dataDir: string): string {
+  return join(dirname(dataDir), `${basename(dataDir)}-runs`, "quickstart-output");
+}
+
 function quickstartCurls(url: string, keyFile: string, dataDir: string): string {
-  const outputDir = join(dataDir, "runs", "quickstart-output");
+  // Beside the data directory, not in it: no job may reach the server's own files.
+  const outputDir = quickstartOutputDir(dataDir);
   const body = quickstartJobRequest({ outputDir });
   const auth = `-H "x-api-key: $(cat ${keyFile})" -H "x-selected-account-id: ${LOCAL_ACCOUNT_ID}"`;
   return [

@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { LocalBackend } from "../../src/server/backends/local";
+import { dirname, join } from "node:path";
+import { LOCAL_SETTING_DEFAULTS, LocalBackend } from "../../src/server/backends/local";
 import {
   jobFile,
   type LaunchRecord,
@@ -14,17 +15,60 @@ import {
   liveGroupMembers,
   signalGroup,
   signalProcess,
+  signalUser,
 } from "../../src/server/backends/local/proc";
 import { readLocalSettings } from "../../src/server/backends/local/settings";
 import type { BackendContext, BackendJob, PollResult, SubmitResult } from "../../src/server/backends/types";
 import { CREATE_JOB_REQUESTS, type CreateJobRequest, type JobStatus } from "../../src/spec";
 
+const WATCHDOG_SECONDS = 20;
+
+/**
+ * Runs `work` under a separate process that kills this test process if `work` has not settled in
+ * time. A synchronous hang blocks this process's event loop, so vitest's own timeout could never fire.
+ */
+export async function withinWatchdog<T>(what: string, work: () => Promise<T>): Promise<T> {
+  const watchdog = spawn(
+    process.execPath,
+    [
+      "-e",
+      `setTimeout(() => {
+        console.error(${JSON.stringify(`${what} did not return within ${WATCHDOG_SECONDS} s; killing the test process`)});
+        process.kill(${process.pid}, "SIGKILL");
+      }, ${WATCHDOG_SECONDS * 1000})`,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  try {
+    return await work();
+  } finally {
+    watchdog.kill("SIGKILL");
+  }
+}
+
+/** Where the Node.js running the tests is installed. */
+export const NODE_PREFIX = dirname(dirname(process.execPath));
+
 /** A real BackendContext over a fresh data directory, recording every notify. */
 export class LocalHarness {
   readonly dataDir = mkdtempSync(join(tmpdir(), "trainkit-local-"));
+  /**
+   * A directory for a test's mounts and working directories, apart from the data directory (which no
+   * job may reach), and writable by every user, as jobs may run as users of their own.
+   */
+  readonly filesDir = mkdtempSync(join(tmpdir(), "trainkit-files-"));
   readonly notified: string[] = [];
   readonly logged: { level: string; obj: object; msg?: string }[] = [];
   private readonly backends: LocalBackend[] = [];
+
+  constructor() {
+    chmodSync(this.filesDir, 0o777);
+  }
+
+  /** `filesDir` as a writable mount, so that a job in a sandbox can reach it. */
+  filesMount() {
+    return { source_uri: this.filesDir, mount_path: "/mnt/files" };
+  }
 
   readonly ctx: BackendContext = {
     dataDir: this.dataDir,
@@ -36,10 +80,22 @@ export class LocalHarness {
     },
   };
 
-  /** A backend over this data directory, as the server would build it from `env`. */
-  backend(env: NodeJS.ProcessEnv = {}): LocalBackend {
-    const serverEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-    const backend = new LocalBackend(readLocalSettings(serverEnv), serverEnv, this.ctx);
+  /**
+   * A backend over this data directory, as the server would build it from `env`. A sandbox shows the
+   * Node.js that runs these tests too, as test jobs are Node.js programs.
+   */
+  backend(env: NodeJS.ProcessEnv = {}, context: Partial<BackendContext> = {}): LocalBackend {
+    const serverEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TRAINKIT_LOCAL_SANDBOX_PATHS: [...LOCAL_SETTING_DEFAULTS.sandboxPaths, NODE_PREFIX].join(","),
+      // Lets the same tests run under a weaker isolation than the host allows, as another host would.
+      ...(process.env.TRAINKIT_LOCAL_ISOLATION
+        ? { TRAINKIT_LOCAL_ISOLATION: process.env.TRAINKIT_LOCAL_ISOLATION }
+        : {}),
+      ...env,
+    };
+    const backend = new LocalBackend(readLocalSettings(serverEnv), serverEnv, { ...this.ctx, ...context });
     this.backends.push(backend);
     return backend;
   }
@@ -57,8 +113,11 @@ export class LocalHarness {
       if (status?.process && liveGroupMembers(status.process.pid).length > 0) {
         signalGroup(status.process.pid, "SIGKILL");
       }
+      if (status?.uid !== undefined) signalUser(status.uid, "SIGKILL");
     }
     rmSync(this.dataDir, { recursive: true, force: true });
+    rmSync(`${this.dataDir}-work`, { recursive: true, force: true });
+    rmSync(this.filesDir, { recursive: true, force: true });
   }
 }
 

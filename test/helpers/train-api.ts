@@ -1,14 +1,46 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server";
 import { seedEmbeddedStore } from "./store-template";
 
 export const TEST_ACCOUNT_ID = "acct-1";
 
 const REPO_ROOT = resolve(__dirname, "..", "..");
+
+/**
+ * The settings every test server gets: local jobs are Node.js programs, so a sandbox must show the
+ * Node.js that runs the tests.
+ */
+const TEST_LOCAL_ENV = {
+  TRAINKIT_LOCAL_SANDBOX_PATHS: `/usr,/bin,/sbin,/lib,/lib64,/etc,/opt,${dirname(dirname(process.execPath))}`,
+};
+
+/**
+ * The directory beside the data directory where tests' local jobs leave files (`<data dir>-files`):
+ * jobs cannot reach the data directory itself, may run as users of their own, and in a sandbox see
+ * only what they mount (see `filesMount`).
+ */
+export function filesDirOf(dataDir: string): string {
+  const dir = `${dataDir}-files`;
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+/** The files directory as a writable mount, for a local job that writes there. */
+export function filesMount(api: { dataDir: string }) {
+  return { source_uri: filesDirOf(api.dataDir), mount_path: "/mnt/files" };
+}
+
+/** The data directory and what the server and tests keep beside it. */
+export function removeDataDir(dataDir: string): void {
+  for (const dir of [dataDir, `${dataDir}-work`, `${dataDir}-runs`, `${dataDir}-files`]) {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export function newApiKey(): string {
   return `tk_test_${randomBytes(18).toString("base64url")}`;
@@ -39,8 +71,8 @@ export async function startTrainApi(opts: StartTrainApiOptions = {}): Promise<Tr
   const server = await startServer({
     reconcileIntervalMs: 200,
     // Settings come from the options, never from the environment of whoever runs the tests.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
     ...serverOptions,
+    env: { ...TEST_LOCAL_ENV, ...(serverOptions.env ?? { PATH: process.env.PATH, HOME: process.env.HOME }) },
     host: "127.0.0.1",
     port: 0,
     dataDir,
@@ -54,7 +86,7 @@ export async function startTrainApi(opts: StartTrainApiOptions = {}): Promise<Tr
     server,
     close: async () => {
       await server.close();
-      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) removeDataDir(dataDir);
     },
   };
 }
@@ -101,6 +133,7 @@ export async function spawnTrainApi(opts: SpawnTrainApiOptions = {}): Promise<Sp
       TRAINKIT_DATA_DIR: dataDir,
       TRAINKIT_API_KEYS: JSON.stringify({ [apiKey]: [TEST_ACCOUNT_ID] }),
       TRAINKIT_RECONCILE_INTERVAL_MS: "200",
+      ...TEST_LOCAL_ENV,
       ...opts.env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  for (const dir of [dataDir, `${dataDir}-runs`]) rmSync(dir, { recursive: true, force: true });
 });
 
 // What `pulumi up` does with `typescript: true`: register the ts-node @pulumi/pulumi ships (with
@@ -93,7 +93,7 @@ describe("the root Pulumi program", () => {
       storageMounts: [
         { sourceUri: pathToFileURL(path.join(example, "data")).href, mountPath: "/mnt/data", readOnly: true },
         {
-          sourceUri: pathToFileURL(path.join(dataDir, "runs", "pulumi-quickstart")).href,
+          sourceUri: pathToFileURL(path.join(`${dataDir}-runs`, "pulumi-quickstart")).href,
           mountPath: "/mnt/output",
           readOnly: false,
         },
@@ -117,7 +117,7 @@ describe("the root Pulumi program", () => {
       const created = await host.create(job.urn, checked.inputs);
       expect(created.outputs).toMatchObject({ status: "COMPLETED", name: "quickstart" });
       const metrics = JSON.parse(
-        readFileSync(path.join(dataDir, "runs", "pulumi-quickstart", "metrics.json"), "utf8"),
+        readFileSync(path.join(`${dataDir}-runs`, "pulumi-quickstart", "metrics.json"), "utf8"),
       ) as { accuracy: number };
       expect(metrics.accuracy).toBeGreaterThan(0.9);
     } finally {

@@ -15,6 +15,7 @@ import {
   afterSubmit,
   LocalHarness,
   localJob,
+  NODE_PREFIX,
   nodeJob,
   pollUntil,
   runningStatus,
@@ -32,11 +33,19 @@ afterEach(async () => {
   await h.dispose();
 });
 
-/** A job that appends one line to `marker` each time it starts, then runs for `ms`. */
+/** A job that appends one line to `marker` (in the files mount) each time it starts, then runs for `ms`. */
 function countedJob(marker: string, ms: number) {
-  return nodeJob(
-    `require("node:fs").appendFileSync(${JSON.stringify(marker)}, "started\\n"); setTimeout(() => {}, ${ms})`,
-  );
+  return localJob({
+    name: "counted",
+    job_config: {
+      command: [
+        process.execPath,
+        "-e",
+        `require("node:fs").appendFileSync(${JSON.stringify(marker)}, "started\\n"); setTimeout(() => {}, ${ms})`,
+      ],
+    },
+    storage_mounts: [h.filesMount()],
+  });
 }
 
 describe("local backend: adopting jobs after a restart", () => {
@@ -54,7 +63,7 @@ describe("local backend: adopting jobs after a restart", () => {
   });
 
   it("answers a second submit of the same job with the first launch and starts no second process", async () => {
-    const marker = join(h.dataDir, "starts.txt");
+    const marker = join(h.filesDir, "starts.txt");
     const first = h.backend();
     const job = countedJob(marker, 400);
     const one = await first.submit(job);
@@ -67,7 +76,7 @@ describe("local backend: adopting jobs after a restart", () => {
   });
 
   it("does not start a job again when it is submitted after it has ended", async () => {
-    const marker = join(h.dataDir, "starts.txt");
+    const marker = join(h.filesDir, "starts.txt");
     const backend = h.backend();
     const job = countedJob(marker, 0);
     await backend.submit(job);
@@ -79,10 +88,18 @@ describe("local backend: adopting jobs after a restart", () => {
   });
 
   it("keeps the job running when the server process that submitted it is SIGKILLed, and a new server sees it complete", async () => {
-    const done = join(h.dataDir, "done.txt");
-    const job = nodeJob(
-      `setTimeout(() => require("node:fs").writeFileSync(${JSON.stringify(done)}, "trained"), 1000)`,
-    );
+    const done = join(h.filesDir, "done.txt");
+    const job = localJob({
+      name: "trains",
+      job_config: {
+        command: [
+          process.execPath,
+          "-e",
+          `setTimeout(() => require("node:fs").writeFileSync(${JSON.stringify(done)}, "trained"), 1000)`,
+        ],
+      },
+      storage_mounts: [h.filesMount()],
+    });
     const server = spawn(
       process.execPath,
       [
@@ -101,7 +118,13 @@ describe("local backend: adopting jobs after a restart", () => {
         h.dataDir,
         JSON.stringify(job),
       ],
-      { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "inherit"] },
+      {
+        env: {
+          PATH: process.env.PATH,
+          TRAINKIT_LOCAL_SANDBOX_PATHS: `/usr,/bin,/lib,/lib64,/etc,${NODE_PREFIX}`,
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
     );
     const [line] = (await once(server.stdout!, "data")) as [Buffer];
     const submitted = afterSubmit(job, JSON.parse(line.toString()) as SubmitResult);
@@ -168,7 +191,8 @@ describe("local backend: jobs whose processes are gone", () => {
     process.kill(status.supervisor.pid, "SIGKILL");
     await waitUntil(() => !isRunning(status.supervisor), "the supervisor to die");
     expect((await backend.poll(job)).status).toBe("IN_PROGRESS");
-    expect(liveGroupMembers(status.process.pid)).toEqual([status.process.pid]);
+    // In a sandbox the group also holds the sandbox's own processes.
+    expect(liveGroupMembers(status.process.pid)).toContain(status.process.pid);
   });
 
   it("cancels a job whose supervisor was killed by signalling its process group directly", async () => {

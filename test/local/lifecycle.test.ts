@@ -123,8 +123,8 @@ describe("local backend: the job's environment", () => {
 
   it("passes the job's env and one STORAGE_MOUNT_<i>_PATH per mount, creating writable mounts", async () => {
     const backend = h.backend();
-    const input = join(h.dataDir, "in");
-    const output = join(h.dataDir, "nested", "out");
+    const input = join(h.filesDir, "in");
+    const output = join(h.filesDir, "nested", "out");
     mkdirSync(input);
     const job = localJob({
       name: "mounts",
@@ -150,7 +150,7 @@ describe("local backend: the job's environment", () => {
 
   it("refuses a read-only mount whose directory does not exist, naming the field and the path", async () => {
     const backend = h.backend();
-    const missing = join(h.dataDir, "absent");
+    const missing = join(h.filesDir, "absent");
     const job = localJob({
       name: "ro",
       job_config: { command: ["true"] },
@@ -166,7 +166,7 @@ describe("local backend: the job's environment", () => {
 
   it("refuses a working_dir that does not exist, naming the field and the fix", async () => {
     const backend = h.backend();
-    const missing = join(h.dataDir, "nowhere");
+    const missing = join(h.filesDir, "nowhere");
     const job = localJob({ name: "cwd", job_config: { command: ["true"], working_dir: missing } });
     await expect(backend.submit(job)).rejects.toThrow(
       `job_config.working_dir: ${missing} is not an existing directory; create it or name another`,
@@ -177,16 +177,22 @@ describe("local backend: the job's environment", () => {
     const backend = h.backend();
     const given = localJob({
       name: "cwd",
-      job_config: { command: [process.execPath, "-e", "console.log(process.cwd())"], working_dir: h.dataDir },
+      job_config: {
+        command: [process.execPath, "-e", "console.log(process.cwd())"],
+        working_dir: h.filesDir,
+      },
     });
     const own = nodeJob("console.log(process.cwd())");
     await backend.submit(given);
     await backend.submit(own);
     await pollUntil(backend, given, ["COMPLETED"]);
     await pollUntil(backend, own, ["COMPLETED"]);
-    expect((await backend.logs(given, { stream: "stdout", tail: 1 })).lines).toEqual([h.dataDir]);
+    expect((await backend.logs(given, { stream: "stdout", tail: 1 })).lines).toEqual([h.filesDir]);
+    // A job of its own user cannot reach into the data directory, so its directory lies beside it.
     expect((await backend.logs(own, { stream: "stdout", tail: 1 })).lines).toEqual([
-      join(h.dataDir, "local", own.id, "work"),
+      backend.isolation.ownUsers
+        ? join(`${h.dataDir}-work`, own.id)
+        : join(h.dataDir, "local", own.id, "work"),
     ]);
   });
 });

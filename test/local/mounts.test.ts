@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BackendError } from "../../src/server/backends/types";
-import { LocalHarness, localJob, pollUntil } from "../helpers/local-harness";
+import { LocalHarness, localJob, pollUntil, withinWatchdog } from "../helpers/local-harness";
 
 let h: LocalHarness;
 beforeEach(() => {
@@ -12,31 +11,6 @@ beforeEach(() => {
 afterEach(async () => {
   await h.dispose();
 });
-
-const WATCHDOG_SECONDS = 20;
-
-/**
- * Runs `work` under a separate process that kills this test process if `work` has not settled in
- * time. A synchronous hang blocks this process's event loop, so vitest's own timeout could never fire.
- */
-async function withinWatchdog<T>(what: string, work: () => Promise<T>): Promise<T> {
-  const watchdog = spawn(
-    process.execPath,
-    [
-      "-e",
-      `setTimeout(() => {
-        console.error(${JSON.stringify(`${what} did not return within ${WATCHDOG_SECONDS} s; killing the test process`)});
-        process.kill(${process.pid}, "SIGKILL");
-      }, ${WATCHDOG_SECONDS * 1000})`,
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-  try {
-    return await work();
-  } finally {
-    watchdog.kill("SIGKILL");
-  }
-}
 
 function writableMountJob(sourceUri: string) {
   return localJob({
@@ -80,7 +54,7 @@ describe("local backend: writable mounts in places that cannot hold files", () =
   });
 
   it("refuses a path that reaches /proc through a symbolic link, naming the path as given", async () => {
-    const link = join(h.dataDir, "proc-link");
+    const link = join(h.filesDir, "proc-link");
     symlinkSync("/proc", link);
     const path = join(link, "trainkit", "out");
     const err = await submitError(path);
@@ -90,8 +64,8 @@ describe("local backend: writable mounts in places that cannot hold files", () =
   });
 
   it("refuses a writable mount under a dangling symbolic link, naming the path, the link and its target", async () => {
-    const link = join(h.dataDir, "dangling");
-    const target = join(h.dataDir, "gone");
+    const link = join(h.filesDir, "dangling");
+    const target = join(h.filesDir, "gone");
     symlinkSync(target, link);
     const path = join(link, "a", "b");
     const err = await submitError(path);
@@ -102,8 +76,8 @@ describe("local backend: writable mounts in places that cannot hold files", () =
   });
 
   it("refuses a writable mount that is itself a dangling symbolic link", async () => {
-    const link = join(h.dataDir, "dangling");
-    const target = join(h.dataDir, "gone");
+    const link = join(h.filesDir, "dangling");
+    const target = join(h.filesDir, "gone");
     symlinkSync(target, link);
     const err = await submitError(`file://${link}`);
     expect(err.message).toBe(
@@ -112,7 +86,7 @@ describe("local backend: writable mounts in places that cannot hold files", () =
   });
 
   it("refuses a writable mount below a file, naming the file", async () => {
-    const file = join(h.dataDir, "stray.txt");
+    const file = join(h.filesDir, "stray.txt");
     writeFileSync(file, "x");
     const path = join(file, "out");
     const err = await submitError(path);
@@ -125,7 +99,7 @@ describe("local backend: writable mounts in places that cannot hold files", () =
 describe("local backend: writable mounts that do not exist yet", () => {
   it("creates every missing level of a nested writable mount and runs the job with it", async () => {
     const backend = h.backend();
-    const path = join(h.dataDir, "a", "b", "c");
+    const path = join(h.filesDir, "a", "b", "c");
     const job = writableMountJob(`file://${path}`);
     await withinWatchdog("submit of a nested mount", () => backend.submit(job));
     expect(statSync(path).isDirectory()).toBe(true);
@@ -136,9 +110,9 @@ describe("local backend: writable mounts that do not exist yet", () => {
 
   it("creates a missing writable mount reached through a symbolic link to a real directory", async () => {
     const backend = h.backend();
-    const real = join(h.dataDir, "real");
+    const real = join(h.filesDir, "real");
     mkdirSync(real);
-    const link = join(h.dataDir, "link");
+    const link = join(h.filesDir, "link");
     symlinkSync(real, link);
     const job = writableMountJob(join(link, "x", "y"));
     await withinWatchdog("submit of a mount through a symlink", () => backend.submit(job));

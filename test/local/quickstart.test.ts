@@ -15,18 +15,18 @@ afterEach(async () => {
 
 describe("quickstart example", () => {
   it("resolves job.json into a valid POST /v1/local/jobs body with absolute paths", () => {
-    const request = quickstartJobRequest({ outputDir: join(h.dataDir, "out") });
+    const request = quickstartJobRequest({ outputDir: join(h.filesDir, "out") });
     expect(CREATE_JOB_REQUESTS.local.safeParse(request).success).toBe(true);
     expect(request.job_config.working_dir).toBe(QUICKSTART_DIR);
     expect(request.storage_mounts?.map((m) => m.source_uri)).toEqual([
       `file://${join(QUICKSTART_DIR, "data")}`,
-      `file://${join(h.dataDir, "out")}`,
+      `file://${join(h.filesDir, "out")}`,
     ]);
   });
 
   it("trains to COMPLETED and writes model.json and metrics.json with accuracy above 0.9", async () => {
     const backend = h.backend();
-    const out = join(h.dataDir, "out");
+    const out = join(h.filesDir, "out");
     const job = localJob(quickstartJobRequest({ outputDir: out }));
     await backend.submit(job);
     const done = await pollUntil(backend, job, ["COMPLETED", "FAILED"], 30_000);

@@ -4,13 +4,13 @@ import { LocalHarness } from "../helpers/local-harness";
 
 describe("local backend settings", () => {
   it("defaults to 2 concurrent jobs and a 10 second cancel grace period", () => {
-    expect(readLocalSettings({})).toEqual({ maxConcurrent: 2, cancelGraceSeconds: 10 });
+    expect(readLocalSettings({})).toMatchObject({ maxConcurrent: 2, cancelGraceSeconds: 10 });
   });
 
   it("reads both variables, fractions of a second included", () => {
     expect(
       readLocalSettings({ TRAINKIT_LOCAL_MAX_CONCURRENT: "8", TRAINKIT_LOCAL_CANCEL_GRACE_SECONDS: "0.25" }),
-    ).toEqual({ maxConcurrent: 8, cancelGraceSeconds: 0.25 });
+    ).toMatchObject({ maxConcurrent: 8, cancelGraceSeconds: 0.25 });
   });
 
   it.each([["0"], ["1.5"], ["two"], ["-3"]])(

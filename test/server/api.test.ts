@@ -2,7 +2,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job, JobList } from "../../src/spec";
-import { authHeaders, newApiKey, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
+import {
+  authHeaders,
+  filesDirOf,
+  filesMount,
+  newApiKey,
+  startTrainApi,
+  type TrainApi,
+  waitForJob,
+} from "../helpers/train-api";
 import { VALID_REQUESTS, withValue } from "../helpers/train-api-requests";
 
 let api: TrainApi;
@@ -30,13 +38,14 @@ async function submit(body: unknown, headers: Record<string, string> = authHeade
   };
 }
 
-/** A job that appends a line to `<dataDir>/<name>.starts` each time a process of it starts. */
+/** A job that appends a line to `<files dir>/<name>.starts` each time a process of it starts. */
 const countingJob = (name: string) => ({
   name,
-  job_config: { command: ["sh", "-c", `echo started >> ${join(api.dataDir, `${name}.starts`)}`] },
+  job_config: { command: ["sh", "-c", `echo started >> ${join(filesDirOf(api.dataDir), `${name}.starts`)}`] },
+  storage_mounts: [filesMount(api)],
 });
 const starts = (name: string) =>
-  readFileSync(join(api.dataDir, `${name}.starts`), "utf8")
+  readFileSync(join(filesDirOf(api.dataDir), `${name}.starts`), "utf8")
     .trim()
     .split("\n").length;
 

@@ -92,6 +92,7 @@ describe("configuration from the environment", () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       shutdownTimeoutMs: 10_000,
+      submitLeaseMs: 20_000,
     });
   });
 

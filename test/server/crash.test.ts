@@ -1,9 +1,16 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Job } from "../../src/spec";
-import { authHeaders, type SpawnedTrainApi, spawnTrainApi, waitForJob } from "../helpers/train-api";
+import {
+  authHeaders,
+  filesDirOf,
+  removeDataDir,
+  type SpawnedTrainApi,
+  spawnTrainApi,
+  waitForJob,
+} from "../helpers/train-api";
 
 const dirs: string[] = [];
 const servers: SpawnedTrainApi[] = [];
@@ -11,7 +18,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.kill("SIGKILL")));
 });
 afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of dirs) removeDataDir(dir);
 });
 
 async function spawn(opts: Parameters<typeof spawnTrainApi>[0] = {}): Promise<SpawnedTrainApi> {
@@ -25,6 +32,9 @@ function newDataDir(): string {
   dirs.push(dir);
   return dir;
 }
+
+/** Where the jobs of a test over `dataDir` leave their files. */
+const files = (dataDir: string, name: string) => join(filesDirOf(dataDir), name);
 
 async function submit(
   api: SpawnedTrainApi,
@@ -49,6 +59,8 @@ async function submit(
  */
 const countedJob = (name: string, startsFile: string, goFile?: string) => ({
   name,
+  // The job's files lie beside the data directory, which no job may reach, and are mounted for it.
+  storage_mounts: [{ source_uri: dirname(startsFile), mount_path: "/mnt/files" }],
   job_config: {
     command: [
       "sh",
@@ -63,8 +75,8 @@ const lines = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").t
 describe("a server killed with SIGKILL", () => {
   it("finds a running job after the restart, started once, and sees it to COMPLETED", async () => {
     const dataDir = newDataDir();
-    const startsFile = join(dataDir, "long-job.starts");
-    const goFile = join(dataDir, "long-job.go");
+    const startsFile = files(dataDir, "long-job.starts");
+    const goFile = files(dataDir, "long-job.go");
     const first = await spawn({ dataDir });
     const { status, job } = await submit(first, countedJob("long", startsFile, goFile));
     expect(status).toBe(201);
@@ -91,7 +103,7 @@ describe("a server killed with SIGKILL", () => {
     for (let i = 0; i < 4; i++) {
       const { status, job } = await submit(
         first,
-        countedJob(`acked-${i}`, join(dataDir, `acked-${i}.starts`)),
+        countedJob(`acked-${i}`, files(dataDir, `acked-${i}.starts`)),
         `acked-${i}`,
       );
       expect(status).toBe(201);
@@ -104,18 +116,18 @@ describe("a server killed with SIGKILL", () => {
       const done = await waitForJob<Job>(second, id, (j) => j.status === "COMPLETED", 30_000);
       expect(done.status).toBe("COMPLETED");
     }
-    for (let i = 0; i < 4; i++) expect(lines(join(dataDir, `acked-${i}.starts`))).toEqual(["started"]);
+    for (let i = 0; i < 4; i++) expect(lines(files(dataDir, `acked-${i}.starts`))).toEqual(["started"]);
 
     // A client that retries its request after the crash gets the same job back.
-    const retried = await submit(second, countedJob("acked-0", join(dataDir, "acked-0.starts")), "acked-0");
+    const retried = await submit(second, countedJob("acked-0", files(dataDir, "acked-0.starts")), "acked-0");
     expect(retried.status).toBe(200);
     expect(retried.job.id).toBe(acknowledged[0]);
   });
 
   it("closes on SIGTERM without stopping the running job, which the next start adopts", async () => {
     const dataDir = newDataDir();
-    const startsFile = join(dataDir, "graceful.starts");
-    const goFile = join(dataDir, "graceful.go");
+    const startsFile = files(dataDir, "graceful.starts");
+    const goFile = files(dataDir, "graceful.go");
     const first = await spawn({ dataDir });
     const { job } = await submit(first, countedJob("graceful", startsFile, goFile));
     await waitForJob<Job>(first, job.id, (j) => j.status === "IN_PROGRESS");

@@ -1,9 +1,16 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quickstartJobRequest } from "../../src/quickstart";
 import type { Job, JobLogs } from "../../src/spec";
-import { authHeaders, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
+import {
+  authHeaders,
+  filesDirOf,
+  filesMount,
+  startTrainApi,
+  type TrainApi,
+  waitForJob,
+} from "../helpers/train-api";
 
 let api: TrainApi;
 beforeAll(async () => {
@@ -30,10 +37,26 @@ async function post(path: string, body?: unknown) {
 /** A shell snippet that waits until `file` exists, so the test decides when the job may end. */
 const waitFor = (file: string) => `while [ ! -e ${file} ]; do sleep 0.1; done`;
 
+/** A shell job, with the test's files directory mounted so that it can leave files there. */
 const shellJob = (name: string, script: string, extra: Record<string, unknown> = {}) => ({
   name,
   job_config: { command: ["sh", "-c", script], ...extra },
+  storage_mounts: [filesMount(api)],
 });
+
+/** Host pids whose command line starts with `cmdline` (arguments separated by NUL). */
+function pidsRunning(cmdline: string): number[] {
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readFileSync(`/proc/${e}/cmdline`, "utf8").startsWith(cmdline);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 function alive(pid: number): boolean {
   try {
@@ -46,7 +69,7 @@ function alive(pid: number): boolean {
 
 describe("a local job over HTTP", () => {
   it("runs the quickstart to COMPLETED and writes its model", async () => {
-    const outputDir = join(api.dataDir, "runs", "quickstart-output");
+    const outputDir = join(`${api.dataDir}-runs`, "quickstart-output");
     const created = await post("/v1/local/jobs", quickstartJobRequest({ outputDir }));
     expect(created.status).toBe(201);
     expect(["PENDING", "IN_PROGRESS"]).toContain(created.body.status);
@@ -62,7 +85,7 @@ describe("a local job over HTTP", () => {
   });
 
   it("passes through IN_PROGRESS while the process runs", async () => {
-    const go = join(api.dataDir, "short.go");
+    const go = join(filesDirOf(api.dataDir), "short.go");
     const created = await post("/v1/local/jobs", shellJob("short", waitFor(go)));
     const running = await waitForJob<Job>(api, created.body.id, (j) => j.status !== "PENDING");
     expect(running.status).toBe("IN_PROGRESS");
@@ -79,7 +102,7 @@ describe("a local job over HTTP", () => {
   });
 
   it("answers the backend's refusal with its status and message, and records the job FAILED with that reason", async () => {
-    const missing = join(api.dataDir, "no-such-dataset");
+    const missing = join(filesDirOf(api.dataDir), "no-such-dataset");
     const res = await post("/v1/local/jobs", {
       ...shellJob("no-data", "exit 0"),
       storage_mounts: [{ source_uri: `file://${missing}`, mount_path: "/mnt/data", read_only: true }],
@@ -105,14 +128,15 @@ describe("a local job over HTTP", () => {
   });
 
   it("cancels a running job to CANCELED and its process is gone", async () => {
-    const pidFile = join(api.dataDir, "cancel-me.pid");
-    const created = await post(
-      "/v1/local/jobs",
-      shellJob("cancel-me", `echo $$ > ${pidFile}; exec sleep 60`),
-    );
+    // A pid the job printed would be one of its sandbox's pid namespace: the host's process is found
+    // by its unique command line instead.
+    const created = await post("/v1/local/jobs", shellJob("cancel-me", "exec sleep 61.25"));
     await waitForJob<Job>(api, created.body.id, (j) => j.status === "IN_PROGRESS");
-    while (!existsSync(pidFile)) await new Promise((r) => setTimeout(r, 50));
-    const pid = Number(readFileSync(pidFile, "utf8"));
+    let pid: number | undefined;
+    while (pid === undefined) {
+      pid = pidsRunning("sleep\0" + "61.25")[0];
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
     expect(alive(pid)).toBe(true);
 
     const canceled = await post(`/v1/jobs/${created.body.id}/cancel`);
@@ -164,8 +188,8 @@ describe("a local backend with room for one job", () => {
   };
 
   it("keeps later jobs PENDING without a native job until the running one ends, then runs them oldest first", async () => {
-    const order = join(narrow.dataDir, "order.txt");
-    const go = join(narrow.dataDir, "first.go");
+    const order = join(filesDirOf(api.dataDir), "order.txt");
+    const go = join(filesDirOf(api.dataDir), "first.go");
     const first = await submitTo(shellJob("first", `echo first >> ${order}; ${waitFor(go)}`));
     const second = await submitTo(shellJob("second", `echo second >> ${order}`));
     const third = await submitTo(shellJob("third", `echo third >> ${order}`));
@@ -178,8 +202,8 @@ describe("a local backend with room for one job", () => {
   });
 
   it("cancels a job still waiting for room at once, and never starts it", async () => {
-    const marker = join(narrow.dataDir, "never.txt");
-    const go = join(narrow.dataDir, "blocker.go");
+    const marker = join(filesDirOf(api.dataDir), "never.txt");
+    const go = join(filesDirOf(api.dataDir), "blocker.go");
     const blocker = await submitTo(shellJob("blocker", waitFor(go)));
     const waiting = await submitTo(shellJob("waiting", `touch ${marker}`));
     expect(waiting.status).toBe("PENDING");

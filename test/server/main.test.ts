@@ -50,7 +50,7 @@ describe("npm start", () => {
     }
     expect(job.status).toBe("COMPLETED");
     const model = JSON.parse(
-      readFileSync(join(server.dataDir, "runs", "quickstart-output", "model.json"), "utf8"),
+      readFileSync(join(`${server.dataDir}-runs`, "quickstart-output", "model.json"), "utf8"),
     );
     expect(Object.keys(model)).toContain("weights");
   });

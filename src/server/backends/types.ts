@@ -84,6 +84,10 @@ export interface BackendContext {
   /** Tells the reconciler that a job changed, so it polls that job now instead of at the next tick. */
   readonly notify: (jobId: string) => void;
   readonly log: BackendLogger;
+  /** The accounts the server's API keys act for; the `local` backend refuses several it cannot keep apart. */
+  readonly accounts?: readonly string[];
+  /** Files of the server that no job may reach or mount besides the data directory (API key files). */
+  readonly protectedPaths?: readonly string[];
 }
 
 export interface BackendLogger {

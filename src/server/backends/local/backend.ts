@@ -1,15 +1,21 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
+  chmodSync,
+  chownSync,
   closeSync,
   type FSWatcher,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   statSync,
   unlinkSync,
   watch,
 } from "node:fs";
-import { join } from "node:path";
+import { hostname, tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
 import type { JobLogs, JobLogsQuery, JobResult } from "../../../spec";
 import {
@@ -20,7 +26,8 @@ import {
   type PollResult,
   type SubmitResult,
 } from "../types";
-import { INHERITED_ENV, jobEnvironment, mountDirectories } from "./environment";
+import { confine, decodeMountUri, type PathRules } from "./confine";
+import { INHERITED_ENV, jobEnvironment } from "./environment";
 import {
   createExclusive,
   jobFile,
@@ -30,14 +37,25 @@ import {
   type StatusRecord,
   type StopRecord,
   type SupervisorSpec,
+  UntrustedFileError,
   writeJsonAndClose,
   writeJsonAtomic,
 } from "./files";
+import { detectIsolation, type Isolation, sandboxBaseArgs, usersInUse } from "./isolation";
 import { stderrExcerpt, tailLines } from "./logs";
-import { prepareMountDirectory } from "./mounts";
-import { isRunning, type ProcessRef, processStartTime, signalGroup, signalProcess } from "./proc";
+import { prepareMountDirectory, refuseKernelPaths } from "./mounts";
+import {
+  childrenOf,
+  isRunning,
+  type ProcessRef,
+  processStartTime,
+  signalGroup,
+  signalProcess,
+  signalUser,
+  terminateJob,
+} from "./proc";
 import { supervisorScript } from "./script";
-import type { LocalSettings } from "./settings";
+import { JOB_UID_RANGE, type LocalSettings } from "./settings";
 
 type LocalJob = BackendJob<"local">;
 
@@ -49,6 +67,28 @@ export interface LocalBackendState extends Record<string, unknown> {
   job_dir: string;
   supervisor: ProcessRef;
   process?: ProcessRef;
+  /** The replica that started the job: only it supervises, tracks and reports the job. */
+  owner?: Owner;
+}
+
+/** A replica of the server, as far as local jobs go: its machine (and boot) and its data directory. */
+export interface Owner {
+  host: string;
+  /** The kernel's id of this boot: a machine that restarted runs none of the processes it recorded. */
+  boot_id: string;
+  data_dir: string;
+}
+
+type Place = { kind: "own" | "sibling"; dir: string } | { kind: "remote"; owner: Owner };
+
+function thisReplica(dataDir: string): Owner {
+  let bootId = "";
+  try {
+    bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    // Without /proc the host name alone tells machines apart.
+  }
+  return { host: hostname(), boot_id: bootId, data_dir: dataDir };
 }
 
 /** Everything known about a job from its directory. */
@@ -69,6 +109,12 @@ const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export class LocalBackend implements Backend<"local"> {
   readonly name = "local" as const;
   readonly root: string;
+  /** How jobs are kept apart from the server and from each other on this host. */
+  readonly isolation: Isolation;
+  /** Where jobs that run as users of their own get their working directories (the root is not theirs to reach). */
+  readonly workRoot: string | null;
+  private readonly paths: PathRules;
+  private readonly owner: Owner;
   private readonly active = new Set<string>();
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly children = new Map<string, ChildProcess>();
@@ -81,6 +127,27 @@ export class LocalBackend implements Backend<"local"> {
   ) {
     this.root = join(ctx.dataDir, "local");
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.owner = thisReplica(ctx.dataDir);
+    this.isolation = detectIsolation(settings, serverEnv.PATH);
+    const accounts = ctx.accounts ?? [];
+    if (this.isolation.mode === "none" && accounts.length > 1) {
+      throw new Error(
+        `the local backend cannot keep jobs of the ${accounts.length} accounts apart on this host: ${this.isolation.reason}, ` +
+          "so one account's job could read another's files and the server's secrets. Fix: run the server as root or " +
+          "install bubblewrap (apt-get install bubblewrap), serve a single account, or leave local out of TRAINKIT_BACKENDS.",
+      );
+    }
+    this.workRoot = this.isolation.ownUsers ? chooseWorkRoot(ctx.dataDir) : null;
+    if (this.workRoot !== null) ensureWorkRoot(this.workRoot);
+    this.paths = {
+      allowedRoots: settings.allowedRoots,
+      protectedPaths: [
+        ctx.dataDir,
+        ...(ctx.protectedPaths ?? []),
+        ...(this.workRoot !== null ? [this.workRoot] : []),
+      ],
+    };
+    ctx.log.info({ isolation: this.isolation.mode }, `local backend: ${this.isolation.reason}`);
     this.adoptRunningJobs();
   }
 
@@ -93,15 +160,22 @@ export class LocalBackend implements Backend<"local"> {
     const existing = this.observe(job.id);
     if (existing.launch !== null) return this.submitted(job.id, existing);
 
-    const cwd = this.prepareWorkspace(job, dir);
+    const user = this.isolation.ownUsers ? this.allocateUser(job.accountId) : null;
+    const workspace = this.prepareWorkspace(job, dir, user);
     const script = await supervisorScript(join(this.root, ".supervisor"));
     const config = job.request.job_config;
+    const env = jobEnvironment(this.serverEnv, job.request, workspace.mounts);
+    // The server's home is not the job's to write, nor, in a sandbox, to see.
+    if (this.isolation.mode !== "none" && config.env?.HOME === undefined) env.HOME = workspace.cwd;
     const spec: SupervisorSpec = {
       argv: [...config.command, ...(config.args ?? [])],
-      env: jobEnvironment(this.serverEnv, job.request),
-      cwd,
+      env,
+      cwd: workspace.cwd,
       grace_seconds: this.settings.cancelGraceSeconds,
+      log_max_bytes: this.settings.logMaxBytes,
       ...(config.timeout_seconds === undefined ? {} : { timeout_seconds: config.timeout_seconds }),
+      ...(user !== null ? { uid: user.uid, gid: user.gid } : {}),
+      ...(this.isolation.bwrap !== null ? { sandbox: this.sandboxArgs(workspace) } : {}),
     };
     writeJsonAtomic(jobFile(dir, "spec"), spec);
 
@@ -139,51 +213,59 @@ export class LocalBackend implements Backend<"local"> {
     // Only the program is logged: arguments may carry tokens.
     this.ctx.log.info({ jobId: job.id, supervisorPid: pid, program: spec.argv[0] }, "local job started");
     return {
-      cloudJobIdentifier: { job_dir: dir, supervisor_pid: String(pid) },
-      backendState: { job_dir: dir, supervisor: launch.supervisor },
+      cloudJobIdentifier: { job_dir: dir, supervisor_pid: String(pid), host: this.owner.host },
+      backendState: { job_dir: dir, supervisor: launch.supervisor, owner: this.owner },
       status: "IN_PROGRESS",
     };
   }
 
   async poll(job: LocalJob): Promise<PollResult> {
-    const seen = this.observe(job.id);
+    const place = this.placeOf(job);
+    // A job another replica started on another machine is that replica's to report: its processes
+    // and files are not here, and their absence says nothing about how the job is doing.
+    if (place.kind === "remote") return { status: "IN_PROGRESS" };
+    const own = place.kind === "own";
+    const seen = this.observe(job.id, place.dir);
     const state = this.stateOf(seen, job);
     const ended = this.endedResult(seen, job);
     if (ended !== null) {
-      this.untrack(job.id);
+      if (own) this.untrack(job.id);
       return { ...ended, ...(state ? { backendState: state } : {}) };
     }
     const supervisor = seen.status?.supervisor ?? seen.launch?.supervisor ?? state?.supervisor;
     if (supervisor !== undefined && isRunning(supervisor)) {
-      this.track(job.id);
+      if (own) this.track(job.id);
       return { status: "IN_PROGRESS", ...(state ? { backendState: state } : {}) };
     }
     // The supervisor is gone. It may have written its final record between the two reads above.
-    const again = this.observe(job.id);
+    const again = this.observe(job.id, place.dir);
     const endedNow = this.endedResult(again, job);
     if (endedNow !== null) {
-      this.untrack(job.id);
+      if (own) this.untrack(job.id);
       return endedNow;
     }
     const orphan = again.status?.process ?? state?.process;
     if (orphan !== undefined && isRunning(orphan)) {
-      this.track(job.id);
+      if (own) this.track(job.id);
       this.stopOrphanIfDue(job, again, orphan);
       return { status: "IN_PROGRESS", ...(state ? { backendState: state } : {}) };
     }
-    this.untrack(job.id);
+    if (own) this.untrack(job.id);
     if (again.stop !== null) return this.stoppedResult(again.stop.reason, job);
     return { status: "FAILED", result: { failure_reason: this.goneReason(again, supervisor, orphan) } };
   }
 
   async cancel(job: LocalJob): Promise<void> {
-    const dir = this.jobDir(job.id);
+    const place = this.placeOf(job);
+    // The replica that started it carries out the cancel recorded in the store.
+    if (place.kind === "remote") return;
+    const dir = place.dir;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     createExclusive(jobFile(dir, "stop"), {
       reason: "canceled",
       requested_at: new Date().toISOString(),
     } satisfies StopRecord);
-    const seen = this.observe(job.id);
+    const seen = this.observe(job.id, dir);
     if (seen.status?.state === "ended") return;
     const supervisor = seen.status?.supervisor ?? seen.launch?.supervisor;
     if (supervisor !== undefined && isRunning(supervisor)) {
@@ -194,14 +276,33 @@ export class LocalBackend implements Backend<"local"> {
     if (orphan !== undefined && isRunning(orphan)) {
       // Nobody supervises this process any more: stop it from here. Later polls escalate to SIGKILL
       // once the grace period is over, even if this server restarts in between.
-      signalGroup(orphan.pid, "SIGTERM");
+      terminateJob(orphan.pid, seen.status?.sandboxed === true);
     }
   }
 
   /** The last lines of a job's stdout or stderr. */
   async logs(job: LocalJob, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
-    const lines = tailLines(jobFile(this.jobDir(job.id), query.stream), query.tail, LOGS_MAX_BYTES);
-    return { job_id: job.id, stream: query.stream, lines };
+    const place = this.placeOf(job);
+    if (place.kind === "remote") {
+      throw new BackendError(
+        409,
+        "local_job_on_another_replica",
+        `job ${job.id} runs on ${place.owner.host}, under the replica whose data directory is ${place.owner.data_dir}; ` +
+          "its logs are there: ask that replica, or read them on that machine",
+      );
+    }
+    const path = jobFile(place.dir, query.stream);
+    try {
+      return { job_id: job.id, stream: query.stream, lines: tailLines(path, query.tail, LOGS_MAX_BYTES) };
+    } catch (err) {
+      if (!(err instanceof UntrustedFileError)) throw err;
+      this.ctx.log.warn({ jobId: job.id, path }, "job log replaced by something other than a file");
+      throw new BackendError(
+        409,
+        "log_not_a_file",
+        `the ${query.stream} log of job ${job.id} was replaced by the job (${err.reason}); the server reads only regular files there`,
+      );
+    }
   }
 
   async close(): Promise<void> {
@@ -224,8 +325,26 @@ export class LocalBackend implements Backend<"local"> {
     return join(this.root, jobId);
   }
 
-  private observe(jobId: string): Observed {
-    const dir = this.jobDir(jobId);
+  /**
+   * Where a job's files are: here, under another replica's data directory on this same machine
+   * (whose processes are visible from here too), or on another machine.
+   */
+  private placeOf(job: LocalJob): Place {
+    const owner = (job.backendState as Partial<LocalBackendState> | null)?.owner;
+    const state = job.backendState as Partial<LocalBackendState> | null;
+    if (owner === undefined || owner.data_dir === this.ctx.dataDir)
+      return { kind: "own", dir: this.jobDir(job.id) };
+    if (
+      owner.host === this.owner.host &&
+      owner.boot_id === this.owner.boot_id &&
+      state?.job_dir !== undefined
+    ) {
+      return { kind: "sibling", dir: state.job_dir };
+    }
+    return { kind: "remote", owner };
+  }
+
+  private observe(jobId: string, dir: string = this.jobDir(jobId)): Observed {
     return {
       dir,
       launch: readJson<LaunchRecord>(jobFile(dir, "launch")),
@@ -244,11 +363,13 @@ export class LocalBackend implements Backend<"local"> {
       cloudJobIdentifier: {
         job_dir: seen.dir,
         ...(supervisor ? { supervisor_pid: String(supervisor.pid) } : {}),
+        host: this.owner.host,
       },
       ...(supervisor
         ? {
             backendState: {
               job_dir: seen.dir,
+              owner: this.owner,
               supervisor,
               ...(seen.status?.process ? { process: seen.status.process } : {}),
             },
@@ -263,31 +384,99 @@ export class LocalBackend implements Backend<"local"> {
     const supervisor = seen.status?.supervisor ?? seen.launch?.supervisor ?? previous?.supervisor;
     if (supervisor === undefined) return null;
     const proc = seen.status?.process ?? previous?.process;
-    return { job_dir: seen.dir, supervisor, ...(proc ? { process: proc } : {}) };
+    return {
+      job_dir: seen.dir,
+      supervisor,
+      ...(proc ? { process: proc } : {}),
+      ...(previous?.owner ? { owner: previous.owner } : {}),
+    };
   }
 
-  /** Checks mounts and the working directory, and creates the job's directory and writable mounts. */
-  private prepareWorkspace(job: LocalJob, dir: string): string {
-    mountDirectories(job.request).forEach((path, i) => {
-      prepareMountDirectory(
-        path,
-        job.request.storage_mounts[i]!.read_only,
-        `storage_mounts[${i}].source_uri`,
-      );
+  /**
+   * Checks mounts and the working directory against the allowed roots and the server's own paths,
+   * and creates the job's directory, its own working directory and missing writable mounts. A job
+   * of its own user owns what is created for it, with its account's group, so that the account's
+   * later jobs can write there too.
+   */
+  private prepareWorkspace(job: LocalJob, dir: string, user: JobUser | null): Workspace {
+    const mounts = job.request.storage_mounts.map((mount, i) => {
+      const field = `storage_mounts[${i}].source_uri`;
+      const decoded = decodeMountUri(mount.source_uri, field);
+      refuseKernelPaths(decoded, field);
+      const path = confine(decoded, field, "invalid_mount", this.paths);
+      const created = prepareMountDirectory(path, mount.read_only, field);
+      // A level created just now could have been swapped for a link by another job: check again.
+      const real = confine(path, field, "invalid_mount", this.paths);
+      if (user !== null) {
+        for (const level of created) {
+          chownSync(level, user.uid, user.gid);
+          chmodSync(level, 0o2770);
+        }
+        refuseUnreachable(real, user, field, "invalid_mount");
+      }
+      return { path: real, readOnly: mount.read_only };
     });
     const workingDir = job.request.job_config.working_dir;
-    if (workingDir !== undefined && statKind(workingDir) !== "dir") {
-      throw new BackendError(
-        400,
-        "invalid_working_dir",
-        `job_config.working_dir: ${workingDir} is not an existing directory; create it or name another`,
-      );
+    let given: string | undefined;
+    if (workingDir !== undefined) {
+      given = confine(workingDir, "job_config.working_dir", "invalid_working_dir", this.paths);
+      if (statKind(given) !== "dir") {
+        throw new BackendError(
+          400,
+          "invalid_working_dir",
+          `job_config.working_dir: ${workingDir} is not an existing directory; create it or name another`,
+        );
+      }
+      if (user !== null) refuseUnreachable(given, user, "job_config.working_dir", "invalid_working_dir");
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (workingDir !== undefined) return workingDir;
-    const work = join(dir, "work");
-    mkdirSync(work, { recursive: true });
-    return work;
+    if (given !== undefined) return { cwd: given, own: false, mounts };
+    const work = this.workRoot !== null ? join(this.workRoot, job.id) : join(dir, "work");
+    mkdirSync(work, { recursive: true, mode: 0o700 });
+    if (user !== null) chownSync(work, user.uid, user.gid);
+    return { cwd: work, own: true, mounts };
+  }
+
+  /** The sandbox of one job: the system paths, its working directory and its mounts, nothing else. */
+  private sandboxArgs(workspace: Workspace): string[] {
+    const args = [this.isolation.bwrap!, ...sandboxBaseArgs(this.settings.sandboxPaths)];
+    // The server's own files never show, even where a system path holds them.
+    for (const own of this.paths.protectedPaths) {
+      if (!this.settings.sandboxPaths.some((p) => own === p || own.startsWith(`${p}/`))) continue;
+      const kind = statKind(own);
+      if (kind === "dir") args.push("--tmpfs", own);
+      else if (kind === "other") args.push("--ro-bind", "/dev/null", own);
+    }
+    args.push("--bind", workspace.cwd, workspace.cwd);
+    for (const mount of workspace.mounts) {
+      args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.path, mount.path);
+    }
+    args.push("--chdir", workspace.cwd, "--");
+    return args;
+  }
+
+  /**
+   * A user of its own for the job, and its account's group. The user is one no process runs as now,
+   * taken in turn from `TRAINKIT_LOCAL_JOB_UID_BASE`; the group is the account's for good.
+   */
+  private allocateUser(accountId: string): JobUser {
+    const base = this.settings.jobUidBase;
+    const counterFile = join(this.root, "next-uid.json");
+    const next = readJson<{ next: number }>(counterFile)?.next ?? 0;
+    const used = usersInUse(base, JOB_UID_RANGE);
+    let offset = next;
+    for (let i = 0; i < JOB_UID_RANGE && used.has(base + (offset % JOB_UID_RANGE)); i++) offset++;
+    const uid = base + (offset % JOB_UID_RANGE);
+    writeJsonAtomic(counterFile, { next: (offset + 1) % JOB_UID_RANGE });
+
+    const groupsFile = join(this.root, "account-groups.json");
+    const groups = readJson<Record<string, number>>(groupsFile) ?? {};
+    let gid = groups[accountId];
+    if (gid === undefined) {
+      gid = base + JOB_UID_RANGE + Object.keys(groups).length;
+      writeJsonAtomic(groupsFile, { ...groups, [accountId]: gid });
+    }
+    return { uid, gid };
   }
 
   private spawnSupervisor(script: string, dir: string): ChildProcess | null {
@@ -346,7 +535,8 @@ export class LocalBackend implements Backend<"local"> {
     const now = Date.now();
     if (seen.stop !== null) {
       const elapsed = (now - Date.parse(seen.stop.requested_at)) / 1000;
-      signalGroup(orphan.pid, elapsed >= this.settings.cancelGraceSeconds ? "SIGKILL" : "SIGTERM");
+      if (elapsed >= this.settings.cancelGraceSeconds) killJob(orphan, seen.status);
+      else terminateJob(orphan.pid, seen.status?.sandboxed === true);
       return;
     }
     const timeout = job.request.job_config.timeout_seconds;
@@ -356,7 +546,7 @@ export class LocalBackend implements Backend<"local"> {
         reason: "timeout",
         requested_at: new Date(now).toISOString(),
       } satisfies StopRecord);
-      signalGroup(orphan.pid, "SIGTERM");
+      terminateJob(orphan.pid, seen.status?.sandboxed === true);
     }
   }
 
@@ -426,6 +616,84 @@ export class LocalBackend implements Backend<"local"> {
       if (isRunning(supervisor) || (proc !== undefined && isRunning(proc))) this.track(entry.name);
     }
   }
+}
+
+interface JobUser {
+  uid: number;
+  gid: number;
+}
+
+interface Workspace {
+  cwd: string;
+  /** Whether `cwd` is the job's own fresh directory rather than a `working_dir` it named. */
+  own: boolean;
+  mounts: { path: string; readOnly: boolean }[];
+}
+
+/**
+ * Creates the directory that holds the working directories of jobs with users of their own: it must
+ * be the server's, a real directory, and writable by nobody else, or a job could swap what is in it.
+ */
+function ensureWorkRoot(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o711 });
+  const stat = lstatSync(path);
+  if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) {
+    throw new Error(
+      `${path} must be a directory of the server's own user that nobody else can write to, as it holds ` +
+        "the working directories of local jobs; remove it and restart, and the server creates it properly",
+    );
+  }
+  chmodSync(path, 0o711);
+}
+
+/**
+ * Refuses a mount the job's own user could not reach: a directory above it that neither others nor
+ * the account's group may pass through would only fail later, inside the job, as "permission denied".
+ */
+function refuseUnreachable(path: string, user: JobUser, field: string, code: string): void {
+  const dir = closedAbove(path, user);
+  if (dir === null) return;
+  const mode = (statSync(dir).mode & 0o7777).toString(8).padStart(4, "0");
+  throw new BackendError(
+    400,
+    code,
+    `${field}: ${path} cannot be reached by the job, which runs as a user of its own: ${dir} (mode ` +
+      `${mode}) lets no other user through; allow it (chmod o+x ${dir}) or name a directory others can reach`,
+  );
+}
+
+/** The first directory above `path` that `user` may not pass through, or null when there is none. */
+function closedAbove(path: string, user: JobUser | null): string | null {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const stat = statSync(dir);
+    const passes =
+      user !== null && stat.uid === user.uid
+        ? true
+        : user !== null && stat.gid === user.gid
+          ? (stat.mode & 0o010) !== 0
+          : (stat.mode & 0o001) !== 0;
+    if (!passes) return dir;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * Where the working directories of jobs with users of their own go: beside the data directory when
+ * other users can get there (`<data dir>-work`), else (a data directory under `/root`, say) in the
+ * temporary directory, under a name derived from the data directory.
+ */
+function chooseWorkRoot(dataDir: string): string {
+  const beside = join(dirname(dataDir), `${basename(dataDir)}-work`);
+  if (closedAbove(beside, null) === null) return beside;
+  const tag = createHash("sha256").update(dataDir).digest("hex").slice(0, 16);
+  return join(tmpdir(), `trainkit-work-${tag}`);
+}
+
+/** Stops every process of a job whose supervisor is gone, as the supervisor would have. */
+function killJob(main: ProcessRef, status: StatusRecord | null): void {
+  signalGroup(main.pid, "SIGKILL");
+  if (status?.sandboxed) for (const pid of childrenOf(main.pid)) signalProcess(pid, "SIGKILL");
+  if (status?.uid !== undefined) signalUser(status.uid, "SIGKILL");
 }
 
 function statKind(path: string): "dir" | "other" | "missing" {

@@ -1,5 +1,5 @@
 import type { ParsedCreateJobRequest } from "../../../spec";
-import { localMountPath, storageMountEnvName } from "../../../spec";
+import { storageMountEnvName } from "../../../spec";
 
 /**
  * Variables a job inherits from the server. Everything else in the server's environment (API keys,
@@ -27,19 +27,14 @@ const JOB_DEFAULTS: Record<string, string> = { PYTHONUNBUFFERED: "1" };
 const FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin";
 
 /**
- * The mount directories of a job, in order, as `STORAGE_MOUNT_<i>_PATH` exposes them. Plain processes
- * have no mount namespace, so the job sees each source directory itself and `mount_path` is not
- * used; for the same reason `read_only` cannot be enforced (that needs root or a container): it only
- * requires that the directory already exists.
+ * The whole environment of a job: the inherited base, then the job's `env`, then the mount paths.
+ * Each mount is the host directory itself, as resolved (a sandbox binds it at the same path), so
+ * `mount_path` is not used.
  */
-export function mountDirectories(request: ParsedCreateJobRequest<"local">): string[] {
-  return request.storage_mounts.map((mount) => localMountPath(mount.source_uri));
-}
-
-/** The whole environment of a job: the inherited base, then the job's `env`, then the mount paths. */
 export function jobEnvironment(
   serverEnv: NodeJS.ProcessEnv,
   request: ParsedCreateJobRequest<"local">,
+  mounts: readonly { path: string }[],
 ): Record<string, string> {
   const env: Record<string, string> = { PATH: FALLBACK_PATH, ...JOB_DEFAULTS };
   for (const name of INHERITED_ENV) {
@@ -47,8 +42,8 @@ export function jobEnvironment(
     if (value !== undefined) env[name] = value;
   }
   Object.assign(env, request.job_config.env ?? {});
-  mountDirectories(request).forEach((dir, i) => {
-    env[storageMountEnvName(i)] = dir;
+  mounts.forEach((mount, i) => {
+    env[storageMountEnvName(i)] = mount.path;
   });
   return env;
 }

@@ -1,4 +1,13 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { ProcessRef } from "./proc";
 
@@ -30,6 +39,13 @@ export interface SupervisorSpec {
   cwd: string;
   timeout_seconds?: number;
   grace_seconds: number;
+  /** The user and group the job runs as, when the server runs as root; unset: the server's own. */
+  uid?: number;
+  gid?: number;
+  /** The sandbox program and its arguments (ending in `--`), put before `argv`; unset: no sandbox. */
+  sandbox?: string[];
+  /** Bytes of stdout and stderr together the job may leave on disk; later output is dropped. */
+  log_max_bytes?: number;
 }
 
 export interface LaunchRecord {
@@ -59,16 +75,81 @@ export interface StatusRecord {
   signal?: string | null;
   /** Why the job could not be started (`spawn_failed`). */
   error?: string;
+  /** The user the job runs as, when it has one of its own: every process of that user is the job's. */
+  uid?: number;
+  /** Whether the job runs in a sandbox, whose first process `process` is. */
+  sandboxed?: boolean;
 }
 
 export function jobFile(jobDir: string, name: keyof typeof JOB_FILES): string {
   return join(jobDir, JOB_FILES[name]);
 }
 
-/** Reads a JSON file, or null when it is missing or was cut short by a crash mid-write. */
+/** The most the server reads of one JSON record in a job directory. */
+export const RECORD_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Why a job-directory file cannot be read as a plain file. */
+export class UntrustedFileError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path} ${reason}; only regular files are read from a job directory`);
+    this.name = "UntrustedFileError";
+  }
+}
+
+/**
+ * Opens a file in a job directory for reading as a job might have left it: a symbolic link is not
+ * followed (O_NOFOLLOW), and the open does not wait for a writer (O_NONBLOCK, so a FIFO planted in
+ * place of a log cannot stall the server); anything but a regular file is refused. Returns null
+ * when the file does not exist.
+ */
+export function openUntrusted(path: string): { fd: number; size: number } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    if (code === "ELOOP") throw new UntrustedFileError(path, "is a symbolic link");
+    throw err;
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new UntrustedFileError(path, "is not a regular file");
+  }
+  return { fd, size: stat.size };
+}
+
+/** Reads at most `maxBytes` of a job-directory file opened with `openUntrusted`'s checks. */
+export function readUntrusted(path: string, maxBytes: number): Buffer | null {
+  const opened = openUntrusted(path);
+  if (opened === null) return null;
+  try {
+    const buffer = Buffer.alloc(Math.min(opened.size, maxBytes));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = readSync(opened.fd, buffer, filled, buffer.length - filled, filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/**
+ * Reads a JSON record, or null when it is missing, was cut short by a crash mid-write, is larger
+ * than `RECORD_MAX_BYTES`, or is not a regular file (see `openUntrusted`).
+ */
 export function readJson<T>(path: string): T | null {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
+    const bytes = readUntrusted(path, RECORD_MAX_BYTES + 1);
+    if (bytes === null || bytes.length > RECORD_MAX_BYTES) return null;
+    return JSON.parse(bytes.toString("utf8")) as T;
   } catch {
     return null;
   }

@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { BackendError } from "../types";
+import { resolveReal } from "./confine";
 
 /** Filesystems the kernel provides: files written there are not job data, and creating paths in them misbehaves. */
 const KERNEL_ROOTS = ["/proc", "/sys", "/dev"] as const;
@@ -12,12 +13,13 @@ type Inspected =
   | { kind: "unreachable"; code: string };
 
 /**
- * Makes sure a mount's directory exists, creating a missing writable one level by level.
+ * Makes sure a mount's directory exists, creating a missing writable one level by level; returns
+ * the levels it created.
  *
  * Node 20's recursive `mkdirSync` spins forever on some paths (under `/proc`, for one), which would
  * freeze the whole server; creating each missing level with a plain `mkdir` fails at once instead.
  */
-export function prepareMountDirectory(path: string, readOnly: boolean, field: string): void {
+export function prepareMountDirectory(path: string, readOnly: boolean, field: string): string[] {
   refuseKernelPath(resolve(path), path, field);
   const first = inspect(path);
   if (first.kind === "other") {
@@ -56,9 +58,11 @@ export function prepareMountDirectory(path: string, readOnly: boolean, field: st
   }
   // Where the existing part really lies decides: a symbolic link may lead into a kernel filesystem.
   refuseKernelPath(realpathOrSelf(current), path, field);
+  const created: string[] = [];
   for (const level of missing.reverse()) {
     try {
       mkdirSync(level);
+      created.push(level);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       if (code === "EEXIST" && inspect(level).kind === "dir") continue;
@@ -69,6 +73,13 @@ export function prepareMountDirectory(path: string, readOnly: boolean, field: st
       );
     }
   }
+  return created;
+}
+
+/** Refuses a path under `/proc`, `/sys` or `/dev`, as written or once its links are followed. */
+export function refuseKernelPaths(path: string, field: string): void {
+  refuseKernelPath(resolve(path), path, field);
+  refuseKernelPath(resolveReal(path), path, field);
 }
 
 function refuseKernelPath(candidate: string, path: string, field: string): void {

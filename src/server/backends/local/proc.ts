@@ -77,3 +77,64 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): void {
     if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
   }
 }
+
+/** The real user id of a process, or null when it is gone. */
+export function realUid(pid: number): number | null {
+  try {
+    const match = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends a signal to every process running as `uid`. A job that runs as a user of its own cannot
+ * change user, so this reaches every process it started, even those that left its process group
+ * and session. Never used for the server's own user.
+ */
+export function signalUser(uid: number, signal: NodeJS.Signals): number {
+  if (uid === process.getuid?.() || uid === 0) return 0;
+  let sent = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    if (realUid(Number(entry)) !== uid) continue;
+    signalProcess(Number(entry), signal);
+    sent++;
+  }
+  return sent;
+}
+
+/** The direct children of a process, as the kernel lists them. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter((p) => p !== "")
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Asks a job to stop: SIGTERM to its process group. A sandboxed job's first two processes are
+ * bubblewrap itself and the init of the sandbox's pid namespace; bubblewrap ends the whole sandbox
+ * at once when it receives SIGTERM, so they are left out and the job's own processes get the
+ * grace period.
+ */
+export function terminateJob(main: number, sandboxed: boolean): void {
+  if (!sandboxed) {
+    signalGroup(main, "SIGTERM");
+    return;
+  }
+  const sandbox = new Set([main, ...childrenOf(main)]);
+  for (const pid of liveGroupMembers(main)) if (!sandbox.has(pid)) signalProcess(pid, "SIGTERM");
+}
