@@ -128,6 +128,13 @@ export function openApiDocument(): Record<string, unknown> {
           required: false,
           schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
         },
+        {
+          name: "cursor",
+          in: "query",
+          required: false,
+          description: "next_cursor of an earlier answer: read the lines written since (at most tail)",
+          schema: { type: "string", minLength: 1, maxLength: 1024 },
+        },
       ],
       responses: {
         "200": { description: "The lines", ...json("#/components/schemas/JobLogs") },

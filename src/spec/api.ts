@@ -72,17 +72,35 @@ export const JobList = z.object({
 });
 export type JobList = z.infer<typeof JobList>;
 
-/** `GET /v1/jobs/{id}/logs` query and response. */
+/**
+ * `GET /v1/jobs/{id}/logs` query and response. Without `cursor` the answer is the last `tail` lines;
+ * with the `next_cursor` of an earlier answer, it is the lines written since, at most `tail` of them.
+ */
 export const JobLogsQuery = z
   .object({
     stream: z.enum(["stdout", "stderr"]).default("stdout"),
     tail: z.coerce.number().int().min(1).max(10_000).default(100),
+    cursor: z.string().min(1).max(1024).optional(),
   })
   .strict();
+/** One line of output where the backend knows when it was written and by which replica or node. */
+export const LogLine = z.object({
+  text: z.string(),
+  /** RFC 3339, as the cloud's logging service recorded it. */
+  timestamp: z.string().optional(),
+  /** The replica, task or node that wrote it (`workerpool0-0`, `algo-1`), where the cloud says. */
+  source: z.string().optional(),
+});
+export type LogLine = z.infer<typeof LogLine>;
+
 export const JobLogs = z.object({
   job_id: z.string().uuid(),
   stream: z.enum(["stdout", "stderr"]),
   lines: z.array(z.string()),
+  /** The same lines with their time and source, from backends whose logs record them. */
+  entries: z.array(LogLine).optional(),
+  /** Where the next read continues; absent where the backend cannot continue a read. */
+  next_cursor: z.string().optional(),
 });
 export type JobLogs = z.infer<typeof JobLogs>;
 

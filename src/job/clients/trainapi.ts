@@ -1,4 +1,5 @@
-import { describeDetails, ErrorBody, Job } from "../../spec";
+import type { z } from "zod";
+import { describeDetails, ErrorBody, Job, JobList, JobLogs, type JobStatus } from "../../spec";
 import { googleIdTokenHeaders } from "./google-id-token";
 import { type Answer, describeBody, HttpClient, type RetryPolicy } from "./http";
 import {
@@ -11,7 +12,28 @@ import {
 
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryAfterMs } from "./http";
 
-/** Client of the Train API (seed 000): `POST /v1/{backend}/jobs`, `GET /v1/jobs/{id}`, `POST /v1/jobs/{id}/cancel`. */
+/** Which jobs `list` asks for: one page, newest first. */
+export interface ListOptions {
+  readonly status?: JobStatus;
+  /** 1 to 100; the server's default is 20. */
+  readonly limit?: number;
+  /** `next_cursor` of the previous page. */
+  readonly cursor?: string;
+}
+
+/** Which lines `logs` asks for. */
+export interface LogsOptions {
+  readonly stream?: "stdout" | "stderr";
+  /** The last `tail` lines, or with `cursor` at most `tail` lines written since it. */
+  readonly tail?: number;
+  /** `next_cursor` of an earlier answer. */
+  readonly cursor?: string;
+}
+
+/**
+ * Client of the Train API (seed 000): `POST /v1/{backend}/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`,
+ * `POST /v1/jobs/{id}/cancel` and `GET /v1/jobs/{id}/logs`.
+ */
 export class TrainApiClient implements JobClient {
   private readonly http: HttpClient;
 
@@ -47,6 +69,36 @@ export class TrainApiClient implements JobClient {
     return this.job("GET", path, answer.body);
   }
 
+  /** One page of the account's jobs, newest first. */
+  async list(options: ListOptions = {}): Promise<JobList> {
+    const query = new URLSearchParams();
+    if (options.status) query.set("status", options.status);
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    if (options.cursor) query.set("cursor", options.cursor);
+    const path = `v1/jobs${query.size > 0 ? `?${query}` : ""}`;
+    const answer = await this.http.request("GET", path);
+    if (answer.status !== 200) throw this.failure("GET", "v1/jobs", answer);
+    return this.parsed(JobList, "a job list", "GET", "v1/jobs", answer.body);
+  }
+
+  /**
+   * Lines of a job's output, or `undefined` when the API does not know the job. A backend that keeps
+   * no logs the server can read is a `JobApiError` with status 501.
+   */
+  async logs(jobId: string, options: LogsOptions = {}): Promise<JobLogs | undefined> {
+    const base = `v1/jobs/${encodeURIComponent(jobId)}/logs`;
+    const query = new URLSearchParams();
+    if (options.stream) query.set("stream", options.stream);
+    if (options.tail !== undefined) query.set("tail", String(options.tail));
+    if (options.cursor) query.set("cursor", options.cursor);
+    const answer = await this.http.request("GET", query.size > 0 ? `${base}?${query}` : base);
+    if (answer.status === 404 && ErrorBody.safeParse(answer.body).data?.error.code === "job_not_found") {
+      return undefined;
+    }
+    if (answer.status !== 200) throw this.failure("GET", base, answer);
+    return this.parsed(JobLogs, "a logs answer", "GET", base, answer.body);
+  }
+
   async cancel(jobId: string): Promise<CancelOutcome> {
     const path = `v1/jobs/${encodeURIComponent(jobId)}/cancel`;
     const answer = await this.http.request("POST", path);
@@ -77,10 +129,20 @@ export class TrainApiClient implements JobClient {
   }
 
   private job(method: string, path: string, body: unknown): Job {
-    const parsed = Job.safeParse(body);
+    return this.parsed(Job, "a job object", method, path, body);
+  }
+
+  private parsed<T>(
+    schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: z.ZodError } },
+    what: string,
+    method: string,
+    path: string,
+    body: unknown,
+  ): T {
+    const parsed = schema.safeParse(body);
     if (parsed.success) return parsed.data;
     throw new JobApiError(
-      `${this.http.where(method, path)} answered with something that is not a job object: ${parsed.error.issues
+      `${this.http.where(method, path)} answered with something that is not ${what}: ${parsed.error.issues
         .slice(0, 3)
         .map((i) => `${i.path.join(".") || "(root)"} ${i.message}`)
         .join("; ")}`,

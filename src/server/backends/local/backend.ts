@@ -33,7 +33,7 @@ import {
   writeJsonAndClose,
   writeJsonAtomic,
 } from "./files";
-import { stderrExcerpt, tailLines } from "./logs";
+import { linesFrom, offsetCursor, stderrExcerpt, tailLinesAt } from "./logs";
 import { prepareMountDirectory } from "./mounts";
 import { isRunning, type ProcessRef, processStartTime, signalGroup, signalProcess } from "./proc";
 import { supervisorScript } from "./script";
@@ -198,10 +198,19 @@ export class LocalBackend implements Backend<"local"> {
     }
   }
 
-  /** The last lines of a job's stdout or stderr. */
+  /** The last lines of a job's stdout or stderr, or those written since `cursor`. */
   async logs(job: LocalJob, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
-    const lines = tailLines(jobFile(this.jobDir(job.id), query.stream), query.tail, LOGS_MAX_BYTES);
-    return { job_id: job.id, stream: query.stream, lines };
+    const file = jobFile(this.jobDir(job.id), query.stream);
+    const read =
+      query.cursor === undefined
+        ? tailLinesAt(file, query.tail, LOGS_MAX_BYTES)
+        : linesFrom(file, offsetCursor.decode(query.cursor), query.tail, LOGS_MAX_BYTES);
+    return {
+      job_id: job.id,
+      stream: query.stream,
+      lines: read.lines,
+      next_cursor: offsetCursor.encode(read.end),
+    };
   }
 
   async close(): Promise<void> {
