@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { buildApp } from "./app";
 import { type BackendRegistry, buildBackends, closeBackends } from "./backends";
 import type { BackendLogger } from "./backends/types";
-import { loadConfig } from "./config";
+import { ConfigError, loadConfig } from "./config";
 import { Reconciler } from "./reconciler";
 import { openStore } from "./store";
 import type { Store } from "./store/types";
@@ -28,6 +28,8 @@ export interface ServerOptions {
   reconcileIntervalMs?: number;
   /** Log requests and reconciler events to stdout. Defaults to false. */
   log?: boolean;
+  /** Time between two reads of a followed job's log. Defaults to `TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS`, else 5 s. */
+  followIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -43,6 +45,20 @@ export interface RunningServer {
 
 const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
 
+/** `TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS`, else 5 s: a cloud's logging API sees one read per followed job per interval. */
+function followIntervalMs(env: NodeJS.ProcessEnv): number {
+  const text = env.TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS;
+  if (text === undefined || text === "") return 5000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
+    throw new ConfigError(
+      "TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS",
+      `must be a number of seconds from 0.1 to 3600; got ${JSON.stringify(text)}`,
+    );
+  }
+  return seconds * 1000;
+}
+
 /** Starts the Train API. Throws `ConfigError` (naming the variable) on bad configuration. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
@@ -56,6 +72,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ? { reconcileIntervalMs: options.reconcileIntervalMs }
       : {}),
   });
+  const followMs = options.followIntervalMs ?? followIntervalMs(env);
   const store = await openStore({
     dataDir: config.dataDir,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -89,6 +106,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       apiKeys: config.apiKeys,
       bodyLimitBytes: config.bodyLimitBytes,
       log: options.log ?? false,
+      followIntervalMs: followMs,
     });
     if (options.log) log = app.log;
     await app.listen({ host: config.host, port: config.port });

@@ -135,6 +135,14 @@ export function openApiDocument(): Record<string, unknown> {
           description: "next_cursor of an earlier answer: read the lines written since (at most tail)",
           schema: { type: "string", minLength: 1, maxLength: 1024 },
         },
+        {
+          name: "follow",
+          in: "query",
+          required: false,
+          description:
+            "true: answer with Server-Sent Events (event lines, then event end with the job once it ended)",
+          schema: { type: "string", enum: ["true", "false"], default: "false" },
+        },
       ],
       responses: {
         "200": { description: "The lines", ...json("#/components/schemas/JobLogs") },

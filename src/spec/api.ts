@@ -81,8 +81,16 @@ export const JobLogsQuery = z
     stream: z.enum(["stdout", "stderr"]).default("stdout"),
     tail: z.coerce.number().int().min(1).max(10_000).default(100),
     cursor: z.string().min(1).max(1024).optional(),
+    /** Server-Sent Events: the lines, then more as they are written, until the job ends. */
+    follow: z
+      .enum(["true", "false"], { message: 'must be "true" or "false"' })
+      .optional()
+      .transform((v) => v === "true"),
   })
   .strict();
+/** What a backend is asked for when the API reads a job's log (following is the API's own business). */
+export type LogsQuery = Omit<z.output<typeof JobLogsQuery>, "follow">;
+
 /** One line of output where the backend knows when it was written and by which replica or node. */
 export const LogLine = z.object({
   text: z.string(),

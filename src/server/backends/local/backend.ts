@@ -11,7 +11,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
-import type { JobLogs, JobLogsQuery, JobResult } from "../../../spec";
+import type { JobLogs, JobResult, LogsQuery } from "../../../spec";
 import {
   type Backend,
   type BackendContext,
@@ -199,7 +199,7 @@ export class LocalBackend implements Backend<"local"> {
   }
 
   /** The last lines of a job's stdout or stderr, or those written since `cursor`. */
-  async logs(job: LocalJob, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
+  async logs(job: LocalJob, query: LogsQuery): Promise<JobLogs> {
     const file = jobFile(this.jobDir(job.id), query.stream);
     const read =
       query.cursor === undefined

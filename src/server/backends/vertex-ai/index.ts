@@ -1,6 +1,6 @@
 import { GoogleAuth } from "google-auth-library";
 import type { z } from "zod";
-import { isTerminal, type JobLogs, type JobLogsQuery, type LogLine } from "../../../spec";
+import { isTerminal, type JobLogs, type LogLine, type LogsQuery } from "../../../spec";
 import {
   type CloudRetryOptions,
   checkEndpoint,
@@ -178,7 +178,7 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
    * lines logged after it. Cloud Logging keeps a replica's stdout and stderr as one log, so only
    * `stdout` is served, holding both; each line says which replica (`workerpool0-0`) wrote it.
    */
-  async logs(job: BackendJob<"vertex-ai">, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
+  async logs(job: BackendJob<"vertex-ai">, query: LogsQuery): Promise<JobLogs> {
     if (query.stream !== "stdout") {
       throw new BackendError(
         400,
