@@ -312,8 +312,52 @@ export function buildProgram(io: {
   };
 }
 
-/** Follows a job's output until it ends: every line once, with a status line on a terminal. */
+/**
+ * Follows a job's output until it ends: every line once, with a status line on a terminal. The
+ * server's event stream is used, so however many people follow a job, its backend's log is read
+ * once per interval; a backend that cannot be followed that way is polled instead.
+ */
 async function follow(
+  ctx: Context,
+  id: string,
+  opts: { stream: "stdout" | "stderr"; tail: number; interval: number },
+): Promise<number> {
+  const { client, settings, screen, errors } = ctx;
+  for (;;) {
+    const job = await client.get(id);
+    if (!job) throw notFound(id, settings);
+    screen.setStatus(statusText(job));
+    const redraw = screen.live ? setInterval(() => screen.setStatus(statusText(job)), 1000) : undefined;
+    let outcome: Awaited<ReturnType<TrainApiClient["follow"]>>;
+    try {
+      outcome = await client.follow(id, { stream: opts.stream, tail: opts.tail }, (logs) => {
+        for (const line of logs.lines) screen.print(line);
+      });
+    } finally {
+      if (redraw) clearInterval(redraw);
+    }
+    if (typeof outcome === "object") {
+      const ended = outcome.ended;
+      screen.done();
+      (ended.status === "COMPLETED" ? screen : errors).print(endText(ended));
+      return EXIT_BY_STATUS[ended.status] ?? EXIT.ok;
+    }
+    if (outcome === "not-found") throw notFound(id, settings);
+    if (outcome === "not-followable") return pollFollow(ctx, id, opts);
+    if (outcome === "closed") {
+      screen.done();
+      errors.print(
+        `trainkit: the Train API closed the stream before job ${id} ended; run \`trainkit logs -f ${id}\` again to go on`,
+      );
+      return EXIT.api;
+    }
+    // Not started: its log has no position yet.
+    await sleep(opts.interval * 1000);
+  }
+}
+
+/** Follows by reading the log every interval: for backends whose log the server cannot stream. */
+async function pollFollow(
   { client, settings, screen, errors }: Context,
   id: string,
   opts: { stream: "stdout" | "stderr"; tail: number; interval: number },

@@ -75,7 +75,7 @@ async function submit(file: string): Promise<string> {
 beforeAll(async () => {
   ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), "trainkit-cli-"));
-  api = await startTrainApi();
+  api = await startTrainApi({ followIntervalMs: 200 });
 }, 240_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { describeDetails, ErrorBody, Job, JobList, JobLogs, type JobStatus } from "../../spec";
 import { googleIdTokenHeaders } from "./google-id-token";
-import { type Answer, describeBody, HttpClient, type RetryPolicy } from "./http";
+import { type Answer, describeBody, HttpClient, parseJson, type RetryPolicy } from "./http";
 import {
   type ApiSettings,
   type CancelOutcome,
@@ -97,6 +97,49 @@ export class TrainApiClient implements JobClient {
     }
     if (answer.status !== 200) throw this.failure("GET", base, answer);
     return this.parsed(JobLogs, "a logs answer", "GET", base, answer.body);
+  }
+
+  /**
+   * Follows a job's log as Server-Sent Events (`logs?follow=true`) until the job ends or the stream
+   * closes: `lines` gets each batch once, in order. Resolves to how it stopped; a job the server
+   * cannot follow yet (not started) or at all (its backend keeps no cursor) is said so, not thrown.
+   */
+  async follow(
+    jobId: string,
+    options: { stream?: "stdout" | "stderr"; tail?: number },
+    onLines: (logs: JobLogs) => void,
+  ): Promise<{ ended: Job } | "not-started" | "not-followable" | "not-found" | "closed"> {
+    const base = `v1/jobs/${encodeURIComponent(jobId)}/logs`;
+    const query = new URLSearchParams({ follow: "true" });
+    if (options.stream) query.set("stream", options.stream);
+    if (options.tail !== undefined) query.set("tail", String(options.tail));
+    const response = await this.http.open(`${base}?${query}`, "text/event-stream");
+    if (response.status !== 200) {
+      const answer = { status: response.status, body: parseJson(await response.text()) };
+      const code = ErrorBody.safeParse(answer.body).data?.error.code;
+      if (response.status === 404 && code === "job_not_found") return "not-found";
+      if (code === "job_not_started") return "not-started";
+      if (code === "logs_not_followable" || code === "logs_not_supported") return "not-followable";
+      throw this.failure("GET", base, answer);
+    }
+    let ended: Job | undefined;
+    let buffer = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body ?? []) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      let split = buffer.indexOf("\n\n");
+      while (split !== -1) {
+        const block = buffer.slice(0, split);
+        buffer = buffer.slice(split + 2);
+        split = buffer.indexOf("\n\n");
+        const event = /^event: (\w+)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event === "lines" && data)
+          onLines(this.parsed(JobLogs, "a logs answer", "GET", base, JSON.parse(data)));
+        if (event === "end" && data) ended = this.job("GET", base, JSON.parse(data));
+      }
+    }
+    return ended ? { ended } : "closed";
   }
 
   async cancel(jobId: string): Promise<CancelOutcome> {
