@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Job, V1Pod } from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import type { z } from "zod";
 import { KUBERNETES_SETTINGS } from "../../../components/kubernetes";
 import type { JobLogs, JobStatus, LogsQuery } from "../../../spec";
 import {

@@ -10,7 +10,6 @@ import {
   watch,
 } from "node:fs";
 import { join } from "node:path";
-import type { z } from "zod";
 import type { JobLogs, JobResult, LogsQuery } from "../../../spec";
 import {
   type Backend,

@@ -1,5 +1,4 @@
 import { GoogleAuth } from "google-auth-library";
-import type { z } from "zod";
 import { isTerminal, type JobLogs, type LogLine, type LogsQuery } from "../../../spec";
 import {
   type CloudRetryOptions,
