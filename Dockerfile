@@ -3,10 +3,16 @@
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/server/package.json ./packages/server/
 RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json LICENSE ./
+COPY packages/server/tsconfig.json ./packages/server/
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+COPY examples/quickstart ./examples/quickstart
+# The packed service carries its build, the quickstart example and its production dependencies only.
+RUN cd packages/server && npm pack --pack-destination /tmp && mkdir /service \
+    && tar -xzf /tmp/trainkit-server-*.tgz -C /service --strip-components=1 \
+    && cd /service && npm install --omit=dev --no-package-lock
 
 FROM node:24-slim
 # Listen on every interface inside the container; the platform in front decides who reaches it.
@@ -15,10 +21,7 @@ ENV NODE_ENV=production \
     PORT=8080 \
     TRAINKIT_DATA_DIR=/var/lib/trainkit
 WORKDIR /app
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY examples/quickstart ./examples/quickstart
+COPY --from=build /service ./
 RUN mkdir -p /var/lib/trainkit && chown node:node /var/lib/trainkit
 USER node
 EXPOSE 8080

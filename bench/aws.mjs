@@ -341,7 +341,11 @@ function handWritten(aws, pulumi, i) {
   );
 }
 
-const platformArgs = { region: REGION, api: { image: IMAGE, apiKeys: API_KEYS, ...network } };
+// Plain HTTP, like the hand-written listener below, so both sides register the same resources.
+const platformArgs = {
+  region: REGION,
+  api: { image: IMAGE, apiKeys: API_KEYS, ...network, plainHttp: true },
+};
 
 await runPlatformBench(import.meta.url, {
   cloud: "aws",

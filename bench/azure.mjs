@@ -13,7 +13,10 @@ const MODULES = [
   "keyvault",
   "machinelearningservices",
   "managedidentity",
+  "monitor",
+  "network",
   "operationalinsights",
+  "privatedns",
   "storage",
 ].map((m) => `@pulumi/azure-native/${m}`);
 

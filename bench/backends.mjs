@@ -15,11 +15,11 @@ import http from "node:http";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AzureMlBackend } from "../dist/server/backends/azure-ml/index.js";
-import { DEFAULT_MIN_POLL_INTERVAL_SECONDS } from "../dist/server/backends/cloud-common.js";
-import { SageMakerBackend } from "../dist/server/backends/sagemaker/index.js";
-import { VertexAiBackend } from "../dist/server/backends/vertex-ai/index.js";
-import { DEFAULT_RECONCILE_INTERVAL_MS } from "../dist/server/config.js";
+import { AzureMlBackend } from "../packages/server/dist/server/backends/azure-ml/index.js";
+import { DEFAULT_MIN_POLL_INTERVAL_SECONDS } from "../packages/server/dist/server/backends/cloud-common.js";
+import { SageMakerBackend } from "../packages/server/dist/server/backends/sagemaker/index.js";
+import { VertexAiBackend } from "../packages/server/dist/server/backends/vertex-ai/index.js";
+import { DEFAULT_RECONCILE_INTERVAL_MS } from "../packages/server/dist/server/config.js";
 import { CREATE_JOB_REQUESTS } from "../dist/spec/index.js";
 
 const arg = (name, fallback) => {

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { TrainingJobProvider } from "../dist/job/provider.js";
-import { startServer } from "../dist/server/index.js";
+import { startServer } from "../packages/server/dist/server/index.js";
 import { CREATE_JOB_REQUESTS } from "../dist/spec/index.js";
 
 const arg = (name, fallback) => {

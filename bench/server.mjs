@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import Fastify from "fastify";
-import { startServer } from "../dist/server/index.js";
+import { startServer } from "../packages/server/dist/server/index.js";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { CreateJobRequest } from "./spec";
@@ -7,8 +7,14 @@ import type { CreateJobRequest } from "./spec";
 // program and the tests alike. It loads nothing but Node's built-ins, so a Pulumi program can import it
 // (`trainkit/quickstart`) without loading the server.
 
-/** The quickstart example, shipped with the package (one level up from both src/ and dist/). */
-export const QUICKSTART_DIR = resolve(__dirname, "../examples/quickstart");
+/**
+ * The quickstart example, shipped with each package one level up from its dist/ (and from src/). The
+ * Train API built inside this repository (packages/server/dist/) finds the repository's copy instead.
+ */
+export const QUICKSTART_DIR =
+  [resolve(__dirname, "../examples/quickstart"), resolve(__dirname, "../../../examples/quickstart")].find(
+    (dir) => existsSync(dir),
+  ) ?? resolve(__dirname, "../examples/quickstart");
 
 export interface QuickstartOptions {
   /** Where the job writes model.json and metrics.json. Defaults to `output/` in the example's directory. */

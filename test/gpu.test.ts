@@ -234,7 +234,7 @@ describe("the GCP catalogue", () => {
 });
 
 describe("the AWS catalogue", () => {
-  it("maps the seed's SageMaker instance types to the GPUs the seed names", () => {
+  it("maps the SGP Train API's SageMaker instance types to the GPUs its document names", () => {
     expect(sageMakerInstanceFor("nvidia-t4", 1, "ml.g4dn.xlarge").instanceType).toBe("ml.g4dn.xlarge");
     expect(sageMakerInstanceFor("nvidia-a100-80gb", 8)).toEqual({
       gpu: "nvidia-a100-80gb",
@@ -275,7 +275,7 @@ describe("the AWS catalogue", () => {
 });
 
 describe("the Azure catalogue", () => {
-  it("maps the seed's Standard_NC24ads_A100_v4 to one A100 80GB", () => {
+  it("maps the SGP Train API's Standard_NC24ads_A100_v4 to one A100 80GB", () => {
     expect(azureVmSizeFor("nvidia-a100-80gb", 1)).toMatchObject({
       instanceType: "Standard_NC24ads_A100_v4",
       gpus: 1,
@@ -323,7 +323,7 @@ describe("the accelerator vocabulary", () => {
 });
 
 describe("vertexMachineSpecIssues", () => {
-  it("accepts the seed's Vertex AI machine spec", () => {
+  it("accepts the SGP Train API's Vertex AI machine spec", () => {
     expect(
       vertexMachineSpecIssues({
         machine_type: "g2-standard-8",

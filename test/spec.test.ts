@@ -1,17 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { CREATE_JOB_REQUESTS, issuesToDetails, NUL_MESSAGE } from "../src/spec";
-import { azureExample, sagemakerExample, vertexExample } from "./helpers/seed-examples";
+import { azureExample, sagemakerExample, vertexExample } from "./helpers/sgp-examples";
 
 describe("the Train API request schemas", () => {
-  it("accept seed 000's Vertex AI example unchanged", () => {
+  it("accept the SGP Train API's Vertex AI example unchanged", () => {
     expect(CREATE_JOB_REQUESTS["vertex-ai"].parse(vertexExample)).toEqual(vertexExample);
   });
 
-  it("accept seed 000's SageMaker example unchanged", () => {
+  it("accept the SGP Train API's SageMaker example unchanged", () => {
     expect(CREATE_JOB_REQUESTS.sagemaker.parse(sagemakerExample)).toEqual(sagemakerExample);
   });
 
-  it("accept seed 000's Azure ML example unchanged", () => {
+  it("accept the SGP Train API's Azure ML example unchanged", () => {
     expect(CREATE_JOB_REQUESTS["azure-ml"].parse(azureExample)).toEqual(azureExample);
   });
 

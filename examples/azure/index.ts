@@ -22,13 +22,13 @@ const platform = new TrainingPlatform("ml", {
   registry: { public: true },
   // Uploading the training data from this laptop needs the same of the data bucket.
   dataBucket: { publicNetworkAccess: true },
-  // Seed 000's job runs on a compute named gpu-cluster with one A100 80GB per node, at low priority.
+  // The SGP Train API's job runs on a compute named gpu-cluster with one A100 80GB per node, at low priority.
   cluster: { gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-a100-80gb", maxNodes: 2, spot: true }] },
 });
 
 export const platformOutputs = platform.outputs;
 
-// Seed 000's Azure ML example, submitted once the training image has been pushed to the platform's
+// The SGP Train API's Azure ML example, submitted once the training image has been pushed to the platform's
 // registry and its tag given as trainkit-azure:trainingImage.
 const trainingImage = config.get("trainingImage");
 export const mnistJob = trainingImage

@@ -25,7 +25,7 @@ const platform = new TrainingPlatform("ml", {
 
 export const platformOutputs = platform.outputs;
 
-// Seed 000's Vertex AI example, submitted once the training image has been pushed to the platform's
+// The SGP Train API's Vertex AI example, submitted once the training image has been pushed to the platform's
 // registry and its tag given as trainkit-gcp:trainingImage.
 const trainingImage = config.get("trainingImage");
 export const mnistJob = trainingImage

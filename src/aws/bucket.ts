@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { mergeLabels } from "../components/labels";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { policyDocument, type Tags } from "./settings";
 
@@ -55,7 +56,7 @@ export class Bucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: BucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:Bucket", name, {}, opts);
-    const owner = `Bucket ${name}`;
+    const owner = ownerOf(this, "Bucket", name);
     const noncurrentDays = wholeNumberArg(
       owner,
       "noncurrentVersionRetentionDays",

@@ -1,13 +1,18 @@
 import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { GPU_NODE_LABELS, GPU_TAINT, type GpuPoolArgs, resolveGpuPools } from "../components/gpu-pool";
 import { execKubeconfig } from "../components/kubeconfig";
+import { GPU_RESOURCE } from "../components/kubernetes";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { ec2InstanceFor, type InstanceShape } from "../gpu";
-import { arnParts, serviceTrustPolicy, type Tags } from "./settings";
+import { GpuSupport } from "../kubernetes/gpu-support";
+import { PodIdentity, type PodIdentityArgs, serviceAccountTrustPolicy } from "./pod-identity";
+import { arnParts, type PolicyStatement, policyDocument, serviceTrustPolicy, type Tags } from "./settings";
 
 /** A GPU managed node group on EKS: the cross-cloud pool description plus AWS's instance type and subnets. */
 export interface AwsGpuPoolArgs extends Omit<GpuPoolArgs, "zones"> {
@@ -22,8 +27,50 @@ export interface AwsGpuPoolArgs extends Omit<GpuPoolArgs, "zones"> {
    * `subnetIds`. EKS places nodes by subnet, so this takes the place of `zones` on other clouds.
    */
   subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Several instance types for a spot pool, so the node group can draw on more spot capacity pools. Each must
+   * carry exactly `gpusPerNode` of `gpu`, so the autoscaler's picture of a node holds whichever type comes.
+   * Defaults to the one `instanceType`. Only with `spot: true`; conflicts with `instanceType`.
+   */
+  instanceTypes?: string[];
+  /**
+   * Run the pool's nodes in an EC2 capacity reservation: an On-Demand Capacity Reservation (`id` or a
+   * reservation resource group's `resourceGroupArn`), or a Capacity Block for ML (`id` of the block with
+   * `capacityBlock: true`, which makes the node group's capacity type `CAPACITY_BLOCK`). The pool's subnets
+   * must be in the reservation's zone. Defaults to none (plain on-demand or spot). Conflicts with `spot`.
+   */
+  capacityReservation?: AwsCapacityReservation;
+  /**
+   * Elastic Fabric Adapter interfaces per node, for multi-node training over NCCL: one per network card the
+   * instance type has (EC2's `EfaInfo.MaximumEfaInterfaces`: 4 on p4d/p4de, 32 on p5/p5e, 16 on p5en). The
+   * nodes also go into a cluster placement group and a security group that lets them reach each other on
+   * every port. Requires `subnetIds` with exactly one subnet, since a cluster placement group lives in one
+   * zone. Defaults to 0 (no EFA).
+   */
+  efaInterfaces?: number;
   /** Not used on AWS: node groups are placed by subnet. Set `subnetIds` to subnets in the zones you want. */
   zones?: never;
+}
+
+/** Where a pool's nodes are bought from when it uses reserved capacity. */
+export interface AwsCapacityReservation {
+  /** The reservation's id (`cr-...`). Conflicts with `resourceGroupArn`. */
+  id?: pulumi.Input<string>;
+  /** The ARN of a capacity reservation resource group. Conflicts with `id` and `capacityBlock`. */
+  resourceGroupArn?: pulumi.Input<string>;
+  /** The reservation is a Capacity Block for ML. Defaults to false. Requires `id`. */
+  capacityBlock?: boolean;
+}
+
+/** The Cluster Autoscaler `GpuCluster` installs with Helm. */
+export interface ClusterAutoscalerArgs {
+  /** The `cluster-autoscaler` chart version. Defaults to `9.59.0` (Cluster Autoscaler 1.35). */
+  chartVersion?: pulumi.Input<string>;
+  /**
+   * The Cluster Autoscaler image tag, which should match the cluster's Kubernetes minor version. Defaults to
+   * `v1.<minor>.0` when `version` is given as `1.<minor>`, else to the chart's own (1.35).
+   */
+  imageTag?: pulumi.Input<string>;
 }
 
 /** The small node group that runs cluster add-ons and the non-GPU pods, so GPU nodes can scale to zero. */
@@ -85,10 +132,44 @@ export interface GpuClusterArgs {
   systemNodeGroup?: SystemNodeGroupArgs;
   /**
    * GPU managed node groups. Each scales between `minNodes` (default 0) and `maxNodes`, runs the EKS
-   * AL2023 NVIDIA AMI (drivers included; the NVIDIA device plugin is installed on the cluster, e.g. by
-   * `trainkit/kubernetes`), and carries the taint `nvidia.com/gpu=present:NoSchedule`. Defaults to none.
+   * AL2023 NVIDIA AMI (drivers included), and carries the taint `nvidia.com/gpu=present:NoSchedule`; the
+   * Cluster Autoscaler adds nodes for pending GPU pods. Defaults to none.
    */
   gpuPools?: AwsGpuPoolArgs[];
+  /**
+   * EKS's support policy for the cluster's Kubernetes version: `STANDARD` upgrades the control plane when
+   * standard support ends; `EXTENDED` keeps the version for longer, at extra cost per hour. Defaults to
+   * `STANDARD`, since EKS itself defaults to `EXTENDED`.
+   */
+  supportType?: "STANDARD" | "EXTENDED";
+  /**
+   * Versions of the managed add-ons (`vpc-cni`, `kube-proxy`, `coredns`, `eks-pod-identity-agent`,
+   * `aws-ebs-csi-driver`), by add-on name. Defaults to the version EKS picks for the cluster's Kubernetes version.
+   */
+  addonVersions?: Partial<Record<EksAddonName, pulumi.Input<string>>>;
+  /**
+   * The Cluster Autoscaler, which scales the node groups (GPU pools from zero) for pending pods, running on the
+   * system nodes with its own least-privilege role through EKS Pod Identity. Defaults to on with the settings
+   * of `ClusterAutoscalerArgs`; false leaves scaling to you (then GPU pods wait for nodes you add).
+   */
+  clusterAutoscaler?: ClusterAutoscalerArgs | false;
+  /**
+   * The NVIDIA device plugin (`trainkit/kubernetes`'s `GpuSupport`) on GPU nodes only, tolerating the GPU
+   * taint, so pods can ask for `nvidia.com/gpu`. Defaults to on; false when you install it yourself (for
+   * example with NVIDIA's GPU operator).
+   */
+  nvidiaDevicePlugin?: { image?: pulumi.Input<string> } | false;
+  /**
+   * A `gp3` StorageClass (EBS CSI driver, encrypted, bound when the pod is scheduled) marked as the cluster's
+   * default, so PersistentVolumeClaims without a class get a volume. Defaults to true.
+   */
+  defaultStorageClass?: boolean;
+  /**
+   * A KMS key ARN for the control plane's log group. Defaults to the key that encrypts Kubernetes secrets:
+   * the new key, whose policy lets CloudWatch Logs use it for that log group only, or the given `kmsKeyArn`,
+   * whose policy must then allow `logs.<region>.amazonaws.com` to use it.
+   */
+  logKmsKeyArn?: pulumi.Input<string>;
   /** ARN of an existing IAM role for the nodes. Defaults to a new role holding only what nodes need. */
   nodeRoleArn?: pulumi.Input<string>;
   /** Tags for the cluster, its node groups and its other resources. Defaults to the trainkit tags only. */
@@ -97,12 +178,162 @@ export interface GpuClusterArgs {
 
 /** Managed policies the cluster role holds: EKS's documented minimum. */
 export const CLUSTER_ROLE_POLICIES = ["AmazonEKSClusterPolicy"] as const;
-/** Managed policies the node role holds: joining the cluster, pod networking, and pulling images. */
+/**
+ * Managed policies the node role holds: joining the cluster and pulling images. Pod networking's permissions
+ * belong to the `vpc-cni` add-on's own role, not to every node.
+ */
 export const NODE_ROLE_POLICIES = [
   "AmazonEKSWorkerNodePolicy",
-  "AmazonEKS_CNI_Policy",
   "AmazonEC2ContainerRegistryPullOnly",
 ] as const;
+
+/** The EKS add-ons every `GpuCluster` manages. */
+export const EKS_ADDONS = [
+  "vpc-cni",
+  "kube-proxy",
+  "eks-pod-identity-agent",
+  "coredns",
+  "aws-ebs-csi-driver",
+] as const;
+export type EksAddonName = (typeof EKS_ADDONS)[number];
+/** The managed policy of the `vpc-cni` add-on's role (IRSA for its `aws-node` service account). */
+export const VPC_CNI_POLICY = "AmazonEKS_CNI_Policy";
+/** The managed policy of the EBS CSI driver's role (Pod Identity for `ebs-csi-controller-sa`). */
+export const EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicy";
+export const EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa";
+
+export const CLUSTER_AUTOSCALER_CHART = {
+  chart: "cluster-autoscaler",
+  version: "9.59.0",
+  repo: "https://kubernetes.github.io/autoscaler",
+} as const;
+export const CLUSTER_AUTOSCALER_NAMESPACE = "kube-system";
+export const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
+/** The read-only calls the Cluster Autoscaler makes to find node groups and instance shapes. */
+export const CLUSTER_AUTOSCALER_READ_ACTIONS = [
+  "autoscaling:DescribeAutoScalingGroups",
+  "autoscaling:DescribeAutoScalingInstances",
+  "autoscaling:DescribeLaunchConfigurations",
+  "autoscaling:DescribeScalingActivities",
+  "ec2:DescribeImages",
+  "ec2:DescribeInstanceTypes",
+  "ec2:DescribeLaunchTemplateVersions",
+  "ec2:GetInstanceTypesFromInstanceRequirements",
+] as const;
+/** The two calls that change capacity, allowed only on this cluster's Auto Scaling groups. */
+export const CLUSTER_AUTOSCALER_WRITE_ACTIONS = [
+  "autoscaling:SetDesiredCapacity",
+  "autoscaling:TerminateInstanceInAutoScalingGroup",
+] as const;
+
+/** The GPU instance types that support EFA, as the EKS EFA device plugin chart lists them. */
+export const EFA_GPU_INSTANCE_TYPES = [
+  "g4dn.8xlarge",
+  "g4dn.12xlarge",
+  "g4dn.16xlarge",
+  "g4dn.metal",
+  "g5.8xlarge",
+  "g5.12xlarge",
+  "g5.16xlarge",
+  "g5.24xlarge",
+  "g5.48xlarge",
+  "g6.8xlarge",
+  "g6.12xlarge",
+  "g6.16xlarge",
+  "g6.24xlarge",
+  "g6.48xlarge",
+  "g6e.8xlarge",
+  "g6e.12xlarge",
+  "g6e.16xlarge",
+  "g6e.24xlarge",
+  "g6e.48xlarge",
+  "gr6.8xlarge",
+  "p3dn.24xlarge",
+  "p4d.24xlarge",
+  "p4de.24xlarge",
+  "p5.4xlarge",
+  "p5.48xlarge",
+  "p5e.48xlarge",
+  "p5en.48xlarge",
+  "p6-b200.48xlarge",
+  "p6-b300.48xlarge",
+  "p6e-gb200.36xlarge",
+  "p6e-gb300.36xlarge",
+] as const;
+
+/** The EFA device plugin chart, which advertises `vpc.amazonaws.com/efa` on EFA nodes. */
+export const EFA_DEVICE_PLUGIN_CHART = {
+  chart: "aws-efa-k8s-device-plugin",
+  version: "v0.5.30",
+  repo: "https://aws.github.io/eks-charts",
+} as const;
+
+/** The node label the Cluster Autoscaler on AWS reads as "this node has GPUs", naming the GPU. */
+export const CLUSTER_AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator";
+
+/** The tag prefix the Cluster Autoscaler reads a node group's labels, taints and resources from at zero nodes. */
+const NODE_TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
+/** The Auto Scaling group tag marking a group as this cluster's, which the autoscaler's writes are limited to. */
+export const clusterOwnerTag = (clusterName: string) => `k8s.io/cluster-autoscaler/${clusterName}`;
+
+/**
+ * The Cluster Autoscaler's permissions: read calls on any resource (they take none narrower), EKS's node group
+ * description for this cluster's node groups only, and changing capacity only of Auto Scaling groups tagged as
+ * this cluster's.
+ */
+export function clusterAutoscalerPolicy(clusterArn: string): string {
+  const { partition, region, account, resource } = arnParts(clusterArn);
+  const clusterName = resource.replace(/^cluster\//, "");
+  return policyDocument([
+    {
+      Sid: "DescribeScalingGroups",
+      Effect: "Allow",
+      Action: [...CLUSTER_AUTOSCALER_READ_ACTIONS],
+      Resource: "*",
+    },
+    {
+      Sid: "DescribeClusterNodeGroups",
+      Effect: "Allow",
+      Action: "eks:DescribeNodegroup",
+      Resource: `arn:${partition}:eks:${region}:${account}:nodegroup/${clusterName}/*/*`,
+    },
+    {
+      Sid: "ScaleClusterNodeGroups",
+      Effect: "Allow",
+      Action: [...CLUSTER_AUTOSCALER_WRITE_ACTIONS],
+      Resource: "*",
+      Condition: { StringEquals: { [`aws:ResourceTag/${clusterOwnerTag(clusterName)}`]: "owned" } },
+    },
+  ]);
+}
+
+/**
+ * The policy of the key this component creates: the account administers it through IAM (the default key
+ * policy), and CloudWatch Logs in the region may use it for the control plane's log group and no other.
+ */
+export function clusterKeyPolicy(partition: string, region: string, account: string, logGroupName: string) {
+  return policyDocument([
+    {
+      Sid: "AccountAdministersKey",
+      Effect: "Allow",
+      Principal: { AWS: `arn:${partition}:iam::${account}:root` },
+      Action: "kms:*",
+      Resource: "*",
+    },
+    {
+      Sid: "ControlPlaneLogGroup",
+      Effect: "Allow",
+      Principal: { Service: `logs.${region}.amazonaws.com` },
+      Action: ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+      Resource: "*",
+      Condition: {
+        ArnEquals: {
+          "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${region}:${account}:log-group:${logGroupName}`,
+        },
+      },
+    },
+  ]);
+}
 
 /** The AMI type of the GPU node groups: Amazon Linux 2023 with the NVIDIA driver and container toolkit. */
 export const GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA";
@@ -110,18 +341,94 @@ const SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD";
 
 const managedPolicy = (partition: string, policy: string) => `arn:${partition}:iam::aws:policy/${policy}`;
 
+/** A GPU pool with its AWS-only settings checked. */
+interface AwsPool {
+  instanceTypes: string[];
+  capacityType: "ON_DEMAND" | "SPOT" | "CAPACITY_BLOCK";
+  reservation?: AwsCapacityReservation;
+  efaInterfaces: number;
+}
+
+function awsPoolSettings(owner: string, pool: AwsGpuPoolArgs, at: string, gpusPerNode: number): AwsPool {
+  const spot = pool.spot ?? false;
+  let instanceTypes: string[] = [];
+  if (pool.instanceTypes !== undefined) {
+    if (!spot) {
+      throw new ArgumentError(
+        `${owner}: ${at}.instanceTypes must be set only on spot pools, where more types mean more spot capacity; set ${at}.spot: true or give one ${at}.instanceType`,
+      );
+    }
+    if (pool.instanceType !== undefined) {
+      throw new ArgumentError(
+        `${owner}: ${at}.instanceType and ${at}.instanceTypes must not both be set; list every type in ${at}.instanceTypes`,
+      );
+    }
+    if (!Array.isArray(pool.instanceTypes) || pool.instanceTypes.length === 0) {
+      throw new ArgumentError(
+        `${owner}: ${at}.instanceTypes must list at least one instance type; got ${shown(pool.instanceTypes)}`,
+      );
+    }
+    instanceTypes = pool.instanceTypes.map(
+      (t, j) =>
+        ec2InstanceFor(pool.gpu, gpusPerNode, t, {
+          gpu: `${at}.gpu`,
+          count: `${at}.gpusPerNode`,
+          type: `${at}.instanceTypes[${j}]`,
+        }).instanceType,
+    );
+  }
+  const reservation = pool.capacityReservation;
+  let capacityType: AwsPool["capacityType"] = spot ? "SPOT" : "ON_DEMAND";
+  if (reservation !== undefined) {
+    if (spot) {
+      throw new ArgumentError(
+        `${owner}: ${at}.capacityReservation must not be set on a spot pool, since reserved capacity is bought on-demand or as a Capacity Block; drop ${at}.spot or the reservation`,
+      );
+    }
+    const given = [reservation.id, reservation.resourceGroupArn].filter((v) => v !== undefined).length;
+    if (given !== 1) {
+      throw new ArgumentError(
+        `${owner}: ${at}.capacityReservation must set exactly one of id and resourceGroupArn; got ${given === 0 ? "neither" : "both"}`,
+      );
+    }
+    if (reservation.capacityBlock) {
+      if (reservation.id === undefined) {
+        throw new ArgumentError(
+          `${owner}: ${at}.capacityReservation.capacityBlock needs the Capacity Block's id (cr-...) in ${at}.capacityReservation.id, not a resource group`,
+        );
+      }
+      capacityType = "CAPACITY_BLOCK";
+    }
+  }
+  const efaInterfaces = wholeNumberArg(owner, `${at}.efaInterfaces`, pool.efaInterfaces, {
+    least: 0,
+    most: 32,
+    fallback: 0,
+  });
+  if (efaInterfaces > 0) {
+    const subnets = pool.subnetIds;
+    if (subnets === undefined || (Array.isArray(subnets) && subnets.length !== 1)) {
+      throw new ArgumentError(
+        `${owner}: ${at}.subnetIds must be exactly one subnet when ${at}.efaInterfaces is set, since EFA nodes share a cluster placement group in one zone; got ${subnets === undefined ? "nothing" : `${(subnets as unknown[]).length} subnets`}`,
+      );
+    }
+  }
+  return { instanceTypes, capacityType, reservation, efaInterfaces };
+}
+
 /**
- * An EKS cluster for training: a private API endpoint, Kubernetes secrets encrypted with KMS, control plane
- * logs, an OIDC provider for IAM roles for service accounts, a small system node group, and GPU node groups
- * that scale to zero, with IMDSv2 required on every node.
+ * An EKS cluster for training: a private API endpoint, Kubernetes secrets and control plane logs encrypted with
+ * KMS, standard support only, the managed add-ons (VPC CNI, kube-proxy, CoreDNS, Pod Identity agent, EBS CSI
+ * driver) with their own roles, a default gp3 StorageClass, a small system node group, GPU node groups that the
+ * Cluster Autoscaler scales from zero, the NVIDIA device plugin on GPU nodes, and IMDSv2 required on every node.
  */
 export class GpuCluster extends pulumi.ComponentResource {
   public readonly cluster: aws.eks.Cluster;
   public readonly clusterRole: aws.iam.Role;
   public readonly nodeRole?: aws.iam.Role;
-  /** Every managed policy attachment of the cluster and node roles. */
+  /** Every managed policy attachment of the cluster, node and `vpc-cni` roles. */
   public readonly rolePolicyAttachments: aws.iam.RolePolicyAttachment[];
-  /** The key that encrypts Kubernetes secrets, when this component created it. */
+  /** The key that encrypts Kubernetes secrets and the control plane logs, when this component created it. */
   public readonly kmsKey?: aws.kms.Key;
   public readonly logGroup: aws.cloudwatch.LogGroup;
   public readonly oidcProvider: aws.iam.OpenIdConnectProvider;
@@ -131,6 +438,26 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly launchTemplates: Record<string, aws.ec2.LaunchTemplate>;
   /** The EC2 instance shape chosen for each GPU pool, by pool name. */
   public readonly gpuInstances: Record<string, InstanceShape>;
+  /** The managed add-ons by name. */
+  public readonly addons: Record<EksAddonName, aws.eks.Addon>;
+  /** The `vpc-cni` add-on's role (IAM roles for service accounts, through the OIDC provider). */
+  public readonly vpcCniRole: aws.iam.Role;
+  /** The EBS CSI driver's role, associated with its service account by the add-on. */
+  public readonly ebsCsiIdentity: PodIdentity;
+  /** The Auto Scaling group tags the Cluster Autoscaler reads: ownership, and each GPU pool's labels, taint and GPUs. */
+  public readonly autoscalingTags: aws.autoscaling.Tag[];
+  /** The cluster placement group of each EFA pool, by pool name. */
+  public readonly placementGroups: Record<string, aws.ec2.PlacementGroup>;
+  /** The security group letting EFA nodes reach each other, when a pool uses EFA. */
+  public readonly efaSecurityGroup?: aws.ec2.SecurityGroup;
+  /** The Kubernetes provider for this cluster, through the kubeconfig below. */
+  public readonly kubernetesProvider?: k8s.Provider;
+  public readonly clusterAutoscalerIdentity?: PodIdentity;
+  public readonly clusterAutoscaler?: k8s.helm.v3.Release;
+  public readonly storageClass?: k8s.storage.v1.StorageClass;
+  /** The EFA device plugin, when a pool uses EFA. */
+  public readonly efaDevicePlugin?: k8s.helm.v3.Release;
+  public readonly gpuSupport?: GpuSupport;
   public readonly name: pulumi.Output<string>;
   /** The control plane's HTTPS address (private unless `publicEndpoint` is set). */
   public readonly endpoint: pulumi.Output<string>;
@@ -138,10 +465,11 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly oidcProviderArn: pulumi.Output<string>;
   /** A kubeconfig that authenticates through `aws eks get-token`, usable by `@pulumi/kubernetes`. Secret. */
   public readonly kubeconfig: pulumi.Output<string>;
+  private readonly regionArg?: pulumi.Input<string>;
 
   constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:GpuCluster", name, {}, opts);
-    const owner = `GpuCluster ${name}`;
+    const owner = ownerOf(this, "GpuCluster", name);
     if (args?.subnetIds === undefined) {
       throw new ArgumentError(
         `${owner}: subnetIds must be set to at least two private subnets in different zones; got nothing`,
@@ -166,6 +494,20 @@ export class GpuCluster extends pulumi.ComponentResource {
     if (unknownLog !== undefined) {
       throw new ArgumentError(
         `${owner}: logTypes must contain only ${oneOf(CONTROL_PLANE_LOG_TYPES)}; got ${shown(unknownLog)}`,
+      );
+    }
+    const supportType = args.supportType ?? "STANDARD";
+    if (supportType !== "STANDARD" && supportType !== "EXTENDED") {
+      throw new ArgumentError(
+        `${owner}: supportType must be STANDARD or EXTENDED; got ${shown(supportType)}`,
+      );
+    }
+    const unknownAddon = Object.keys(args.addonVersions ?? {}).find(
+      (a) => !(EKS_ADDONS as readonly string[]).includes(a),
+    );
+    if (unknownAddon !== undefined) {
+      throw new ArgumentError(
+        `${owner}: addonVersions must name only ${oneOf(EKS_ADDONS)}; got ${shown(unknownAddon)}`,
       );
     }
     const logRetentionDays = wholeNumberArg(owner, "logRetentionDays", args.logRetentionDays, {
@@ -193,12 +535,36 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${owner}: gpuPools[${zoned}].zones is not used on AWS, where node groups are placed by subnet; set gpuPools[${zoned}].subnetIds to private subnets in those zones instead`,
       );
     }
+    const awsPools = new Map<string, AwsPool>();
     const pools = resolveGpuPools(
       args.gpuPools,
-      (pool, fields) => ec2InstanceFor(pool.gpu, pool.gpusPerNode, pool.instanceType, fields),
+      (pool, fields, at) => {
+        const shape = ec2InstanceFor(
+          pool.gpu,
+          pool.gpusPerNode,
+          pool.instanceTypes?.[0] ?? pool.instanceType,
+          {
+            ...fields,
+            ...(pool.instanceTypes ? { type: `${at}.instanceTypes[0]` } : {}),
+          },
+        );
+        awsPools.set(at, awsPoolSettings(owner, pool, at, pool.gpusPerNode));
+        return shape;
+      },
       "gpuPools",
       "instanceType",
     );
+    for (const [i, pool] of pools.entries()) {
+      const settings = awsPools.get(`gpuPools[${i}]`)!;
+      if (settings.efaInterfaces === 0) continue;
+      const types = settings.instanceTypes.length > 0 ? settings.instanceTypes : [pool.shape.instanceType];
+      const without = types.find((t) => !(EFA_GPU_INSTANCE_TYPES as readonly string[]).includes(t));
+      if (without !== undefined) {
+        throw new ArgumentError(
+          `${owner}: gpuPools[${i}].efaInterfaces must be 0 for ${without}, which has no EFA; pick an EFA instance type (${oneOf(EFA_GPU_INSTANCE_TYPES.filter((t) => t.startsWith("p")))}) or drop efaInterfaces`,
+        );
+      }
+    }
     if (pools.some((p) => p.name === "system")) {
       throw new ArgumentError(
         `${owner}: gpuPools names must not be "system", which names the system node group; rename the pool`,
@@ -207,7 +573,9 @@ export class GpuCluster extends pulumi.ComponentResource {
     const tags = mergeLabels("gpu-cluster", args.tags);
     const parent = { parent: this };
     const region = args.region;
+    this.regionArg = region;
     const clusterName = boundedName(name, 100);
+    const logGroupName = `/aws/eks/${clusterName}/cluster`;
 
     this.clusterRole = new aws.iam.Role(
       `${name}-cluster`,
@@ -220,7 +588,7 @@ export class GpuCluster extends pulumi.ComponentResource {
     );
     const attach = (role: aws.iam.Role, roleKey: string, policy: string) =>
       new aws.iam.RolePolicyAttachment(
-        `${name}-${roleKey}-${policy}`,
+        `${name}-${roleKey}-${policy.split("/").pop()}`,
         {
           role: role.name,
           // The partition (aws, aws-cn, aws-us-gov) is read off the role's own ARN rather than assumed.
@@ -232,13 +600,18 @@ export class GpuCluster extends pulumi.ComponentResource {
 
     let keyArn: pulumi.Input<string>;
     if (args.kmsKeyArn === undefined) {
+      const regionName = aws.getRegionOutput({ region }, parent).region;
       this.kmsKey = new aws.kms.Key(
         `${name}-secrets`,
         {
           region,
-          description: `Envelope encryption of Kubernetes secrets in EKS cluster ${clusterName} (trainkit)`,
+          description: `Envelope encryption of Kubernetes secrets and control plane logs of EKS cluster ${clusterName} (trainkit)`,
           enableKeyRotation: true,
           deletionWindowInDays: 30,
+          policy: pulumi.all([this.clusterRole.arn, regionName]).apply(([roleArn, r]) => {
+            const { partition, account } = arnParts(roleArn);
+            return clusterKeyPolicy(partition, r, account, logGroupName);
+          }),
           tags,
         },
         parent,
@@ -248,10 +621,16 @@ export class GpuCluster extends pulumi.ComponentResource {
       keyArn = args.kmsKeyArn;
     }
 
-    // EKS would create this group itself with logs kept forever; creating it first sets the retention.
+    // EKS would create this group itself with logs kept forever and unencrypted; creating it first sets both.
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-control-plane`,
-      { region, name: `/aws/eks/${clusterName}/cluster`, retentionInDays: logRetentionDays, tags },
+      {
+        region,
+        name: logGroupName,
+        retentionInDays: logRetentionDays,
+        kmsKeyId: args.logKmsKeyArn ?? keyArn,
+        tags,
+      },
       parent,
     );
 
@@ -272,6 +651,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         enabledClusterLogTypes: logTypes,
         // Access entries instead of the aws-auth ConfigMap; whoever runs `pulumi up` starts as cluster admin.
         accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+        upgradePolicy: { supportType },
         deletionProtection: args.deletionProtection ?? true,
         tags,
       },
@@ -288,6 +668,47 @@ export class GpuCluster extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    const addonVersions = args.addonVersions ?? {};
+    const addon = (
+      addonName: EksAddonName,
+      extra: Partial<aws.eks.AddonArgs>,
+      dependsOn: pulumi.Resource[],
+    ) =>
+      new aws.eks.Addon(
+        `${name}-${addonName}`,
+        {
+          region,
+          clusterName: this.cluster.name,
+          addonName,
+          addonVersion: addonVersions[addonName],
+          // EKS installs vpc-cni, kube-proxy and coredns itself; the managed add-on takes them over.
+          resolveConflictsOnCreate: "OVERWRITE",
+          resolveConflictsOnUpdate: "PRESERVE",
+          tags,
+          ...extra,
+        },
+        { ...parent, dependsOn },
+      );
+
+    // Pods networking runs before any pod identity agent can, so vpc-cni gets its role through the OIDC provider.
+    this.vpcCniRole = new aws.iam.Role(
+      `${name}-vpc-cni`,
+      {
+        description: `The vpc-cni add-on (aws-node) of EKS cluster ${clusterName} (trainkit)`,
+        assumeRolePolicy: this.oidcProvider.arn.apply((arn) =>
+          serviceAccountTrustPolicy(arn, "kube-system", "aws-node"),
+        ),
+        tags,
+      },
+      parent,
+    );
+    const vpcCniAttachment = attach(this.vpcCniRole, "vpc-cni", VPC_CNI_POLICY);
+    const early = {
+      "vpc-cni": addon("vpc-cni", { serviceAccountRoleArn: this.vpcCniRole.arn }, [vpcCniAttachment]),
+      "kube-proxy": addon("kube-proxy", {}, []),
+      "eks-pod-identity-agent": addon("eks-pod-identity-agent", {}, []),
+    };
 
     let nodeRoleArn: pulumi.Input<string>;
     const nodeAttachments: aws.iam.RolePolicyAttachment[] = [];
@@ -306,10 +727,52 @@ export class GpuCluster extends pulumi.ComponentResource {
     } else {
       nodeRoleArn = args.nodeRoleArn;
     }
-    this.rolePolicyAttachments = [...clusterAttachments, ...nodeAttachments];
+    this.rolePolicyAttachments = [...clusterAttachments, ...nodeAttachments, vpcCniAttachment];
+
+    this.placementGroups = {};
+    if ([...awsPools.values()].some((p) => p.efaInterfaces > 0)) {
+      const vpcId = this.cluster.vpcConfig.apply((v) => v.vpcId ?? "");
+      this.efaSecurityGroup = new aws.ec2.SecurityGroup(
+        `${name}-efa`,
+        {
+          region,
+          vpcId,
+          description: `EFA traffic between GPU nodes of EKS cluster ${clusterName} (trainkit)`,
+          tags,
+        },
+        parent,
+      );
+      // EFA needs every protocol and port open between the nodes, and nothing more.
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-efa-in`,
+        {
+          region,
+          securityGroupId: this.efaSecurityGroup.id,
+          referencedSecurityGroupId: this.efaSecurityGroup.id,
+          ipProtocol: "-1",
+          tags,
+        },
+        parent,
+      );
+      new aws.vpc.SecurityGroupEgressRule(
+        `${name}-efa-out`,
+        {
+          region,
+          securityGroupId: this.efaSecurityGroup.id,
+          referencedSecurityGroupId: this.efaSecurityGroup.id,
+          ipProtocol: "-1",
+          tags,
+        },
+        parent,
+      );
+    }
 
     this.launchTemplates = {};
-    const launchTemplate = (group: string, diskSizeGb: pulumi.Input<number>) => {
+    const launchTemplate = (
+      group: string,
+      diskSizeGb: pulumi.Input<number>,
+      extra: Partial<aws.ec2.LaunchTemplateArgs> = {},
+    ) => {
       const template = new aws.ec2.LaunchTemplate(
         `${name}-${group}`,
         {
@@ -318,7 +781,7 @@ export class GpuCluster extends pulumi.ComponentResource {
           metadataOptions: {
             httpEndpoint: "enabled",
             httpTokens: "required",
-            // One hop keeps pods off the node's credentials: they get their own through the OIDC provider.
+            // One hop keeps pods off the node's credentials: they get their own through Pod Identity or IRSA.
             httpPutResponseHopLimit: 1,
           },
           blockDeviceMappings: [
@@ -337,6 +800,7 @@ export class GpuCluster extends pulumi.ComponentResource {
             { resourceType: "volume", tags },
           ],
           tags,
+          ...extra,
         },
         parent,
       );
@@ -351,53 +815,170 @@ export class GpuCluster extends pulumi.ComponentResource {
       updateConfig: { maxUnavailable: 1 },
       tags,
     };
+    const earlyAddons = Object.values(early);
     const groupOpts = {
       ...parent,
-      dependsOn: nodeAttachments,
+      // Nodes join only once pod networking has its role, and the pod identity agent is there for add-ons.
+      dependsOn: [...nodeAttachments, ...earlyAddons],
       // The cluster autoscaler moves the desired size; a later `pulumi up` must not put it back.
       ignoreChanges: ["scalingConfig.desiredSize"],
     };
-    this.nodeGroups = {
-      system: new aws.eks.NodeGroup(
-        `${name}-system`,
-        {
-          ...groupBase,
-          subnetIds: args.subnetIds,
-          amiType: SYSTEM_AMI_TYPE,
-          capacityType: "ON_DEMAND",
-          instanceTypes: [system.instanceType],
-          scalingConfig: {
-            minSize: system.minNodes,
-            maxSize: system.maxNodes,
-            desiredSize: Math.max(1, system.minNodes),
-          },
-          launchTemplate: launchTemplate("system", system.diskSizeGb),
-          labels: { [GPU_NODE_LABELS.pool]: "system" },
+    const systemGroup = new aws.eks.NodeGroup(
+      `${name}-system`,
+      {
+        ...groupBase,
+        subnetIds: args.subnetIds,
+        amiType: SYSTEM_AMI_TYPE,
+        capacityType: "ON_DEMAND",
+        instanceTypes: [system.instanceType],
+        scalingConfig: {
+          minSize: system.minNodes,
+          maxSize: system.maxNodes,
+          desiredSize: Math.max(1, system.minNodes),
         },
-        groupOpts,
-      ),
-    };
+        launchTemplate: launchTemplate("system", system.diskSizeGb),
+        labels: { [GPU_NODE_LABELS.pool]: "system" },
+      },
+      groupOpts,
+    );
+    this.nodeGroups = { system: systemGroup };
     this.gpuInstances = {};
+    this.autoscalingTags = [];
+    const asgTag = (
+      group: string,
+      nodeGroup: aws.eks.NodeGroup,
+      key: string,
+      value: pulumi.Input<string>,
+      resourceName = key.replace(`${NODE_TEMPLATE}/`, "").replace(/[^a-zA-Z0-9-]+/g, "-"),
+    ) => {
+      this.autoscalingTags.push(
+        new aws.autoscaling.Tag(
+          `${name}-${group}-${resourceName}`,
+          {
+            region,
+            autoscalingGroupName: nodeGroup.resources.apply((r) => r[0]?.autoscalingGroups?.[0]?.name ?? ""),
+            // Hints for the autoscaler about the group, not tags for the instances it launches.
+            tag: { key, value, propagateAtLaunch: false },
+          },
+          parent,
+        ),
+      );
+    };
+    // EKS tags a managed node group's Auto Scaling group the same way; tagging it here as well is what the
+    // autoscaler's write permission is conditioned on, so that condition does not rest on EKS's habit.
+    const ownership = (group: string, nodeGroup: aws.eks.NodeGroup) => {
+      asgTag(group, nodeGroup, "k8s.io/cluster-autoscaler/enabled", "true", "autoscaler-enabled");
+      asgTag(group, nodeGroup, clusterOwnerTag(clusterName), "owned", "autoscaler-owner");
+    };
+    ownership("system", systemGroup);
     for (const [i, pool] of pools.entries()) {
       const given = args.gpuPools?.[i];
+      const settings = awsPools.get(`gpuPools[${i}]`)!;
       this.gpuInstances[pool.name] = pool.shape;
-      this.nodeGroups[pool.name] = new aws.eks.NodeGroup(
+      // Labelled at join, so the autoscaler counts the node as a GPU node before the device plugin reports in.
+      const labels: Record<string, string> = { ...pool.labels, [CLUSTER_AUTOSCALER_GPU_LABEL]: pool.gpu };
+      const extra: Partial<aws.ec2.LaunchTemplateArgs> = {};
+      const reservation = settings.reservation;
+      if (reservation) {
+        labels[GPU_NODE_LABELS.capacity] = reservation.capacityBlock ? "capacity-block" : "reservation";
+        extra.capacityReservationSpecification = {
+          capacityReservationTarget: reservation.id
+            ? { capacityReservationId: reservation.id }
+            : { capacityReservationResourceGroupArn: reservation.resourceGroupArn },
+        };
+        if (reservation.capacityBlock) extra.instanceMarketOptions = { marketType: "capacity-block" };
+      }
+      if (settings.efaInterfaces > 0) {
+        const placementGroup = new aws.ec2.PlacementGroup(
+          `${name}-${pool.name}`,
+          { region, strategy: "cluster", tags },
+          parent,
+        );
+        this.placementGroups[pool.name] = placementGroup;
+        extra.placement = { groupName: placementGroup.name };
+        // With interfaces in the template EKS adds no security group, so the cluster's goes on each one.
+        const groups = [
+          this.cluster.vpcConfig.apply((v) => v.clusterSecurityGroupId ?? ""),
+          this.efaSecurityGroup!.id,
+        ];
+        extra.networkInterfaces = Array.from({ length: settings.efaInterfaces }, (_, card) => ({
+          networkCardIndex: card,
+          deviceIndex: card === 0 ? 0 : 1,
+          interfaceType: "efa",
+          deleteOnTermination: "true",
+          securityGroups: groups,
+        }));
+      }
+      const nodeGroup = new aws.eks.NodeGroup(
         `${name}-${pool.name}`,
         {
           ...groupBase,
           subnetIds: given?.subnetIds ?? args.subnetIds,
           amiType: GPU_AMI_TYPE,
-          capacityType: pool.spot ? "SPOT" : "ON_DEMAND",
-          instanceTypes: [pool.shape.instanceType],
+          capacityType: settings.capacityType,
+          instanceTypes:
+            settings.instanceTypes.length > 0 ? settings.instanceTypes : [pool.shape.instanceType],
           // Nodes start at the minimum (zero by default) and the autoscaler adds them for pending GPU pods.
           scalingConfig: { minSize: pool.minNodes, maxSize: pool.maxNodes, desiredSize: pool.minNodes },
-          launchTemplate: launchTemplate(pool.name, pool.diskSizeGb),
+          launchTemplate: launchTemplate(pool.name, pool.diskSizeGb, extra),
           taints: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: "NO_SCHEDULE" }],
-          labels: pool.labels,
+          labels,
         },
         groupOpts,
       );
+      this.nodeGroups[pool.name] = nodeGroup;
+      // At zero nodes the autoscaler knows a group only from these tags: what it would carry, where, and how.
+      ownership(pool.name, nodeGroup);
+      asgTag(pool.name, nodeGroup, `${NODE_TEMPLATE}/resources/${GPU_RESOURCE}`, String(pool.gpusPerNode));
+      if (settings.efaInterfaces > 0) {
+        asgTag(
+          pool.name,
+          nodeGroup,
+          `${NODE_TEMPLATE}/resources/vpc.amazonaws.com/efa`,
+          String(settings.efaInterfaces),
+        );
+      }
+      asgTag(
+        pool.name,
+        nodeGroup,
+        `${NODE_TEMPLATE}/taint/${GPU_TAINT.key}`,
+        `${GPU_TAINT.value}:${GPU_TAINT.effect}`,
+      );
+      for (const [key, value] of Object.entries(labels)) {
+        asgTag(pool.name, nodeGroup, `${NODE_TEMPLATE}/label/${key}`, value);
+      }
     }
+
+    // CoreDNS and the EBS CSI controller are Deployments: they need a node to become active.
+    this.ebsCsiIdentity = new PodIdentity(
+      `${name}-ebs-csi`,
+      {
+        clusterName: this.cluster.name,
+        namespace: "kube-system",
+        serviceAccount: EBS_CSI_SERVICE_ACCOUNT,
+        managedPolicyArns: [
+          this.clusterRole.arn.apply((arn) => managedPolicy(arnParts(arn).partition, EBS_CSI_POLICY)),
+        ],
+        // The add-on makes and owns the association.
+        associate: false,
+        region,
+        tags,
+      },
+      parent,
+    );
+    this.addons = {
+      ...early,
+      coredns: addon("coredns", {}, [systemGroup]),
+      "aws-ebs-csi-driver": addon(
+        "aws-ebs-csi-driver",
+        {
+          podIdentityAssociations: [
+            { roleArn: this.ebsCsiIdentity.roleArn, serviceAccount: EBS_CSI_SERVICE_ACCOUNT },
+          ],
+        },
+        [systemGroup, early["eks-pod-identity-agent"], ...this.ebsCsiIdentity.rolePolicyAttachments],
+      ),
+    };
 
     this.name = this.cluster.name;
     this.endpoint = this.cluster.endpoint;
@@ -408,12 +989,126 @@ export class GpuCluster extends pulumi.ComponentResource {
         .apply(([arn, eksName, endpoint, ca]) => eksKubeconfig(arn, eksName, endpoint, ca.data ?? "")),
     );
 
+    const autoscaler = args.clusterAutoscaler ?? {};
+    const devicePlugin = args.nvidiaDevicePlugin ?? {};
+    const storageClass = args.defaultStorageClass ?? true;
+    const efa = [...awsPools.values()].some((p) => p.efaInterfaces > 0);
+    if (autoscaler !== false || devicePlugin !== false || storageClass || efa) {
+      this.kubernetesProvider = new k8s.Provider(
+        `${name}-k8s`,
+        { kubeconfig: this.kubeconfig },
+        { ...parent, dependsOn: [systemGroup] },
+      );
+      const inCluster = { parent: this, provider: this.kubernetesProvider };
+      if (autoscaler !== false) {
+        // The autoscaler is released per Kubernetes minor version; a pinned cluster version picks its match.
+        const pinned = typeof args.version === "string" ? /^1\.(\d+)$/.exec(args.version) : null;
+        const imageTag = autoscaler.imageTag ?? (pinned ? `v1.${pinned[1]}.0` : undefined);
+        this.clusterAutoscalerIdentity = new PodIdentity(
+          `${name}-autoscaler`,
+          {
+            clusterName: this.cluster.name,
+            namespace: CLUSTER_AUTOSCALER_NAMESPACE,
+            serviceAccount: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+            statements: this.cluster.arn.apply(
+              (arn) => JSON.parse(clusterAutoscalerPolicy(arn)).Statement as PolicyStatement[],
+            ),
+            region,
+            tags,
+          },
+          { ...parent, dependsOn: [early["eks-pod-identity-agent"]] },
+        );
+        this.clusterAutoscaler = new k8s.helm.v3.Release(
+          `${name}-autoscaler`,
+          {
+            chart: CLUSTER_AUTOSCALER_CHART.chart,
+            version: autoscaler.chartVersion ?? CLUSTER_AUTOSCALER_CHART.version,
+            repositoryOpts: { repo: CLUSTER_AUTOSCALER_CHART.repo },
+            namespace: CLUSTER_AUTOSCALER_NAMESPACE,
+            values: {
+              cloudProvider: "aws",
+              awsRegion: this.cluster.arn.apply((arn) => arnParts(arn).region),
+              autoDiscovery: { clusterName: this.cluster.name },
+              fullnameOverride: "cluster-autoscaler",
+              rbac: { serviceAccount: { create: true, name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT } },
+              nodeSelector: { [GPU_NODE_LABELS.pool]: "system" },
+              extraArgs: {
+                // Fill the cheapest fit first, and spread a scale-up over pools that are the same in all but zone.
+                expander: "least-waste",
+                "balance-similar-node-groups": true,
+              },
+              ...(imageTag !== undefined ? { image: { tag: imageTag } } : {}),
+            },
+          },
+          { ...inCluster, dependsOn: [this.clusterAutoscalerIdentity, ...this.autoscalingTags] },
+        );
+      }
+      if (storageClass) {
+        this.storageClass = new k8s.storage.v1.StorageClass(
+          `${name}-gp3`,
+          {
+            metadata: {
+              name: "gp3",
+              annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
+            },
+            provisioner: "ebs.csi.aws.com",
+            // The volume is made in the zone the pod lands in, not wherever the claim happened first.
+            volumeBindingMode: "WaitForFirstConsumer",
+            allowVolumeExpansion: true,
+            reclaimPolicy: "Delete",
+            parameters: { type: "gp3", encrypted: "true" },
+          },
+          { ...inCluster, dependsOn: [this.addons["aws-ebs-csi-driver"]] },
+        );
+      }
+      if (efa) {
+        // Without it no pod can ask for the EFA interfaces; it runs only on the EFA instance types it lists.
+        this.efaDevicePlugin = new k8s.helm.v3.Release(
+          `${name}-efa`,
+          {
+            chart: EFA_DEVICE_PLUGIN_CHART.chart,
+            version: EFA_DEVICE_PLUGIN_CHART.version,
+            repositoryOpts: { repo: EFA_DEVICE_PLUGIN_CHART.repo },
+            namespace: "kube-system",
+            values: { tolerations: [{ key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect }] },
+          },
+          inCluster,
+        );
+      }
+      if (devicePlugin !== false) {
+        this.gpuSupport = new GpuSupport(
+          `${name}-gpu`,
+          {
+            installer: "nvidia-device-plugin",
+            ...(devicePlugin.image !== undefined ? { devicePluginImage: devicePlugin.image } : {}),
+          },
+          { parent: this, providers: { kubernetes: this.kubernetesProvider } },
+        );
+      }
+    }
+
     this.registerOutputs({
       name: this.name,
       endpoint: this.endpoint,
       oidcProviderArn: this.oidcProviderArn,
       kubeconfig: this.kubeconfig,
     });
+  }
+
+  /**
+   * AWS permissions for the pods of one service account on this cluster, through EKS Pod Identity: a role only
+   * that namespace and service account may assume, holding `statements` and `managedPolicyArns`.
+   */
+  podIdentity(
+    name: string,
+    args: Omit<PodIdentityArgs, "clusterName" | "region">,
+    opts?: pulumi.ComponentResourceOptions,
+  ): PodIdentity {
+    return new PodIdentity(
+      name,
+      { ...args, clusterName: this.name, region: this.regionArg },
+      { parent: this, dependsOn: [this.addons["eks-pod-identity-agent"]], ...opts },
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 // trainkit/aws: the AWS components. Importing this loads @pulumi/aws, which the package root never does.
 export * from "./bucket";
 export * from "./gpu-cluster";
+export * from "./pod-identity";
 export * from "./registry";
 export * from "./sagemaker-role";
 export {

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import type { Tags } from "./settings";
 
@@ -78,7 +79,7 @@ export class Registry extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegistryArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:Registry", name, {}, opts);
-    const owner = `Registry ${name}`;
+    const owner = ownerOf(this, "Registry", name);
     const untagged = wholeNumberArg(owner, "untaggedRetentionDays", args.untaggedRetentionDays, {
       least: 1,
       fallback: 7,

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
+import { ownerOf } from "../components/owners";
 import { ArgumentError } from "../components/sentences";
 import { arnParts, type PolicyStatement, policyDocument, serviceTrustPolicy, type Tags } from "./settings";
 
@@ -31,24 +32,12 @@ export interface SageMakerRoleArgs {
 const LOG_GROUP = "/aws/sagemaker/TrainingJobs";
 const METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs";
 
-/** The permissions of a SageMaker execution role limited to the given buckets, repositories and keys. */
-export function sageMakerExecutionPolicy(resources: {
-  dataBucketArns: string[];
-  outputBucketArns: string[];
-  repositoryArns: string[];
-  kmsKeyArns: string[];
-  accountId?: string;
-}): string {
-  const {
-    dataBucketArns: data,
-    outputBucketArns: output,
-    repositoryArns: repos,
-    kmsKeyArns: keys,
-  } = resources;
-  const partition = arnParts(output[0]!).partition;
-  const account = resources.accountId || "*";
-  const logGroup = `arn:${partition}:logs:*:${account}:log-group:${LOG_GROUP}`;
-  const statements: PolicyStatement[] = [
+/**
+ * What a training job may do with the platform's buckets, wherever it runs (SageMaker, or pods on EKS): list
+ * them, read the data buckets' objects, and read, write and delete the output buckets' objects.
+ */
+export function bucketAccessStatements(data: string[], output: string[]): PolicyStatement[] {
+  return [
     {
       Sid: "ListPlatformBuckets",
       Effect: "Allow",
@@ -71,6 +60,28 @@ export function sageMakerExecutionPolicy(resources: {
       Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
       Resource: output.map((arn) => `${arn}/*`),
     },
+  ];
+}
+
+/** The permissions of a SageMaker execution role limited to the given buckets, repositories and keys. */
+export function sageMakerExecutionPolicy(resources: {
+  dataBucketArns: string[];
+  outputBucketArns: string[];
+  repositoryArns: string[];
+  kmsKeyArns: string[];
+  accountId?: string;
+}): string {
+  const {
+    dataBucketArns: data,
+    outputBucketArns: output,
+    repositoryArns: repos,
+    kmsKeyArns: keys,
+  } = resources;
+  const partition = arnParts(output[0]!).partition;
+  const account = resources.accountId || "*";
+  const logGroup = `arn:${partition}:logs:*:${account}:log-group:${LOG_GROUP}`;
+  const statements: PolicyStatement[] = [
+    ...bucketAccessStatements(data, output),
     {
       Sid: "WriteLogs",
       Effect: "Allow",
@@ -128,7 +139,7 @@ export class SageMakerRole extends pulumi.ComponentResource {
 
   constructor(name: string, args: SageMakerRoleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:SageMakerRole", name, {}, opts);
-    const owner = `SageMakerRole ${name}`;
+    const owner = ownerOf(this, "SageMakerRole", name);
     if (!Array.isArray(args?.outputBucketArns) || args.outputBucketArns.length === 0) {
       throw new ArgumentError(
         `${owner}: outputBucketArns must list at least one bucket ARN for SageMaker's model output; got ${

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
 import {
@@ -51,11 +52,21 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    */
   public?: boolean;
   /**
-   * An ACM certificate ARN for an HTTPS listener (TLS 1.2+, with port 80 redirecting to 443). Defaults to
-   * none: an internal load balancer then listens on plain HTTP port 80 inside the VPC. Required with
-   * `public: true`.
+   * An ACM certificate ARN for the HTTPS listener (TLS 1.2+, with port 80 redirecting to 443). Required,
+   * since API keys cross the load balancer on every request, unless `plainHttp: true` is set.
    */
   certificateArn?: pulumi.Input<string>;
+  /**
+   * Listen on plain HTTP port 80 without a certificate, which sends API keys in clear text across the VPC; a
+   * warning is logged. Defaults to false. Conflicts with `certificateArn`, and so with `public`, which needs one.
+   */
+  plainHttp?: boolean;
+  /**
+   * Write the load balancer's access logs to this S3 bucket, under `prefix`. The bucket must be in the same
+   * region, encrypted with SSE-S3 (not KMS), and its policy must let Elastic Load Balancing write to it.
+   * Defaults to none.
+   */
+  accessLogs?: { bucket: pulumi.Input<string>; prefix?: pulumi.Input<string> };
   /** The DNS name you point at the load balancer (and the certificate names), used in `url`. Defaults to the load balancer's own DNS name. */
   domainName?: pulumi.Input<string>;
   /**
@@ -211,7 +222,7 @@ export class TrainingApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:TrainingApi", name, {}, opts);
-    const owner = `TrainingApi ${name}`;
+    const owner = ownerOf(this, "TrainingApi", name);
     const required: [keyof TrainingApiArgs, string][] = [
       ["image", "the Train API image"],
       ["vpcId", "the VPC of the service"],
@@ -249,6 +260,17 @@ export class TrainingApi extends pulumi.ComponentResource {
         `${owner}: certificateArn must be set when public is true, so API keys never cross the internet in clear text; got nothing. Give an ACM certificate for domainName, or drop public.`,
       );
     }
+    const plainHttp = args.plainHttp ?? false;
+    if (plainHttp && args.certificateArn !== undefined) {
+      throw new ArgumentError(
+        `${owner}: plainHttp must not be set with certificateArn, which serves HTTPS; drop plainHttp`,
+      );
+    }
+    if (!plainHttp && args.certificateArn === undefined) {
+      throw new ArgumentError(
+        `${owner}: certificateArn must be set to an ACM certificate, so API keys do not cross the load balancer in clear text; got nothing. Give one for domainName, or set plainHttp: true to accept plain HTTP inside the VPC.`,
+      );
+    }
     if (isPublic && args.loadBalancerSubnetIds === undefined) {
       throw new ArgumentError(
         `${owner}: loadBalancerSubnetIds must be set to public subnets when public is true; got nothing`,
@@ -281,6 +303,12 @@ export class TrainingApi extends pulumi.ComponentResource {
     const parent = { parent: this };
     const account = pulumi.output(args.sagemakerRoleArn).apply((arn) => arnParts(arn).account);
 
+    if (plainHttp) {
+      pulumi.log.warn(
+        `TrainingApi ${name} listens on plain HTTP: API keys cross the VPC in clear text. Give certificateArn to serve HTTPS.`,
+        this,
+      );
+    }
     if (isPublic) {
       pulumi.log.warn(
         `TrainingApi ${name} is public: its load balancer is internet-facing and reachable from ${allowedCidrBlocks.join(", ")}, with the API keys as the only gate.`,
@@ -453,6 +481,9 @@ export class TrainingApi extends pulumi.ComponentResource {
         subnets: args.loadBalancerSubnetIds ?? args.subnetIds,
         securityGroups: [lbSg],
         dropInvalidHeaderFields: true,
+        ...(args.accessLogs
+          ? { accessLogs: { bucket: args.accessLogs.bucket, prefix: args.accessLogs.prefix, enabled: true } }
+          : {}),
         tags,
       },
       parent,

@@ -1,8 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
+import { ArgumentError } from "../components/sentences";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs } from "./gpu-cluster";
+import type { PodIdentity } from "./pod-identity";
 import { Registry, type RegistryArgs } from "./registry";
-import { SageMakerRole, type SageMakerRoleArgs } from "./sagemaker-role";
+import { bucketAccessStatements, SageMakerRole, type SageMakerRoleArgs } from "./sagemaker-role";
 import { arnParts, awsRegion } from "./settings";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
@@ -30,6 +33,13 @@ export interface TrainingPlatformArgs {
    * need no cluster.
    */
   cluster?: Omit<GpuClusterArgs, "region">;
+  /**
+   * The Kubernetes service account training jobs on the cluster run as (the `trainkit/kubernetes`
+   * `TrainingApi`'s `jobsNamespace` and `jobServiceAccount`). Through EKS Pod Identity its pods may read the
+   * data bucket and read and write the output bucket, as SageMaker jobs may. Defaults to none (no role for
+   * jobs on the cluster). Only with `cluster`.
+   */
+  jobServiceAccount?: { namespace: pulumi.Input<string>; name: pulumi.Input<string> };
 }
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
@@ -44,6 +54,8 @@ export interface TrainingPlatformOutputs {
   clusterName?: pulumi.Output<string>;
   oidcProviderArn?: pulumi.Output<string>;
   kubeconfig?: pulumi.Output<string>;
+  /** The role the jobs' service account gets through EKS Pod Identity. */
+  jobRoleArn?: pulumi.Output<string>;
 }
 
 /** The prefix of the output bucket SageMaker writes model artifacts under. */
@@ -60,15 +72,22 @@ export class TrainingPlatform extends pulumi.ComponentResource {
   public readonly sagemakerRole: SageMakerRole;
   public readonly api: TrainingApi;
   public readonly cluster?: GpuCluster;
+  /** The AWS permissions of the jobs' pods on the cluster, when there is one. */
+  public readonly jobIdentity?: PodIdentity;
   /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
   public readonly outputs: TrainingPlatformOutputs;
 
   constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:TrainingPlatform", name, {}, opts);
-    const owner = `TrainingPlatform ${name}`;
+    const owner = ownerOf(this, "TrainingPlatform", name);
     const region = awsRegion(args?.region, "region", owner);
     const parent = { parent: this };
     const where = { region: args.region };
+    if (args.jobServiceAccount !== undefined && args.cluster === undefined) {
+      throw new ArgumentError(
+        `${owner}: jobServiceAccount must not be set without cluster, since only jobs on the EKS cluster run as it; set cluster or drop jobServiceAccount`,
+      );
+    }
 
     this.registry = new Registry(`${name}-images`, { ...args.registry, ...where }, parent);
     this.dataBucket = new Bucket(`${name}-data`, { ...args.dataBucket, ...where }, parent);
@@ -101,6 +120,31 @@ export class TrainingPlatform extends pulumi.ComponentResource {
     if (args.cluster !== undefined) {
       this.cluster = new GpuCluster(`${name}-eks`, { ...args.cluster, ...where }, parent);
     }
+    const account = args.jobServiceAccount;
+    if (this.cluster && account) {
+      this.jobIdentity = this.cluster.podIdentity(`${name}-jobs`, {
+        namespace: account.namespace,
+        serviceAccount: account.name,
+        statements: pulumi
+          .all([this.dataBucket.arn, this.outputBucket.arn, pulumi.all(args.sagemakerRole?.kmsKeyArns ?? [])])
+          .apply(([data, output, keys]) => [
+            ...bucketAccessStatements([data], [output]),
+            ...(keys.length > 0
+              ? [
+                  {
+                    Sid: "UseEncryptionKeys",
+                    Effect: "Allow" as const,
+                    Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+                    Resource: keys,
+                  },
+                ]
+              : []),
+          ]),
+        ...(args.sagemakerRole?.permissionsBoundary !== undefined
+          ? { permissionsBoundary: args.sagemakerRole.permissionsBoundary }
+          : {}),
+      });
+    }
 
     this.outputs = {
       region: pulumi.output(region),
@@ -118,6 +162,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
           }
         : {}),
     };
+    if (this.jobIdentity) this.outputs.jobRoleArn = this.jobIdentity.roleArn;
     this.registerOutputs({ ...this.outputs });
   }
 }

@@ -1,8 +1,11 @@
+import * as authorization from "@pulumi/azure-native/authorization";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
-import { azureTags, compactName, requireResourceGroup, subscriptionOf } from "./settings";
+import { suffixedName } from "./name-suffix";
+import { azureTags, nameSuffixFor, requireResourceGroup, subscriptionOf } from "./settings";
 
 /** Where a `Bucket` is registered as an Azure ML datastore, so jobs can mount it by `azureml://` URI. */
 export interface BucketDatastoreArgs {
@@ -24,9 +27,16 @@ export interface BucketArgs {
   location?: pulumi.Input<string>;
   /**
    * The globally unique storage account name: 3 to 24 lowercase letters and digits. Defaults to the
-   * component's name, letters and digits only, plus a hash of the stack, so two stacks do not collide.
+   * component's name, letters and digits only, plus the `nameSuffix`, so that no two deployments (other
+   * stacks, projects, tenants, or this stack after `pulumi destroy`) ask for the same name.
    */
   accountName?: string;
+  /**
+   * The random suffix of the default account name (4 to 16 lowercase letters or digits). Defaults to one
+   * drawn when the bucket is first deployed and kept in the stack's state, so it stays the same on every
+   * update. Ignored when `accountName` is set.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /** The blob container holding the data: 3 to 63 lowercase letters, digits and dashes. Defaults to `data`. */
   containerName?: string;
   /**
@@ -56,6 +66,15 @@ export interface BucketArgs {
    * identity rather than a key, and output its `azureml://datastores/<name>/paths/` URL. Defaults to none.
    */
   datastore?: BucketDatastoreArgs;
+  /**
+   * Let `pulumi destroy` (or a replacement) delete the storage account and its container with all their
+   * data. Defaults to false: the account carries a `CanNotDelete` lock while the stack manages it, and
+   * `pulumi destroy` leaves the account and container in Azure (Pulumi forgets them, `retainOnDelete`)
+   * instead of deleting them, so data is never lost by accident; delete a retained account yourself once
+   * its data is no longer needed. Azure deletes an account with its data at once, whatever it holds, so
+   * this is the only guard. Turn on only for scratch buckets.
+   */
+  forceDestroy?: boolean;
   /** Tags for the storage account. Defaults to the trainkit tags only. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -64,7 +83,7 @@ export interface BucketArgs {
 export function secureStorageAccountArgs(args: {
   resourceGroupName: pulumi.Input<string>;
   location?: pulumi.Input<string>;
-  accountName: string;
+  accountName: pulumi.Input<string>;
   sku: pulumi.Input<string>;
   publicNetworkAccess: boolean;
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -104,6 +123,8 @@ export class Bucket extends pulumi.ComponentResource {
   public readonly container: storage.BlobContainer;
   public readonly lifecycle: storage.ManagementPolicy;
   public readonly datastore?: machinelearningservices.Datastore;
+  /** The `CanNotDelete` lock on the account, unless `forceDestroy`. */
+  public readonly lock?: authorization.ManagementLockByScope;
   public readonly accountName: pulumi.Output<string>;
   /** The storage account's ARM id, the scope of role assignments on this bucket. */
   public readonly accountId: pulumi.Output<string>;
@@ -115,12 +136,11 @@ export class Bucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: BucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:Bucket", name, {}, opts);
-    const owner = `Bucket ${name}`;
+    const owner = ownerOf(this, "Bucket", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
-    const accountName = args.accountName ?? compactName(name, 24);
-    if (!ACCOUNT_NAME.test(accountName)) {
+    if (args.accountName !== undefined && !ACCOUNT_NAME.test(args.accountName)) {
       throw new ArgumentError(
-        `${owner}: accountName must be 3 to 24 lowercase letters or digits; got ${shown(accountName)}`,
+        `${owner}: accountName must be 3 to 24 lowercase letters or digits; got ${shown(args.accountName)}`,
       );
     }
     const containerName = args.containerName ?? "data";
@@ -156,7 +176,18 @@ export class Bucket extends pulumi.ComponentResource {
         this,
       );
     }
+    const forceDestroy = args.forceDestroy ?? false;
+    if (forceDestroy) {
+      pulumi.log.warn(
+        `Bucket ${name} has forceDestroy on: pulumi destroy will delete its storage account with all its data.`,
+        this,
+      );
+    }
     const parent = { parent: this };
+    // What holds the data outlives the stack unless asked: deleting a container deletes its blobs.
+    const keep = { ...parent, retainOnDelete: !forceDestroy };
+    const accountName =
+      args.accountName ?? suffixedName(name, nameSuffixFor(owner, name, args.nameSuffix, parent), 24);
 
     this.account = new storage.StorageAccount(
       name,
@@ -168,7 +199,7 @@ export class Bucket extends pulumi.ComponentResource {
         publicNetworkAccess: isPublic,
         tags: azureTags("bucket", args.tags),
       }),
-      parent,
+      keep,
     );
     const inAccount = { resourceGroupName, accountName: this.account.name };
 
@@ -181,12 +212,12 @@ export class Bucket extends pulumi.ComponentResource {
         deleteRetentionPolicy: { enabled: true, days: softDeleteDays },
         containerDeleteRetentionPolicy: { enabled: true, days: softDeleteDays },
       },
-      parent,
+      keep,
     );
     this.container = new storage.BlobContainer(
       name,
       { ...inAccount, containerName, publicAccess: "None" },
-      parent,
+      keep,
     );
     this.lifecycle = new storage.ManagementPolicy(
       name,
@@ -208,8 +239,21 @@ export class Bucket extends pulumi.ComponentResource {
         },
       },
       // Version rules are refused until versioning is on.
-      { ...parent, dependsOn: [this.blobService] },
+      { ...keep, dependsOn: [this.blobService] },
     );
+
+    if (!forceDestroy) {
+      // Guards against deletion outside Pulumi (the portal, the CLI) while the stack manages the account.
+      this.lock = new authorization.ManagementLockByScope(
+        `${name}-lock`,
+        {
+          scope: this.account.id,
+          level: "CanNotDelete",
+          notes: "Training data (trainkit): set forceDestroy on the Bucket to allow deleting it.",
+        },
+        parent,
+      );
+    }
 
     this.accountName = this.account.name;
     this.accountId = this.account.id;

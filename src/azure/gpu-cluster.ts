@@ -1,15 +1,26 @@
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
+import type * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
+import * as monitor from "@pulumi/azure-native/monitor";
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { type GpuPoolArgs, resolveGpuPools } from "../components/gpu-pool";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { azureVmSizeFor, type InstanceShape } from "../gpu";
 import { secureStorageAccountArgs } from "./bucket";
-import { azureTags, compactName, requireResourceGroup, tenantIdFor } from "./settings";
+import { suffixedName } from "./name-suffix";
+import {
+  type AzureRole,
+  assignRole,
+  azureTags,
+  nameSuffixFor,
+  requireResourceGroup,
+  tenantIdFor,
+} from "./settings";
 
 /** An AmlCompute GPU cluster: the cross-cloud pool description plus Azure's VM size override. */
 export interface AzureGpuPoolArgs extends Omit<GpuPoolArgs, "zones" | "diskSizeGb" | "labels"> {
@@ -28,8 +39,18 @@ export interface GpuClusterArgs {
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
-  /** The Azure ML workspace name: 3 to 33 letters, digits, dashes or underscores. Defaults to the component's name plus a hash of the stack. */
+  /**
+   * The Azure ML workspace name: 3 to 33 letters, digits, dashes or underscores. Defaults to the component's
+   * name plus the `nameSuffix`. Azure keeps a deleted workspace's name for 14 days (soft delete), so a fixed
+   * name cannot be deployed again soon after `pulumi destroy`; the default can.
+   */
   workspaceName?: string;
+  /**
+   * The random suffix of the names Azure holds globally or keeps after deletion: the workspace, its storage
+   * account and its Key Vault (4 to 16 lowercase letters or digits). Defaults to one drawn when the cluster
+   * is first deployed and kept in the stack's state: the same on every update, new after `pulumi destroy`.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /**
    * The Entra ID tenant of the workspace's Key Vault. Defaults to the stack's `azure-native:tenantId`
    * config, or else the tenant of the credentials Pulumi runs with.
@@ -59,12 +80,23 @@ export interface GpuClusterArgs {
    * first use.
    */
   containerRegistryId?: pulumi.Input<string>;
+  /**
+   * The ARM id of a user-assigned managed identity that jobs run as (a job body's `identity`), attached to
+   * the workspace (for serverless jobs) and to every compute cluster. Give it exactly the data roles jobs
+   * need. Defaults to none: jobs then run as the submitter's token or the compute's own identity.
+   */
+  jobIdentityId?: pulumi.Input<string>;
   /** The ARM id of an existing storage account for the workspace. Defaults to a new private one (no shared keys). */
   storageAccountId?: pulumi.Input<string>;
   /** The ARM id of an existing Key Vault for the workspace. Defaults to a new one in RBAC mode with purge protection. */
   keyVaultId?: pulumi.Input<string>;
-  /** The ARM id of an existing Application Insights component. Defaults to a new one on a new Log Analytics workspace. */
+  /** The ARM id of an existing Application Insights component. Defaults to a new one on the Log Analytics workspace. */
   applicationInsightsId?: pulumi.Input<string>;
+  /**
+   * The ARM id of the Log Analytics workspace the Azure ML workspace's diagnostics (all its log categories)
+   * are sent to, and a new Application Insights component writes to. Defaults to a new one keeping 30 days.
+   */
+  logAnalyticsWorkspaceId?: pulumi.Input<string>;
   /**
    * GPU compute clusters (AmlCompute), each named by the pool's name, which is what
    * `job_config.compute` takes: at most 16 characters when given (longer default names are shortened).
@@ -93,9 +125,15 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The workspace's Key Vault, when this component created it. */
   public readonly keyVault?: keyvault.Vault;
   public readonly logAnalytics?: operationalinsights.Workspace;
+  /** The diagnostic setting sending the workspace's logs to Log Analytics. */
+  public readonly diagnostics: monitor.DiagnosticSetting;
+  /** The ARM id of the Log Analytics workspace the diagnostics go to. */
+  public readonly logAnalyticsWorkspaceId: pulumi.Output<string>;
   public readonly applicationInsights?: applicationinsights.Component;
   /** The managed network's private endpoints to the registry (`registry`) and storage (`storage-<i>`). */
   public readonly outboundRules: Record<string, machinelearningservices.ManagedNetworkSettingsRule>;
+  /** The workspace identity's grant, on each private endpoint's target, to approve that endpoint. */
+  public readonly approvals: Record<string, authorization.RoleAssignment>;
   /** Every compute cluster by pool name. */
   public readonly computes: Record<string, machinelearningservices.Compute>;
   /** The compute name of each pool, what a job's `job_config.compute` takes. */
@@ -112,12 +150,19 @@ export class GpuCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:GpuCluster", name, {}, opts);
-    const owner = `GpuCluster ${name}`;
+    const owner = ownerOf(this, "GpuCluster", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
-    const workspaceName = args.workspaceName ?? boundedName(name, 33);
-    if (!WORKSPACE_NAME.test(workspaceName)) {
+    if (args.workspaceName !== undefined && !WORKSPACE_NAME.test(args.workspaceName)) {
       throw new ArgumentError(
-        `${owner}: workspaceName must be 3 to 33 letters, digits, dashes or underscores, starting with a letter or digit; got ${shown(workspaceName)}`,
+        `${owner}: workspaceName must be 3 to 33 letters, digits, dashes or underscores, starting with a letter or digit; got ${shown(args.workspaceName)}`,
+      );
+    }
+    if (
+      typeof args.jobIdentityId === "string" &&
+      !/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i.test(args.jobIdentityId)
+    ) {
+      throw new ArgumentError(
+        `${owner}: jobIdentityId must be the ARM id of a user-assigned managed identity (.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>); got ${shown(args.jobIdentityId)}`,
       );
     }
     const isolationMode = args.isolationMode ?? "AllowInternetOutbound";
@@ -162,6 +207,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     const tags = azureTags("gpu-cluster", args.tags);
     const parent = { parent: this };
     const where = { resourceGroupName, location: args.location };
+    const suffix = nameSuffixFor(owner, name, args.nameSuffix, parent);
+    const workspaceName = args.workspaceName ?? suffixedName(name, suffix, 33, { dashes: true });
 
     let storageAccountId = args.storageAccountId;
     if (storageAccountId === undefined) {
@@ -169,7 +216,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${name}-ws`,
         secureStorageAccountArgs({
           ...where,
-          accountName: compactName(`${name}ws`, 24),
+          accountName: suffixedName(`${name}ws`, suffix, 24),
           sku: "Standard_LRS",
           publicNetworkAccess: isPublic,
           tags,
@@ -185,7 +232,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${name}-kv`,
         {
           ...where,
-          vaultName: boundedName(`${name}-kv`, 24),
+          vaultName: suffixedName(`${name}-kv`, suffix, 24, { dashes: true }),
           properties: {
             tenantId: tenantIdFor(args.tenantId, parent),
             sku: { family: "A", name: "standard" },
@@ -203,8 +250,8 @@ export class GpuCluster extends pulumi.ComponentResource {
       keyVaultId = this.keyVault.id;
     }
 
-    let applicationInsightsId = args.applicationInsightsId;
-    if (applicationInsightsId === undefined) {
+    let logAnalyticsId = args.logAnalyticsWorkspaceId;
+    if (logAnalyticsId === undefined) {
       this.logAnalytics = new operationalinsights.Workspace(
         `${name}-logs`,
         {
@@ -216,6 +263,12 @@ export class GpuCluster extends pulumi.ComponentResource {
         },
         parent,
       );
+      logAnalyticsId = this.logAnalytics.id;
+    }
+    this.logAnalyticsWorkspaceId = pulumi.output(logAnalyticsId);
+
+    let applicationInsightsId = args.applicationInsightsId;
+    if (applicationInsightsId === undefined) {
       // Classic Application Insights is retired; new components must send to a Log Analytics workspace.
       this.applicationInsights = new applicationinsights.Component(
         `${name}-insights`,
@@ -225,7 +278,7 @@ export class GpuCluster extends pulumi.ComponentResource {
           kind: "web",
           applicationType: "web",
           ingestionMode: "LogAnalytics",
-          workspaceResourceId: this.logAnalytics.id,
+          workspaceResourceId: logAnalyticsId,
           disableLocalAuth: true,
           tags,
         },
@@ -241,7 +294,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         workspaceName,
         kind: "Default",
         sku: { name: "Basic", tier: "Basic" },
-        identity: { type: "SystemAssigned" },
+        identity: identityWith(args.jobIdentityId),
         storageAccount: storageAccountId,
         keyVault: keyVaultId,
         applicationInsights: applicationInsightsId,
@@ -260,27 +313,41 @@ export class GpuCluster extends pulumi.ComponentResource {
       parent,
     );
 
+    this.diagnostics = new monitor.DiagnosticSetting(
+      `${name}-diagnostics`,
+      {
+        name: "trainkit-logs",
+        resourceUri: this.workspace.id,
+        workspaceId: logAnalyticsId,
+        logs: [{ categoryGroup: "allLogs", enabled: true }],
+      },
+      parent,
+    );
+
     const targets: [string, pulumi.Input<string>, string][] = (args.privateStorageAccountIds ?? []).map(
       (id, i) => [`storage-${i}`, id, "blob"],
     );
     if (args.containerRegistryId !== undefined)
       targets.push(["registry", args.containerRegistryId, "registry"]);
-    this.outboundRules = Object.fromEntries(
-      targets.map(([key, serviceResourceId, subresourceTarget]) => [
-        key,
-        privateEndpointRule(
-          `${name}-${key}`,
-          {
-            resourceGroupName,
-            workspaceName: this.workspace.name,
-            ruleName: `trainkit-${key}`,
-            serviceResourceId,
-            subresourceTarget,
-          },
-          parent,
-        ),
-      ]),
-    );
+    const workspacePrincipalId = this.workspace.identity.apply((identity) => identity?.principalId ?? "");
+    this.outboundRules = {};
+    this.approvals = {};
+    for (const [key, serviceResourceId, subresourceTarget] of targets) {
+      const made = privateEndpointRule(
+        `${name}-${key}`,
+        {
+          resourceGroupName,
+          workspaceName: this.workspace.name,
+          workspacePrincipalId,
+          ruleName: `trainkit-${key}`,
+          serviceResourceId,
+          subresourceTarget,
+        },
+        parent,
+      );
+      this.outboundRules[key] = made.rule;
+      this.approvals[key] = made.approval;
+    }
 
     this.computes = {};
     this.computeNames = {};
@@ -298,7 +365,7 @@ export class GpuCluster extends pulumi.ComponentResource {
           workspaceName: this.workspace.name,
           computeName,
           location: args.location,
-          identity: { type: "SystemAssigned" },
+          identity: identityWith(args.jobIdentityId),
           properties: {
             computeType: "AmlCompute",
             // Local (key-based) auth would let holders of workspace keys act on the cluster; Entra ID only.
@@ -327,7 +394,7 @@ export class GpuCluster extends pulumi.ComponentResource {
 
     this.workspaceName = this.workspace.name;
     this.workspaceId = this.workspace.id;
-    this.workspacePrincipalId = this.workspace.identity.apply((identity) => identity?.principalId ?? "");
+    this.workspacePrincipalId = workspacePrincipalId;
     this.registerOutputs({
       workspaceName: this.workspaceName,
       workspaceId: this.workspaceId,
@@ -336,22 +403,46 @@ export class GpuCluster extends pulumi.ComponentResource {
   }
 }
 
+/** The role a workspace's identity holds on each private endpoint target, and nowhere else. */
+export const ENDPOINT_APPROVER_ROLE: AzureRole = "Azure AI Enterprise Network Connection Approver";
+
+/**
+ * The identity of a workspace or compute cluster: its own system-assigned identity, plus the jobs' identity
+ * when there is one (Azure ML runs a job as a user-assigned identity only if the compute, or for serverless
+ * jobs the workspace, carries it).
+ */
+function identityWith(jobIdentityId: pulumi.Input<string> | undefined) {
+  return jobIdentityId === undefined
+    ? { type: "SystemAssigned" }
+    : { type: "SystemAssigned,UserAssigned", userAssignedIdentities: [jobIdentityId] };
+}
+
 /**
  * A private endpoint from a workspace's managed network to a storage account (`blob`) or a registry
- * (`registry`), so compute clusters reach it while its public network access is off.
+ * (`registry`), so compute clusters reach it while its public network access is off, together with the
+ * grant that lets the workspace's identity approve that endpoint on the target: `Azure AI Enterprise
+ * Network Connection Approver` on the target resource only. Without it the endpoint stays pending and
+ * jobs can neither pull images nor mount data.
  */
 export function privateEndpointRule(
   name: string,
   args: {
     resourceGroupName: pulumi.Input<string>;
     workspaceName: pulumi.Input<string>;
+    /** The principal id of the workspace's system-assigned identity, which approves the endpoint. */
+    workspacePrincipalId: pulumi.Input<string>;
     ruleName: string;
     serviceResourceId: pulumi.Input<string>;
     subresourceTarget: string;
   },
   opts: pulumi.CustomResourceOptions,
-): machinelearningservices.ManagedNetworkSettingsRule {
-  return new machinelearningservices.ManagedNetworkSettingsRule(
+): { rule: machinelearningservices.ManagedNetworkSettingsRule; approval: authorization.RoleAssignment } {
+  const approval = assignRole(
+    `${name}-approver`,
+    { principalId: args.workspacePrincipalId, role: ENDPOINT_APPROVER_ROLE, scope: args.serviceResourceId },
+    opts,
+  );
+  const rule = new machinelearningservices.ManagedNetworkSettingsRule(
     name,
     {
       resourceGroupName: args.resourceGroupName,
@@ -363,6 +454,8 @@ export function privateEndpointRule(
         destination: { serviceResourceId: args.serviceResourceId, subresourceTarget: args.subresourceTarget },
       },
     },
-    opts,
+    // The endpoint is approved when the managed network provisions it, so the grant must exist first.
+    { ...opts, dependsOn: [approval] },
   );
+  return { rule, approval };
 }

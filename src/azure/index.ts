@@ -2,12 +2,15 @@
 // package root never does.
 export * from "./bucket";
 export * from "./gpu-cluster";
+export { NameSuffix, type NameSuffixArgs } from "./name-suffix";
 export * from "./registry";
 export {
+  AZURE_RESOURCE_PROVIDERS,
   AZURE_ROLES,
   type AzureRole,
   assignRole,
   nameOf,
+  REGISTER_PROVIDERS_COMMAND,
   resourceGroupOf,
   subscriptionOf,
 } from "./settings";

@@ -1,7 +1,9 @@
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
-import { azureTags, compactName, requireResourceGroup } from "./settings";
+import { suffixedName } from "./name-suffix";
+import { azureTags, nameSuffixFor, requireResourceGroup } from "./settings";
 
 export const REGISTRY_SKUS = ["Premium", "Standard"] as const;
 
@@ -12,9 +14,14 @@ export interface RegistryArgs {
   location?: pulumi.Input<string>;
   /**
    * The globally unique registry name, the `<name>` in `<name>.azurecr.io`: 5 to 50 letters or digits.
-   * Defaults to the component's name, letters and digits only, plus a hash of the stack.
+   * Defaults to the component's name, letters and digits only, plus the `nameSuffix`.
    */
   registryName?: string;
+  /**
+   * The random suffix of the default registry name (4 to 16 lowercase letters or digits). Defaults to one
+   * drawn when the registry is first deployed and kept in the stack's state. Ignored with `registryName`.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /**
    * `Premium` or `Standard`. Premium (about three times the price) is what makes the registry private:
    * only it can turn public network access off, take private endpoints, and delete untagged manifests on a
@@ -51,7 +58,7 @@ export class Registry extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:Registry", name, {}, opts);
-    const owner = `Registry ${name}`;
+    const owner = ownerOf(this, "Registry", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
     const sku = args.sku ?? "Premium";
     if (!REGISTRY_SKUS.includes(sku)) {
@@ -74,10 +81,9 @@ export class Registry extends pulumi.ComponentResource {
         `${owner}: untaggedRetentionDays needs sku Premium, since Standard registries have no retention policy; got sku Standard`,
       );
     }
-    const registryName = args.registryName ?? compactName(name, 50);
-    if (!/^[a-zA-Z0-9]{5,50}$/.test(registryName)) {
+    if (args.registryName !== undefined && !/^[a-zA-Z0-9]{5,50}$/.test(args.registryName)) {
       throw new ArgumentError(
-        `${owner}: registryName must be 5 to 50 letters or digits; got ${shown(registryName)}`,
+        `${owner}: registryName must be 5 to 50 letters or digits; got ${shown(args.registryName)}`,
       );
     }
     if (isPublic) {
@@ -87,6 +93,9 @@ export class Registry extends pulumi.ComponentResource {
       );
     }
     const premium = sku === "Premium";
+    const registryName =
+      args.registryName ??
+      suffixedName(name, nameSuffixFor(owner, name, args.nameSuffix, { parent: this }), 50);
 
     this.registry = new containerregistry.Registry(
       name,

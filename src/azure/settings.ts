@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { ArgumentError, shown } from "../components/sentences";
+import { checkSuffix, NameSuffix } from "./name-suffix";
 
 /**
  * The Azure built-in roles trainkit assigns, by the name the portal shows, with their role definition
@@ -10,12 +10,40 @@ import { ArgumentError, shown } from "../components/sentences";
  */
 export const AZURE_ROLES = {
   "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+  /**
+   * Approves private endpoint connections to Azure AI's dependency resources (storage, registries, Key
+   * Vaults, ...): what an Azure ML workspace's identity needs on each target of a managed-network private
+   * endpoint rule, so that the endpoint it creates there is approved.
+   */
+  "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
   AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
   "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
   "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 } as const;
 export type AzureRole = keyof typeof AZURE_ROLES;
+
+/**
+ * The resource providers a `TrainingPlatform` deploys to. A subscription must be registered for each
+ * before its first resource (`az provider register --namespace <ns>`, once per subscription, by someone
+ * allowed to register providers there, such as an Owner or Contributor); otherwise Azure answers `MissingSubscriptionRegistration`, and
+ * azure-native does not register them itself. `Microsoft.Network` is also what Azure ML's managed network
+ * makes its private endpoints with. `Microsoft.Authorization` and `Microsoft.Resources` are always registered.
+ */
+export const AZURE_RESOURCE_PROVIDERS = [
+  "Microsoft.App",
+  "Microsoft.ContainerRegistry",
+  "Microsoft.Insights",
+  "Microsoft.KeyVault",
+  "Microsoft.MachineLearningServices",
+  "Microsoft.ManagedIdentity",
+  "Microsoft.Network",
+  "Microsoft.OperationalInsights",
+  "Microsoft.Storage",
+] as const;
+
+/** The command that registers every provider in `AZURE_RESOURCE_PROVIDERS` on the current subscription. */
+export const REGISTER_PROVIDERS_COMMAND = `for ns in ${AZURE_RESOURCE_PROVIDERS.join(" ")}; do az provider register --namespace "$ns" --wait; done`;
 
 /** Tags for an Azure resource: the user's plus the trainkit ones (`managed-by`, `trainkit-component`). */
 export function azureTags(component: string, user?: pulumi.Input<Record<string, pulumi.Input<string>>>) {
@@ -90,19 +118,17 @@ export function requireResourceGroup(value: pulumi.Input<string> | undefined, ow
 }
 
 /**
- * A globally unique Azure name of lowercase letters and digits only (storage accounts, key vaults with
- * dashes removed, registries), at most `maxLength` long, ending in a hash of the stack and the name.
+ * The suffix of a component's globally unique names: `given` (a parent's, or one the user pins), or else
+ * a `NameSuffix` made for the component, drawn once and kept in the stack's state.
  */
-export function compactName(
-  base: string,
-  maxLength: number,
-  scope = `${pulumi.getProject()}/${pulumi.getStack()}`,
-) {
-  const hash = createHash("sha256").update(`${scope}/${base}`).digest("hex").slice(0, 6);
-  const stem = base
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "")
-    .replace(/^[^a-z]+/, "")
-    .slice(0, Math.max(0, maxLength - hash.length));
-  return `${stem === "" ? "t" : stem}${hash}`.slice(0, maxLength);
+export function nameSuffixFor(
+  owner: string,
+  name: string,
+  given: pulumi.Input<string> | undefined,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+  if (given === undefined) return new NameSuffix(`${name}-suffix`, {}, opts).suffix;
+  // A plain string is checked now, so `pulumi preview` names the field; an output when it is known.
+  if (typeof given === "string") return pulumi.output(checkSuffix(owner, "nameSuffix", given));
+  return pulumi.output(given).apply((s) => checkSuffix(owner, "nameSuffix", s));
 }

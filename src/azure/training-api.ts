@@ -2,15 +2,30 @@ import * as app from "@pulumi/azure-native/app";
 import type * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
+import * as monitor from "@pulumi/azure-native/monitor";
+import * as network from "@pulumi/azure-native/network";
+import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
+import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
+import { suffixedName } from "./name-suffix";
+import {
+  linkedZone,
+  PRIVATE_LINK_ZONES,
+  type PrivateLinkGroup,
+  privateEndpointTo,
+  subnetsOf,
+  virtualNetworkOf,
+} from "./private-network";
 import {
   type AzureRole,
   assignRole,
   azureTags,
   nameOf,
+  nameSuffixFor,
   requireResourceGroup,
   resourceGroupOf,
   subscriptionOf,
@@ -36,23 +51,55 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The registry's login server (`<name>.azurecr.io`, a `Registry`'s `url`). Set with `registryId`. */
   registryServer?: pulumi.Input<string>;
   /**
+   * The client id of the user-assigned identity every job is submitted with (the job body's `identity`);
+   * it must be attached to the workspace and its compute clusters (a `GpuCluster`'s `jobIdentityId`).
+   * Defaults to none: jobs then name no identity and Azure ML runs them with the submitter's token.
+   */
+  jobIdentityClientId?: pulumi.Input<string>;
+  /**
    * Accept requests from the internet (`ingress.external: true`); the API keys are then the only gate.
-   * Defaults to false: ingress is internal to the Container Apps environment (and to its virtual network
-   * when `infrastructureSubnetId` is set).
+   * Defaults to false: ingress is internal to the environment's virtual network, where its name resolves
+   * through a private DNS zone linked to that network; reach it from there (a runner in the network or a
+   * peered one, a VPN).
    */
   public?: boolean;
   /**
-   * The ARM id of an existing Container Apps environment. Defaults to a new environment, placed in
-   * `infrastructureSubnetId` when that is given.
+   * The ARM id of an existing Container Apps environment. It must already reach the registry and Key Vault
+   * (a virtual network with private endpoints, or public access on them); the vault made here then keeps
+   * public network access on, with Azure RBAC as its gate. Defaults to a new environment in a virtual
+   * network. Conflicts with `infrastructureSubnetId` and `addressSpace`.
    */
   managedEnvironmentId?: pulumi.Input<string>;
   /**
-   * A subnet (at least /27, delegated to `Microsoft.App/environments`) for a new environment, which then
-   * has only a private IP in it, so callers in the virtual network can reach an internal API. Defaults to
-   * none: an internal API is then reachable only from other apps in the same environment. Conflicts with
-   * `managedEnvironmentId`.
+   * A subnet of your virtual network for a new environment (at least /27, delegated to
+   * `Microsoft.App/environments`). Set with `privateEndpointSubnetId`. Defaults to a subnet of a new
+   * virtual network (see `addressSpace`). Conflicts with `managedEnvironmentId`.
    */
   infrastructureSubnetId?: pulumi.Input<string>;
+  /**
+   * A subnet for the private endpoints to the Key Vault and the registry, in the same virtual network as
+   * `infrastructureSubnetId` (or one peered with it). Required with `infrastructureSubnetId`; defaults to a
+   * subnet of the new virtual network otherwise.
+   */
+  privateEndpointSubnetId?: pulumi.Input<string>;
+  /**
+   * The address space of the virtual network made when no `infrastructureSubnetId` is given: a /16, of
+   * which the environment takes the first /23 and the private endpoints the next /24. Pick one that does
+   * not overlap a network you will peer it with. Defaults to `10.42.0.0/16`.
+   */
+  addressSpace?: string;
+  /**
+   * Existing private DNS zones to register the private endpoints in, by service: `vault`
+   * (`privatelink.vaultcore.azure.net`) and `registry` (`privatelink.azurecr.io`). A zone name exists once
+   * per resource group, so a second API in one resource group, or a network whose DNS is already set up,
+   * passes its zones here. Defaults to new zones, linked to the environment's virtual network.
+   */
+  privateDnsZoneIds?: { vault?: pulumi.Input<string>; registry?: pulumi.Input<string> };
+  /**
+   * The ARM id of the Log Analytics workspace the environment's logs (the API's console and system logs) go
+   * to, through a diagnostic setting. Defaults to a new workspace keeping 30 days.
+   */
+  logAnalyticsWorkspaceId?: pulumi.Input<string>;
   /**
    * The Entra ID tenant of the Key Vault. Defaults to the stack's `azure-native:tenantId` config, or else the
    * tenant of the credentials Pulumi runs with.
@@ -69,6 +116,12 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   cpu?: number;
   /** Memory per replica, twice the CPU in GiB for consumption plans (`1Gi` for 0.5 CPU). Defaults to `1Gi`. */
   memory?: pulumi.Input<string>;
+  /**
+   * The random suffix of the Key Vault's name, which is global and kept for 7 days after deletion (4 to 16
+   * lowercase letters or digits). Defaults to one drawn when the API is first deployed and kept in the
+   * stack's state: the same on every update, new after `pulumi destroy`.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /** Tags for every resource. Defaults to the trainkit tags only. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -86,6 +139,7 @@ const MANAGED_ENV = [
   "TRAINKIT_AZUREML_SUBSCRIPTION_ID",
   "TRAINKIT_AZUREML_RESOURCE_GROUP",
   "TRAINKIT_AZUREML_WORKSPACE",
+  "TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID",
   "AZURE_CLIENT_ID",
 ];
 
@@ -102,6 +156,16 @@ export class TrainingApi extends pulumi.ComponentResource {
   public readonly apiKeysSecret: keyvault.Secret;
   public readonly databaseUrlSecret?: keyvault.Secret;
   public readonly environment?: app.ManagedEnvironment;
+  /** The virtual network made for the environment, when no `infrastructureSubnetId` was given. */
+  public readonly virtualNetwork?: network.VirtualNetwork;
+  /** The environment's subnet and the private endpoints' subnet, when this component made them. */
+  public readonly subnets?: { apps: network.Subnet; endpoints: network.Subnet };
+  /** The private endpoints to the Key Vault (`vault`) and the registry (`registry`), by service. */
+  public readonly privateEndpoints: Partial<Record<PrivateLinkGroup, network.PrivateEndpoint>>;
+  /** The Log Analytics workspace made for the environment's logs, when none was given. */
+  public readonly logAnalytics?: operationalinsights.Workspace;
+  /** The diagnostic setting sending the environment's logs to Log Analytics, for a new environment. */
+  public readonly diagnostics?: monitor.DiagnosticSetting;
   public readonly app: app.ContainerApp;
   /** The app's HTTPS URL, the `apiUrl` a `TrainingJob` sends jobs to. */
   public readonly url: pulumi.Output<string>;
@@ -112,7 +176,7 @@ export class TrainingApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:TrainingApi", name, {}, opts);
-    const owner = `TrainingApi ${name}`;
+    const owner = ownerOf(this, "TrainingApi", name);
     if (args?.image === undefined)
       throw new ArgumentError(`${owner}: image must be set to the Train API image; got nothing`);
     const resourceGroupName = requireResourceGroup(args.resourceGroupName, owner);
@@ -136,6 +200,25 @@ export class TrainingApi extends pulumi.ComponentResource {
         `${owner}: infrastructureSubnetId applies only to a new environment; got it together with managedEnvironmentId (set the subnet on that environment instead)`,
       );
     }
+    if (args.managedEnvironmentId !== undefined && args.addressSpace !== undefined) {
+      throw new ArgumentError(
+        `${owner}: addressSpace applies only to the virtual network of a new environment; got it together with managedEnvironmentId (remove one)`,
+      );
+    }
+    if (args.infrastructureSubnetId !== undefined && args.addressSpace !== undefined) {
+      throw new ArgumentError(
+        `${owner}: addressSpace sizes the virtual network made when no infrastructureSubnetId is given; got both (remove addressSpace, or infrastructureSubnetId to have a network made)`,
+      );
+    }
+    if ((args.infrastructureSubnetId === undefined) !== (args.privateEndpointSubnetId === undefined)) {
+      throw new ArgumentError(
+        args.infrastructureSubnetId === undefined
+          ? `${owner}: privateEndpointSubnetId goes with infrastructureSubnetId, in your own virtual network; got only privateEndpointSubnetId (set infrastructureSubnetId too, or remove it to have a network made)`
+          : `${owner}: infrastructureSubnetId needs privateEndpointSubnetId, a subnet of the same network for the private endpoints to the Key Vault and registry; got only infrastructureSubnetId`,
+      );
+    }
+    const newNetwork = args.managedEnvironmentId === undefined && args.infrastructureSubnetId === undefined;
+    const subnetRanges = newNetwork ? subnetsOf(owner, args.addressSpace ?? "10.42.0.0/16") : undefined;
     const durable = args.databaseUrl !== undefined;
     const maxReplicas = args.maxReplicas ?? (durable ? 3 : 1);
     const minReplicas = args.minReplicas ?? 1;
@@ -164,6 +247,48 @@ export class TrainingApi extends pulumi.ComponentResource {
     const parent = { parent: this };
     const where = { resourceGroupName, location: args.location };
 
+    let infrastructureSubnetId = args.infrastructureSubnetId;
+    let endpointSubnetId = args.privateEndpointSubnetId;
+    if (subnetRanges !== undefined) {
+      this.virtualNetwork = new network.VirtualNetwork(
+        `${name}-vnet`,
+        {
+          ...where,
+          virtualNetworkName: boundedName(`${name}-vnet`, 64),
+          addressSpace: { addressPrefixes: [args.addressSpace ?? "10.42.0.0/16"] },
+          tags,
+        },
+        // The subnets are their own resources; the network's own list would fight them on every update.
+        { ...parent, ignoreChanges: ["subnets"] },
+      );
+      const inNetwork = { resourceGroupName, virtualNetworkName: this.virtualNetwork.name };
+      const apps = new network.Subnet(
+        `${name}-apps`,
+        {
+          ...inNetwork,
+          subnetName: "apps",
+          addressPrefix: subnetRanges.apps,
+          delegations: [{ name: "apps", serviceName: "Microsoft.App/environments" }],
+        },
+        parent,
+      );
+      const endpoints = new network.Subnet(
+        `${name}-endpoints`,
+        {
+          ...inNetwork,
+          subnetName: "endpoints",
+          addressPrefix: subnetRanges.endpoints,
+          privateEndpointNetworkPolicies: "Disabled",
+        },
+        // Azure refuses a second subnet write on one network while the first is in progress.
+        { ...parent, dependsOn: [apps] },
+      );
+      this.subnets = { apps, endpoints };
+      infrastructureSubnetId = apps.id;
+      endpointSubnetId = endpoints.id;
+    }
+    const privateAccess = endpointSubnetId !== undefined;
+
     this.identity = new managedidentity.UserAssignedIdentity(
       `${name}-identity`,
       { ...where, resourceName: boundedName(`${name}-api`, 128), tags },
@@ -181,7 +306,9 @@ export class TrainingApi extends pulumi.ComponentResource {
       `${name}-kv`,
       {
         ...where,
-        vaultName: boundedName(`${name}-kv`, 24),
+        vaultName: suffixedName(`${name}-kv`, nameSuffixFor(owner, name, args.nameSuffix, parent), 24, {
+          dashes: true,
+        }),
         properties: {
           tenantId: tenantIdFor(args.tenantId, parent),
           sku: { family: "A", name: "standard" },
@@ -193,9 +320,11 @@ export class TrainingApi extends pulumi.ComponentResource {
           enabledForDeployment: false,
           enabledForTemplateDeployment: false,
           enabledForDiskEncryption: false,
-          // Container Apps fetches referenced secrets over the vault's public endpoint unless its
-          // environment is in a virtual network with a private endpoint to the vault; RBAC is the gate.
-          publicNetworkAccess: "Enabled",
+          // With a private endpoint the environment reads secrets through it and the vault takes no
+          // connection from the internet (ARM, which writes the secrets, is not one). An environment given
+          // from outside may have no route to one, so its vault stays public, with RBAC as the gate.
+          publicNetworkAccess: privateAccess ? "Disabled" : "Enabled",
+          ...(privateAccess ? { networkAcls: { defaultAction: "Deny", bypass: "AzureServices" } } : {}),
         },
         tags,
       },
@@ -222,23 +351,102 @@ export class TrainingApi extends pulumi.ComponentResource {
       args.databaseUrl === undefined ? undefined : secret("database-url", args.databaseUrl);
     this.roleAssignments = grants;
 
+    // Private endpoints to the vault and the registry, resolvable by their usual names in the network.
+    const networkReady: pulumi.Resource[] = [];
+    this.privateEndpoints = {};
+    if (endpointSubnetId !== undefined) {
+      const virtualNetworkId = virtualNetworkOf(endpointSubnetId);
+      const targets: [PrivateLinkGroup, pulumi.Input<string>][] = [["vault", this.vault.id]];
+      if (args.registryId !== undefined) targets.push(["registry", args.registryId]);
+      for (const [group, serviceId] of targets) {
+        let zoneId = args.privateDnsZoneIds?.[group];
+        if (zoneId === undefined) {
+          const made = linkedZone(
+            `${name}-${group}-dns`,
+            { resourceGroupName, zoneName: PRIVATE_LINK_ZONES[group], virtualNetworkId, tags },
+            parent,
+          );
+          networkReady.push(made.link);
+          zoneId = made.zone.id;
+        }
+        const { endpoint, dns } = privateEndpointTo(
+          `${name}-${group}`,
+          { ...where, subnetId: endpointSubnetId, serviceId, group, zoneId, tags },
+          parent,
+        );
+        networkReady.push(endpoint, dns);
+        this.privateEndpoints[group] = endpoint;
+      }
+    }
+
     let environmentId = args.managedEnvironmentId;
     if (environmentId === undefined) {
+      let logAnalyticsId = args.logAnalyticsWorkspaceId;
+      if (logAnalyticsId === undefined) {
+        this.logAnalytics = new operationalinsights.Workspace(
+          `${name}-logs`,
+          {
+            ...where,
+            workspaceName: boundedName(`${name}-logs`, 63),
+            sku: { name: "PerGB2018" },
+            retentionInDays: 30,
+            tags,
+          },
+          parent,
+        );
+        logAnalyticsId = this.logAnalytics.id;
+      }
       this.environment = new app.ManagedEnvironment(
         `${name}-env`,
         {
           ...where,
           environmentName: boundedName(`${name}-env`, 32),
-          vnetConfiguration:
-            args.infrastructureSubnetId === undefined
-              ? undefined
-              : { infrastructureSubnetId: args.infrastructureSubnetId, internal: !isPublic },
+          vnetConfiguration: { infrastructureSubnetId, internal: !isPublic },
+          // Logs leave through diagnostic settings (below), which need no workspace key in the environment.
+          appLogsConfiguration: { destination: "azure-monitor" },
           workloadProfiles: [{ name: "Consumption", workloadProfileType: "Consumption" }],
           tags,
         },
         parent,
       );
+      this.diagnostics = new monitor.DiagnosticSetting(
+        `${name}-env-logs`,
+        {
+          name: "trainkit-logs",
+          resourceUri: this.environment.id,
+          workspaceId: logAnalyticsId,
+          logs: [{ categoryGroup: "allLogs", enabled: true }],
+        },
+        parent,
+      );
       environmentId = this.environment.id;
+      if (!isPublic && infrastructureSubnetId !== undefined) {
+        // An internal environment answers on one private IP for every app under its default domain; this
+        // zone makes `<app>.<default domain>` resolve to it everywhere in the virtual network.
+        const { zone, link } = linkedZone(
+          `${name}-env-dns`,
+          {
+            resourceGroupName,
+            zoneName: this.environment.defaultDomain,
+            virtualNetworkId: virtualNetworkOf(infrastructureSubnetId),
+            tags,
+          },
+          parent,
+        );
+        const record = new privatedns.PrivateRecordSet(
+          `${name}-env-dns`,
+          {
+            resourceGroupName,
+            privateZoneName: zone.name,
+            recordType: "A",
+            relativeRecordSetName: "*",
+            ttl: 300,
+            aRecords: [{ ipv4Address: this.environment.staticIp }],
+          },
+          parent,
+        );
+        networkReady.push(link, record);
+      }
     }
 
     const appSecrets = [
@@ -258,6 +466,9 @@ export class TrainingApi extends pulumi.ComponentResource {
       { name: "TRAINKIT_AZUREML_SUBSCRIPTION_ID", value: subscriptionOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_RESOURCE_GROUP", value: resourceGroupOf(args.workspaceId) },
       { name: "TRAINKIT_AZUREML_WORKSPACE", value: nameOf(args.workspaceId) },
+      ...(args.jobIdentityClientId === undefined
+        ? []
+        : [{ name: "TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID", value: args.jobIdentityClientId }]),
       // DefaultAzureCredential picks the user-assigned identity by this client id.
       { name: "AZURE_CLIENT_ID", value: this.identity.clientId },
       { name: "TRAINKIT_API_KEYS", secretRef: "api-keys" },
@@ -317,9 +528,9 @@ export class TrainingApi extends pulumi.ComponentResource {
         },
         tags,
       },
-      // The app reads its secrets and pulls its image as the identity when a revision starts, so the
-      // role assignments must exist first.
-      { ...parent, dependsOn: grants },
+      // The app reads its secrets and pulls its image as the identity, through the private endpoints, when
+      // a revision starts, so the role assignments and the endpoints with their DNS must exist first.
+      { ...parent, dependsOn: [...grants, ...networkReady] },
     );
 
     this.url = this.app.configuration.apply((c) => `https://${c?.ingress?.fqdn ?? ""}`);

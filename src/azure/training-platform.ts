@@ -1,14 +1,16 @@
 import type * as authorization from "@pulumi/azure-native/authorization";
 import type * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
+import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { ArgumentError } from "../components/sentences";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs, privateEndpointRule } from "./gpu-cluster";
 import { Registry, type RegistryArgs } from "./registry";
-import { type AzureRole, assignRole, requireResourceGroup } from "./settings";
+import { type AzureRole, assignRole, azureTags, nameSuffixFor, requireResourceGroup } from "./settings";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
-type Shared = "resourceGroupName" | "location";
+type Shared = "resourceGroupName" | "location" | "nameSuffix";
 
 /** A platform bucket: a `Bucket`'s own args plus the name of the Azure ML datastore over it. */
 export type PlatformBucketArgs = Omit<BucketArgs, Shared | "datastore"> & {
@@ -21,12 +23,23 @@ export interface TrainingPlatformArgs {
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region of every part. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
+  /**
+   * The random suffix every globally unique or soft-deleted name of the platform ends in (storage accounts,
+   * the registry, Key Vaults, the Azure ML workspace): 4 to 16 lowercase letters or digits. Defaults to one
+   * drawn when the platform is first deployed and kept in the stack's state, so names stay the same on
+   * every update, and another stack, project or tenant, or this stack after `pulumi destroy`, gets new
+   * ones. Pin it only to adopt names chosen earlier; a pinned suffix brings back the soft-delete waits.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /** The Entra ID tenant of the Key Vaults. Defaults to `azure-native:tenantId`, or the deploying credentials' tenant. */
   tenantId?: pulumi.Input<string>;
   /**
    * The Train API: at least its `image` and `apiKeys`; the workspace and registry are filled in. Required.
    */
-  api: Omit<TrainingApiArgs, Shared | "workspaceId" | "registryId" | "registryServer" | "tenantId">;
+  api: Omit<
+    TrainingApiArgs,
+    Shared | "workspaceId" | "registryId" | "registryServer" | "tenantId" | "jobIdentityClientId"
+  >;
   /** The image registry. Defaults to a private Premium `Registry`. */
   registry?: Omit<RegistryArgs, Shared>;
   /**
@@ -44,15 +57,23 @@ export interface TrainingPlatformArgs {
    * workspace is always built; without `gpuPools` jobs use serverless compute (`job_config.compute:
    * "serverless"`). Defaults to a private workspace with no clusters.
    */
-  cluster?: Omit<GpuClusterArgs, Shared | "tenantId" | "containerRegistryId" | "privateStorageAccountIds">;
+  cluster?: Omit<
+    GpuClusterArgs,
+    Shared | "tenantId" | "containerRegistryId" | "privateStorageAccountIds" | "jobIdentityId"
+  >;
 }
 
-/** The role training jobs' identities hold on the data bucket's storage account: reading blobs. */
+/** The role the jobs' identity holds on the data bucket's storage account: reading blobs. */
 export const JOB_DATA_BUCKET_ROLE: AzureRole = "Storage Blob Data Reader";
-/** The role jobs hold on the output bucket's storage account: reading, writing and deleting blobs. */
+/** The role the jobs' identity holds on the output bucket's storage account: reading, writing and deleting blobs. */
 export const JOB_OUTPUT_BUCKET_ROLE: AzureRole = "Storage Blob Data Contributor";
-/** The role jobs hold on the registry: pulling images. */
+/** The role the workspace and each compute cluster hold on the registry: pulling job images. */
 export const JOB_REGISTRY_ROLE: AzureRole = "AcrPull";
+/**
+ * The role the workspace holds on each bucket: reading blobs, for the datastores' browsing and previews in
+ * Azure ML studio, which are made as the workspace's identity (`WorkspaceSystemAssignedIdentity`).
+ */
+export const WORKSPACE_BUCKET_ROLE: AzureRole = "Storage Blob Data Reader";
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
 export interface TrainingPlatformOutputs {
@@ -68,6 +89,10 @@ export interface TrainingPlatformOutputs {
   /** Pool name to compute name, the values `job_config.compute` takes. */
   computeNames: pulumi.Output<Record<string, string>>;
   apiPrincipalId: pulumi.Output<string>;
+  /** The ARM id of the identity jobs run as. */
+  jobIdentityId: pulumi.Output<string>;
+  /** The client id of the identity jobs run as, the `clientId` of each job body's `identity`. */
+  jobIdentityClientId: pulumi.Output<string>;
 }
 
 /**
@@ -82,23 +107,44 @@ export class TrainingPlatform extends pulumi.ComponentResource {
   public readonly cluster: GpuCluster;
   /** Private endpoints from the workspace's managed network to the data and output buckets. */
   public readonly bucketOutboundRules: machinelearningservices.ManagedNetworkSettingsRule[];
-  /** The grants of each compute cluster's identity (and the workspace's) on the buckets and registry. */
+  /** The user-assigned identity every job runs as, attached to the workspace and each compute cluster. */
+  public readonly jobIdentity: managedidentity.UserAssignedIdentity;
+  /**
+   * Every data-plane grant of the jobs' identity (data read, outputs written), the workspace's (reading
+   * both buckets, pulling images) and each compute cluster's (pulling images).
+   */
   public readonly jobRoleAssignments: authorization.RoleAssignment[];
+  /** The workspace identity's grant to approve each bucket's private endpoint, on that bucket only. */
+  public readonly bucketEndpointApprovals: authorization.RoleAssignment[];
   public readonly api: TrainingApi;
   /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
   public readonly outputs: TrainingPlatformOutputs;
 
   constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:azure:TrainingPlatform", name, {}, opts);
-    const owner = `TrainingPlatform ${name}`;
+    const owner = ownerOf(this, "TrainingPlatform", name);
     const resourceGroupName = requireResourceGroup(args?.resourceGroupName, owner);
     if (args.api === undefined) {
       throw new ArgumentError(`${owner}: api must be set, with at least image and apiKeys; got nothing`);
     }
     const parent = { parent: this };
-    const where = { resourceGroupName, location: args.location };
+    const nameSuffix = nameSuffixFor(owner, name, args.nameSuffix, parent);
+    const where = { resourceGroupName, location: args.location, nameSuffix };
 
     this.registry = new Registry(`${name}-images`, { ...args.registry, ...where }, parent);
+    // Jobs run as this identity, not as the submitter's token (AMLToken, the default when a job names no
+    // identity) nor as whatever identity serverless compute would pick, so that credential-less datastore
+    // mounts always have exactly the data roles granted below.
+    this.jobIdentity = new managedidentity.UserAssignedIdentity(
+      `${name}-jobs`,
+      {
+        resourceGroupName,
+        location: args.location,
+        resourceName: `${name}-jobs`,
+        tags: azureTags("training-platform"),
+      },
+      parent,
+    );
     this.cluster = new GpuCluster(
       `${name}-ml`,
       {
@@ -106,6 +152,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         ...where,
         tenantId: args.tenantId,
         containerRegistryId: this.registry.registryId,
+        jobIdentityId: this.jobIdentity.id,
       },
       parent,
     );
@@ -113,6 +160,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
     // The buckets come after the workspace, whose datastores they become, so their private endpoints in
     // its managed network are added here rather than through the cluster's args.
     const rules: machinelearningservices.ManagedNetworkSettingsRule[] = [];
+    const approvals: authorization.RoleAssignment[] = [];
     const bucket = (suffix: "data" | "output", given: PlatformBucketArgs | undefined, datastore: string) => {
       const { datastoreName, ...rest } = given ?? {};
       const made = new Bucket(
@@ -125,46 +173,46 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         },
         parent,
       );
-      rules.push(
-        privateEndpointRule(
-          `${name}-${suffix}-endpoint`,
-          {
-            resourceGroupName,
-            workspaceName: this.cluster.workspaceName,
-            ruleName: `trainkit-${suffix}`,
-            serviceResourceId: made.accountId,
-            subresourceTarget: "blob",
-          },
-          parent,
-        ),
+      const { rule, approval } = privateEndpointRule(
+        `${name}-${suffix}-endpoint`,
+        {
+          resourceGroupName,
+          workspaceName: this.cluster.workspaceName,
+          workspacePrincipalId: this.cluster.workspacePrincipalId,
+          ruleName: `trainkit-${suffix}`,
+          serviceResourceId: made.accountId,
+          subresourceTarget: "blob",
+        },
+        parent,
       );
+      rules.push(rule);
+      approvals.push(approval);
       return made;
     };
     this.dataBucket = bucket("data", args.dataBucket, "traindata");
     this.outputBucket = bucket("output", args.outputBucket, "trainoutput");
     this.bucketOutboundRules = rules;
+    this.bucketEndpointApprovals = approvals;
 
-    const principals: [string, pulumi.Output<string>][] = [
-      ["workspace", this.cluster.workspacePrincipalId],
-      ...Object.entries(this.cluster.computePrincipalIds),
+    const grant = (
+      who: string,
+      what: string,
+      principalId: pulumi.Input<string>,
+      role: AzureRole,
+      scope: pulumi.Input<string>,
+    ) => assignRole(`${name}-${who}-${what}`, { principalId, role, scope }, parent);
+    const jobs = this.jobIdentity.principalId;
+    const workspace = this.cluster.workspacePrincipalId;
+    this.jobRoleAssignments = [
+      grant("jobs", "read-data", jobs, JOB_DATA_BUCKET_ROLE, this.dataBucket.accountId),
+      grant("jobs", "write-output", jobs, JOB_OUTPUT_BUCKET_ROLE, this.outputBucket.accountId),
+      grant("workspace", "read-data", workspace, WORKSPACE_BUCKET_ROLE, this.dataBucket.accountId),
+      grant("workspace", "read-output", workspace, WORKSPACE_BUCKET_ROLE, this.outputBucket.accountId),
+      grant("workspace", "pull-images", workspace, JOB_REGISTRY_ROLE, this.registry.registryId),
+      ...Object.entries(this.cluster.computePrincipalIds).map(([pool, principalId]) =>
+        grant(`compute-${pool}`, "pull-images", principalId, JOB_REGISTRY_ROLE, this.registry.registryId),
+      ),
     ];
-    this.jobRoleAssignments = principals.flatMap(([who, principalId]) => [
-      assignRole(
-        `${name}-${who}-read-data`,
-        { principalId, role: JOB_DATA_BUCKET_ROLE, scope: this.dataBucket.accountId },
-        parent,
-      ),
-      assignRole(
-        `${name}-${who}-write-output`,
-        { principalId, role: JOB_OUTPUT_BUCKET_ROLE, scope: this.outputBucket.accountId },
-        parent,
-      ),
-      assignRole(
-        `${name}-${who}-pull-images`,
-        { principalId, role: JOB_REGISTRY_ROLE, scope: this.registry.registryId },
-        parent,
-      ),
-    ]);
 
     this.api = new TrainingApi(
       `${name}-api`,
@@ -175,6 +223,9 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         workspaceId: this.cluster.workspaceId,
         registryId: this.registry.registryId,
         registryServer: this.registry.url,
+        jobIdentityClientId: this.jobIdentity.clientId,
+        // One Log Analytics workspace for the platform: the API's logs beside the workspace's diagnostics.
+        logAnalyticsWorkspaceId: args.api.logAnalyticsWorkspaceId ?? this.cluster.logAnalyticsWorkspaceId,
       },
       parent,
     );
@@ -189,6 +240,8 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       workspaceId: this.cluster.workspaceId,
       computeNames: pulumi.output(this.cluster.computeNames),
       apiPrincipalId: this.api.principalId,
+      jobIdentityId: this.jobIdentity.id,
+      jobIdentityClientId: this.jobIdentity.clientId,
     };
     this.registerOutputs({ ...this.outputs });
   }

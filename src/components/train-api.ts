@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BACKENDS_SETTING, type Backend } from "../spec/backend";
+import { BACKENDS_SETTING, type BackendName as Backend } from "../spec/backend-names";
 import { ArgumentError } from "./sentences";
 
 // What every cloud's TrainingApi component says to the Train API container the same way: the port the

@@ -1,6 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { gcpSetting } from "./settings";
 
@@ -53,7 +54,7 @@ export class Bucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: BucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:gcp:Bucket", name, {}, opts);
-    const owner = `Bucket ${name}`;
+    const owner = ownerOf(this, "Bucket", name);
     const project = gcpSetting(args.project, "project", "project", owner);
     const location = gcpSetting(args.location, "location", "region", owner);
     const noncurrentDays = args.noncurrentVersionRetentionDays ?? 30;

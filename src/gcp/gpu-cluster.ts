@@ -4,6 +4,7 @@ import { GPU_NODE_LABELS, GPU_TAINT, type GpuPoolArgs, resolveGpuPools } from ".
 import { execKubeconfig } from "../components/kubeconfig";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { type GcpMachine, gcpMachineFor } from "../gpu";
 import { poolPurchase } from "./node-pools";
@@ -199,7 +200,7 @@ export class GpuCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: GpuClusterArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:gcp:GpuCluster", name, {}, opts);
-    const owner = `GpuCluster ${name}`;
+    const owner = ownerOf(this, "GpuCluster", name);
     const project = gcpSetting(args.project, "project", "project", owner);
     const location = gcpSetting(args.location, "location", "region", owner);
     const releaseChannel = args.releaseChannel ?? "REGULAR";

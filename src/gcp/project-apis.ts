@@ -1,5 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { gcpSetting } from "./settings";
 
@@ -41,7 +42,7 @@ export class ProjectApis extends pulumi.ComponentResource {
 
   constructor(name: string, args: ProjectApisArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:gcp:ProjectApis", name, {}, opts);
-    const owner = `ProjectApis ${name}`;
+    const owner = ownerOf(this, "ProjectApis", name);
     const project = gcpSetting(args?.project, "project", "project", owner);
     const known = Object.keys(GOOGLE_APIS);
     if (!Array.isArray(args?.apis) || args.apis.length === 0) {

@@ -2,6 +2,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { apiDependencies, type GoogleApi, type ProjectApis } from "./project-apis";
 import { gcpSetting } from "./settings";
@@ -75,7 +76,7 @@ export class Registry extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegistryArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:gcp:Registry", name, {}, opts);
-    const owner = `Registry ${name}`;
+    const owner = ownerOf(this, "Registry", name);
     const project = gcpSetting(args.project, "project", "project", owner);
     const location = gcpSetting(args.location, "location", "region", owner);
     const untagged = days("untaggedRetentionDays", args.untaggedRetentionDays, 7, owner)!;

@@ -2,6 +2,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
 import { apiDependencies, type ProjectApis } from "./project-apis";
@@ -143,7 +144,7 @@ export class TrainingApi extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:gcp:TrainingApi", name, {}, opts);
-    const owner = `TrainingApi ${name}`;
+    const owner = ownerOf(this, "TrainingApi", name);
     if (args?.image === undefined)
       throw new ArgumentError(`${owner}: image must be set to the Train API image; got nothing`);
     if (args.jobServiceAccountEmail === undefined) {

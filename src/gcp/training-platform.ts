@@ -1,6 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
+import { ownerOf } from "../components/owners";
 import { Bucket, type BucketArgs } from "./bucket";
 import { GpuCluster, type GpuClusterArgs } from "./gpu-cluster";
 import { type GoogleApi, ProjectApis } from "./project-apis";
@@ -83,7 +84,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:gcp:TrainingPlatform", name, {}, opts);
-    const owner = `TrainingPlatform ${name}`;
+    const owner = ownerOf(this, "TrainingPlatform", name);
     const project = gcpSetting(args?.project, "project", "project", owner);
     const region = gcpSetting(args?.region, "region", "region", owner);
     const where = { project, location: region };

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu-pool";
 import { GPU_RESOURCE } from "../components/kubernetes";
+import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 
 /** How GPUs become schedulable on the cluster's nodes. */
@@ -83,7 +84,7 @@ export class GpuSupport extends pulumi.ComponentResource {
 
   constructor(name: string, args: GpuSupportArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:kubernetes:GpuSupport", name, {}, opts);
-    const owner = `GpuSupport ${name}`;
+    const owner = ownerOf(this, "GpuSupport", name);
     const installer = args.installer ?? "nvidia-device-plugin";
     if (!INSTALLERS.includes(installer)) {
       throw new ArgumentError(

@@ -90,7 +90,7 @@ function whereLogsAre(job: JobRecord): string {
   return "read them where the backend keeps them";
 }
 
-/** Builds the Train API (seed 000) as a Fastify app; `listen` is the caller's business. */
+/** Builds the Train API as a Fastify app; `listen` is the caller's business. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { store, backends, reconciler, apiKeys } = deps;
   const app = Fastify({

@@ -3,7 +3,7 @@ import { JOB_TYPE_BY_BACKEND, type Job } from "../spec";
 import type { BackendJob } from "./backends/types";
 import type { JobRecord } from "./store/types";
 
-/** The job object of seed 000. What the server keeps for itself (request, backend state) stays out. */
+/** The job object of the SGP Train API. What the server keeps for itself (request, backend state) stays out. */
 export function toApiJob(job: JobRecord): Job {
   return {
     id: job.id,
@@ -11,7 +11,7 @@ export function toApiJob(job: JobRecord): Job {
     job_type: JOB_TYPE_BY_BACKEND[job.backend],
     status: job.status,
     cloud_job_identifier: job.cloudJobIdentifier,
-    // jsonb keeps keys in its own order; the API answers in the order the seed documents them.
+    // jsonb keeps keys in its own order; the API answers in the order the SGP Train API documents them.
     storage_mounts: job.request.storage_mounts.map((m) => ({
       source_uri: m.source_uri,
       mount_path: m.mount_path,

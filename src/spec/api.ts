@@ -41,7 +41,7 @@ export const JobResult = z.object({
 });
 export type JobResult = z.infer<typeof JobResult>;
 
-/** The job object every endpoint returns, the same for every backend (seed 000). */
+/** The job object every endpoint returns, the same for every backend. */
 export const Job = z.object({
   id: z.string().uuid(),
   name: z.string(),

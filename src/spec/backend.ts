@@ -1,17 +1,11 @@
 import { z } from "zod";
+import { BACKENDS, type BackendName } from "./backend-names";
 
-/** The backends a job can be submitted to: the path segment of `POST /v1/{backend}/jobs`. */
-export const BACKENDS = ["vertex-ai", "sagemaker", "azure-ml", "kubernetes", "local"] as const;
+export { BACKENDS, BACKENDS_SETTING } from "./backend-names";
 export const Backend = z.enum(BACKENDS);
-export type Backend = z.infer<typeof Backend>;
+export type Backend = BackendName;
 
-/** The `job_type` a job object reports for each backend (seed 000 spells them with underscores). */
-/**
- * The server variable naming the backends it runs. Each cloud's TrainingApi component sets it to its
- * own backend, so a deployed API never runs local processes.
- */
-export const BACKENDS_SETTING = "TRAINKIT_BACKENDS";
-
+/** The `job_type` a job object reports for each backend (the SGP Train API spells them with underscores). */
 export const JOB_TYPE_BY_BACKEND = {
   "vertex-ai": "vertex_ai",
   sagemaker: "sagemaker",

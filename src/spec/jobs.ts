@@ -15,7 +15,7 @@ import {
 } from "./limits";
 import { SAGEMAKER_TRAINING_INSTANCE_TYPES } from "./sagemaker-instance-types";
 
-// Each job_config mirrors its cloud's native job API (seed 000), in snake_case. Unknown keys are
+// Each job_config mirrors its cloud's native job API, in snake_case. Unknown keys are
 // rejected so that a misspelt field fails validation instead of being silently dropped. Every limit
 // the cloud publishes for its native request is enforced here, with the place it is published beside
 // it, so that `pulumi preview` and the Train API's 400 say what the cloud would only say after the

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { GPU_AMI_TYPE, GpuCluster, type GpuClusterArgs, NODE_ROLE_POLICIES } from "../../src/aws";
-import { awsComputed } from "../helpers/aws-computed";
+import { awsComputed, awsInvoke } from "../helpers/aws-computed";
 import { installPulumiMocks, isSecret, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
 const CLUSTER = "aws:eks/cluster:Cluster";
@@ -16,7 +16,7 @@ const subnetIds = ["subnet-0a1b2c3d", "subnet-4e5f6a7b"];
 
 let mocks: MockRuntime;
 beforeAll(async () => {
-  mocks = await installPulumiMocks({ computed: awsComputed });
+  mocks = await installPulumiMocks({ computed: awsComputed, invoke: awsInvoke });
 });
 
 async function build(name: string, args: Partial<GpuClusterArgs> = {}) {
@@ -121,6 +121,7 @@ describe("GpuCluster", () => {
       "trainkit.dev/gpus-per-node": "1",
       "trainkit.dev/pool": "nvidia-l4-x1",
       "trainkit.dev/capacity": "on-demand",
+      "k8s.amazonaws.com/accelerator": "nvidia-l4",
     });
     expect(group.subnetIds).toEqual(subnetIds);
     expect(Object.keys(cluster.nodeGroups)).toEqual(["system", "nvidia-l4-x1"]);
@@ -163,7 +164,7 @@ describe("GpuCluster", () => {
     expect(mocks.one(NODE_GROUP, "spot-nvidia-a100-80gb-x8").inputs.capacityType).toBe("ON_DEMAND");
   });
 
-  it("gives the node role exactly the worker, CNI and image-pull managed policies, and the cluster role EKS's", async () => {
+  it("gives the node role exactly the worker and image-pull managed policies, and the cluster role EKS's", async () => {
     await build("roles");
     const attached = (prefix: string) =>
       mocks
@@ -171,9 +172,11 @@ describe("GpuCluster", () => {
         .filter((r) => r.name.startsWith(prefix))
         .map((r) => r.inputs.policyArn)
         .sort();
-    expect(attached("roles-nodes-")).toEqual(
-      NODE_ROLE_POLICIES.map((p) => `arn:aws:iam::aws:policy/${p}`).sort(),
-    );
+    expect(attached("roles-nodes-")).toEqual([
+      "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+      "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    ]);
+    expect(NODE_ROLE_POLICIES).not.toContain("AmazonEKS_CNI_Policy");
     expect(attached("roles-cluster-")).toEqual(["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]);
     expect(JSON.parse(mocks.one(ROLE, "roles-nodes").inputs.assumeRolePolicy).Statement[0].Principal).toEqual(
       {
@@ -199,12 +202,20 @@ describe("GpuCluster", () => {
     });
   });
 
-  it("parents every resource it creates to itself", async () => {
+  it("parents every resource it creates to itself or to a component of its own", async () => {
     await build("tree", { gpuPools: [{ gpu: "nvidia-t4", maxNodes: 1 }] });
-    const children = mocks.resources.filter((r) => r.custom && r.name.startsWith("tree"));
-    // cluster, 2 roles, 4 attachments, key, log group, OIDC provider, 2 launch templates, 2 node groups
-    expect(children.length).toBe(14);
-    expect(new Set(children.map((r) => r.parentType))).toEqual(new Set(["trainkit:aws:GpuCluster"]));
+    const mine = mocks.resources.filter((r) => r.name.startsWith("tree"));
+    const components = mine.filter((r) => !r.custom && r.name !== "tree");
+    expect(components.map((r) => `${r.type} ${r.name}`).sort()).toEqual([
+      "trainkit:aws:PodIdentity tree-autoscaler",
+      "trainkit:aws:PodIdentity tree-ebs-csi",
+      "trainkit:kubernetes:GpuSupport tree-gpu",
+    ]);
+    expect(new Set(components.map((r) => r.parentType))).toEqual(new Set(["trainkit:aws:GpuCluster"]));
+    const custom = mine.filter((r) => r.custom);
+    expect(new Set(custom.map((r) => r.parentType))).toEqual(
+      new Set(["trainkit:aws:GpuCluster", "trainkit:aws:PodIdentity", "trainkit:kubernetes:GpuSupport"]),
+    );
   });
 });
 

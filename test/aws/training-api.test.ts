@@ -1,7 +1,9 @@
+import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { API_SAGEMAKER_ACTIONS, TrainingApi, type TrainingApiArgs } from "../../src/aws";
 import { awsComputed } from "../helpers/aws-computed";
 import { allowedActions, statementsOf } from "../helpers/iam-policies";
+import { published } from "../helpers/published";
 import { type Inputs, installPulumiMocks, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
 const ROLE = "aws:iam/role:Role";
@@ -16,6 +18,7 @@ const SERVICE = "aws:ecs/service:Service";
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 
+const ELB = published<{ accessLogAttributes: string[] }>("aws-botocore/elbv2-access-logs.json");
 const API_KEY = "tk_live_0123456789abcdef";
 const SAGEMAKER_ROLE = "arn:aws:iam::123456789012:role/ml-sagemaker";
 const CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab";
@@ -27,6 +30,7 @@ const args: TrainingApiArgs = {
   sagemakerRoleArn: SAGEMAKER_ROLE,
   outputS3Uri: "s3://acme-output/models",
   apiKeys: { [API_KEY]: ["team-vision"] },
+  certificateArn: CERT,
 };
 
 let mocks: MockRuntime;
@@ -149,24 +153,62 @@ describe("TrainingApi", () => {
     });
   });
 
-  it("puts an internal load balancer in the private subnets, reachable from private ranges on HTTP only inside the VPC", async () => {
-    const api = await build("internal");
+  it("puts an internal load balancer in the private subnets, serving HTTPS by default with port 80 redirecting", async () => {
+    const api = await build("internal", { domainName: "train.internal.acme.example" });
     const lb = mocks.one(LOAD_BALANCER, "internal").inputs;
     expect(lb.internal).toBe(true);
     expect(lb.subnets).toEqual(["subnet-private-a", "subnet-private-b"]);
     expect(lb.dropInvalidHeaderFields).toBe(true);
+    expect(lb.accessLogs).toBeUndefined();
+    expect(mocks.one(LISTENER, "internal-https").inputs).toMatchObject({ port: 443, protocol: "HTTPS" });
+    expect(mocks.one(LISTENER, "internal-http").inputs.defaultActions[0].type).toBe("redirect");
     const ingress = mocks
       .ofType(INGRESS)
       .filter((r) => r.name.startsWith("internal-lb-in-"))
       .map((r) => [r.inputs.cidrIpv4, r.inputs.fromPort]);
     expect(ingress).toEqual([
+      ["10.0.0.0/8", 443],
+      ["172.16.0.0/12", 443],
+      ["192.168.0.0/16", 443],
       ["10.0.0.0/8", 80],
       ["172.16.0.0/12", 80],
       ["192.168.0.0/16", 80],
     ]);
-    expect(await outputValue(api.url)).toBe(
-      "http://internal-internal-1234567890.us-east-1.elb.amazonaws.com",
-    );
+    expect(await outputValue(api.url)).toBe("https://train.internal.acme.example");
+  });
+
+  it("listens on plain HTTP inside the VPC only when plainHttp is set, and warns", async () => {
+    const warnings: string[] = [];
+    const original = pulumi.log.warn;
+    pulumi.log.warn = (message: string) => {
+      warnings.push(message);
+      return Promise.resolve();
+    };
+    try {
+      const api = await build("plainhttp", { certificateArn: undefined, plainHttp: true });
+      expect(mocks.one(LISTENER, "plainhttp-http").inputs).toMatchObject({ port: 80, protocol: "HTTP" });
+      expect(mocks.ofType(LISTENER).filter((r) => r.name === "plainhttp-https")).toEqual([]);
+      expect(await outputValue(api.url)).toBe(
+        "http://internal-plainhttp-1234567890.us-east-1.elb.amazonaws.com",
+      );
+    } finally {
+      pulumi.log.warn = original;
+    }
+    expect(warnings).toEqual([
+      "TrainingApi plainhttp listens on plain HTTP: API keys cross the VPC in clear text. Give certificateArn to serve HTTPS.",
+    ]);
+  });
+
+  it("writes the load balancer's access logs to the given bucket", async () => {
+    await build("alblogs", { accessLogs: { bucket: "acme-alb-logs", prefix: "train-api" } });
+    const lb = mocks.one(LOAD_BALANCER, "alblogs").inputs;
+    expect(lb.accessLogs).toEqual({ bucket: "acme-alb-logs", prefix: "train-api", enabled: true });
+    // The attributes these become are the ones the ELBv2 API documents.
+    expect(ELB.accessLogAttributes).toEqual([
+      "access_logs.s3.enabled",
+      "access_logs.s3.bucket",
+      "access_logs.s3.prefix",
+    ]);
   });
 
   it("checks health on /healthz through a target group of Fargate task IPs on port 8080", async () => {
@@ -273,9 +315,39 @@ describe("TrainingApi", () => {
 });
 
 describe("TrainingApi argument checks", () => {
+  it("refuses an API without a certificate unless plain HTTP is asked for", () => {
+    expect(() => new TrainingApi("nocert", { ...args, certificateArn: undefined })).toThrow(
+      "TrainingApi nocert: certificateArn must be set to an ACM certificate, so API keys do not cross the load balancer in clear text; got nothing. Give one for domainName, or set plainHttp: true to accept plain HTTP inside the VPC.",
+    );
+  });
+
+  it("refuses plain HTTP together with a certificate or a public load balancer", () => {
+    expect(() => new TrainingApi("both", { ...args, plainHttp: true })).toThrow(
+      "TrainingApi both: plainHttp must not be set with certificateArn, which serves HTTPS; drop plainHttp",
+    );
+    expect(
+      () =>
+        new TrainingApi("publicplain", {
+          ...args,
+          certificateArn: undefined,
+          plainHttp: true,
+          public: true,
+          loadBalancerSubnetIds: ["subnet-public-a"],
+        }),
+    ).toThrow(
+      "TrainingApi publicplain: certificateArn must be set when public is true, so API keys never cross the internet in clear text; got nothing. Give an ACM certificate for domainName, or drop public.",
+    );
+  });
+
   it("refuses a public API without a certificate, so keys never cross the internet in clear text", () => {
     expect(
-      () => new TrainingApi("plain", { ...args, public: true, loadBalancerSubnetIds: ["subnet-public-a"] }),
+      () =>
+        new TrainingApi("plain", {
+          ...args,
+          certificateArn: undefined,
+          public: true,
+          loadBalancerSubnetIds: ["subnet-public-a"],
+        }),
     ).toThrow(
       "TrainingApi plain: certificateArn must be set when public is true, so API keys never cross the internet in clear text; got nothing. Give an ACM certificate for domainName, or drop public.",
     );

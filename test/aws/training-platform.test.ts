@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { TrainingPlatform, type TrainingPlatformArgs } from "../../src/aws";
-import { awsComputed } from "../helpers/aws-computed";
+import { awsComputed, awsInvoke } from "../helpers/aws-computed";
 import { statementsOf } from "../helpers/iam-policies";
 import { installPulumiMocks, isSecret, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
@@ -17,6 +17,7 @@ const args: TrainingPlatformArgs = {
     apiKeys: { tk_live_0123456789abcdef: ["team-vision"] },
     vpcId: "vpc-0a1b2c3d",
     subnetIds: ["subnet-private-a", "subnet-private-b"],
+    certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab",
   },
   dataBucket: { bucketName: "acme-ml-data" },
   outputBucket: { bucketName: "acme-ml-output" },
@@ -24,7 +25,7 @@ const args: TrainingPlatformArgs = {
 
 let mocks: MockRuntime;
 beforeAll(async () => {
-  mocks = await installPulumiMocks({ computed: awsComputed });
+  mocks = await installPulumiMocks({ computed: awsComputed, invoke: awsInvoke });
 });
 
 async function build(name: string, extra: Partial<TrainingPlatformArgs> = {}) {
@@ -104,7 +105,7 @@ describe("TrainingPlatform", () => {
       /^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/out-images-[0-9a-f]{6}$/,
     );
     expect(await outputValue(o.apiUrl)).toMatch(
-      /^http:\/\/internal-out-api-1234567890\.us-east-1\.elb\.amazonaws\.com$/,
+      /^https:\/\/internal-out-api-1234567890\.us-east-1\.elb\.amazonaws\.com$/,
     );
     expect(o.kubeconfig).toBeUndefined();
   });
@@ -123,6 +124,72 @@ describe("TrainingPlatform", () => {
     expect(await isSecret(platform.outputs.kubeconfig!)).toBe(true);
     expect(await outputValue(platform.outputs.oidcProviderArn!)).toMatch(
       /^arn:aws:iam::123456789012:oidc-provider\//,
+    );
+  });
+
+  it("lets the jobs' service account on the cluster read the data and write the output bucket, through Pod Identity", async () => {
+    const platform = await build("podjobs", {
+      cluster: {
+        subnetIds: ["subnet-private-a", "subnet-private-b"],
+        gpuPools: [{ gpu: "nvidia-l4", maxNodes: 2 }],
+      },
+      jobServiceAccount: { namespace: "trainkit", name: "default" },
+    });
+    expect(
+      mocks.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "podjobs-jobs").inputs,
+    ).toMatchObject({
+      namespace: "trainkit",
+      serviceAccount: "default",
+      roleArn: "arn:aws:iam::123456789012:role/podjobs-jobs",
+    });
+    expect(statementsOf(mocks.one(ROLE_POLICY, "podjobs-jobs").inputs.policy)).toEqual([
+      {
+        Sid: "ListPlatformBuckets",
+        Effect: "Allow",
+        Action: ["s3:GetBucketLocation", "s3:ListBucket"],
+        Resource: ["arn:aws:s3:::acme-ml-data", "arn:aws:s3:::acme-ml-output"],
+      },
+      { Sid: "ReadData", Effect: "Allow", Action: "s3:GetObject", Resource: ["arn:aws:s3:::acme-ml-data/*"] },
+      {
+        Sid: "ReadWriteOutput",
+        Effect: "Allow",
+        Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+        Resource: ["arn:aws:s3:::acme-ml-output/*"],
+      },
+    ]);
+    expect(await outputValue(platform.outputs.jobRoleArn!)).toBe(
+      "arn:aws:iam::123456789012:role/podjobs-jobs",
+    );
+  });
+
+  it("gives jobs on the cluster no role unless a service account is named", async () => {
+    const platform = await build("norole", {
+      cluster: { subnetIds: ["subnet-private-a", "subnet-private-b"] },
+    });
+    expect(platform.jobIdentity).toBeUndefined();
+    expect(platform.outputs.jobRoleArn).toBeUndefined();
+    expect(
+      mocks
+        .ofType("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        .filter((r) => r.name.startsWith("norole-jobs")),
+    ).toEqual([]);
+  });
+
+  it("gives the service account named in jobServiceAccount the jobs' role, and refuses one without a cluster", async () => {
+    await build("named", {
+      cluster: { subnetIds: ["subnet-private-a", "subnet-private-b"] },
+      jobServiceAccount: { namespace: "ml-jobs", name: "trainer" },
+    });
+    expect(
+      mocks.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "named-jobs").inputs,
+    ).toMatchObject({
+      namespace: "ml-jobs",
+      serviceAccount: "trainer",
+    });
+    expect(
+      () => new TrainingPlatform("nocluster", { ...args, jobServiceAccount: { namespace: "a", name: "b" } }),
+    ).toThrow(
+      "TrainingPlatform nocluster: jobServiceAccount must not be set without cluster, since only jobs on the EKS cluster run as it; set cluster or drop jobServiceAccount",
     );
   });
 

@@ -74,7 +74,7 @@ describe("Bucket", () => {
     const bucket = await build("box");
     expect(mocks.one(CONTAINER, "box").inputs).toMatchObject({ containerName: "data", publicAccess: "None" });
     expect(await outputValue(bucket.url)).toMatch(
-      /^https:\/\/box[0-9a-f]{6}\.blob\.core\.windows\.net\/data$/,
+      /^https:\/\/box[a-z0-9]{8}\.blob\.core\.windows\.net\/data$/,
     );
   });
 
@@ -93,9 +93,49 @@ describe("Bucket", () => {
     expect(await outputValue(bucket.datastoreUrl!)).toBe("azureml://datastores/train_data/paths/");
   });
 
-  it("gives two stacks different account names for the same component", async () => {
+  it("names the account after the component plus the suffix it draws and keeps in state", async () => {
     await build("named");
-    expect(mocks.one(ACCOUNT, "named").inputs.accountName).toMatch(/^named[0-9a-f]{6}$/);
+    const suffix = mocks.one("pulumi-nodejs:dynamic/trainkit:NameSuffix", "named-suffix");
+    expect(suffix.inputs.length).toBe(8);
+    expect(mocks.one(ACCOUNT, "named").inputs.accountName).toMatch(/^named[a-z0-9]{8}$/);
+  });
+
+  it("uses a given suffix instead of drawing one, and refuses one Azure names cannot end in", async () => {
+    await build("pinned", { nameSuffix: "k3v9" });
+    expect(mocks.one(ACCOUNT, "pinned").inputs.accountName).toBe("pinnedk3v9");
+    expect(mocks.ofType("pulumi-nodejs:dynamic/trainkit:NameSuffix").map((r) => r.name)).not.toContain(
+      "pinned-suffix",
+    );
+    expect(() => new Bucket("badsuffix", { ...args, nameSuffix: "Not-Ok" })).toThrow(
+      "Bucket badsuffix: nameSuffix must be 4 to 16 lowercase letters or digits; got Not-Ok",
+    );
+  });
+
+  it("locks the account against deletion and leaves it and its container in Azure on pulumi destroy", async () => {
+    const bucket = await build("guarded");
+    const lock = mocks.one("azure-native:authorization:ManagementLockByScope", "guarded-lock").inputs;
+    expect(lock.level).toBe("CanNotDelete");
+    expect(lock.scope).toBe(await outputValue(bucket.accountId));
+    const kept = mocks.resources
+      .filter((r) => r.name === "guarded" && r.custom)
+      .map((r) => [r.type, r.retainOnDelete]);
+    expect(kept.sort()).toEqual(
+      [
+        [ACCOUNT, true],
+        ["azure-native:storage:BlobServiceProperties", true],
+        [CONTAINER, true],
+        ["azure-native:storage:ManagementPolicy", true],
+      ].sort(),
+    );
+  });
+
+  it("deletes with its data on pulumi destroy, and has no lock, only with forceDestroy", async () => {
+    await build("scratch", { forceDestroy: true });
+    expect(mocks.ofType("azure-native:authorization:ManagementLockByScope").map((r) => r.name)).not.toContain(
+      "scratch-lock",
+    );
+    expect(mocks.one(ACCOUNT, "scratch").retainOnDelete).toBe(false);
+    expect(mocks.one(CONTAINER, "scratch").retainOnDelete).toBe(false);
   });
 
   it("rejects an account name Azure would refuse, naming the field and the rule", () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { GpuCluster, type GpuClusterArgs } from "../../src/azure";
-import { azureComputed } from "../helpers/azure-computed";
+import { armId, azureComputed } from "../helpers/azure-computed";
 import { installPulumiMocks, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
 const WORKSPACE = "azure-native:machinelearningservices:Workspace";
@@ -9,6 +9,10 @@ const VAULT = "azure-native:keyvault:Vault";
 const ACCOUNT = "azure-native:storage:StorageAccount";
 const INSIGHTS = "azure-native:applicationinsights:Component";
 const RULE = "azure-native:machinelearningservices:ManagedNetworkSettingsRule";
+const ROLE = "azure-native:authorization:RoleAssignment";
+const ACR = armId("ml-rg", "Microsoft.ContainerRegistry", "registries", "acmeimages");
+const SA = armId("ml-rg", "Microsoft.Storage", "storageAccounts", "acmedata");
+const APPROVER = "b556d68e-0be0-4f35-a333-ad7ee1ce17ea";
 
 const args: GpuClusterArgs = { resourceGroupName: "ml-rg", location: "westeurope" };
 
@@ -72,13 +76,21 @@ describe("GpuCluster", () => {
       keyVaultId: "/kv/id",
       storageAccountId: "/sa/id",
       applicationInsightsId: "/ai/id",
+      logAnalyticsWorkspaceId: "/logs/id",
     });
     expect(mocks.one(WORKSPACE, "given").inputs).toMatchObject({
       keyVault: "/kv/id",
       storageAccount: "/sa/id",
       applicationInsights: "/ai/id",
     });
-    expect(mocks.resources.filter((r) => r.name.startsWith("given-"))).toEqual([]);
+    // Only the suffix of the workspace's own name and the diagnostics sent to the given workspace are made.
+    expect(mocks.resources.filter((r) => r.name.startsWith("given-")).map((r) => r.type)).toEqual([
+      "pulumi-nodejs:dynamic/trainkit:NameSuffix",
+      "azure-native:monitor:DiagnosticSetting",
+    ]);
+    expect(mocks.one("azure-native:monitor:DiagnosticSetting", "given-diagnostics").inputs.workspaceId).toBe(
+      "/logs/id",
+    );
   });
 
   it("makes one GPU cluster per pool with min 0 nodes, no public IPs, no SSH and local auth off", async () => {
@@ -128,24 +140,69 @@ describe("GpuCluster", () => {
   });
 
   it("adds private endpoints from the managed network to the registry and the given storage accounts", async () => {
-    await build("pe", { containerRegistryId: "/acr/id", privateStorageAccountIds: ["/sa/one"] });
+    await build("pe", { containerRegistryId: ACR, privateStorageAccountIds: [SA] });
     expect(mocks.one(RULE, "pe-registry").inputs).toMatchObject({
       ruleName: "trainkit-registry",
       properties: {
         type: "PrivateEndpoint",
-        destination: { serviceResourceId: "/acr/id", subresourceTarget: "registry" },
+        destination: { serviceResourceId: ACR, subresourceTarget: "registry" },
       },
     });
     expect(mocks.one(RULE, "pe-storage-0").inputs.properties.destination).toEqual({
-      serviceResourceId: "/sa/one",
+      serviceResourceId: SA,
       subresourceTarget: "blob",
     });
+  });
+
+  it("lets the workspace identity approve each private endpoint on its target only, before the rule exists", async () => {
+    await build("ap", { containerRegistryId: ACR, privateStorageAccountIds: [SA] });
+    const grants = mocks
+      .ofType(ROLE)
+      .filter((r) => r.name.startsWith("ap-"))
+      .map((r) => [r.name, r.inputs.principalId, r.inputs.roleDefinitionId, r.inputs.scope]);
+    const approver = `/subscriptions/00000000-1111-2222-3333-444444444444/providers/Microsoft.Authorization/roleDefinitions/${APPROVER}`;
+    expect(grants.sort()).toEqual(
+      [
+        ["ap-registry-approver", "principal-of-ap", approver, ACR],
+        ["ap-storage-0-approver", "principal-of-ap", approver, SA],
+      ].sort(),
+    );
+    expect(mocks.one(RULE, "ap-registry").dependsOn).toContain(`${ROLE}::ap-registry-approver`);
+    expect(mocks.one(RULE, "ap-storage-0").dependsOn).toContain(`${ROLE}::ap-storage-0-approver`);
+  });
+
+  it("sends every log category of the workspace to its Log Analytics workspace", async () => {
+    const cluster = await build("diag");
+    const setting = mocks.one("azure-native:monitor:DiagnosticSetting", "diag-diagnostics").inputs;
+    expect(setting.resourceUri).toBe(await outputValue(cluster.workspaceId));
+    expect(setting.workspaceId).toBe(await outputValue(cluster.logAnalyticsWorkspaceId));
+    expect(setting.workspaceId).toMatch(/\/Microsoft.OperationalInsights\/workspaces\/diag-logs-/);
+    expect(setting.logs).toEqual([{ categoryGroup: "allLogs", enabled: true }]);
+  });
+
+  it("attaches the jobs' identity to the workspace and every compute cluster, beside their own", async () => {
+    const jobs = armId("ml-rg", "Microsoft.ManagedIdentity", "userAssignedIdentities", "jobs");
+    await build("ji", {
+      jobIdentityId: jobs,
+      gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-a100-80gb", maxNodes: 1 }],
+    });
+    const attached = { type: "SystemAssigned,UserAssigned", userAssignedIdentities: [jobs] };
+    expect(mocks.one(WORKSPACE, "ji").inputs.identity).toEqual(attached);
+    expect(mocks.one(COMPUTE, "ji-gpu-cluster").inputs.identity).toEqual(attached);
   });
 
   it("opens the workspace and its dependencies to the internet only when publicNetworkAccess is true", async () => {
     await build("open", { publicNetworkAccess: true });
     expect(mocks.one(WORKSPACE, "open").inputs.publicNetworkAccess).toBe("Enabled");
     expect(mocks.one(VAULT, "open-kv").inputs.properties.publicNetworkAccess).toBe("Enabled");
+  });
+
+  it("refuses a job identity that is not a user-assigned identity's ARM id", () => {
+    expect(
+      () => new GpuCluster("badid", { ...args, jobIdentityId: "7b6f2a1c-3d4e-4f50-9a8b-0c1d2e3f4a5b" }),
+    ).toThrow(
+      "GpuCluster badid: jobIdentityId must be the ARM id of a user-assigned managed identity (.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>); got 7b6f2a1c-3d4e-4f50-9a8b-0c1d2e3f4a5b",
+    );
   });
 
   it("says Azure has no L4 and lists the GPUs it has", () => {

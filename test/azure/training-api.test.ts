@@ -8,6 +8,15 @@ const ENVIRONMENT = "azure-native:app:ManagedEnvironment";
 const ROLE = "azure-native:authorization:RoleAssignment";
 const SECRET = "azure-native:keyvault:Secret";
 const VAULT = "azure-native:keyvault:Vault";
+const NETWORK = "azure-native:network:VirtualNetwork";
+const SUBNET = "azure-native:network:Subnet";
+const ENDPOINT = "azure-native:network:PrivateEndpoint";
+const DNS_GROUP = "azure-native:network:PrivateDnsZoneGroup";
+const ZONE = "azure-native:privatedns:PrivateZone";
+const LINK = "azure-native:privatedns:VirtualNetworkLink";
+const RECORD = "azure-native:privatedns:PrivateRecordSet";
+const DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting";
+const LOGS = "azure-native:operationalinsights:Workspace";
 
 const API_KEY = "tk_live_0123456789abcdef";
 const WORKSPACE_ID = armId("ml-rg", "Microsoft.MachineLearningServices", "workspaces", "acme-ml");
@@ -143,12 +152,144 @@ describe("TrainingApi", () => {
     expect(mocks.one(APP, "open").inputs.configuration.ingress.external).toBe(true);
   });
 
-  it("places a new environment in the given subnet with an internal load balancer", async () => {
-    await build("vnet", { infrastructureSubnetId: "/subnets/apps" });
+  it("places a new environment in the given subnet with an internal load balancer, and endpoints in the other", async () => {
+    const vnet = armId("net-rg", "Microsoft.Network", "virtualNetworks", "hub");
+    await build("vnet", {
+      infrastructureSubnetId: `${vnet}/subnets/apps`,
+      privateEndpointSubnetId: `${vnet}/subnets/endpoints`,
+    });
     expect(mocks.one(ENVIRONMENT, "vnet-env").inputs.vnetConfiguration).toEqual({
-      infrastructureSubnetId: "/subnets/apps",
+      infrastructureSubnetId: `${vnet}/subnets/apps`,
       internal: true,
     });
+    expect(mocks.one(ENDPOINT, "vnet-vault").inputs.subnet).toMatchObject({
+      id: `${vnet}/subnets/endpoints`,
+    });
+    expect(mocks.ofType(NETWORK).filter((r) => r.name.startsWith("vnet-"))).toEqual([]);
+    for (const zone of ["vnet-vault-dns", "vnet-registry-dns", "vnet-env-dns"]) {
+      expect(mocks.one(LINK, zone).inputs.virtualNetwork).toEqual({ id: vnet });
+    }
+  });
+
+  it("makes a virtual network when given no subnet: a delegated /23 for the environment and a /24 for endpoints", async () => {
+    const api = await build("net");
+    expect(mocks.one(NETWORK, "net-vnet").inputs.addressSpace).toEqual({ addressPrefixes: ["10.42.0.0/16"] });
+    expect(mocks.one(SUBNET, "net-apps").inputs).toMatchObject({
+      subnetName: "apps",
+      addressPrefix: "10.42.0.0/23",
+      delegations: [{ name: "apps", serviceName: "Microsoft.App/environments" }],
+    });
+    expect(mocks.one(SUBNET, "net-endpoints").inputs).toMatchObject({
+      subnetName: "endpoints",
+      addressPrefix: "10.42.2.0/24",
+      privateEndpointNetworkPolicies: "Disabled",
+    });
+    const subnetId = await outputValue(api.subnets!.apps.id);
+    expect(mocks.one(ENVIRONMENT, "net-env").inputs.vnetConfiguration).toEqual({
+      infrastructureSubnetId: subnetId,
+      internal: true,
+    });
+  });
+
+  it("reaches the Key Vault and the registry through private endpoints, resolved by private DNS, and closes the vault", async () => {
+    await build("pl");
+    const vaultId = armId(
+      "api-rg",
+      "Microsoft.KeyVault",
+      "vaults",
+      mocks.one(VAULT, "pl-kv").inputs.vaultName,
+    );
+    for (const [group, target, zone] of [
+      ["vault", vaultId, "privatelink.vaultcore.azure.net"],
+      ["registry", REGISTRY_ID, "privatelink.azurecr.io"],
+    ] as const) {
+      expect(mocks.one(ENDPOINT, `pl-${group}`).inputs.privateLinkServiceConnections).toEqual([
+        { name: group, privateLinkServiceId: target, groupIds: [group] },
+      ]);
+      expect(mocks.one(ZONE, `pl-${group}-dns`).inputs.privateZoneName).toBe(zone);
+      expect(mocks.one(DNS_GROUP, `pl-${group}`).inputs.privateDnsZoneConfigs).toEqual([
+        { name: group, privateDnsZoneId: armId("api-rg", "Microsoft.Network", "privateDnsZones", zone) },
+      ]);
+    }
+    expect(mocks.one(VAULT, "pl-kv").inputs.properties).toMatchObject({
+      publicNetworkAccess: "Disabled",
+      networkAcls: { defaultAction: "Deny", bypass: "AzureServices" },
+    });
+    // The first revision pulls and reads secrets through these, so they come first.
+    expect(mocks.one(APP, "pl").dependsOn).toEqual(
+      expect.arrayContaining([`${ENDPOINT}::pl-vault`, `${DNS_GROUP}::pl-registry`, `${LINK}::pl-vault-dns`]),
+    );
+  });
+
+  it("resolves the internal app's name to the environment's private IP everywhere in the network", async () => {
+    await build("dns");
+    expect(mocks.one(ZONE, "dns-env-dns").inputs.privateZoneName).toMatch(
+      /\.westeurope\.azurecontainerapps\.io$/,
+    );
+    expect(mocks.one(RECORD, "dns-env-dns").inputs).toMatchObject({
+      recordType: "A",
+      relativeRecordSetName: "*",
+      aRecords: [{ ipv4Address: "10.42.0.4" }],
+    });
+  });
+
+  it("uses given private DNS zones instead of making them", async () => {
+    const vaultZone = armId(
+      "dns-rg",
+      "Microsoft.Network",
+      "privateDnsZones",
+      "privatelink.vaultcore.azure.net",
+    );
+    await build("zones", { privateDnsZoneIds: { vault: vaultZone } });
+    expect(mocks.one(DNS_GROUP, "zones-vault").inputs.privateDnsZoneConfigs[0].privateDnsZoneId).toBe(
+      vaultZone,
+    );
+    expect(mocks.ofType(ZONE).map((r) => r.name)).not.toContain("zones-vault-dns");
+    expect(mocks.ofType(ZONE).map((r) => r.name)).toContain("zones-registry-dns");
+  });
+
+  it("sends the environment's logs to Log Analytics through a diagnostic setting, with no workspace key", async () => {
+    await build("logs");
+    expect(mocks.one(ENVIRONMENT, "logs-env").inputs.appLogsConfiguration).toEqual({
+      destination: "azure-monitor",
+    });
+    const setting = mocks.one(DIAGNOSTICS, "logs-env-logs").inputs;
+    expect(setting.resourceUri).toBe(
+      armId(
+        "api-rg",
+        "Microsoft.App",
+        "managedEnvironments",
+        mocks.one(ENVIRONMENT, "logs-env").inputs.environmentName,
+      ),
+    );
+    expect(setting.workspaceId).toBe(
+      armId(
+        "api-rg",
+        "Microsoft.OperationalInsights",
+        "workspaces",
+        mocks.one(LOGS, "logs-logs").inputs.workspaceName,
+      ),
+    );
+    expect(setting.logs).toEqual([{ categoryGroup: "allLogs", enabled: true }]);
+  });
+
+  it("keeps the vault public behind RBAC, and makes no network, for an environment given from outside", async () => {
+    await build("given", {
+      managedEnvironmentId: armId("api-rg", "Microsoft.App", "managedEnvironments", "shared"),
+    });
+    expect(mocks.one(VAULT, "given-kv").inputs.properties.publicNetworkAccess).toBe("Enabled");
+    expect(
+      mocks.resources.filter((r) => r.name.startsWith("given-") && r.type.includes(":network:")),
+    ).toEqual([]);
+  });
+
+  it("refuses network settings that cannot go together, naming the fields and the fix", () => {
+    expect(() => new TrainingApi("half", { ...args, infrastructureSubnetId: "/x/subnets/apps" })).toThrow(
+      "TrainingApi half: infrastructureSubnetId needs privateEndpointSubnetId, a subnet of the same network for the private endpoints to the Key Vault and registry; got only infrastructureSubnetId",
+    );
+    expect(() => new TrainingApi("space", { ...args, addressSpace: "10.42.0.0/20" })).toThrow(
+      "TrainingApi space: addressSpace must be a /16 such as 10.42.0.0/16 (the environment takes its first /23, private endpoints the /24 after it); got 10.42.0.0/20",
+    );
   });
 
   it("runs one replica with a /healthz probe without a database URL", async () => {

@@ -54,22 +54,58 @@ describe("TrainingPlatform", () => {
     );
   });
 
-  it("lets each compute cluster and the workspace read data, write outputs and pull images, and nothing else", async () => {
+  it("grants every identity exactly its roles, each on one resource: jobs, workspace, clusters, endpoint approvals", async () => {
     await build("jobs", {
       cluster: { gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-a100-80gb", maxNodes: 2 }] },
     });
     const grants = mocks
       .ofType(ROLE)
-      .filter((r) => /^jobs-(workspace|gpu-cluster)-/.test(r.name))
+      .filter((r) => r.name.startsWith("jobs-") && r.inputs.principalId !== "principal-of-jobs-api-identity")
       .map((r) => [r.inputs.principalId, roleName(r.inputs.roleDefinitionId), last(r.inputs.scope)]);
-    const expected = (principal: string) => [
-      [principal, "Storage Blob Data Reader", "acmedata"],
-      [principal, "Storage Blob Data Contributor", "acmeoutput"],
-      [principal, "AcrPull", "acmeimages"],
-    ];
+    const jobs = "principal-of-jobs-jobs";
+    const workspace = "principal-of-jobs-ml";
+    const cluster = "principal-of-jobs-ml-gpu-cluster";
+    const approver = "Azure AI Enterprise Network Connection Approver";
     expect(grants.sort()).toEqual(
-      [...expected("principal-of-jobs-ml-gpu-cluster"), ...expected("principal-of-jobs-ml")].sort(),
+      [
+        // The identity every job runs as: its data and outputs, nothing else.
+        [jobs, "Storage Blob Data Reader", "acmedata"],
+        [jobs, "Storage Blob Data Contributor", "acmeoutput"],
+        // The workspace: approving the managed network's endpoints on their targets, reading the buckets
+        // for studio's datastore views, pulling images for serverless jobs.
+        [workspace, approver, "acmedata"],
+        [workspace, approver, "acmeoutput"],
+        [workspace, approver, "acmeimages"],
+        [workspace, "Storage Blob Data Reader", "acmedata"],
+        [workspace, "Storage Blob Data Reader", "acmeoutput"],
+        [workspace, "AcrPull", "acmeimages"],
+        // Each compute cluster: pulling images.
+        [cluster, "AcrPull", "acmeimages"],
+      ].sort(),
     );
+  });
+
+  it("makes one identity for jobs, attaches it to the workspace and clusters, and tells the API its client id", async () => {
+    const platform = await build("uai", {
+      cluster: { gpuPools: [{ name: "gpu-cluster", gpu: "nvidia-a100-80gb", maxNodes: 2 }] },
+    });
+    const identity = mocks.one("azure-native:managedidentity:UserAssignedIdentity", "uai-jobs").inputs;
+    expect(identity.resourceGroupName).toBe("ml-rg");
+    const jobsId = await outputValue(platform.outputs.jobIdentityId);
+    expect(jobsId).toMatch(/\/userAssignedIdentities\/uai-jobs$/);
+    const attached = { type: "SystemAssigned,UserAssigned", userAssignedIdentities: [jobsId] };
+    expect(mocks.one("azure-native:machinelearningservices:Workspace", "uai-ml").inputs.identity).toEqual(
+      attached,
+    );
+    expect(
+      mocks.one("azure-native:machinelearningservices:Compute", "uai-ml-gpu-cluster").inputs.identity,
+    ).toEqual(attached);
+    const env = mocks.one(APP, "uai-api").inputs.template.containers[0].env;
+    expect(env).toContainEqual({
+      name: "TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID",
+      value: "client-of-uai-jobs",
+    });
+    expect(await outputValue(platform.outputs.jobIdentityClientId)).toBe("client-of-uai-jobs");
   });
 
   it("gives the API identity only its own three roles", async () => {
@@ -109,8 +145,25 @@ describe("TrainingPlatform", () => {
       app.template.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
     );
     expect(env.TRAINKIT_AZUREML_RESOURCE_GROUP).toBe("ml-rg");
-    expect(env.TRAINKIT_AZUREML_WORKSPACE).toMatch(/^wire-ml-[0-9a-f]{6}$/);
+    expect(env.TRAINKIT_AZUREML_WORKSPACE).toMatch(/^wire-ml-[a-z0-9]{8}$/);
     expect(app.configuration.registries[0].server).toBe("acmeimages.azurecr.io");
+  });
+
+  it("keeps the API's logs and the workspace's diagnostics in one Log Analytics workspace", async () => {
+    await build("onelog");
+    const logs = mocks
+      .ofType("azure-native:operationalinsights:Workspace")
+      .filter((r) => r.name.startsWith("onelog-"));
+    expect(logs.map((r) => r.name)).toEqual(["onelog-ml-logs"]);
+    const settings = mocks
+      .ofType("azure-native:monitor:DiagnosticSetting")
+      .filter((r) => r.name.startsWith("onelog-"));
+    expect(settings.map((r) => [r.name, last(r.inputs.workspaceId)]).sort()).toEqual(
+      [
+        ["onelog-api-env-logs", logs[0]!.inputs.workspaceName],
+        ["onelog-ml-diagnostics", logs[0]!.inputs.workspaceName],
+      ].sort(),
+    );
   });
 
   it("outputs what a TrainingJob or another stack needs", async () => {
@@ -130,7 +183,7 @@ describe("TrainingPlatform", () => {
     expect(await outputValue(o.apiUrl)).toMatch(
       /^https:\/\/out-api-[0-9a-f]{6}\.mock\.azurecontainerapps\.io$/,
     );
-    expect(await outputValue(o.workspaceId)).toMatch(/\/workspaces\/out-ml-[0-9a-f]{6}$/);
+    expect(await outputValue(o.workspaceId)).toMatch(/\/workspaces\/out-ml-[a-z0-9]{8}$/);
   });
 
   it("passes opening-up choices through to its parts", async () => {

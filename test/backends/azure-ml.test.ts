@@ -16,7 +16,8 @@ import {
   FAKE_TENANT_ID,
   FakeAzure,
 } from "../helpers/fake-azure";
-import { azureExample } from "../helpers/seed-examples";
+import { published } from "../helpers/published";
+import { azureExample } from "../helpers/sgp-examples";
 
 let fake: FakeAzure;
 let backend: AzureMlBackend;
@@ -78,7 +79,7 @@ describe("the azure-ml backend", () => {
     });
   });
 
-  it("turns seed 000's Azure ML example into the command job the ARM API documents", async () => {
+  it("turns the SGP Train API's Azure ML example into the command job the ARM API documents", async () => {
     const job = backendJob("azure-ml", azureExample);
     const before = jobPuts().length;
     const result = await backend.submit(job);
@@ -300,7 +301,87 @@ describe("the azure-ml backend's credential", () => {
   });
 });
 
+interface ManagedIdentitySpec {
+  "x-ms-discriminator-value": string;
+  properties: Record<string, { format?: string; type: string }>;
+  additionalProperties: boolean;
+}
+const SPEC = published<{
+  IdentityConfigurationType: string[];
+  IdentityConfiguration: { required: string[]; discriminator: string };
+  ManagedIdentity: ManagedIdentitySpec;
+}>("azure-rest-api-specs/mfe-2024-04-01.json");
+const JOB_IDENTITY = "7b6f2a1c-3d4e-4f50-9a8b-0c1d2e3f4a5b";
+
+describe("the azure-ml backend with a job identity", () => {
+  let withIdentity: AzureMlBackend;
+  beforeAll(() => {
+    const made = azureMlBackend(
+      {
+        TRAINKIT_AZUREML_SUBSCRIPTION_ID: SUB,
+        TRAINKIT_AZUREML_RESOURCE_GROUP: "ml-rg",
+        TRAINKIT_AZUREML_WORKSPACE: "ml-ws",
+        TRAINKIT_AZUREML_ENDPOINT: fake.url,
+        TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID: JOB_IDENTITY,
+      },
+      testContext(),
+    );
+    if (!("backend" in made)) throw new Error(`backend not built: ${made.missing.join(", ")}`);
+    withIdentity = new AzureMlBackend((made.backend as AzureMlBackend).settings, testContext(), {
+      credential: new DefaultAzureCredential({ tlsOptions: { ca: fake.ca }, disableInstanceDiscovery: true }),
+      tlsCa: fake.ca,
+      minPollIntervalMs: 0,
+    });
+  });
+
+  // The fake ARM endpoint records the body; what Azure ML does with the identity is not shown here.
+  it("submits every job as the configured user-assigned identity, by client id", async () => {
+    await withIdentity.submit(backendJob("azure-ml", azureExample));
+    const properties = (jobPuts().at(-1)!.json as { properties: Record<string, unknown> }).properties;
+    expect(properties.identity).toEqual({ identityType: "Managed", clientId: JOB_IDENTITY });
+  });
+
+  it("sends an identity the published JobBase schema accepts: a ManagedIdentity with a uuid clientId", async () => {
+    await withIdentity.submit(backendJob("azure-ml", azureExample));
+    const identity = (jobPuts().at(-1)!.json as { properties: { identity: Record<string, string> } })
+      .properties.identity;
+    const { discriminator, required } = SPEC.IdentityConfiguration;
+    for (const field of required) expect(identity).toHaveProperty(field);
+    expect(SPEC.IdentityConfigurationType).toContain(identity[discriminator]);
+    expect(identity[discriminator]).toBe(SPEC.ManagedIdentity["x-ms-discriminator-value"]);
+    // additionalProperties is false: only the discriminator and ManagedIdentity's own fields.
+    expect(SPEC.ManagedIdentity.additionalProperties).toBe(false);
+    for (const key of Object.keys(identity)) {
+      expect([discriminator, ...Object.keys(SPEC.ManagedIdentity.properties)]).toContain(key);
+    }
+    expect(SPEC.ManagedIdentity.properties.clientId!.format).toBe("uuid");
+    expect(identity.clientId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+
+  it("names no identity when none is configured, leaving Azure ML's documented default (AMLToken)", async () => {
+    await backend.submit(backendJob("azure-ml", azureExample));
+    const properties = (jobPuts().at(-1)!.json as { properties: Record<string, unknown> }).properties;
+    expect(properties).not.toHaveProperty("identity");
+  });
+});
+
 describe("the azure-ml backend factory", () => {
+  it("rejects a job identity that is not a client id, naming the variable and the fix", () => {
+    expect(() =>
+      azureMlBackend(
+        {
+          TRAINKIT_AZUREML_SUBSCRIPTION_ID: SUB,
+          TRAINKIT_AZUREML_RESOURCE_GROUP: "rg",
+          TRAINKIT_AZUREML_WORKSPACE: "ws",
+          TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID: "/subscriptions/x/userAssignedIdentities/jobs",
+        },
+        testContext(),
+      ),
+    ).toThrow(
+      'TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID must be the client id (a GUID) of the user-assigned managed identity jobs run as, attached to the workspace and its compute clusters; got "/subscriptions/x/userAssignedIdentities/jobs".',
+    );
+  });
+
   it("names the settings that are missing", () => {
     expect(azureMlBackend({ TRAINKIT_AZUREML_SUBSCRIPTION_ID: SUB }, testContext())).toEqual({
       missing: ["TRAINKIT_AZUREML_RESOURCE_GROUP", "TRAINKIT_AZUREML_WORKSPACE"],

@@ -13,7 +13,7 @@ import {
   FAKE_SECRET_ACCESS_KEY,
   FakeSageMaker,
 } from "../helpers/fake-sagemaker";
-import { sagemakerExample } from "../helpers/seed-examples";
+import { sagemakerExample } from "../helpers/sgp-examples";
 
 let fake: FakeSageMaker;
 let backend: SageMakerBackend;
@@ -49,7 +49,7 @@ const isCreate = (r: { headers: Record<string, unknown> }) =>
   r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob";
 
 describe("the sagemaker backend", () => {
-  it("turns seed 000's SageMaker example into the CreateTrainingJob request the API documents", async () => {
+  it("turns the SGP Train API's SageMaker example into the CreateTrainingJob request the API documents", async () => {
     const job = backendJob("sagemaker", sagemakerExample);
     const before = fake.calls("CreateTrainingJob").length;
     const result = await backend.submit(job);

@@ -27,7 +27,7 @@ import {
   FakeSageMaker,
 } from "../helpers/fake-sagemaker";
 import { FakeVertex } from "../helpers/fake-vertex";
-import { azureExample, sagemakerExample, vertexExample } from "../helpers/seed-examples";
+import { azureExample, sagemakerExample, vertexExample } from "../helpers/sgp-examples";
 import { authHeaders, newApiKey, TEST_ACCOUNT_ID, waitForJob } from "../helpers/train-api";
 
 // The real Train API (routes, PGlite store, reconciler) over HTTP on loopback, with the three cloud
@@ -138,7 +138,7 @@ async function createJob(
 }
 
 describe("the Train API with the cloud backends", () => {
-  it("runs seed 000's Vertex AI example as a CustomJob until it succeeds", async () => {
+  it("runs the SGP Train API's Vertex AI example as a CustomJob until it succeeds", async () => {
     const { status, json } = await createJob("vertex-ai", vertexExample);
     expect(status).toBe(201);
     const job = json as unknown as Job;
@@ -149,7 +149,7 @@ describe("the Train API with the cloud backends", () => {
     expect((await waitForJob<Job>(api, job.id, (j) => j.status === "COMPLETED")).status).toBe("COMPLETED");
   });
 
-  it("runs seed 000's SageMaker example as a training job and reports its failure reason", async () => {
+  it("runs the SGP Train API's SageMaker example as a training job and reports its failure reason", async () => {
     const { status, json } = await createJob("sagemaker", sagemakerExample);
     expect(status).toBe(201);
     const job = json as unknown as Job;
@@ -161,7 +161,7 @@ describe("the Train API with the cloud backends", () => {
     expect(failed.result).toEqual({ failure_reason: "ClientError: Please check your data in S3." });
   });
 
-  it("runs seed 000's Azure ML example as a command job and cancels it through the API", async () => {
+  it("runs the SGP Train API's Azure ML example as a command job and cancels it through the API", async () => {
     const { status, json } = await createJob("azure-ml", azureExample);
     expect(status).toBe(201);
     const job = json as unknown as Job;

@@ -4,7 +4,7 @@ import { VertexAiBackend, vertexAiBackend } from "../../src/server/backends/vert
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
 import { FakeVertex, googleError } from "../helpers/fake-vertex";
 import { published } from "../helpers/published";
-import { vertexExample } from "../helpers/seed-examples";
+import { vertexExample } from "../helpers/sgp-examples";
 
 let fake: FakeVertex;
 let backend: VertexAiBackend;
@@ -39,7 +39,7 @@ afterAll(async () => {
 const creates = () => fake.cloud.received("POST", /\/customJobs$/);
 
 describe("the vertex-ai backend", () => {
-  it("turns seed 000's Vertex AI example into the CustomJob the REST API v1 documents", async () => {
+  it("turns the SGP Train API's Vertex AI example into the CustomJob the REST API v1 documents", async () => {
     const job = backendJob("vertex-ai", vertexExample);
     const before = creates().length;
     const result = await backend.submit(job);

@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { quickstartJobRequest } from "../../src/quickstart";
-import { ensureBuilt } from "../helpers/provider-build";
+import { ensureCliBuilt } from "../helpers/provider-build";
 import { REPO_ROOT } from "../helpers/provider-host";
 import { startTrainApi, type TrainApi } from "../helpers/train-api";
 
 // The CLI as a user runs it: the built bin in its own process, against a real Train API on loopback
 // with the local backend running real processes. Its output is piped here, so it prints plain lines.
 
-const BIN = join(REPO_ROOT, "dist", "cli", "main.js");
+const BIN = join(REPO_ROOT, "packages", "server", "dist", "cli", "main.js");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface Run {
@@ -73,7 +73,7 @@ async function submit(file: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  ensureBuilt();
+  ensureCliBuilt();
   dir = mkdtempSync(join(tmpdir(), "trainkit-cli-"));
   api = await startTrainApi({ followIntervalMs: 200 });
 }, 240_000);
@@ -300,8 +300,8 @@ describe("trainkit settings", () => {
 
 describe("npx trainkit from the checkout", () => {
   it("runs the package's own bin and documents every command in --help", async () => {
-    // npm links the checkout into its npx cache (a temporary one here, offline) and runs the bin;
-    // the build already happened, so the link's prepare script is skipped.
+    // The trainkit-server workspace's bin, linked into node_modules/.bin by the repository's npm
+    // install; npx finds it there (with a temporary cache, offline: nothing is downloaded).
     const cache = mkdtempSync(join(tmpdir(), "trainkit-npx-"));
     try {
       const run = await new Promise<Run>((resolve) => {

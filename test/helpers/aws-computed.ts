@@ -34,7 +34,13 @@ export function awsComputed({ type, name, inputs }: { type: string; name: string
         endpoint: "https://0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com",
         certificateAuthority: { data: "Q0EtREFUQQ==" },
         identities: [{ oidcs: [{ issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF" }] }],
+        vpcConfig: { ...inputs.vpcConfig, vpcId: "vpc-0abc", clusterSecurityGroupId: "sg-0cluster" },
       };
+    case "aws:eks/nodeGroup:NodeGroup":
+      return { resources: [{ autoscalingGroups: [{ name: `eks-${name}-asg` }] }] };
+    case "aws:ec2/placementGroup:PlacementGroup":
+      return { name: given };
+
     case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
       return {
         arn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}`,
@@ -61,4 +67,16 @@ export function awsComputed({ type, name, inputs }: { type: string; name: string
     default:
       return {};
   }
+}
+
+/**
+ * The answers of the AWS provider functions trainkit's AWS components call: the provider's region.
+ * Pass as `installPulumiMocks({ computed: awsComputed, invoke: awsInvoke })`.
+ */
+export function awsInvoke(token: string, inputs: Inputs): Record<string, unknown> | undefined {
+  if (token === "aws:index/getRegion:getRegion") {
+    const region = (inputs.region as string | undefined) ?? MOCK_REGION;
+    return { id: region, name: region, region, endpoint: `ec2.${region}.amazonaws.com`, description: region };
+  }
+  return undefined;
 }

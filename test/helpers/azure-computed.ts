@@ -1,3 +1,4 @@
+import { randomSuffix } from "../../src/azure/name-suffix";
 import type { Inputs } from "./pulumi-mocks";
 
 /** The subscription the mock Azure resources live in. */
@@ -24,6 +25,9 @@ const PROVIDERS: Record<string, [namespace: string, kind: string, nameKey: strin
     "workspaceName",
   ],
   "azure-native:applicationinsights:Component": ["Microsoft.Insights", "components", "resourceName"],
+  "azure-native:network:VirtualNetwork": ["Microsoft.Network", "virtualNetworks", "virtualNetworkName"],
+  "azure-native:network:PrivateEndpoint": ["Microsoft.Network", "privateEndpoints", "privateEndpointName"],
+  "azure-native:privatedns:PrivateZone": ["Microsoft.Network", "privateDnsZones", "privateZoneName"],
 };
 
 /** The ARM id Azure gives a resource of `namespace/kind` named `name` in a resource group. */
@@ -55,6 +59,10 @@ export function azureComputed({ type, name, inputs }: { type: string; name: stri
       case "azure-native:machinelearningservices:Workspace":
         extra.identity = { ...inputs.identity, principalId: `principal-of-${name}` };
         break;
+      case "azure-native:app:ManagedEnvironment":
+        extra.defaultDomain = `${given}.westeurope.azurecontainerapps.io`;
+        extra.staticIp = "10.42.0.4";
+        break;
       case "azure-native:managedidentity:UserAssignedIdentity":
         extra.principalId = `principal-of-${name}`;
         extra.clientId = `client-of-${name}`;
@@ -63,10 +71,19 @@ export function azureComputed({ type, name, inputs }: { type: string; name: stri
     return { id, name: given, ...extra };
   }
   switch (type) {
+    // A NameSuffix (a dynamic resource): the mock draws its suffix with the function the real provider's
+    // create runs, so every mock deployment gets a new one, as every real first deployment does.
+    case "pulumi-nodejs:dynamic/trainkit:NameSuffix":
+      return { suffix: randomSuffix(inputs.length) };
     case "azure-native:machinelearningservices:Compute":
       return {
         name: inputs.computeName ?? name,
         identity: { ...inputs.identity, principalId: `principal-of-${name}` },
+      };
+    case "azure-native:network:Subnet":
+      return {
+        id: `${armId(rg, "Microsoft.Network", "virtualNetworks", inputs.virtualNetworkName)}/subnets/${inputs.subnetName}`,
+        name: inputs.subnetName,
       };
     case "azure-native:storage:BlobContainer":
       return { name: inputs.containerName ?? name };

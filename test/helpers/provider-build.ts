@@ -7,13 +7,8 @@ import { REPO_ROOT } from "./provider-host";
 // would for a user. Tests started with plain `vitest` (not `npm test`, whose pretest builds) would
 // otherwise run yesterday's provider; this rebuilds when a source it loads is newer than its output.
 
-const SOURCES = ["src/job", "src/spec", "src/cli"];
-const OUTPUTS = [
-  "dist/job/provider.js",
-  "dist/job/clients/trainapi.js",
-  "dist/spec/index.js",
-  "dist/cli/main.js",
-];
+const SOURCES = ["src/job", "src/spec"];
+const OUTPUTS = ["dist/job/provider.js", "dist/job/clients/trainapi.js", "dist/spec/index.js"];
 
 function newest(dir: string): number {
   let latest = 0;
@@ -51,5 +46,35 @@ export function ensureBuilt(): void {
     // Type errors elsewhere in the tree do not stop tsc from emitting; freshness is what matters.
   }
   if (!isFresh())
-    throw new Error("dist/ is older than src/job, src/spec or src/cli after building; run `npm run build`");
+    throw new Error("dist/ is older than src/job or src/spec after building; run `npm run build`");
+}
+
+const CLI_SOURCES = ["src/cli", "src/job", "src/spec", "src/server"];
+const CLI_OUTPUT = "packages/server/dist/cli/main.js";
+
+/** Builds the trainkit-server package (its `trainkit` bin included) unless it is newer than its sources. */
+export function ensureCliBuilt(): void {
+  const fresh = () => {
+    const source = Math.max(...CLI_SOURCES.map((d) => newest(path.join(REPO_ROOT, d))));
+    const full = path.join(REPO_ROOT, CLI_OUTPUT);
+    return existsSync(full) && statSync(full).mtimeMs >= source;
+  };
+  if (fresh()) return;
+  try {
+    execFileSync(
+      "flock",
+      [
+        "/tmp/trainkit-build.lock",
+        process.execPath,
+        "node_modules/typescript/bin/tsc",
+        "-p",
+        "packages/server/tsconfig.json",
+      ],
+      { cwd: REPO_ROOT, stdio: "pipe" },
+    );
+  } catch {
+    // As above: freshness is what matters.
+  }
+  if (!fresh())
+    throw new Error(`${CLI_OUTPUT} is older than its sources after building; run \`npm run build\``);
 }

@@ -28,6 +28,8 @@ export interface RegisteredResource {
    * come from).
    */
   dependsOn: string[];
+  /** Whether the resource was registered with `retainOnDelete` (left in the cloud by `pulumi destroy`). */
+  retainOnDelete: boolean;
 }
 
 export interface MockOptions {
@@ -65,6 +67,7 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getDependenciesList(): string[];
+  getRetainondelete(): boolean | undefined;
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -104,6 +107,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
   // The mock monitor hands `newResource` no dependencies, so they are read off each registration request
   // (by type and name) before it is passed on.
   const dependencies = new Map<string, string[]>();
+  const retained = new Set<string>();
   const urnKey = (urn: string) => {
     const parts = urn.split("::");
     return `${(parts[2] ?? "").split("$").pop()}::${parts[3] ?? ""}`;
@@ -122,6 +126,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
           custom: args.custom ?? true,
           ...(args.provider ? { provider: args.provider } : {}),
           dependsOn: dependencies.get(`${args.type}::${args.name}`) ?? [],
+          retainOnDelete: retained.has(`${args.type}::${args.name}`),
         };
         resources.push(record);
         const { id, ...computed } = options.computed?.({ type: args.type, name: args.name, inputs }) ?? {};
@@ -145,6 +150,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
     dependencies.set(`${req.getType()}::${req.getName()}`, [
       ...new Set(req.getDependenciesList().map(urnKey)),
     ]);
+    if (req.getRetainondelete()) retained.add(`${req.getType()}::${req.getName()}`);
     return register(req, callback);
   };
 

@@ -245,7 +245,7 @@ describe("check", () => {
     expect(failures).toContainEqual({ property, reason: expect.stringContaining(reason) });
   });
 
-  it("accepts seed 000's vertex-ai example with no failures", async () => {
+  it("accepts the SGP Train API's vertex-ai example with no failures", async () => {
     const registration = await register({
       backend: "vertex-ai",
       name: "mnist-training",

@@ -164,7 +164,7 @@ describe("Idempotency-Key", () => {
 });
 
 describe("reading jobs", () => {
-  it("returns the job object of seed 000 and nothing the server keeps for itself", async () => {
+  it("returns the job object of the SGP Train API and nothing the server keeps for itself", async () => {
     const { body: created } = await submit(quickJob("shape"));
     const done = await waitForJob<Job>(api, created.id, (j) => j.status === "COMPLETED");
     expect(Object.keys(done).sort()).toEqual([

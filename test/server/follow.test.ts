@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job } from "../../src/spec";
 import { type CloudTrainApi, startCloudTrainApi } from "../helpers/cloud-train-api";
-import { sagemakerExample, vertexExample } from "../helpers/seed-examples";
+import { sagemakerExample, vertexExample } from "../helpers/sgp-examples";
 import { authHeaders, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
 
 // GET /v1/jobs/{id}/logs?follow=true: Server-Sent Events until the job ends, with one read of the

@@ -31,7 +31,7 @@ export interface LogsOptions {
 }
 
 /**
- * Client of the Train API (seed 000): `POST /v1/{backend}/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`,
+ * Client of the Train API: `POST /v1/{backend}/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`,
  * `POST /v1/jobs/{id}/cancel` and `GET /v1/jobs/{id}/logs`.
  */
 export class TrainApiClient implements JobClient {

@@ -50,6 +50,7 @@ export {
 } from "./translate";
 
 const CLOUD = "Azure ML";
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ARM_SCOPE = "https://management.azure.com/.default";
 /**
  * The SDK's default API version (2022-10-01) predates serverless compute; the command-job body this
@@ -258,7 +259,8 @@ function toBackendError(action: string, err: unknown): BackendError {
 
 /**
  * The `azure-ml` backend. Needs `TRAINKIT_AZUREML_SUBSCRIPTION_ID`, `TRAINKIT_AZUREML_RESOURCE_GROUP`
- * and `TRAINKIT_AZUREML_WORKSPACE`; reads `TRAINKIT_AZUREML_ENDPOINT`.
+ * and `TRAINKIT_AZUREML_WORKSPACE`; reads `TRAINKIT_AZUREML_ENDPOINT` and
+ * `TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID` (the identity jobs run as).
  */
 export const azureMlBackend: BackendFactory<"azure-ml"> = (env, ctx) => {
   const read = readCloudSettings(env, [
@@ -266,13 +268,21 @@ export const azureMlBackend: BackendFactory<"azure-ml"> = (env, ctx) => {
       name: "TRAINKIT_AZUREML_SUBSCRIPTION_ID",
       required: true,
       check: (v) =>
-        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)
+        GUID.test(v)
           ? undefined
           : "must be a subscription id (a GUID such as 00000000-1111-2222-3333-444444444444)",
     },
     { name: "TRAINKIT_AZUREML_RESOURCE_GROUP", required: true },
     { name: "TRAINKIT_AZUREML_WORKSPACE", required: true },
     { name: "TRAINKIT_AZUREML_ENDPOINT", required: false, check: checkEndpoint },
+    {
+      name: "TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID",
+      required: false,
+      check: (v) =>
+        GUID.test(v)
+          ? undefined
+          : "must be the client id (a GUID) of the user-assigned managed identity jobs run as, attached to the workspace and its compute clusters",
+    },
     MIN_POLL_INTERVAL_SETTING,
   ]);
   if ("missing" in read) return read;
@@ -284,6 +294,9 @@ export const azureMlBackend: BackendFactory<"azure-ml"> = (env, ctx) => {
         resourceGroup: v.TRAINKIT_AZUREML_RESOURCE_GROUP!,
         workspace: v.TRAINKIT_AZUREML_WORKSPACE!,
         ...(v.TRAINKIT_AZUREML_ENDPOINT ? { endpoint: v.TRAINKIT_AZUREML_ENDPOINT } : {}),
+        ...(v.TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID
+          ? { jobIdentityClientId: v.TRAINKIT_AZUREML_JOB_IDENTITY_CLIENT_ID }
+          : {}),
       },
       ctx,
       { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },

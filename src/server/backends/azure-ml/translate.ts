@@ -10,6 +10,12 @@ export interface AzureMlSettings {
   workspace: string;
   /** Replaces `https://management.azure.com` (private endpoints, sovereign clouds, tests). */
   endpoint?: string;
+  /**
+   * The client id of the user-assigned managed identity every job runs as (`identity` of the job body,
+   * `identityType: "Managed"`). Unset, jobs name no identity and Azure ML runs them with the
+   * submitter's token (AMLToken).
+   */
+  jobIdentityClientId?: string;
 }
 
 /** Azure ML job names allow letters, digits, `-` and `_`, up to 255 characters. */
@@ -113,6 +119,11 @@ export function toCommandJob(
     ...(config.capacity ? { queueSettings: { jobTier: AZURE_JOB_TIER[config.capacity] } } : {}),
     ...(Object.keys(inputs).length > 0 ? { inputs } : {}),
     ...(Object.keys(outputs).length > 0 ? { outputs } : {}),
+    // Mounts without stored credentials are made as the job's identity: naming one here makes that the
+    // identity holding the buckets' data roles, whichever compute runs the job.
+    ...(settings.jobIdentityClientId
+      ? { identity: { identityType: "Managed", clientId: settings.jobIdentityClientId } }
+      : {}),
     tags: { [JOB_ID_TAG]: jobId },
   };
   return { properties };

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { realpathSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../helpers/provider-build";
@@ -80,6 +80,22 @@ describe("trainkit installed from its tarball", () => {
       expect((await apiJob(api, created.id)).status).toBe("COMPLETED");
     } finally {
       await host.close();
+    }
+  });
+
+  it("ships a LICENSE, and source maps whose sources are inside them", () => {
+    const installed = path.join(project.dir, "node_modules/trainkit");
+    expect(readFileSync(path.join(installed, "LICENSE"), "utf8")).toMatch(/Apache License\s+Version 2\.0/);
+    const maps = (readdirSync(path.join(installed, "dist"), { recursive: true }) as string[]).filter((f) =>
+      f.endsWith(".js.map"),
+    );
+    expect(maps.length).toBeGreaterThan(20);
+    for (const file of maps) {
+      const map = JSON.parse(readFileSync(path.join(installed, "dist", file), "utf8"));
+      expect(map.sourcesContent?.length, file).toBe(map.sources.length);
+      expect(map.sourcesContent.every((text: unknown) => typeof text === "string" && text.length > 0)).toBe(
+        true,
+      );
     }
   });
 });

@@ -1,4 +1,4 @@
-// The three example requests of seed 000, unchanged.
+// The three example requests of the SGP Train API document, unchanged.
 
 export const vertexExample = {
   name: "mnist-training",
