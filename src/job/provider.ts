@@ -33,6 +33,7 @@ import {
   type VendorSubmitRequest,
 } from "./clients/types";
 import { warn, withName } from "./clients/vendor";
+import { pulumiInfo, WaitProgress } from "./progress";
 
 // This module is what the serialized `TrainingJob` provider loads, by package name, in the process
 // Pulumi starts for dynamic providers. It must therefore be plain data in, plain data out: no
@@ -453,8 +454,21 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
     const timeoutSeconds = props.waitTimeoutSeconds ?? DEFAULT_WAIT_TIMEOUT_SECONDS;
     let job = submitted;
     let problem: string | undefined;
+    const output = outputOf(client);
+    const progress =
+      waitFor === "submitted"
+        ? undefined
+        : new WaitProgress(
+            props.name,
+            pulumiInfo(),
+            WaitProgress.intervalFrom(process.env),
+            output && (async (id) => (await output(id, 1)).at(-1)),
+          );
     try {
-      const waited = await waitForJob(client, job, waitFor, timeoutSeconds, apiName(props.backend));
+      const waited = await waitForJob(client, job, waitFor, timeoutSeconds, apiName(props.backend), {
+        progress,
+        output,
+      });
       job = waited.job;
       problem = waited.problem;
     } catch (err) {
@@ -539,6 +553,17 @@ function lastSeen(id: string, state: Props): JobSnapshot {
 /** What watching and cancelling need of a client, whatever it submits. */
 type Watchable = Pick<JobClient<unknown>, "get" | "cancel">;
 
+/** The last lines of a job's stdout, where the client reads logs (the Train API's does). */
+type Output = (jobId: string, lines: number) => Promise<string[]>;
+
+function outputOf(client: Watchable): Output | undefined {
+  if (!(client instanceof TrainApiClient)) return undefined;
+  return async (jobId, lines) => (await client.logs(jobId, { tail: lines }))?.lines ?? [];
+}
+
+/** How many lines of a failed job's output its error shows. */
+const FAILED_OUTPUT_LINES = 10;
+
 type Target =
   | { kind: "trainapi"; client: JobClient<SubmitRequest> }
   | { kind: "vendor"; client: JobClient<VendorSubmitRequest> };
@@ -566,11 +591,14 @@ async function waitForJob(
   waitFor: WaitFor,
   timeoutSeconds: number,
   api: string,
+  watchers: { progress?: WaitProgress; output?: Output } = {},
 ): Promise<{ job: JobSnapshot; problem?: string }> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   let job = submitted;
   let delay = POLL_FIRST_MS;
-  while (!reached(waitFor, job.status)) {
+  for (;;) {
+    await watchers.progress?.seen(job);
+    if (reached(waitFor, job.status)) break;
     const left = deadline - Date.now();
     if (left <= 0) {
       return {
@@ -589,11 +617,17 @@ async function waitForJob(
   }
   if (waitFor !== "submitted" && isTerminal(job.status) && job.status !== "COMPLETED") {
     const reason = job.result?.failure_reason ? `: ${job.result.failure_reason}` : "";
+    // The output is a help, not a requirement: a backend without logs leaves it out.
+    const lines =
+      job.status === "CANCELED" ? [] : await watchers.output?.(job.id, FAILED_OUTPUT_LINES).catch(() => []);
+    const output = lines?.length
+      ? `\nLast lines of its output:\n${lines.map((l) => `  ${l}`).join("\n")}`
+      : "";
     return {
       job,
       problem:
         `job ${job.id} (${job.name}) ended ${job.status}${reason}; ` +
-        "change the job to submit a new one, or run `pulumi destroy` to remove it",
+        `change the job to submit a new one, or run \`pulumi destroy\` to remove it${output}`,
     };
   }
   return { job };

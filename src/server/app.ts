@@ -16,6 +16,7 @@ import { BackendError } from "./backends/types";
 import type { ApiKeyring } from "./config";
 import { ApiError, errorBody, installErrorHandlers } from "./errors";
 import { requestHash, toApiJob, toBackendJob } from "./jobs";
+import { LogFollowers } from "./log-follow";
 import { openApiDocument } from "./openapi";
 import type { Reconciler } from "./reconciler";
 import { type JobRecord, type Store, StoreUnavailableError } from "./store/types";
@@ -49,6 +50,8 @@ export interface AppDependencies {
   readyMaxPassAgeMs?: number;
   /** How long `/readyz` waits for the store to answer. Defaults to 2 s. */
   readyStoreTimeoutMs?: number;
+  /** Time between two reads of a followed job's log, shared by all its followers. Defaults to 2000. */
+  followIntervalMs?: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -82,6 +85,20 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     "cursor is not one this server issued; pass next_cursor from the previous page unchanged",
     [{ path: "cursor", message: "must be the next_cursor of a previous response" }],
   );
+}
+
+/** Where a job's output is when this server cannot read it, as a sentence that names the place. */
+function whereLogsAre(job: JobRecord): string {
+  const id = job.cloudJobIdentifier ?? {};
+  if (job.backend === "sagemaker") {
+    const name = id.training_job_name ?? "<training job name>";
+    return `read them in CloudWatch Logs, log group /aws/sagemaker/TrainingJobs, streams ${name}/algo-*`;
+  }
+  if (job.backend === "azure-ml") {
+    const name = id.job_name ?? "<job name>";
+    return `read them in Azure ML studio under job ${name}, Outputs + logs (user_logs/std_log.txt)`;
+  }
+  return "read them where the backend keeps them";
 }
 
 /** Builds the Train API as a Fastify app; `listen` is the caller's business. */
@@ -120,6 +137,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
 
   installErrorHandlers(app, deps.bodyLimitBytes);
+
+  const followers = new LogFollowers(store, backends, deps.followIntervalMs ?? 2000);
+  const openStreams = new Set<() => void>();
+  // Event streams never end by themselves while their job runs: closing the server ends them.
+  app.addHook("preClose", async () => {
+    followers.close();
+    for (const end of [...openStreams]) end();
+  });
 
   app.decorateRequest("accountId", "");
   app.addHook("onRequest", async (request, reply) => {
@@ -383,12 +408,59 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
           .send(
             errorBody(
               "logs_not_supported",
-              `the ${job.backend} backend keeps no logs this server can read; read them in the cloud's console`,
+              `this server does not read ${job.backend} logs yet; ${whereLogsAre(job)}`,
             ),
           );
       }
-      if (!job.submittedAt) return { job_id: job.id, stream: parsed.data.stream, lines: [] };
-      return backend.logs(toBackendJob(job), parsed.data);
+      const { follow, ...query } = parsed.data;
+      if (!job.submittedAt) {
+        if (follow) {
+          throw new ApiError(
+            409,
+            "job_not_started",
+            `job ${job.id} has not reached its backend yet, so its log has no position to follow from; follow it again once it is IN_PROGRESS`,
+          );
+        }
+        return { job_id: job.id, stream: query.stream, lines: [] };
+      }
+      const first = await backend.logs(toBackendJob(job), query);
+      if (!follow) return first;
+      if (first.next_cursor === undefined) {
+        throw new ApiError(
+          409,
+          "logs_not_followable",
+          `the ${job.backend} backend cannot continue a log from where a read stopped; read the last lines without follow=true`,
+        );
+      }
+
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+      });
+      const event = (name: string, data: unknown) =>
+        raw.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (first.lines.length > 0) event("lines", first);
+      let stop = () => {};
+      const end = () => {
+        stop();
+        openStreams.delete(end);
+        if (!raw.writableEnded) raw.end();
+      };
+      openStreams.add(end);
+      stop = followers.follow(job, query.stream, first.next_cursor, {
+        lines: (logs) => event("lines", logs),
+        polled: (read) => raw.write(`: read ${read}\n\n`),
+        ended: (final) => {
+          event("end", final);
+          end();
+        },
+      });
+      request.raw.on("close", end);
+      return reply;
     },
   );
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { buildApp } from "./app";
 import { type BackendRegistry, buildBackends, closeBackends } from "./backends";
 import type { BackendLogger } from "./backends/types";
-import { loadConfig } from "./config";
+import { ConfigError, loadConfig } from "./config";
 import { Reconciler } from "./reconciler";
 import { openStore } from "./store";
 import type { Store } from "./store/types";
@@ -32,6 +32,8 @@ export interface ServerOptions {
    * here; `npm start` logs warnings and errors unless `TRAINKIT_LOG=1` asks for everything.
    */
   log?: boolean | "warn";
+  /** Time between two reads of a followed job's log. Defaults to `TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS`, else 5 s. */
+  followIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -53,6 +55,20 @@ export interface RunningServer {
 
 const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
 
+/** `TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS`, else 5 s: a cloud's logging API sees one read per followed job per interval. */
+function followIntervalMs(env: NodeJS.ProcessEnv): number {
+  const text = env.TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS;
+  if (text === undefined || text === "") return 5000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
+    throw new ConfigError(
+      "TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS",
+      `must be a number of seconds from 0.1 to 3600; got ${JSON.stringify(text)}`,
+    );
+  }
+  return seconds * 1000;
+}
+
 /** Starts the Train API. Throws `ConfigError` (naming the variable) on bad configuration. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
@@ -66,6 +82,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ? { reconcileIntervalMs: options.reconcileIntervalMs }
       : {}),
   });
+  const followMs = options.followIntervalMs ?? followIntervalMs(env);
   const store = await openStore({
     dataDir: config.dataDir,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -111,6 +128,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       requestTimeoutMs: config.requestTimeoutMs,
       readyMaxPassAgeMs: config.readyMaxPassAgeMs,
       readyStoreTimeoutMs: Math.min(config.dbTimeoutMs, 2_000),
+      followIntervalMs: followMs,
     });
     // At level warn the logger drops the backends' and reconciler's info lines itself.
     if (options.log) log = app.log;

@@ -128,6 +128,21 @@ export function openApiDocument(): Record<string, unknown> {
           required: false,
           schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
         },
+        {
+          name: "cursor",
+          in: "query",
+          required: false,
+          description: "next_cursor of an earlier answer: read the lines written since (at most tail)",
+          schema: { type: "string", minLength: 1, maxLength: 1024 },
+        },
+        {
+          name: "follow",
+          in: "query",
+          required: false,
+          description:
+            "true: answer with Server-Sent Events (event lines, then event end with the job once it ended)",
+          schema: { type: "string", enum: ["true", "false"], default: "false" },
+        },
       ],
       responses: {
         "200": { description: "The lines", ...json("#/components/schemas/JobLogs") },

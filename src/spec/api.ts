@@ -96,15 +96,37 @@ export const JobList = z.object({
 });
 export type JobList = z.infer<typeof JobList>;
 
-/** `GET /v1/jobs/{id}/logs` query and response. */
+/**
+ * `GET /v1/jobs/{id}/logs` query and response. Without `cursor` the answer is the last `tail` lines;
+ * with the `next_cursor` of an earlier answer, it is the lines written since, at most `tail` of them.
+ */
 export const JobLogsQuery = z
   .object({
     /** Which output stream to read. Defaults to `stdout`. */
     stream: z.enum(["stdout", "stderr"]).default("stdout"),
     /** How many of the last lines to return, 1 to 10000. Defaults to 100. */
     tail: z.coerce.number().int().min(1).max(10_000).default(100),
+    cursor: z.string().min(1).max(1024).optional(),
+    /** Server-Sent Events: the lines, then more as they are written, until the job ends. */
+    follow: z
+      .enum(["true", "false"], { message: 'must be "true" or "false"' })
+      .optional()
+      .transform((v) => v === "true"),
   })
   .strict();
+/** What a backend is asked for when the API reads a job's log (following is the API's own business). */
+export type LogsQuery = Omit<z.output<typeof JobLogsQuery>, "follow">;
+
+/** One line of output where the backend knows when it was written and by which replica or node. */
+export const LogLine = z.object({
+  text: z.string(),
+  /** RFC 3339, as the cloud's logging service recorded it. */
+  timestamp: z.string().optional(),
+  /** The replica, task or node that wrote it (`workerpool0-0`, `algo-1`), where the cloud says. */
+  source: z.string().optional(),
+});
+export type LogLine = z.infer<typeof LogLine>;
+
 export const JobLogs = z.object({
   /** The job the lines belong to. */
   job_id: z.string().uuid(),
@@ -112,6 +134,10 @@ export const JobLogs = z.object({
   stream: z.enum(["stdout", "stderr"]),
   /** The last lines of the stream, oldest first, without line breaks. */
   lines: z.array(z.string()),
+  /** The same lines with their time and source, from backends whose logs record them. */
+  entries: z.array(LogLine).optional(),
+  /** Where the next read continues; absent where the backend cannot continue a read. */
+  next_cursor: z.string().optional(),
 });
 /** The body of `GET /v1/jobs/{id}/logs`. */
 export type JobLogs = z.infer<typeof JobLogs>;

@@ -3,6 +3,7 @@ import { BackendError } from "../../src/server/backends/types";
 import { VertexAiBackend, vertexAiBackend } from "../../src/server/backends/vertex-ai";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
 import { FakeVertex, googleError } from "../helpers/fake-vertex";
+import { published } from "../helpers/published";
 import { vertexExample } from "../helpers/sgp-examples";
 
 let fake: FakeVertex;
@@ -19,6 +20,7 @@ beforeAll(async () => {
       TRAINKIT_VERTEX_SERVICE_ACCOUNT: "trainer@test-project.iam.gserviceaccount.com",
       TRAINKIT_VERTEX_STAGING_BUCKET: "gs://trainkit-staging",
       TRAINKIT_VERTEX_ENDPOINT: fake.url,
+      TRAINKIT_VERTEX_LOGGING_ENDPOINT: fake.url,
     },
     testContext(),
   );
@@ -335,5 +337,130 @@ describe("the vertex-ai backend with an endpoint that never answers", () => {
     const never = backendJob("vertex-ai", vertexExample);
     const err = (await backend.cancel(never).catch((e: unknown) => e)) as BackendError;
     expect(err).toMatchObject({ status: 404, code: "cloud_resource_not_found" });
+  });
+});
+
+// Cloud Logging's entries.list, served by the fake from the shapes the published reference gives
+// (test/fixtures/published/google-cloud-docs/logging-v2-entries-list.json): it proves how the
+// backend reads and continues a job's log, not how Cloud Logging behaves.
+describe("the vertex-ai backend's logs", () => {
+  const listed = () => fake.cloud.received("POST", /^\/v2\/entries:list$/);
+  const reference = published<{ pageSize: { max: number }; orderBy: { permitted: string[] } }>(
+    "google-cloud-docs/logging-v2-entries-list.json",
+  );
+
+  async function runningJob() {
+    const job = backendJob("vertex-ai", vertexExample);
+    const done = submitted(job, await backend.submit(job));
+    const name = done.cloudJobIdentifier!.job_name!;
+    return { job: done, name };
+  }
+
+  it("reads the last lines of the CustomJob's ml_job entries, with their time and replica", async () => {
+    const { job, name } = await runningJob();
+    const other = await runningJob();
+    fake.log(other.name, "someone else's line", "workerpool0-0", "2026-12-02T10:00:00.000Z");
+    fake.log(name, "epoch 1", "workerpool0-0", "2026-12-02T10:00:01.000Z");
+    fake.log(name, "epoch 1", "workerpool1-0", "2026-12-02T10:00:01.500Z");
+    fake.log(name, "epoch 2\nloss 0.4", "workerpool0-0", "2026-12-02T10:00:02.000Z");
+    const before = listed().length;
+
+    const logs = await backend.logs(job, { stream: "stdout", tail: 3 });
+    expect(logs.lines).toEqual(["epoch 1", "epoch 2", "loss 0.4"]);
+    expect(logs.entries).toEqual([
+      { text: "epoch 1", timestamp: "2026-12-02T10:00:01.500Z", source: "workerpool1-0" },
+      { text: "epoch 2", timestamp: "2026-12-02T10:00:02.000Z", source: "workerpool0-0" },
+      { text: "loss 0.4", timestamp: "2026-12-02T10:00:02.000Z", source: "workerpool0-0" },
+    ]);
+    const sent = listed().slice(before);
+    expect(sent).toHaveLength(1);
+    const body = sent[0]!.json as Record<string, unknown>;
+    expect(body.resourceNames).toEqual(["projects/test-project"]);
+    expect(body.filter).toBe(
+      `(resource.type="ml_job" OR resource.type="cloudml_job") AND resource.labels.job_id="${name.split("/").pop()}"`,
+    );
+    expect(reference.orderBy.permitted).toContain(body.orderBy);
+    expect(body.orderBy).toBe("timestamp desc");
+  });
+
+  it("continues from next_cursor with only what was logged since, paging at most 1,000 entries a request", async () => {
+    const { job, name } = await runningJob();
+    fake.log(name, "before", "workerpool0-0", "2026-12-02T11:00:00.000Z");
+    const first = await backend.logs(job, { stream: "stdout", tail: 10 });
+    expect(first.lines).toEqual(["before"]);
+    for (let i = 0; i < 1200; i++) {
+      fake.log(
+        name,
+        `step ${i}`,
+        "workerpool0-0",
+        new Date(Date.parse("2026-12-02T11:00:01.000Z") + i).toISOString(),
+      );
+    }
+    const before = listed().length;
+    const next = await backend.logs(job, { stream: "stdout", tail: 1500, cursor: first.next_cursor });
+    expect(next.lines).toEqual(Array.from({ length: 1200 }, (_, i) => `step ${i}`));
+    const sent = listed()
+      .slice(before)
+      .map((r) => r.json as Record<string, unknown>);
+    expect(sent).toHaveLength(2);
+    for (const body of sent) {
+      expect(body.orderBy).toBe("timestamp asc");
+      expect(body.pageSize as number).toBeLessThanOrEqual(reference.pageSize.max);
+    }
+    expect(sent[1]!.pageToken).toEqual(expect.any(String));
+
+    const after = await backend.logs(job, { stream: "stdout", tail: 100, cursor: next.next_cursor });
+    expect(after.lines).toEqual([]);
+    expect(after.next_cursor).toBe(next.next_cursor);
+  });
+
+  it("takes entries logged in the same instant in insertId order, none twice", async () => {
+    const { job, name } = await runningJob();
+    const at = "2026-12-02T12:00:00.000Z";
+    fake.log(name, "a", "workerpool0-0", at);
+    const first = await backend.logs(job, { stream: "stdout", tail: 1 });
+    fake.log(name, "b", "workerpool0-0", at);
+    fake.log(name, "c", "workerpool1-0", at);
+    const next = await backend.logs(job, { stream: "stdout", tail: 100, cursor: first.next_cursor });
+    expect(first.lines).toEqual(["a"]);
+    expect(next.lines).toEqual(["b", "c"]);
+  });
+
+  it("serves stdout only, naming the fix, as Cloud Logging keeps both streams in one log", async () => {
+    const { job } = await runningJob();
+    const err = (await backend
+      .logs(job, { stream: "stderr", tail: 5 })
+      .catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(400);
+    expect(err.message).toBe(
+      "Cloud Logging keeps a Vertex AI job's stdout and stderr as one log; ask for stream=stdout to read both",
+    );
+  });
+
+  it("refuses a cursor it did not issue, saying to pass next_cursor unchanged", async () => {
+    const { job } = await runningJob();
+    const err = (await backend
+      .logs(job, { stream: "stdout", tail: 5, cursor: "bm90LWEtY3Vyc29y" })
+      .catch((e: unknown) => e)) as BackendError;
+    expect(err.status).toBe(400);
+    expect(err.message).toContain("pass next_cursor from the previous answer unchanged");
+  });
+
+  it("says which permission is missing when Cloud Logging refuses the read", async () => {
+    const { job } = await runningJob();
+    fake.cloud.failNext((r) => r.method === "POST" && r.path === "/v2/entries:list", {
+      respond: googleError(
+        403,
+        "PERMISSION_DENIED",
+        "Permission 'logging.logEntries.list' denied on resource",
+      ),
+    });
+    const err = (await backend
+      .logs(job, { stream: "stdout", tail: 5 })
+      .catch((e: unknown) => e)) as BackendError;
+    expect(err.status).toBe(403);
+    expect(err.message).toContain("logging.logEntries.list");
+    expect(err.message).toContain("grant the Train API's identity the permission named above");
   });
 });

@@ -44,7 +44,9 @@ const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
  * The real Train API (routes, PGlite store, reconciler) on loopback with its four cloud backends
  * built by their factories from settings that point each official SDK at a loopback stand-in.
  */
-export async function startCloudTrainApi(): Promise<CloudTrainApi> {
+export async function startCloudTrainApi(
+  options: { reconcileIntervalMs?: number; followIntervalMs?: number } = {},
+): Promise<CloudTrainApi> {
   const [vertex, sagemaker, azure, kubernetes] = await Promise.all([
     FakeVertex.start(),
     FakeSageMaker.start(),
@@ -67,6 +69,7 @@ export async function startCloudTrainApi(): Promise<CloudTrainApi> {
     TRAINKIT_VERTEX_PROJECT: "test-project",
     TRAINKIT_VERTEX_REGION: "us-central1",
     TRAINKIT_VERTEX_ENDPOINT: vertex.url,
+    TRAINKIT_VERTEX_LOGGING_ENDPOINT: vertex.url,
     TRAINKIT_SAGEMAKER_REGION: "us-east-1",
     TRAINKIT_SAGEMAKER_ROLE_ARN: "arn:aws:iam::123456789012:role/SageMakerExecution",
     TRAINKIT_SAGEMAKER_OUTPUT_S3_URI: "s3://trainkit-output/models",
@@ -103,7 +106,10 @@ export async function startCloudTrainApi(): Promise<CloudTrainApi> {
     { dataDir, notify: () => reconciler.kick(), log: quiet },
     { ...BACKEND_FACTORIES, "azure-ml": azureOnLoopback },
   );
-  const reconciler = new Reconciler(store, backends, { intervalMs: 60_000, log: quiet });
+  const reconciler = new Reconciler(store, backends, {
+    intervalMs: options.reconcileIntervalMs ?? 60_000,
+    log: quiet,
+  });
   const apiKey = newApiKey();
   const app = buildApp({
     store,
@@ -111,8 +117,10 @@ export async function startCloudTrainApi(): Promise<CloudTrainApi> {
     reconciler,
     apiKeys: new ApiKeyring({ [apiKey]: [TEST_ACCOUNT_ID] }),
     bodyLimitBytes: 1024 * 1024,
+    ...(options.followIntervalMs ? { followIntervalMs: options.followIntervalMs } : {}),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
+  if (options.reconcileIntervalMs) reconciler.start();
   return {
     url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
     apiKey,

@@ -19,11 +19,16 @@ export function googleError(code: number, status: string, message: string): Fake
 
 /**
  * A loopback stand-in for the Vertex AI REST API v1 (projects.locations.customJobs create, get,
- * list with a label filter, cancel). Every request must carry a self-signed service-account JWT
+ * list with a label filter, cancel) and for Cloud Logging's entries.list over the jobs' `ml_job`
+ * entries, in the shapes test/fixtures/published/google-cloud-docs/logging-v2-entries-list.json
+ * records (ordering by timestamp then insertId, page size at most 1,000, nextPageToken). Every request must carry a self-signed service-account JWT
  * that verifies against the key this fake generated and wrote as a key file.
  */
 export class FakeVertex {
   readonly jobs = new Map<string, Record<string, unknown>>();
+  /** Cloud Logging entries, as a job's replicas would have written them. */
+  readonly logEntries: Record<string, unknown>[] = [];
+  private nextInsert = 1;
   /** The service-account key file to point GOOGLE_APPLICATION_CREDENTIALS at. */
   readonly keyFile: string;
   readonly clientEmail = "trainkit-api@test-project.iam.gserviceaccount.com";
@@ -70,6 +75,26 @@ export class FakeVertex {
     if (error) job.error = error;
   }
 
+  /** Logs one entry for a CustomJob's replica, as Vertex AI's logging agent would (text payload). */
+  log(
+    customJobName: string,
+    text: string,
+    taskName = "workerpool0-0",
+    timestamp = new Date().toISOString(),
+  ): void {
+    this.logEntries.push({
+      logName: "projects/test-project/logs/workerpool0-0",
+      resource: {
+        type: "ml_job",
+        labels: { job_id: customJobName.split("/").pop(), project_id: "test-project", task_name: taskName },
+      },
+      timestamp,
+      insertId: `i${String(this.nextInsert++).padStart(8, "0")}`,
+      severity: "INFO",
+      textPayload: text,
+    });
+  }
+
   /** The claims of the JWT a request carried, or a reason it is not acceptable. */
   verifiedClaims(req: RecordedRequest): Record<string, unknown> | string {
     const header = req.headers.authorization;
@@ -98,6 +123,7 @@ export class FakeVertex {
     const claims = this.verifiedClaims(req);
     if (typeof claims === "string")
       return googleError(401, "UNAUTHENTICATED", `Request had invalid credentials: ${claims}`);
+    if (req.path === "/v2/entries:list" && req.method === "POST") return this.listEntries(req.json);
     const collection = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+)\/customJobs$/.exec(req.path);
     if (collection && req.method === "POST")
       return this.create(collection[1]!, req.json as Record<string, unknown>);
@@ -136,6 +162,55 @@ export class FakeVertex {
     );
     // Google leaves repeated fields out of a response when they are empty.
     return { status: 200, body: matching.length > 0 ? { customJobs: matching } : {} };
+  }
+
+  private listEntries(body: unknown): FakeResponse {
+    const {
+      resourceNames,
+      filter = "",
+      orderBy = "timestamp asc",
+      pageSize = 50,
+      pageToken,
+    } = (body ?? {}) as {
+      resourceNames?: string[];
+      filter?: string;
+      orderBy?: string;
+      pageSize?: number;
+      pageToken?: string;
+    };
+    if (!Array.isArray(resourceNames) || resourceNames.length === 0) {
+      return googleError(400, "INVALID_ARGUMENT", "resource_names: must specify at least one resource");
+    }
+    if (orderBy !== "timestamp asc" && orderBy !== "timestamp desc") {
+      return googleError(400, "INVALID_ARGUMENT", `order_by: unsupported value ${orderBy}`);
+    }
+    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000) {
+      return googleError(400, "INVALID_ARGUMENT", `page_size: must be between 0 and 1000; got ${pageSize}`);
+    }
+    // The filters this fake understands: the job's, as gcloud writes it, and an optional position.
+    const job =
+      /^\(resource\.type="ml_job" OR resource\.type="cloudml_job"\) AND resource\.labels\.job_id="(\d+)"/.exec(
+        filter,
+      );
+    if (!job) return googleError(400, "INVALID_ARGUMENT", `Unsupported filter: ${filter}`);
+    const after = /AND \(timestamp>"([^"]+)" OR \(timestamp="\1" AND insertId>"([^"]*)"\)\)$/.exec(filter);
+    const key = (e: Record<string, unknown>) => `${e.timestamp as string}\u0000${e.insertId as string}`;
+    let matching = this.logEntries
+      .filter((e) => (e.resource as { labels: { job_id: string } }).labels.job_id === job[1])
+      .filter((e) => !after || key(e) > `${after[1]}\u0000${after[2]}`)
+      .sort((a, b) => (key(a) < key(b) ? -1 : 1));
+    if (orderBy === "timestamp desc") matching = matching.reverse();
+    const start = pageToken ? Number(Buffer.from(pageToken, "base64").toString()) : 0;
+    const size = pageSize === 0 ? 50 : pageSize;
+    const page = matching.slice(start, start + size);
+    const more = start + size < matching.length;
+    return {
+      status: 200,
+      body: {
+        ...(page.length > 0 ? { entries: page } : {}),
+        ...(more ? { nextPageToken: Buffer.from(String(start + size)).toString("base64") } : {}),
+      },
+    };
   }
 
   private cancel(name: string): FakeResponse {

@@ -48,3 +48,33 @@ export function ensureBuilt(): void {
   if (!isFresh())
     throw new Error("dist/ is older than src/job or src/spec after building; run `npm run build`");
 }
+
+const CLI_SOURCES = ["src/cli", "src/job", "src/spec", "src/server"];
+const CLI_OUTPUT = "packages/server/dist/cli/main.js";
+
+/** Builds the trainkit-server package (its `trainkit` bin included) unless it is newer than its sources. */
+export function ensureCliBuilt(): void {
+  const fresh = () => {
+    const source = Math.max(...CLI_SOURCES.map((d) => newest(path.join(REPO_ROOT, d))));
+    const full = path.join(REPO_ROOT, CLI_OUTPUT);
+    return existsSync(full) && statSync(full).mtimeMs >= source;
+  };
+  if (fresh()) return;
+  try {
+    execFileSync(
+      "flock",
+      [
+        "/tmp/trainkit-build.lock",
+        process.execPath,
+        "node_modules/typescript/bin/tsc",
+        "-p",
+        "packages/server/tsconfig.json",
+      ],
+      { cwd: REPO_ROOT, stdio: "pipe" },
+    );
+  } catch {
+    // As above: freshness is what matters.
+  }
+  if (!fresh())
+    throw new Error(`${CLI_OUTPUT} is older than its sources after building; run \`npm run build\``);
+}

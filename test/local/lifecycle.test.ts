@@ -1,6 +1,16 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { linesFrom } from "../../src/server/backends/local/logs";
 import { isRunning } from "../../src/server/backends/local/proc";
 import { BackendError } from "../../src/server/backends/types";
 import {
@@ -207,11 +217,50 @@ describe("local backend: logs", () => {
       job_id: job.id,
       stream: "stdout",
       lines: ["out 498", "out 499", "out 500"],
+      next_cursor: expect.any(String),
     });
     expect((await backend.logs(job, { stream: "stderr", tail: 100 })).lines).toEqual(["err only"]);
     expect(readFileSync(join(h.dataDir, "local", job.id, "stdout.log"), "utf8").split("\n")).toHaveLength(
       501,
     );
+  });
+
+  it("reads from a cursor at most tail lines, each once, and continues where it stopped", async () => {
+    const backend = h.backend();
+    const job = nodeJob(`for (let i = 1; i <= 25; i++) console.log("out " + i)`);
+    await backend.submit(job);
+    await pollUntil(backend, job, ["COMPLETED"]);
+    const start = (await backend.logs(job, { stream: "stdout", tail: 20 })).next_cursor!;
+    const seen: string[] = [];
+    let cursor = start;
+    for (let read = 0; read < 5; read++) {
+      const page = await backend.logs(job, { stream: "stdout", tail: 2, cursor });
+      expect(page.lines.length).toBeLessThanOrEqual(2);
+      seen.push(...page.lines);
+      cursor = page.next_cursor!;
+    }
+    expect(seen).toEqual([]);
+    // From the start of the file: a cursor at offset 0, as the API encodes it.
+    cursor = Buffer.from(JSON.stringify({ offset: 0 })).toString("base64url");
+    for (let read = 0; read < 20 && seen.length < 25; read++) {
+      const page = await backend.logs(job, { stream: "stdout", tail: 7, cursor });
+      expect(page.lines.length).toBeLessThanOrEqual(7);
+      seen.push(...page.lines);
+      cursor = page.next_cursor!;
+    }
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `out ${i + 1}`));
+    expect(cursor).toBe(start);
+  });
+
+  it("holds back a line still being written until its newline arrives", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trainkit-lines-"));
+    const file = join(dir, "out.log");
+    writeFileSync(file, "whole\npart");
+    const first = linesFrom(file, 0, 100, 1024);
+    expect(first.lines).toEqual(["whole"]);
+    appendFileSync(file, "ial\n");
+    expect(linesFrom(file, first.end, 100, 1024).lines).toEqual(["partial"]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("returns no lines for a job that has written nothing", async () => {

@@ -16,8 +16,10 @@ const SERVER_ONLY = [
   "@azure/identity",
   "@electric-sql/pglite",
   "@kubernetes/client-node",
+  "commander",
   "fastify",
   "pg",
+  "yaml",
 ];
 
 function packed(dir: string): { manifest: Record<string, unknown>; files: string[] } {
@@ -79,12 +81,12 @@ describe("the trainkit-server package", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("declares the dependencies its code loads, and the trainkit-server command", () => {
+  it("declares the dependencies its code loads, and the trainkit-server and trainkit commands", () => {
     const manifest = JSON.parse(
       readFileSync(path.join(dir, "node_modules/trainkit-server/package.json"), "utf8"),
     );
     for (const dep of SERVER_ONLY) expect(Object.keys(manifest.dependencies)).toContain(dep);
-    expect(manifest.bin).toEqual({ "trainkit-server": "dist/server/main.js" });
+    expect(manifest.bin).toEqual({ trainkit: "dist/cli/main.js", "trainkit-server": "dist/server/main.js" });
   });
 
   it("runs from its tarball with the quickstart it ships, outside this repository", async () => {

@@ -124,7 +124,34 @@ describe("a local job over HTTP", () => {
     });
     const logs = (await res.json()) as JobLogs;
     expect(res.status).toBe(200);
-    expect(logs).toEqual({ job_id: created.body.id, stream: "stdout", lines: ["two", "three"] });
+    expect(logs).toEqual({
+      job_id: created.body.id,
+      stream: "stdout",
+      lines: ["two", "three"],
+      next_cursor: expect.any(String),
+    });
+  });
+
+  it("continues /logs from next_cursor, and names the fix for a cursor it did not issue", async () => {
+    const created = await post(
+      "/v1/local/jobs",
+      shellJob("continued", "for i in 1 2 3 4 5; do echo line$i; done"),
+    );
+    await waitForJob<Job>(api, created.body.id, (j) => j.status === "COMPLETED");
+    const read = async (query: string) => {
+      const res = await fetch(`${api.url}/v1/jobs/${created.body.id}/logs?${query}`, {
+        headers: authHeaders(api),
+      });
+      return { status: res.status, body: (await res.json()) as JobLogs & { error?: { message: string } } };
+    };
+    const first = await read("tail=2");
+    expect(first.body.lines).toEqual(["line4", "line5"]);
+    const after = await read(`cursor=${first.body.next_cursor}`);
+    expect(after.body.lines).toEqual([]);
+    expect(after.body.next_cursor).toBe(first.body.next_cursor);
+    const bad = await read("cursor=not-a-cursor");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.message).toContain("pass next_cursor from the previous answer unchanged");
   });
 
   it("cancels a running job to CANCELED and its process is gone", async () => {

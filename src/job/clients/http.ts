@@ -143,6 +143,24 @@ export class HttpClient {
   }
 
   /**
+   * Opens a long-lived GET (an event stream) with the client's headers: one attempt, no timeout
+   * once the answer has started. The caller reads, and closes, the body.
+   */
+  async open(path: string, accept: string): Promise<Response> {
+    const url = new URL(path, this.base);
+    const auth = this.authorize ? await this.authorize() : {};
+    try {
+      return await fetch(url, { headers: { ...this.headers, accept, ...auth } });
+    } catch (err) {
+      throw new JobApiError(
+        `GET ${redact(url)} failed: ${describeNetworkError(err, this.policy.timeoutMs)}`,
+        undefined,
+        "unavailable",
+      );
+    }
+  }
+
+  /**
    * Creates a job through an API without idempotency keys. When a submission's answer is lost,
    * `find` looks for the job that submission created before anything is sent again; only when it
    * answers that there is none is the job submitted again, and when it cannot tell, it throws. The

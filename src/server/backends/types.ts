@@ -1,10 +1,9 @@
-import type { z } from "zod";
 import type {
   Backend as BackendName,
   JobLogs,
-  JobLogsQuery,
   JobResult,
   JobStatus,
+  LogsQuery,
   ParsedCreateJobRequest,
 } from "../../spec";
 
@@ -53,7 +52,7 @@ export interface Backend<B extends BackendName = BackendName> {
    * The last lines of the job's output, for `GET /v1/jobs/{id}/logs`. Backends without logs leave it
    * out and the API answers 501.
    */
-  logs?(job: BackendJob<B>, query: z.output<typeof JobLogsQuery>): Promise<JobLogs>;
+  logs?(job: BackendJob<B>, query: LogsQuery): Promise<JobLogs>;
   /** Whether the backend can take another job now (the `local` backend limits concurrency). */
   hasCapacity?(): boolean;
   /** Releases timers, clients and child-process handles. */

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Job, V1Pod } from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import type { z } from "zod";
 import { KUBERNETES_SETTINGS } from "../../../components/kubernetes";
-import type { JobLogs, JobLogsQuery, JobStatus } from "../../../spec";
+import type { JobLogs, JobStatus, LogsQuery } from "../../../spec";
 import {
   type CloudRetryOptions,
   checkEndpoint,
@@ -221,7 +220,7 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
    * The last lines of the newest pod's log. Kubernetes keeps a container's stdout and stderr as one
    * log, so only `stdout` is served, and holds both.
    */
-  async logs(job: BackendJob<"kubernetes">, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
+  async logs(job: BackendJob<"kubernetes">, query: LogsQuery): Promise<JobLogs> {
     if (query.stream !== "stdout") {
       throw new BackendError(
         400,

@@ -16,8 +16,7 @@ import {
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import type { z } from "zod";
-import type { JobLogs, JobLogsQuery, JobResult } from "../../../spec";
+import type { JobLogs, JobResult, LogsQuery } from "../../../spec";
 import {
   type Backend,
   type BackendContext,
@@ -42,7 +41,7 @@ import {
   writeJsonAtomic,
 } from "./files";
 import { detectIsolation, type Isolation, sandboxBaseArgs, usersInUse } from "./isolation";
-import { stderrExcerpt, tailLines } from "./logs";
+import { linesFrom, offsetCursor, stderrExcerpt, tailLinesAt } from "./logs";
 import { prepareMountDirectory, refuseKernelPaths } from "./mounts";
 import {
   childrenOf,
@@ -280,8 +279,8 @@ export class LocalBackend implements Backend<"local"> {
     }
   }
 
-  /** The last lines of a job's stdout or stderr. */
-  async logs(job: LocalJob, query: z.output<typeof JobLogsQuery>): Promise<JobLogs> {
+  /** The last lines of a job's stdout or stderr, or those written since `cursor`. */
+  async logs(job: LocalJob, query: LogsQuery): Promise<JobLogs> {
     const place = this.placeOf(job);
     if (place.kind === "remote") {
       throw new BackendError(
@@ -293,7 +292,16 @@ export class LocalBackend implements Backend<"local"> {
     }
     const path = jobFile(place.dir, query.stream);
     try {
-      return { job_id: job.id, stream: query.stream, lines: tailLines(path, query.tail, LOGS_MAX_BYTES) };
+      const read =
+        query.cursor === undefined
+          ? tailLinesAt(path, query.tail, LOGS_MAX_BYTES)
+          : linesFrom(path, offsetCursor.decode(query.cursor), query.tail, LOGS_MAX_BYTES);
+      return {
+        job_id: job.id,
+        stream: query.stream,
+        lines: read.lines,
+        next_cursor: offsetCursor.encode(read.end),
+      };
     } catch (err) {
       if (!(err instanceof UntrustedFileError)) throw err;
       this.ctx.log.warn({ jobId: job.id, path }, "job log replaced by something other than a file");

@@ -1,5 +1,5 @@
 import { GoogleAuth } from "google-auth-library";
-import { isTerminal } from "../../../spec";
+import { isTerminal, type JobLogs, type LogLine, type LogsQuery } from "../../../spec";
 import {
   CALL_TIMEOUT_SETTING,
   type CloudRetryOptions,
@@ -25,6 +25,15 @@ import {
   type PollResult,
   type SubmitResult,
 } from "../types";
+import {
+  type CloudLogEntry,
+  customJobFilter,
+  type EntryPosition,
+  entryCursor,
+  LOGGING_MAX_PAGE_SIZE,
+  linesOf,
+  positionOf,
+} from "./logs";
 import {
   JOB_ID_LABEL,
   statusOfCustomJob,
@@ -77,6 +86,7 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
   private readonly creates: Retry;
   private readonly gate: PollGate;
   private readonly timeoutMs: number;
+  private readonly logging: string;
 
   constructor(
     readonly settings: VertexSettings,
@@ -93,6 +103,7 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
     this.auth.defaultServicePath = host;
     this.base = (settings.endpoint ?? `https://${host}`).replace(/\/+$/, "");
     this.parent = `projects/${settings.project}/locations/${settings.region}`;
+    this.logging = (settings.loggingEndpoint ?? "https://logging.googleapis.com").replace(/\/+$/, "");
     const retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
     const common = {
       retry: retry.maxAttempts - 1,
@@ -191,6 +202,67 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
 
   private hasCustomJobName(job: BackendJob<"vertex-ai">): boolean {
     return typeof (job.backendState?.customJobName ?? job.cloudJobIdentifier?.job_name) === "string";
+  }
+
+  /**
+   * The CustomJob's output from Cloud Logging: the last `tail` lines, or with `cursor` at most `tail`
+   * lines logged after it. Cloud Logging keeps a replica's stdout and stderr as one log, so only
+   * `stdout` is served, holding both; each line says which replica (`workerpool0-0`) wrote it.
+   */
+  async logs(job: BackendJob<"vertex-ai">, query: LogsQuery): Promise<JobLogs> {
+    if (query.stream !== "stdout") {
+      throw new BackendError(
+        400,
+        "stream_not_separated",
+        "Cloud Logging keeps a Vertex AI job's stdout and stderr as one log; ask for stream=stdout to read both",
+      );
+    }
+    const name = this.customJobName(job);
+    const after = query.cursor === undefined ? undefined : entryCursor.decode(query.cursor);
+    const newestFirst = query.cursor === undefined;
+    const filter = customJobFilter(name, after ?? undefined);
+    const entries: CloudLogEntry[] = [];
+    let lineCount = 0;
+    let pageToken: string | undefined;
+    // Pages until `tail` lines are in hand: an entry may hold several lines.
+    do {
+      const page = await this.call<{ entries?: CloudLogEntry[]; nextPageToken?: string }>(
+        "entries.list",
+        this.reads,
+        {
+          method: "POST",
+          url: `${this.logging}/v2/entries:list`,
+          data: {
+            resourceNames: [`projects/${this.settings.project}`],
+            filter,
+            orderBy: newestFirst ? "timestamp desc" : "timestamp asc",
+            pageSize: Math.min(LOGGING_MAX_PAGE_SIZE, query.tail - lineCount),
+            ...(pageToken ? { pageToken } : {}),
+          },
+        },
+      );
+      for (const entry of page.entries ?? []) {
+        if (lineCount >= query.tail) break;
+        entries.push(entry);
+        lineCount += linesOf(entry).length;
+      }
+      pageToken = page.nextPageToken || undefined;
+    } while (pageToken && lineCount < query.tail);
+
+    const ordered = newestFirst ? entries.reverse() : entries;
+    let lines: LogLine[] = ordered.flatMap(linesOf);
+    if (newestFirst) lines = lines.slice(-query.tail);
+    const last = ordered
+      .map(positionOf)
+      .filter((p): p is EntryPosition => p !== undefined)
+      .at(-1);
+    return {
+      job_id: job.id,
+      stream: query.stream,
+      lines: lines.map((l) => l.text),
+      entries: lines,
+      next_cursor: entryCursor.encode(last ?? after ?? null),
+    };
   }
 
   private customJobName(job: BackendJob<"vertex-ai">): string {
@@ -308,6 +380,7 @@ export const vertexAiBackend: BackendFactory<"vertex-ai"> = (env, ctx) => {
         /^gs:\/\/[a-z0-9][a-z0-9._-]+[a-z0-9](\/.*)?$/.test(v) ? undefined : "must be a gs://<bucket> URI",
     },
     { name: "TRAINKIT_VERTEX_ENDPOINT", required: false, check: checkEndpoint },
+    { name: "TRAINKIT_VERTEX_LOGGING_ENDPOINT", required: false, check: checkEndpoint },
     MIN_POLL_INTERVAL_SETTING,
     CALL_TIMEOUT_SETTING,
   ]);
@@ -321,6 +394,9 @@ export const vertexAiBackend: BackendFactory<"vertex-ai"> = (env, ctx) => {
         ...(v.TRAINKIT_VERTEX_SERVICE_ACCOUNT ? { serviceAccount: v.TRAINKIT_VERTEX_SERVICE_ACCOUNT } : {}),
         ...(v.TRAINKIT_VERTEX_STAGING_BUCKET ? { stagingBucket: v.TRAINKIT_VERTEX_STAGING_BUCKET } : {}),
         ...(v.TRAINKIT_VERTEX_ENDPOINT ? { endpoint: v.TRAINKIT_VERTEX_ENDPOINT } : {}),
+        ...(v.TRAINKIT_VERTEX_LOGGING_ENDPOINT
+          ? { loggingEndpoint: v.TRAINKIT_VERTEX_LOGGING_ENDPOINT }
+          : {}),
       },
       ctx,
       {

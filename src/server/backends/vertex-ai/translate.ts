@@ -59,6 +59,8 @@ export interface VertexSettings {
   stagingBucket?: string;
   /** Replaces `https://<region>-aiplatform.googleapis.com` (private endpoints, tests). */
   endpoint?: string;
+  /** Replaces `https://logging.googleapis.com`, where job logs are read (private endpoints, tests). */
+  loggingEndpoint?: string;
 }
 
 /** The label carrying the Train API's job id: how a resubmission finds the CustomJob it already made. */

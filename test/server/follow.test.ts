@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Job } from "../../src/spec";
+import { type CloudTrainApi, startCloudTrainApi } from "../helpers/cloud-train-api";
+import { sagemakerExample, vertexExample } from "../helpers/sgp-examples";
+import { authHeaders, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
+
+// GET /v1/jobs/{id}/logs?follow=true: Server-Sent Events until the job ends, with one read of the
+// job's log per interval however many clients follow it.
+
+interface Event {
+  event: string;
+  data: unknown;
+}
+
+/** The events and `: read N` comments of a whole event stream. */
+function parseStream(text: string): { events: Event[]; reads: number[] } {
+  const events: Event[] = [];
+  const reads: number[] = [];
+  for (const block of text.split("\n\n")) {
+    const read = /^: read (\d+)$/.exec(block);
+    if (read) reads.push(Number(read[1]));
+    const named = /^event: (\w+)\ndata: (.*)$/s.exec(block);
+    if (named) events.push({ event: named[1]!, data: JSON.parse(named[2]!) });
+  }
+  return { events, reads };
+}
+
+function linesOf(events: Event[]): string[] {
+  return events.filter((e) => e.event === "lines").flatMap((e) => (e.data as { lines: string[] }).lines);
+}
+
+describe("following a local job's log", () => {
+  let api: TrainApi;
+
+  beforeAll(async () => {
+    api = await startTrainApi({ followIntervalMs: 100 });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it("streams every line once, in order, then ends with the job once it COMPLETED", async () => {
+    const script = "for i in $(seq 1 12); do echo line$i; sleep 0.1; done";
+    const created = await fetch(`${api.url}/v1/local/jobs`, {
+      method: "POST",
+      headers: { ...authHeaders(api), "content-type": "application/json" },
+      body: JSON.stringify({ name: "followed", job_config: { command: ["sh", "-c", script] } }),
+    });
+    const job = (await created.json()) as Job;
+    await waitForJob<Job>(api, job.id, (j) => j.status !== "PENDING");
+    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true&tail=100`, {
+      headers: authHeaders(api),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const { events } = parseStream(await res.text());
+    expect(linesOf(events)).toEqual(Array.from({ length: 12 }, (_, i) => `line${i + 1}`));
+    const last = events.at(-1)!;
+    expect(last.event).toBe("end");
+    expect(last.data).toMatchObject({ id: job.id, status: "COMPLETED" });
+  });
+
+  it("answers 400 naming the field when follow is not true or false", async () => {
+    const res = await fetch(`${api.url}/v1/jobs/00000000-0000-4000-8000-000000000000/logs?follow=yes`, {
+      headers: authHeaders(api),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      'follow: must be "true" or "false"',
+    );
+  });
+});
+
+// The Vertex AI stand-in answers entries.list in the published shapes; counting its requests shows
+// how often the Train API reads a followed job's log, not how Cloud Logging behaves.
+describe("following a Vertex AI job's log", () => {
+  let api: CloudTrainApi;
+
+  beforeAll(async () => {
+    api = await startCloudTrainApi({ reconcileIntervalMs: 100, followIntervalMs: 150 });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it("reads Cloud Logging once per interval for three followers, and each gets every line", async () => {
+    const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
+    const created = await fetch(`${api.url}/v1/vertex-ai/jobs`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify(vertexExample),
+    });
+    const job = (await created.json()) as Job;
+    const name = job.cloud_job_identifier!.job_name!;
+    api.vertex.setState(name, "JOB_STATE_RUNNING");
+
+    const reads = () =>
+      api.vertex.cloud
+        .received("POST", /^\/v2\/entries:list$/)
+        .map((r) => (r.json as { orderBy: string }).orderBy);
+    const followers = await Promise.all(
+      [1, 2, 3].map(() => fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers })),
+    );
+    for (const f of followers) expect(f.status).toBe(200);
+    // One read of the last lines per client as it connects; from then on the reads are shared.
+    expect(reads().filter((o) => o === "timestamp desc")).toHaveLength(3);
+
+    for (let i = 1; i <= 5; i++)
+      api.vertex.log(name, `epoch ${i}`, i % 2 ? "workerpool0-0" : "workerpool1-0");
+    const texts = followers.map((f) => f.text());
+    // Once the first follower has the lines, the job ends; the streams then drain and close.
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (reads().filter((o) => o === "timestamp asc").length >= 2) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 50);
+    });
+    api.vertex.setState(name, "JOB_STATE_SUCCEEDED");
+    const streams = (await Promise.all(texts)).map(parseStream);
+
+    for (const { events } of streams) {
+      expect(linesOf(events)).toEqual(["epoch 1", "epoch 2", "epoch 3", "epoch 4", "epoch 5"]);
+      expect(events.at(-1)).toMatchObject({ event: "end", data: { id: job.id, status: "COMPLETED" } });
+      const withSources = events
+        .filter((e) => e.event === "lines")
+        .flatMap((e) => (e.data as { entries: unknown[] }).entries);
+      expect(withSources[1]).toMatchObject({ text: "epoch 2", source: "workerpool1-0" });
+    }
+    // Every follower saw the same numbered reads, and the stand-in received exactly that many.
+    const sequences = streams.map((s) => s.reads.join(","));
+    expect(new Set(sequences).size).toBe(1);
+    const shared = streams[0]!.reads;
+    expect(shared.length).toBeGreaterThanOrEqual(2);
+    expect(reads().filter((o) => o === "timestamp asc")).toHaveLength(Math.max(...shared));
+  });
+
+  it("names where a SageMaker job's logs are while this server does not read them", async () => {
+    const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
+    const created = await fetch(`${api.url}/v1/sagemaker/jobs`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify(sagemakerExample),
+    });
+    const job = (await created.json()) as Job;
+    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers });
+    expect(res.status).toBe(501);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("logs_not_supported");
+    expect(body.error.message).toBe(
+      `this server does not read sagemaker logs yet; read them in CloudWatch Logs, log group /aws/sagemaker/TrainingJobs, streams ${job.cloud_job_identifier!.training_job_name}/algo-*`,
+    );
+  });
+});
