@@ -6,6 +6,7 @@ import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { policyDocument, type Tags } from "./settings";
 
+/** Inputs of `Bucket`. Every field is optional. */
 export interface BucketArgs {
   /** The region of the bucket; put it where the jobs run. Defaults to the provider's region. */
   region?: pulumi.Input<string>;
@@ -42,14 +43,23 @@ export interface BucketArgs {
  * any request not made over TLS.
  */
 export class Bucket extends pulumi.ComponentResource {
+  /** The S3 bucket itself. */
   public readonly bucket: aws.s3.Bucket;
+  /** The bucket's public access block, with all four blocks on. */
   public readonly publicAccessBlock: aws.s3.BucketPublicAccessBlock;
+  /** The ownership controls that turn ACLs off (`BucketOwnerEnforced`). */
   public readonly ownershipControls: aws.s3.BucketOwnershipControls;
+  /** The versioning configuration (enabled). */
   public readonly versioning: aws.s3.BucketVersioning;
+  /** The default encryption: SSE-KMS with `kmsKeyArn` when given, SSE-S3 otherwise. */
   public readonly encryption: aws.s3.BucketServerSideEncryptionConfiguration;
+  /** The lifecycle rules expiring noncurrent versions and aborting unfinished multipart uploads. */
   public readonly lifecycle: aws.s3.BucketLifecycleConfiguration;
+  /** The bucket policy refusing every request not made over TLS. */
   public readonly policy: aws.s3.BucketPolicy;
+  /** The bucket's name. */
   public readonly name: pulumi.Output<string>;
+  /** The bucket's ARN, for IAM policies (`SageMakerRole`'s `dataBucketArns` and `outputBucketArns`). */
   public readonly arn: pulumi.Output<string>;
   /** `s3://<bucket>`, the form storage mounts and SageMaker take. */
   public readonly url: pulumi.Output<string>;

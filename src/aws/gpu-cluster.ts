@@ -85,6 +85,7 @@ export interface SystemNodeGroupArgs {
   diskSizeGb?: pulumi.Input<number>;
 }
 
+/** The EKS control plane log types `logTypes` may name; all are on by default. */
 export const CONTROL_PLANE_LOG_TYPES = [
   "api",
   "audit",
@@ -93,6 +94,7 @@ export const CONTROL_PLANE_LOG_TYPES = [
   "scheduler",
 ] as const;
 
+/** Inputs of `GpuCluster`. */
 export interface GpuClusterArgs {
   /**
    * Private subnets (at least two, in different zones) for the control plane's network interfaces and the
@@ -195,19 +197,24 @@ export const EKS_ADDONS = [
   "coredns",
   "aws-ebs-csi-driver",
 ] as const;
+/** The name of one managed add-on, the key of `addonVersions` and of `GpuCluster.addons`. */
 export type EksAddonName = (typeof EKS_ADDONS)[number];
 /** The managed policy of the `vpc-cni` add-on's role (IRSA for its `aws-node` service account). */
 export const VPC_CNI_POLICY = "AmazonEKS_CNI_Policy";
 /** The managed policy of the EBS CSI driver's role (Pod Identity for `ebs-csi-controller-sa`). */
 export const EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicy";
+/** The service account of the EBS CSI driver's controller, which its Pod Identity role is bound to. */
 export const EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa";
 
+/** The Helm chart (name, pinned version and repository) the Cluster Autoscaler is installed from. */
 export const CLUSTER_AUTOSCALER_CHART = {
   chart: "cluster-autoscaler",
   version: "9.59.0",
   repo: "https://kubernetes.github.io/autoscaler",
 } as const;
+/** The namespace the Cluster Autoscaler runs in. */
 export const CLUSTER_AUTOSCALER_NAMESPACE = "kube-system";
+/** The Cluster Autoscaler's service account, which its Pod Identity role is bound to. */
 export const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 /** The read-only calls the Cluster Autoscaler makes to find node groups and instance shapes. */
 export const CLUSTER_AUTOSCALER_READ_ACTIONS = [
@@ -423,14 +430,19 @@ function awsPoolSettings(owner: string, pool: AwsGpuPoolArgs, at: string, gpusPe
  * Cluster Autoscaler scales from zero, the NVIDIA device plugin on GPU nodes, and IMDSv2 required on every node.
  */
 export class GpuCluster extends pulumi.ComponentResource {
+  /** The EKS cluster. */
   public readonly cluster: aws.eks.Cluster;
+  /** The IAM role the EKS control plane assumes, holding `CLUSTER_ROLE_POLICIES` only. */
   public readonly clusterRole: aws.iam.Role;
+  /** The IAM role of every node; undefined when `nodeRoleArn` names an existing role. */
   public readonly nodeRole?: aws.iam.Role;
   /** Every managed policy attachment of the cluster, node and `vpc-cni` roles. */
   public readonly rolePolicyAttachments: aws.iam.RolePolicyAttachment[];
   /** The key that encrypts Kubernetes secrets and the control plane logs, when this component created it. */
   public readonly kmsKey?: aws.kms.Key;
+  /** The CloudWatch log group of the control plane logs, kept `logRetentionDays` days and encrypted with KMS. */
   public readonly logGroup: aws.cloudwatch.LogGroup;
+  /** The IAM OIDC provider of the cluster's service account issuer, for IAM roles for service accounts. */
   public readonly oidcProvider: aws.iam.OpenIdConnectProvider;
   /** Every node group by name: `system` and one per GPU pool. */
   public readonly nodeGroups: Record<string, aws.eks.NodeGroup>;
@@ -452,12 +464,17 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly efaSecurityGroup?: aws.ec2.SecurityGroup;
   /** The Kubernetes provider for this cluster, through the kubeconfig below. */
   public readonly kubernetesProvider?: k8s.Provider;
+  /** The Cluster Autoscaler's role and Pod Identity association; undefined when `clusterAutoscaler` is false. */
   public readonly clusterAutoscalerIdentity?: PodIdentity;
+  /** The Cluster Autoscaler's Helm release; undefined when `clusterAutoscaler` is false. */
   public readonly clusterAutoscaler?: k8s.helm.v3.Release;
+  /** The default `gp3` StorageClass; undefined when `defaultStorageClass` is false. */
   public readonly storageClass?: k8s.storage.v1.StorageClass;
   /** The EFA device plugin, when a pool uses EFA. */
   public readonly efaDevicePlugin?: k8s.helm.v3.Release;
+  /** The NVIDIA device plugin on the GPU nodes; undefined when `nvidiaDevicePlugin` is false. */
   public readonly gpuSupport?: GpuSupport;
+  /** The EKS cluster's name, the `clusterName` of `PodIdentity` and of `aws eks update-kubeconfig`. */
   public readonly name: pulumi.Output<string>;
   /** The control plane's HTTPS address (private unless `publicEndpoint` is set). */
   public readonly endpoint: pulumi.Output<string>;

@@ -56,6 +56,7 @@ export function serviceAccountTrustPolicy(
   ]);
 }
 
+/** Inputs of `PodIdentity`. */
 export interface PodIdentityArgs {
   /** The EKS cluster's name (a `GpuCluster`'s `name`). Required. */
   clusterName: pulumi.Input<string>;
@@ -89,10 +90,15 @@ export interface PodIdentityArgs {
  * credentials to the pods (through the `eks-pod-identity-agent` add-on, which `GpuCluster` installs).
  */
 export class PodIdentity extends pulumi.ComponentResource {
+  /** The IAM role the pods assume, trusted by EKS Pod Identity for this cluster, namespace and service account only. */
   public readonly role: aws.iam.Role;
+  /** The role's inline policy; undefined when `statements` is not given. */
   public readonly rolePolicy?: aws.iam.RolePolicy;
+  /** One attachment per ARN of `managedPolicyArns`; empty when none are given. */
   public readonly rolePolicyAttachments: aws.iam.RolePolicyAttachment[];
+  /** The association handing the role to the service account's pods; undefined when `associate` is false. */
   public readonly association?: aws.eks.PodIdentityAssociation;
+  /** The role's ARN, for an add-on's `podIdentityAssociations` or a policy naming the role. */
   public readonly roleArn: pulumi.Output<string>;
 
   constructor(name: string, args: PodIdentityArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -7,6 +7,7 @@ import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import type { Tags } from "./settings";
 
+/** Inputs of `Registry`. Every field is optional. */
 export interface RegistryArgs {
   /** The region of the repository; put it where the jobs run. Defaults to the provider's region. */
   region?: pulumi.Input<string>;
@@ -71,10 +72,13 @@ export function ecrLifecyclePolicy(untaggedDays: number, keep: number): string {
 
 /** A private ECR repository with immutable tags, scan on push, encryption and a lifecycle policy. */
 export class Registry extends pulumi.ComponentResource {
+  /** The ECR repository. */
   public readonly repository: aws.ecr.Repository;
+  /** The lifecycle policy expiring untagged images after `untaggedRetentionDays` days and all but the `keepRecentImages` newest. */
   public readonly lifecyclePolicy: aws.ecr.LifecyclePolicy;
   /** Where to push and pull images: `<account>.dkr.ecr.<region>.amazonaws.com/<repository>`. */
   public readonly url: pulumi.Output<string>;
+  /** The repository's ARN, for IAM policies (`SageMakerRole`'s `repositoryArns`). */
   public readonly arn: pulumi.Output<string>;
 
   constructor(name: string, args: RegistryArgs = {}, opts?: pulumi.ComponentResourceOptions) {

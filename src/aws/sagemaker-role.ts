@@ -5,6 +5,7 @@ import { ownerOf } from "../components/owners";
 import { ArgumentError } from "../components/sentences";
 import { arnParts, type PolicyStatement, policyDocument, serviceTrustPolicy, type Tags } from "./settings";
 
+/** Inputs of `SageMakerRole`. */
 export interface SageMakerRoleArgs {
   /** ARNs of the buckets training data is read from. Jobs may list them and read their objects. Defaults to none. */
   dataBucketArns?: pulumi.Input<string>[];
@@ -131,10 +132,13 @@ export function sageMakerExecutionPolicy(resources: {
  * logs and metrics. It holds no managed policy (in particular not `AmazonSageMakerFullAccess`).
  */
 export class SageMakerRole extends pulumi.ComponentResource {
+  /** The IAM role, trusted by `sagemaker.amazonaws.com` only. */
   public readonly role: aws.iam.Role;
+  /** The role's inline policy: the bucket, repository, log and metric permissions only. */
   public readonly policy: aws.iam.RolePolicy;
   /** The role's ARN, the `TRAINKIT_SAGEMAKER_ROLE_ARN` of the Train API. */
   public readonly arn: pulumi.Output<string>;
+  /** The role's name. */
   public readonly name: pulumi.Output<string>;
 
   constructor(name: string, args: SageMakerRoleArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -17,13 +17,19 @@ export function awsRegion(value: pulumi.Input<string> | undefined, field: string
 
 /** The parts of an ARN (`arn:<partition>:<service>:<region>:<account>:<resource>`) policies are built from. */
 export interface ArnParts {
+  /** `aws`, `aws-cn` or `aws-us-gov`. */
   partition: string;
+  /** The service namespace, such as `s3` or `iam`. */
   service: string;
+  /** The region; `""` for global services (IAM, S3 buckets). */
   region: string;
+  /** The 12-digit account ID; `""` where the ARN has none (S3 buckets). */
   account: string;
+  /** Everything after the account, colons included: `role/name`, `bucket-name`. */
   resource: string;
 }
 
+/** The parts of `arn`; throws a sentence naming the value when it is not an ARN. A missing region or account is `""`. */
 export function arnParts(arn: string): ArnParts {
   const [prefix, partition, service, region, account, ...resource] = arn.split(":");
   if (prefix !== "arn" || !partition || !service || resource.length === 0) {
@@ -36,11 +42,17 @@ const shownArn = (arn: string) => (arn === "" ? '""' : arn);
 
 /** One IAM policy statement, as written in a policy document. */
 export interface PolicyStatement {
+  /** An optional statement ID, unique within the document. */
   Sid?: string;
+  /** Whether the statement allows or denies the actions. */
   Effect: "Allow" | "Deny";
+  /** Who the statement applies to; only in resource and trust policies, not in identity policies. */
   Principal?: Record<string, string | string[]> | "*";
+  /** The actions, such as `s3:GetObject`; `*` wildcards allowed. */
   Action: string | string[];
+  /** ARNs the actions apply to; absent in trust policies. */
   Resource?: string | string[];
+  /** Conditions by operator, then by key, such as `{ StringEquals: { "aws:SourceAccount": "123456789012" } }`. */
   Condition?: Record<string, Record<string, string | string[]>>;
 }
 

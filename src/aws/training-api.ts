@@ -15,6 +15,7 @@ import {
   type Tags,
 } from "./settings";
 
+/** Inputs of the AWS `TrainingApi`, on top of the settings every cloud's Train API takes. */
 export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /**
    * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
@@ -195,29 +196,45 @@ export function apiExecutionPolicy(resources: {
  * (and database URL) in Secrets Manager, internal unless `public: true`.
  */
 export class TrainingApi extends pulumi.ComponentResource {
+  /** The ECS cluster the service runs in. */
   public readonly cluster: aws.ecs.Cluster;
+  /** The CloudWatch log group of the server's logs, kept `logRetentionDays` days. */
   public readonly logGroup: aws.cloudwatch.LogGroup;
+  /** The Secrets Manager secret holding the API keys (`TRAINKIT_API_KEYS`); its value is secret. */
   public readonly apiKeysSecret: aws.secretsmanager.Secret;
+  /** The current version of `apiKeysSecret`; its value is secret. */
   public readonly apiKeysSecretVersion: aws.secretsmanager.SecretVersion;
+  /** The secret holding `databaseUrl`; undefined without `databaseUrl`, when the server keeps its state in memory. */
   public readonly databaseUrlSecret?: aws.secretsmanager.Secret;
+  /** The current version of `databaseUrlSecret`, whose value is secret; undefined without `databaseUrl`. */
   public readonly databaseUrlSecretVersion?: aws.secretsmanager.SecretVersion;
   /** The role ECS uses to start the task: pull the image, read the secrets, write logs. */
   public readonly executionRole: aws.iam.Role;
+  /** The execution role's inline policy: writing the log group, reading the secrets, pulling an ECR image and `kms:Decrypt` on `kmsKeyArn` when given. */
   public readonly executionRolePolicy: aws.iam.RolePolicy;
   /** The role the server runs as: the SageMaker training-job calls and nothing else. */
   public readonly taskRole: aws.iam.Role;
+  /** The task role's inline policy: the SageMaker training-job calls, and passing the one SageMaker execution role. */
   public readonly taskRolePolicy: aws.iam.RolePolicy;
+  /** The load balancer's security group; its rules (in from `allowedCidrBlocks`, out to the tasks) are in `securityGroupRules`. */
   public readonly loadBalancerSecurityGroup: aws.ec2.SecurityGroup;
+  /** The tasks' security group: in from the load balancer only, out to HTTPS and the database; rules in `securityGroupRules`. */
   public readonly serviceSecurityGroup: aws.ec2.SecurityGroup;
   /** Every security group rule, ingress and egress, one resource each. */
   public readonly securityGroupRules: (aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule)[];
+  /** The application load balancer in front of the tasks; internal unless `public` is true. */
   public readonly loadBalancer: aws.lb.LoadBalancer;
+  /** The target group of the tasks, health-checked on the server's health path. */
   public readonly targetGroup: aws.lb.TargetGroup;
+  /** HTTPS on 443 plus an HTTP listener on 80 redirecting to it, with `certificateArn`; HTTP on 80 alone without it. */
   public readonly listeners: aws.lb.Listener[];
+  /** The Fargate task definition of the server container. */
   public readonly taskDefinition: aws.ecs.TaskDefinition;
+  /** The ECS service keeping `desiredCount` tasks running. */
   public readonly service: aws.ecs.Service;
   /** The API's URL, the `apiUrl` a `TrainingJob` sends jobs to. */
   public readonly url: pulumi.Output<string>;
+  /** The task role's ARN: the principal that submits SageMaker jobs, for a trust or key policy naming it. */
   public readonly taskRoleArn: pulumi.Output<string>;
 
   constructor(name: string, args: TrainingApiArgs, opts?: pulumi.ComponentResourceOptions) {

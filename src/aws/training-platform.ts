@@ -9,6 +9,7 @@ import { bucketAccessStatements, SageMakerRole, type SageMakerRoleArgs } from ".
 import { arnParts, awsRegion } from "./settings";
 import { TrainingApi, type TrainingApiArgs } from "./training-api";
 
+/** Inputs of the AWS `TrainingPlatform`. */
 export interface TrainingPlatformArgs {
   /** The region of every part. Defaults to the stack's `aws:region` config. */
   region?: pulumi.Input<string>;
@@ -44,15 +45,25 @@ export interface TrainingPlatformArgs {
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
 export interface TrainingPlatformOutputs {
+  /** The region every part is in. */
   region: pulumi.Output<string>;
+  /** The Train API's URL, the `apiUrl` of a `TrainingJob`. */
   apiUrl: pulumi.Output<string>;
+  /** Where to push training images: `<account>.dkr.ecr.<region>.amazonaws.com/<repository>`. */
   registryUrl: pulumi.Output<string>;
+  /** `s3://<bucket>` of the training data. */
   dataBucketUrl: pulumi.Output<string>;
+  /** `s3://<bucket>` the jobs write checkpoints and models to. */
   outputBucketUrl: pulumi.Output<string>;
+  /** The execution role SageMaker training jobs run as. */
   sagemakerRoleArn: pulumi.Output<string>;
+  /** The role the Train API runs as, which submits the SageMaker jobs. */
   apiTaskRoleArn: pulumi.Output<string>;
+  /** The EKS cluster's name; absent without `cluster`. */
   clusterName?: pulumi.Output<string>;
+  /** ARN of the cluster's IAM OIDC provider, for IAM roles for service accounts; absent without `cluster`. */
   oidcProviderArn?: pulumi.Output<string>;
+  /** A kubeconfig for the cluster (through `aws eks get-token`); secret, and absent without `cluster`. */
   kubeconfig?: pulumi.Output<string>;
   /** The role the jobs' service account gets through EKS Pod Identity. */
   jobRoleArn?: pulumi.Output<string>;
@@ -66,11 +77,17 @@ export const SAGEMAKER_OUTPUT_PREFIX = "models";
  * SageMaker jobs run as, the Train API on ECS Fargate, and optionally an EKS GPU cluster.
  */
 export class TrainingPlatform extends pulumi.ComponentResource {
+  /** The ECR repository for training images. */
   public readonly registry: Registry;
+  /** The bucket the jobs read training data from. */
   public readonly dataBucket: Bucket;
+  /** The bucket the jobs write checkpoints and models to (under `SAGEMAKER_OUTPUT_PREFIX` for SageMaker). */
   public readonly outputBucket: Bucket;
+  /** The execution role SageMaker jobs run as: reading the data bucket, writing the output bucket, pulling from the registry. */
   public readonly sagemakerRole: SageMakerRole;
+  /** The Train API on ECS Fargate. */
   public readonly api: TrainingApi;
+  /** The EKS GPU cluster; undefined without `cluster`. */
   public readonly cluster?: GpuCluster;
   /** The AWS permissions of the jobs' pods on the cluster, when there is one. */
   public readonly jobIdentity?: PodIdentity;
