@@ -160,7 +160,12 @@ export interface GpuClusterArgs {
    * taint, so pods can ask for `nvidia.com/gpu`. Defaults to on; false when you install it yourself (for
    * example with NVIDIA's GPU operator).
    */
-  nvidiaDevicePlugin?: { image?: pulumi.Input<string> } | false;
+  nvidiaDevicePlugin?:
+    | {
+        /** The device plugin image. Defaults to `GpuSupport`'s, `nvcr.io/nvidia/k8s-device-plugin:v0.17.0`. */
+        image?: pulumi.Input<string>;
+      }
+    | false;
   /**
    * A `gp3` StorageClass (EBS CSI driver, encrypted, bound when the pod is scheduled) marked as the cluster's
    * default, so PersistentVolumeClaims without a class get a volume. Defaults to true.
@@ -208,8 +213,11 @@ export const EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa";
 
 /** The Helm chart (name, pinned version and repository) the Cluster Autoscaler is installed from. */
 export const CLUSTER_AUTOSCALER_CHART = {
+  /** The chart's name in its repository. */
   chart: "cluster-autoscaler",
+  /** The pinned chart version. */
   version: "9.59.0",
+  /** The Helm repository URL. */
   repo: "https://kubernetes.github.io/autoscaler",
 } as const;
 /** The namespace the Cluster Autoscaler runs in. */
@@ -270,8 +278,11 @@ export const EFA_GPU_INSTANCE_TYPES = [
 
 /** The EFA device plugin chart, which advertises `vpc.amazonaws.com/efa` on EFA nodes. */
 export const EFA_DEVICE_PLUGIN_CHART = {
+  /** The chart's name in its repository. */
   chart: "aws-efa-k8s-device-plugin",
+  /** The pinned chart version. */
   version: "v0.5.30",
+  /** The Helm repository URL. */
   repo: "https://aws.github.io/eks-charts",
 } as const;
 

@@ -67,7 +67,12 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * region, encrypted with SSE-S3 (not KMS), and its policy must let Elastic Load Balancing write to it.
    * Defaults to none.
    */
-  accessLogs?: { bucket: pulumi.Input<string>; prefix?: pulumi.Input<string> };
+  accessLogs?: {
+    /** The bucket's name (not its ARN or URL). */
+    bucket: pulumi.Input<string>;
+    /** The key prefix of the log objects. Defaults to none (the bucket's root). */
+    prefix?: pulumi.Input<string>;
+  };
   /** The DNS name you point at the load balancer (and the certificate names), used in `url`. Defaults to the load balancer's own DNS name. */
   domainName?: pulumi.Input<string>;
   /**

@@ -40,7 +40,12 @@ export interface TrainingPlatformArgs {
    * data bucket and read and write the output bucket, as SageMaker jobs may. Defaults to none (no role for
    * jobs on the cluster). Only with `cluster`.
    */
-  jobServiceAccount?: { namespace: pulumi.Input<string>; name: pulumi.Input<string> };
+  jobServiceAccount?: {
+    /** The namespace of the service account. */
+    namespace: pulumi.Input<string>;
+    /** The service account's name; it need not exist yet. */
+    name: pulumi.Input<string>;
+  };
 }
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
