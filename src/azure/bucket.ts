@@ -20,6 +20,7 @@ export interface BucketDatastoreArgs {
   name?: string;
 }
 
+/** Inputs of the Azure `Bucket`. */
 export interface BucketArgs {
   /** The resource group of the storage account. Required. */
   resourceGroupName: pulumi.Input<string>;
@@ -118,16 +119,23 @@ const DATASTORE_NAME = /^[A-Za-z0-9_]{1,255}$/;
  * optionally an identity-based Azure ML datastore over the container.
  */
 export class Bucket extends pulumi.ComponentResource {
+  /** The storage account: private, Entra ID only (no shared keys), TLS 1.2, HTTPS only. */
   public readonly account: storage.StorageAccount;
+  /** The blob service settings: versioning on, and soft delete of blobs and containers for `softDeleteRetentionDays` days. */
   public readonly blobService: storage.BlobServiceProperties;
+  /** The blob container holding the data, with no public access. */
   public readonly container: storage.BlobContainer;
+  /** The lifecycle policy deleting noncurrent versions after `noncurrentVersionRetentionDays` days. */
   public readonly lifecycle: storage.ManagementPolicy;
+  /** The Azure ML datastore over the container; undefined without `datastore`. */
   public readonly datastore?: machinelearningservices.Datastore;
   /** The `CanNotDelete` lock on the account, unless `forceDestroy`. */
   public readonly lock?: authorization.ManagementLockByScope;
+  /** The storage account's name. */
   public readonly accountName: pulumi.Output<string>;
   /** The storage account's ARM id, the scope of role assignments on this bucket. */
   public readonly accountId: pulumi.Output<string>;
+  /** The blob container's name. */
   public readonly containerName: pulumi.Output<string>;
   /** `https://<account>.blob.core.windows.net/<container>`. */
   public readonly url: pulumi.Output<string>;

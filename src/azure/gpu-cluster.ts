@@ -32,8 +32,10 @@ export interface AzureGpuPoolArgs extends Omit<GpuPoolArgs, "zones" | "diskSizeG
   vmSize?: string;
 }
 
+/** The outbound modes of a workspace's managed network that `isolationMode` may name. */
 export const ISOLATION_MODES = ["AllowInternetOutbound", "AllowOnlyApprovedOutbound"] as const;
 
+/** Inputs of the Azure `GpuCluster`. */
 export interface GpuClusterArgs {
   /** The resource group of the workspace and everything it needs. Required. */
   resourceGroupName: pulumi.Input<string>;
@@ -119,16 +121,19 @@ const COMPUTE_NAME_MAX = 16;
  * zero, has no public IPs and no SSH, and runs spot pools at low priority.
  */
 export class GpuCluster extends pulumi.ComponentResource {
+  /** The Azure ML workspace. */
   public readonly workspace: machinelearningservices.Workspace;
   /** The workspace's storage account, when this component created it. */
   public readonly storageAccount?: storage.StorageAccount;
   /** The workspace's Key Vault, when this component created it. */
   public readonly keyVault?: keyvault.Vault;
+  /** The Log Analytics workspace made for the diagnostics (30 days); undefined when `logAnalyticsWorkspaceId` is given. */
   public readonly logAnalytics?: operationalinsights.Workspace;
   /** The diagnostic setting sending the workspace's logs to Log Analytics. */
   public readonly diagnostics: monitor.DiagnosticSetting;
   /** The ARM id of the Log Analytics workspace the diagnostics go to. */
   public readonly logAnalyticsWorkspaceId: pulumi.Output<string>;
+  /** The Application Insights component made for the workspace; undefined when `applicationInsightsId` is given. */
   public readonly applicationInsights?: applicationinsights.Component;
   /** The managed network's private endpoints to the registry (`registry`) and storage (`storage-<i>`). */
   public readonly outboundRules: Record<string, machinelearningservices.ManagedNetworkSettingsRule>;
@@ -142,6 +147,7 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly vmSizes: Record<string, InstanceShape>;
   /** The principal id of each compute cluster's system-assigned identity, which jobs on it run as. */
   public readonly computePrincipalIds: Record<string, pulumi.Output<string>>;
+  /** The workspace's name, which jobs and `az ml` commands name it by. */
   public readonly workspaceName: pulumi.Output<string>;
   /** The workspace's ARM id, the scope of role assignments on it. */
   public readonly workspaceId: pulumi.Output<string>;
@@ -427,16 +433,26 @@ function identityWith(jobIdentityId: pulumi.Input<string> | undefined) {
 export function privateEndpointRule(
   name: string,
   args: {
+    /** The resource group of the workspace. */
     resourceGroupName: pulumi.Input<string>;
+    /** The workspace whose managed network gets the endpoint. */
     workspaceName: pulumi.Input<string>;
     /** The principal id of the workspace's system-assigned identity, which approves the endpoint. */
     workspacePrincipalId: pulumi.Input<string>;
+    /** The outbound rule's name, unique in the workspace. */
     ruleName: string;
+    /** The ARM id of the target storage account or registry. */
     serviceResourceId: pulumi.Input<string>;
+    /** The target's private-link group: `blob` for a storage account, `registry` for a registry. */
     subresourceTarget: string;
   },
   opts: pulumi.CustomResourceOptions,
-): { rule: machinelearningservices.ManagedNetworkSettingsRule; approval: authorization.RoleAssignment } {
+): {
+  /** The managed network's outbound rule holding the private endpoint. */
+  rule: machinelearningservices.ManagedNetworkSettingsRule;
+  /** The workspace identity's approver grant on the target, which the rule depends on. */
+  approval: authorization.RoleAssignment;
+} {
   const approval = assignRole(
     `${name}-approver`,
     { principalId: args.workspacePrincipalId, role: ENDPOINT_APPROVER_ROLE, scope: args.serviceResourceId },

@@ -42,6 +42,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
+/** Inputs of `NameSuffix`. */
 export interface NameSuffixArgs {
   /** Characters in the suffix, 4 to 16. Defaults to 8. */
   length?: number;
@@ -57,6 +58,7 @@ export interface NameSuffixArgs {
 export class NameSuffix extends pulumi.dynamic.Resource {
   /** The suffix: lowercase letters and digits. */
   declare public readonly suffix: pulumi.Output<string>;
+  /** Characters in the suffix, as asked for; changing it draws a new suffix. */
   declare public readonly length: pulumi.Output<number>;
 
   constructor(name: string, args: NameSuffixArgs = {}, opts?: pulumi.CustomResourceOptions) {

@@ -8,6 +8,7 @@ export const PRIVATE_LINK_ZONES = {
   vault: "privatelink.vaultcore.azure.net",
   registry: "privatelink.azurecr.io",
 } as const;
+/** A private-link service trainkit makes private endpoints to: `vault` or `registry`. */
 export type PrivateLinkGroup = keyof typeof PRIVATE_LINK_ZONES;
 
 const SLASH16 = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/;

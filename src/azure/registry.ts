@@ -5,8 +5,10 @@ import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { suffixedName } from "./name-suffix";
 import { azureTags, nameSuffixFor, requireResourceGroup } from "./settings";
 
+/** The registry SKUs `sku` may name. */
 export const REGISTRY_SKUS = ["Premium", "Standard"] as const;
 
+/** Inputs of the Azure `Registry`. */
 export interface RegistryArgs {
   /** The resource group of the registry. Required. */
   resourceGroupName: pulumi.Input<string>;
@@ -50,6 +52,7 @@ export interface RegistryArgs {
  * immutable tags; lock a released tag with `az acr repository update --write-enabled false`.
  */
 export class Registry extends pulumi.ComponentResource {
+  /** The container registry. */
   public readonly registry: containerregistry.Registry;
   /** The registry's ARM id, the scope of AcrPull and AcrPush role assignments. */
   public readonly registryId: pulumi.Output<string>;

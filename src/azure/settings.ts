@@ -9,6 +9,7 @@ import { checkSuffix, NameSuffix } from "./name-suffix";
  * GUIDs (the same in every tenant). Nothing here is broader than the one job it is granted for.
  */
 export const AZURE_ROLES = {
+  /** Everything in an Azure ML workspace (submitting jobs among it) except creating or deleting compute and changing the workspace itself. */
   "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
   /**
    * Approves private endpoint connections to Azure AI's dependency resources (storage, registries, Key
@@ -16,11 +17,16 @@ export const AZURE_ROLES = {
    * endpoint rule, so that the endpoint it creates there is approved.
    */
   "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
+  /** Pulls images from a container registry. */
   AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+  /** Reads secret values from a Key Vault in RBAC mode. */
   "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+  /** Lists containers and reads blobs. */
   "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+  /** Reads, writes and deletes blobs and containers. */
   "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 } as const;
+/** The name of one of `AZURE_ROLES`, what `assignRole` takes. */
 export type AzureRole = keyof typeof AZURE_ROLES;
 
 /**

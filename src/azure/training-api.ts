@@ -32,6 +32,7 @@ import {
   tenantIdFor,
 } from "./settings";
 
+/** Inputs of the Azure `TrainingApi`, on top of the settings every cloud's Train API takes. */
 export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The resource group of the app, its identity and its Key Vault. Required. */
   resourceGroupName: pulumi.Input<string>;
@@ -94,7 +95,12 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * per resource group, so a second API in one resource group, or a network whose DNS is already set up,
    * passes its zones here. Defaults to new zones, linked to the environment's virtual network.
    */
-  privateDnsZoneIds?: { vault?: pulumi.Input<string>; registry?: pulumi.Input<string> };
+  privateDnsZoneIds?: {
+    /** The ARM id of a `privatelink.vaultcore.azure.net` zone. Defaults to a new zone. */
+    vault?: pulumi.Input<string>;
+    /** The ARM id of a `privatelink.azurecr.io` zone. Defaults to a new zone. */
+    registry?: pulumi.Input<string>;
+  };
   /**
    * The ARM id of the Log Analytics workspace the environment's logs (the API's console and system logs) go
    * to, through a diagnostic setting. Defaults to a new workspace keeping 30 days.
@@ -128,6 +134,7 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
 
 /** The roles the API's identity holds, each on one resource only: submitting jobs, pulling its image. */
 export const API_WORKSPACE_ROLE: AzureRole = "AzureML Data Scientist";
+/** The role the API's identity holds on the registry (`registryId`) only, to pull its image. */
 export const API_REGISTRY_ROLE: AzureRole = "AcrPull";
 /** The role the API's identity holds on each of its own secrets only. */
 export const API_SECRET_ROLE: AzureRole = "Key Vault Secrets User";
@@ -149,23 +156,34 @@ const MANAGED_ENV = [
  * secrets, nothing else), with its API keys in an RBAC-mode Key Vault, internal unless `public: true`.
  */
 export class TrainingApi extends pulumi.ComponentResource {
+  /** The user-assigned managed identity the app runs as and submits jobs with. */
   public readonly identity: managedidentity.UserAssignedIdentity;
   /** Every role assignment the identity holds, one resource each. */
   public readonly roleAssignments: authorization.RoleAssignment[];
+  /** The Key Vault of the API's secrets: RBAC mode, purge protection on, public network access off unless `managedEnvironmentId` is given. */
   public readonly vault: keyvault.Vault;
+  /** The Key Vault secret holding the API keys (`TRAINKIT_API_KEYS`); its value is secret. */
   public readonly apiKeysSecret: keyvault.Secret;
+  /** The secret holding `databaseUrl`, whose value is secret; undefined without `databaseUrl`. */
   public readonly databaseUrlSecret?: keyvault.Secret;
+  /** The Container Apps environment made in the virtual network; undefined when `managedEnvironmentId` is given. */
   public readonly environment?: app.ManagedEnvironment;
   /** The virtual network made for the environment, when no `infrastructureSubnetId` was given. */
   public readonly virtualNetwork?: network.VirtualNetwork;
   /** The environment's subnet and the private endpoints' subnet, when this component made them. */
-  public readonly subnets?: { apps: network.Subnet; endpoints: network.Subnet };
+  public readonly subnets?: {
+    /** The environment's subnet, delegated to `Microsoft.App/environments`. */
+    apps: network.Subnet;
+    /** The subnet of the private endpoints to the Key Vault and the registry. */
+    endpoints: network.Subnet;
+  };
   /** The private endpoints to the Key Vault (`vault`) and the registry (`registry`), by service. */
   public readonly privateEndpoints: Partial<Record<PrivateLinkGroup, network.PrivateEndpoint>>;
   /** The Log Analytics workspace made for the environment's logs, when none was given. */
   public readonly logAnalytics?: operationalinsights.Workspace;
   /** The diagnostic setting sending the environment's logs to Log Analytics, for a new environment. */
   public readonly diagnostics?: monitor.DiagnosticSetting;
+  /** The container app running the server. */
   public readonly app: app.ContainerApp;
   /** The app's HTTPS URL, the `apiUrl` a `TrainingJob` sends jobs to. */
   public readonly url: pulumi.Output<string>;

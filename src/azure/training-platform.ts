@@ -18,6 +18,7 @@ export type PlatformBucketArgs = Omit<BucketArgs, Shared | "datastore"> & {
   datastoreName?: string;
 };
 
+/** Inputs of the Azure `TrainingPlatform`. */
 export interface TrainingPlatformArgs {
   /** The resource group every part is created in. Required. */
   resourceGroupName: pulumi.Input<string>;
@@ -77,17 +78,23 @@ export const WORKSPACE_BUCKET_ROLE: AzureRole = "Storage Blob Data Reader";
 
 /** What another stack or a `TrainingJob` needs from the platform, as stack outputs. */
 export interface TrainingPlatformOutputs {
+  /** The resource group every part is in. */
   resourceGroupName: pulumi.Output<string>;
+  /** The Train API's URL, the `apiUrl` of a `TrainingJob`. */
   apiUrl: pulumi.Output<string>;
+  /** Where to push training images: `<name>.azurecr.io`. */
   registryUrl: pulumi.Output<string>;
   /** `azureml://datastores/traindata/paths/`: append a path for a read-only storage mount. */
   dataBucketUrl: pulumi.Output<string>;
   /** `azureml://datastores/trainoutput/paths/`: append a path for a writable storage mount. */
   outputBucketUrl: pulumi.Output<string>;
+  /** The Azure ML workspace's name. */
   workspaceName: pulumi.Output<string>;
+  /** The Azure ML workspace's ARM id. */
   workspaceId: pulumi.Output<string>;
   /** Pool name to compute name, the values `job_config.compute` takes. */
   computeNames: pulumi.Output<Record<string, string>>;
+  /** The principal id of the Train API's identity, for granting it more roles. */
   apiPrincipalId: pulumi.Output<string>;
   /** The ARM id of the identity jobs run as. */
   jobIdentityId: pulumi.Output<string>;
@@ -101,9 +108,13 @@ export interface TrainingPlatformOutputs {
  * the outputs and pull images, and the Train API on Container Apps.
  */
 export class TrainingPlatform extends pulumi.ComponentResource {
+  /** The container registry for training images. */
   public readonly registry: Registry;
+  /** The bucket training data is read from, registered as the datastore `traindata`. */
   public readonly dataBucket: Bucket;
+  /** The bucket jobs write checkpoints and models to, registered as the datastore `trainoutput`. */
   public readonly outputBucket: Bucket;
+  /** The Azure ML workspace and its GPU compute clusters; always made, since Azure ML runs every job in a workspace. */
   public readonly cluster: GpuCluster;
   /** Private endpoints from the workspace's managed network to the data and output buckets. */
   public readonly bucketOutboundRules: machinelearningservices.ManagedNetworkSettingsRule[];
@@ -116,6 +127,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
   public readonly jobRoleAssignments: authorization.RoleAssignment[];
   /** The workspace identity's grant to approve each bucket's private endpoint, on that bucket only. */
   public readonly bucketEndpointApprovals: authorization.RoleAssignment[];
+  /** The Train API on Container Apps. */
   public readonly api: TrainingApi;
   /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
   public readonly outputs: TrainingPlatformOutputs;
