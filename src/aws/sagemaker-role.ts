@@ -66,10 +66,15 @@ export function bucketAccessStatements(data: string[], output: string[]): Policy
 
 /** The permissions of a SageMaker execution role limited to the given buckets, repositories and keys. */
 export function sageMakerExecutionPolicy(resources: {
+  /** ARNs of the buckets jobs may list and read. */
   dataBucketArns: string[];
+  /** ARNs of the buckets jobs may list, read and write. */
   outputBucketArns: string[];
+  /** ARNs of the ECR repositories jobs may pull from. */
   repositoryArns: string[];
+  /** ARNs of the KMS keys the buckets or repositories are encrypted with; jobs may decrypt and encrypt with them. */
   kmsKeyArns: string[];
+  /** The account ID the log group permissions are limited to. Defaults to any account (`*`). */
   accountId?: string;
 }): string {
   const {

@@ -147,9 +147,13 @@ export function ecrRepositoryArn(image: string): string | undefined {
 
 /** The execution role's permissions: pulling the image, reading the injected secrets, writing logs. */
 export function apiExecutionPolicy(resources: {
+  /** The server's image; pulling is allowed only when it is in an ECR repository, and only from that one. */
   image: string;
+  /** ARN of the log group the task writes to. */
   logGroupArn: string;
+  /** ARNs of the Secrets Manager secrets injected into the container. */
   secretArns: string[];
+  /** ARN of the KMS key the secrets are encrypted with, which the role may decrypt with. Defaults to none (AWS-managed keys). */
   kmsKeyArn?: string;
 }): string {
   const repository = ecrRepositoryArn(resources.image);
