@@ -82,11 +82,17 @@ export interface BucketArgs {
 
 /** Inputs every trainkit storage account shares: private, Entra ID only, TLS 1.2, HTTPS only. */
 export function secureStorageAccountArgs(args: {
+  /** The resource group of the account. */
   resourceGroupName: pulumi.Input<string>;
+  /** The Azure region. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
+  /** The globally unique account name: 3 to 24 lowercase letters and digits. */
   accountName: pulumi.Input<string>;
+  /** The replication SKU, such as `Standard_LRS`. */
   sku: pulumi.Input<string>;
+  /** Reachable from the internet (Entra ID still required) when true; only trusted Azure services and private endpoints when false. */
   publicNetworkAccess: boolean;
+  /** Tags for the account. */
   tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }): storage.StorageAccountArgs {
   return {

@@ -92,7 +92,10 @@ export function suffixedName(
   base: string,
   suffix: pulumi.Input<string>,
   maxLength: number,
-  options: { dashes?: boolean } = {},
+  options: {
+    /** Keep dashes in the stem and put one before the suffix. Defaults to false: letters and digits only. */
+    dashes?: boolean;
+  } = {},
 ): pulumi.Output<string> {
   const dashes = options.dashes ?? false;
   let stem = base

@@ -18,7 +18,15 @@ const SLASH16 = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/;
  * workload-profiles environment's documentation recommends over its /27 minimum) and a /24 for private
  * endpoints.
  */
-export function subnetsOf(owner: string, addressSpace: string): { apps: string; endpoints: string } {
+export function subnetsOf(
+  owner: string,
+  addressSpace: string,
+): {
+  /** The environment's /23, the first of the address space. */
+  apps: string;
+  /** The private endpoints' /24, right after it. */
+  endpoints: string;
+} {
   const match = SLASH16.exec(addressSpace);
   const [a, b] = [Number(match?.[1]), Number(match?.[2])];
   if (!match || a > 255 || b > 255) {
@@ -45,13 +53,22 @@ export function virtualNetworkOf(subnetId: pulumi.Input<string>): pulumi.Output<
 export function linkedZone(
   name: string,
   args: {
+    /** The resource group of the zone and its link. */
     resourceGroupName: pulumi.Input<string>;
+    /** The zone's DNS name, one of `PRIVATE_LINK_ZONES`. */
     zoneName: pulumi.Input<string>;
+    /** The ARM id of the virtual network the zone is linked to. */
     virtualNetworkId: pulumi.Input<string>;
+    /** Tags for the zone and the link. */
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
   },
   opts: pulumi.CustomResourceOptions,
-): { zone: privatedns.PrivateZone; link: privatedns.VirtualNetworkLink } {
+): {
+  /** The private DNS zone. */
+  zone: privatedns.PrivateZone;
+  /** The zone's link to the virtual network (resolution only, no auto-registration). */
+  link: privatedns.VirtualNetworkLink;
+} {
   const zone = new privatedns.PrivateZone(
     name,
     {
@@ -85,16 +102,28 @@ export function linkedZone(
 export function privateEndpointTo(
   name: string,
   args: {
+    /** The resource group of the endpoint. */
     resourceGroupName: pulumi.Input<string>;
+    /** The Azure region; the subnet's. Defaults to the resource group's region. */
     location?: pulumi.Input<string>;
+    /** The ARM id of the subnet the endpoint takes an address in. */
     subnetId: pulumi.Input<string>;
+    /** The ARM id of the Key Vault or registry the endpoint leads to. */
     serviceId: pulumi.Input<string>;
+    /** The service's private-link group: `vault` or `registry`. */
     group: PrivateLinkGroup;
+    /** The ARM id of the private DNS zone of `group` the endpoint's address is registered in. */
     zoneId: pulumi.Input<string>;
+    /** Tags for the endpoint. */
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
   },
   opts: pulumi.CustomResourceOptions,
-): { endpoint: network.PrivateEndpoint; dns: network.PrivateDnsZoneGroup } {
+): {
+  /** The private endpoint. */
+  endpoint: network.PrivateEndpoint;
+  /** The DNS zone group that registers the endpoint's address in the zone. */
+  dns: network.PrivateDnsZoneGroup;
+} {
   const endpoint = new network.PrivateEndpoint(
     name,
     {

@@ -85,7 +85,14 @@ function armPart(id: string, key: string): string {
  */
 export function assignRole(
   name: string,
-  args: { principalId: pulumi.Input<string>; role: AzureRole; scope: pulumi.Input<string> },
+  args: {
+    /** The principal id of the managed identity (or other service principal) that gets the role. */
+    principalId: pulumi.Input<string>;
+    /** The built-in role, by its name in `AZURE_ROLES`. */
+    role: AzureRole;
+    /** The ARM id of the one resource (or resource group) the role holds on. */
+    scope: pulumi.Input<string>;
+  },
   opts: pulumi.CustomResourceOptions,
 ): authorization.RoleAssignment {
   return new authorization.RoleAssignment(
