@@ -441,9 +441,12 @@ export async function main(): Promise<void> {
   process.exitCode = await run(process.argv.slice(2));
 }
 
-if (require.main === module) {
+/** Runs the command line of this process; what the `trainkit` command does. */
+export function runCli(): void {
   main().catch((err: unknown) => {
     process.stderr.write(`trainkit: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 70;
   });
 }
+
+if (require.main === module) runCli();

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,6 +75,8 @@ async function submit(file: string): Promise<string> {
 beforeAll(async () => {
   ensureCliBuilt();
   dir = mkdtempSync(join(tmpdir(), "trainkit-cli-"));
+  // Local jobs may run as users of their own (see the local backend's isolation): let them in.
+  chmodSync(dir, 0o777);
   api = await startTrainApi({ followIntervalMs: 200 });
 }, 240_000);
 

@@ -86,11 +86,14 @@ describe("the trainkit-server package", () => {
       readFileSync(path.join(dir, "node_modules/trainkit-server/package.json"), "utf8"),
     );
     for (const dep of SERVER_ONLY) expect(Object.keys(manifest.dependencies)).toContain(dep);
-    expect(manifest.bin).toEqual({ trainkit: "dist/cli/main.js", "trainkit-server": "dist/server/main.js" });
+    expect(manifest.bin).toEqual({
+      trainkit: "bin/trainkit.js",
+      "trainkit-server": "bin/trainkit-server.js",
+    });
   });
 
   it("runs from its tarball with the quickstart it ships, outside this repository", async () => {
-    const main = path.join(dir, "node_modules/trainkit-server/dist/server/main.js");
+    const main = path.join(dir, "node_modules/trainkit-server/bin/trainkit-server.js");
     child = spawn(process.execPath, [main], {
       cwd: dir,
       env: { PATH: process.env.PATH, TRAINKIT_DATA_DIR: path.join(dir, "data"), PORT: "0" },
