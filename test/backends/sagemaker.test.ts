@@ -4,6 +4,11 @@ import {
   sagemakerBackend,
   trainingJobName,
 } from "../../src/server/backends/sagemaker";
+import {
+  EVENTS_MAX_PAGE_SIZE,
+  STREAMS_MAX_PAGE_SIZE,
+  TRAINING_JOB_LOG_GROUP,
+} from "../../src/server/backends/sagemaker/logs";
 import { BackendError } from "../../src/server/backends/types";
 import { CREATE_JOB_REQUESTS, issuesToDetails } from "../../src/spec";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
@@ -339,7 +344,7 @@ describe("the sagemaker backend factory", () => {
 describe("the sagemaker backend's logs", () => {
   const GROUP = "/aws/sagemaker/TrainingJobs";
   const model = published<{
-    limits: Record<string, { min: number; max: number }>;
+    limits: Record<string, { min: number; max: number; pattern?: string }>;
     GetLogEventsRequest: Record<string, unknown>;
     FilterLogEventsRequest: Record<string, unknown>;
     DescribeLogStreamsRequest: Record<string, unknown>;
@@ -503,6 +508,12 @@ describe("the sagemaker backend's logs", () => {
       expect(err.message).toContain("logs:DescribeLogStreams, logs:GetLogEvents, logs:FilterLogEvents");
       expect(err.message).toContain(`log group ${GROUP}`);
     }
+  });
+
+  it("pages within the limits of the published service model", () => {
+    expect(EVENTS_MAX_PAGE_SIZE).toBe(model.limits.EventsLimit!.max);
+    expect(STREAMS_MAX_PAGE_SIZE).toBe(model.limits.DescribeLimit!.max);
+    expect(TRAINING_JOB_LOG_GROUP).toMatch(new RegExp(`^${model.limits.LogGroupName!.pattern}$`));
   });
 
   it("serves stdout only and refuses a cursor it did not issue, naming the fix", async () => {
