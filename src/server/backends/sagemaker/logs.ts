@@ -1,4 +1,5 @@
 import type { LogLine } from "../../../spec";
+import { logCursor } from "../cloud-common";
 import { BackendError } from "../types";
 
 // A training job's output as CloudWatch Logs keeps it: log group `/aws/sagemaker/TrainingJobs`, one
@@ -73,33 +74,13 @@ export function positionAfter(
 }
 
 /** A position as the API hands it out: opaque to callers, checked when it comes back. */
-export const eventCursor = {
-  encode(position: EventPosition | null): string {
-    return Buffer.from(JSON.stringify(position ? [position.timestamp, position.seen] : [])).toString(
-      "base64url",
-    );
-  },
-  decode(cursor: string): EventPosition | null {
-    try {
-      const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-      if (Array.isArray(value) && value.length === 0) return null;
-      if (
-        Array.isArray(value) &&
-        value.length === 2 &&
-        value.every((v) => Number.isSafeInteger(v) && (v as number) >= 0)
-      ) {
-        return { timestamp: value[0] as number, seen: value[1] as number };
-      }
-    } catch {
-      // Not base64url JSON: answered below like any other cursor this server did not issue.
-    }
-    throw new BackendError(
-      400,
-      "invalid_request",
-      "cursor is not one this server issued for this job's logs; pass next_cursor from the previous answer unchanged",
-    );
-  },
-};
+export const eventCursor = logCursor<EventPosition>(
+  (p) => [p.timestamp, p.seen],
+  (v) =>
+    v.length === 2 && v.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+      ? { timestamp: v[0] as number, seen: v[1] as number }
+      : undefined,
+);
 
 /** The answer when a training job has no log stream yet. */
 export function logsNotYetAvailable(trainingJobName: string): BackendError {
