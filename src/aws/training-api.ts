@@ -102,6 +102,16 @@ export const API_SAGEMAKER_ACTIONS = [
   "sagemaker:StopTrainingJob",
 ] as const;
 
+/** The CloudWatch Logs actions the API's task role may take, on the training jobs' log group only. */
+export const API_LOG_READ_ACTIONS = [
+  "logs:DescribeLogStreams",
+  "logs:FilterLogEvents",
+  "logs:GetLogEvents",
+] as const;
+
+/** The log group SageMaker writes training jobs' output to, which `GET /v1/jobs/{id}/logs` reads. */
+const TRAINING_JOB_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
+
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 const CONTAINER = "api";
 const DATA_DIR = "/var/lib/trainkit";
@@ -116,15 +126,25 @@ const MANAGED_ENV = [
   "TRAINKIT_SAGEMAKER_OUTPUT_S3_URI",
 ];
 
-/** The task role's permissions: the training-job calls the server makes, and passing the one SageMaker role. */
+/**
+ * The task role's permissions: the training-job calls the server makes, reading the training jobs'
+ * log, and passing the one SageMaker role.
+ */
 export function apiTaskPolicy(region: string, sagemakerRoleArn: string): string {
   const { partition, account } = arnParts(sagemakerRoleArn);
+  const logGroup = `arn:${partition}:logs:${region}:${account}:log-group:${TRAINING_JOB_LOG_GROUP}`;
   return policyDocument([
     {
       Sid: "ManageTrainingJobs",
       Effect: "Allow",
       Action: [...API_SAGEMAKER_ACTIONS],
       Resource: `arn:${partition}:sagemaker:${region}:${account}:training-job/*`,
+    },
+    {
+      Sid: "ReadTrainingJobLogs",
+      Effect: "Allow",
+      Action: [...API_LOG_READ_ACTIONS],
+      Resource: [`${logGroup}:*`, `${logGroup}:log-stream:*`],
     },
     {
       Sid: "PassSageMakerExecutionRole",

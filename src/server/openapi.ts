@@ -148,6 +148,9 @@ export function openApiDocument(): Record<string, unknown> {
         "200": { description: "The lines", ...json("#/components/schemas/JobLogs") },
         ...standardErrors,
         "404": error("No such job in this account"),
+        "409": error(
+          "logs_not_available: the cloud holds no log for the job yet (ask again once it runs); job_not_started or logs_not_followable with follow=true",
+        ),
         "501": error("The job's backend keeps no logs"),
       },
     },

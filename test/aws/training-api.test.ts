@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { API_SAGEMAKER_ACTIONS, TrainingApi, type TrainingApiArgs } from "../../src/aws";
+import { LOG_READ_ACTIONS } from "../../src/server/backends/sagemaker/logs";
 import { awsComputed } from "../helpers/aws-computed";
 import { allowedActions, statementsOf } from "../helpers/iam-policies";
 import { published } from "../helpers/published";
@@ -55,7 +56,7 @@ function envOf(name: string): Record<string, string> {
 }
 
 describe("TrainingApi task role", () => {
-  it("allows exactly the four SageMaker training-job actions on training jobs, and passing the SageMaker role", async () => {
+  it("allows exactly the four SageMaker training-job actions on training jobs, reading their log, and passing the SageMaker role", async () => {
     await build("least");
     const statements = statementsOf(mocks.one(ROLE_POLICY, "least-task").inputs.policy);
     expect(statements).toEqual([
@@ -71,6 +72,15 @@ describe("TrainingApi task role", () => {
         Resource: "arn:aws:sagemaker:us-east-1:123456789012:training-job/*",
       },
       {
+        Sid: "ReadTrainingJobLogs",
+        Effect: "Allow",
+        Action: ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents"],
+        Resource: [
+          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:*",
+          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:log-stream:*",
+        ],
+      },
+      {
         Sid: "PassSageMakerExecutionRole",
         Effect: "Allow",
         Action: "iam:PassRole",
@@ -79,6 +89,8 @@ describe("TrainingApi task role", () => {
       },
     ]);
     expect([...API_SAGEMAKER_ACTIONS].sort()).toEqual(statements[0]!.Action);
+    // The actions the sagemaker backend calls to serve GET /v1/jobs/{id}/logs, no more.
+    expect([...LOG_READ_ACTIONS].sort()).toEqual(statements[1]!.Action);
   });
 
   it("holds no wildcard action and no managed policy on either role", async () => {

@@ -4,23 +4,32 @@ import {
   sagemakerBackend,
   trainingJobName,
 } from "../../src/server/backends/sagemaker";
+import {
+  EVENTS_MAX_PAGE_SIZE,
+  STREAMS_MAX_PAGE_SIZE,
+  TRAINING_JOB_LOG_GROUP,
+} from "../../src/server/backends/sagemaker/logs";
 import { BackendError } from "../../src/server/backends/types";
 import { CREATE_JOB_REQUESTS, issuesToDetails } from "../../src/spec";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
+import { FakeCloudWatchLogs } from "../helpers/fake-cloudwatch-logs";
 import {
   awsError,
   FAKE_ACCESS_KEY_ID,
   FAKE_SECRET_ACCESS_KEY,
   FakeSageMaker,
 } from "../helpers/fake-sagemaker";
+import { published } from "../helpers/published";
 import { sagemakerExample } from "../helpers/sgp-examples";
 
 let fake: FakeSageMaker;
+let cloudWatch: FakeCloudWatchLogs;
 let backend: SageMakerBackend;
 const ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution";
 
 beforeAll(async () => {
   fake = await FakeSageMaker.start();
+  cloudWatch = await FakeCloudWatchLogs.start();
   process.env.AWS_ACCESS_KEY_ID = FAKE_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY = FAKE_SECRET_ACCESS_KEY;
   // Keep the SDK from reading a developer's ~/.aws files.
@@ -32,6 +41,7 @@ beforeAll(async () => {
       TRAINKIT_SAGEMAKER_ROLE_ARN: ROLE,
       TRAINKIT_SAGEMAKER_OUTPUT_S3_URI: "s3://trainkit-output/models",
       TRAINKIT_SAGEMAKER_ENDPOINT: fake.url,
+      TRAINKIT_SAGEMAKER_LOGS_ENDPOINT: cloudWatch.url,
       TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS: "0",
     },
     testContext(),
@@ -43,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await backend.close();
   await fake.close();
+  await cloudWatch.close();
 });
 
 const isCreate = (r: { headers: Record<string, unknown> }) =>
@@ -323,5 +334,199 @@ describe("the sagemaker backend factory", () => {
     ).toThrow(
       /^TRAINKIT_SAGEMAKER_ROLE_ARN must be an IAM role ARN such as arn:aws:iam::123456789012:role\/SageMakerExecution; got "SageMakerExecution"\.$/,
     );
+  });
+});
+
+// CloudWatch Logs, served by a loopback fake in the shapes and limits of the published service model
+// (test/fixtures/published/aws-botocore/cloudwatch-logs-read-events.json) and read through the
+// official @aws-sdk/client-cloudwatch-logs: it proves how the backend reads and continues a
+// training job's log, not how CloudWatch Logs behaves.
+describe("the sagemaker backend's logs", () => {
+  const GROUP = "/aws/sagemaker/TrainingJobs";
+  const model = published<{
+    limits: Record<string, { min: number; max: number; pattern?: string }>;
+    GetLogEventsRequest: Record<string, unknown>;
+    FilterLogEventsRequest: Record<string, unknown>;
+    DescribeLogStreamsRequest: Record<string, unknown>;
+  }>("aws-botocore/cloudwatch-logs-read-events.json");
+  const at = (s: number) => Date.parse("2026-12-02T10:00:00.000Z") + s * 1000;
+  const iso = (s: number) => new Date(at(s)).toISOString();
+
+  async function runningJob() {
+    const job = backendJob("sagemaker", sagemakerExample);
+    const done = submitted(job, await backend.submit(job));
+    return { job: done, name: done.cloudJobIdentifier!.training_job_name! };
+  }
+
+  function bodies(operation: string, since: number) {
+    return cloudWatch
+      .calls(operation)
+      .slice(since)
+      .map((r) => r.json as Record<string, unknown>);
+  }
+
+  it("reads the last lines of all the job's instance streams, with their time and instance", async () => {
+    const { job, name } = await runningJob();
+    const other = await runningJob();
+    cloudWatch.log(GROUP, `${other.name}/algo-1-1764669600`, "someone else's line", at(0));
+    cloudWatch.log(GROUP, `${name}/algo-1-1764669600`, "epoch 1", at(1));
+    cloudWatch.log(GROUP, `${name}/algo-2-1764669601`, "epoch 1", at(1.5));
+    cloudWatch.log(GROUP, `${name}/algo-1-1764669600`, "epoch 2\nloss 0.4", at(2));
+    const described = cloudWatch.calls("DescribeLogStreams").length;
+    const got = cloudWatch.calls("GetLogEvents").length;
+
+    const logs = await backend.logs(job, { stream: "stdout", tail: 3 });
+    expect(logs.lines).toEqual(["epoch 1", "epoch 2", "loss 0.4"]);
+    expect(logs.entries).toEqual([
+      { text: "epoch 1", timestamp: iso(1.5), source: "algo-2" },
+      { text: "epoch 2", timestamp: iso(2), source: "algo-1" },
+      { text: "loss 0.4", timestamp: iso(2), source: "algo-1" },
+    ]);
+    const describe = bodies("DescribeLogStreams", described);
+    expect(describe).toEqual([{ logGroupName: GROUP, logStreamNamePrefix: `${name}/`, limit: 50 }]);
+    expect(describe[0]!.limit).toBe(model.limits.DescribeLimit!.max);
+    const reads = bodies("GetLogEvents", got);
+    // A stream shorter than the tail is read until its backward token comes back unchanged.
+    expect([...new Set(reads.map((b) => b.logStreamName))].sort()).toEqual([
+      `${name}/algo-1-1764669600`,
+      `${name}/algo-2-1764669601`,
+    ]);
+    for (const b of reads) {
+      expect(b).toMatchObject({ logGroupName: GROUP, startFromHead: false, limit: 3 });
+      for (const key of Object.keys(b)) expect(model.GetLogEventsRequest).toHaveProperty(key);
+    }
+  });
+
+  it("continues from next_cursor with only newer lines, paging within EventsLimit", async () => {
+    const { job, name } = await runningJob();
+    const stream = `${name}/algo-1-1764669600`;
+    cloudWatch.log(GROUP, stream, "before", at(0));
+    const first = await backend.logs(job, { stream: "stdout", tail: 10 });
+    expect(first.lines).toEqual(["before"]);
+    // Two events of one millisecond, one of them already read: the cursor must skip exactly it.
+    cloudWatch.log(GROUP, stream, "same instant", at(0));
+    cloudWatch.pageSize = 500;
+    try {
+      for (let i = 0; i < 1200; i++)
+        cloudWatch.log(GROUP, `${name}/algo-${(i % 2) + 1}-1764669600`, `step ${i}`, at(1) + i);
+      const since = cloudWatch.calls("FilterLogEvents").length;
+      const next = await backend.logs(job, { stream: "stdout", tail: 1500, cursor: first.next_cursor });
+      expect(next.lines).toEqual(["same instant", ...Array.from({ length: 1200 }, (_, i) => `step ${i}`)]);
+      expect(next.entries![1]).toEqual({
+        text: "step 0",
+        timestamp: new Date(at(1)).toISOString(),
+        source: "algo-1",
+      });
+      expect(next.entries![2]!.source).toBe("algo-2");
+      const sent = bodies("FilterLogEvents", since);
+      expect(sent).toHaveLength(3);
+      expect(sent[0]).toMatchObject({
+        logGroupName: GROUP,
+        logStreamNamePrefix: `${name}/`,
+        startTime: at(0),
+      });
+      for (const b of sent) {
+        expect(b.limit as number).toBeLessThanOrEqual(model.limits.EventsLimit!.max);
+        for (const key of Object.keys(b)) expect(model.FilterLogEventsRequest).toHaveProperty(key);
+      }
+      expect(sent[1]!.nextToken).toEqual(expect.any(String));
+
+      const after = await backend.logs(job, { stream: "stdout", tail: 100, cursor: next.next_cursor });
+      expect(after.lines).toEqual([]);
+      expect(after.next_cursor).toBe(next.next_cursor);
+
+      cloudWatch.log(GROUP, stream, "newest", at(5));
+      const last = await backend.logs(job, { stream: "stdout", tail: 100, cursor: after.next_cursor });
+      expect(last.lines).toEqual(["newest"]);
+    } finally {
+      cloudWatch.pageSize = 10_000;
+    }
+  });
+
+  it("pages backwards through a stream until the tail is in hand", async () => {
+    const { job, name } = await runningJob();
+    for (let i = 0; i < 250; i++) cloudWatch.log(GROUP, `${name}/algo-1-1764669600`, `line ${i}`, at(i));
+    cloudWatch.pageSize = 100;
+    try {
+      const since = cloudWatch.calls("GetLogEvents").length;
+      const logs = await backend.logs(job, { stream: "stdout", tail: 220 });
+      expect(logs.lines).toEqual(Array.from({ length: 220 }, (_, i) => `line ${i + 30}`));
+      const sent = bodies("GetLogEvents", since);
+      expect(sent).toHaveLength(3);
+      expect(sent[0]!.nextToken).toBeUndefined();
+      expect(sent[2]!.nextToken).toEqual(expect.any(String));
+    } finally {
+      cloudWatch.pageSize = 10_000;
+    }
+  });
+
+  it("says the logs are not yet available while the job has no log stream", async () => {
+    const { job, name } = await runningJob();
+    const err = (await backend
+      .logs(job, { stream: "stdout", tail: 5 })
+      .catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.status).toBe(409);
+    expect(err.code).toBe("logs_not_available");
+    expect(err.message).toContain("logs not yet available");
+    expect(err.message).toContain(name);
+  });
+
+  it("says the logs are not yet available while the log group does not exist", async () => {
+    const { job } = await runningJob();
+    cloudWatch.groups.delete(GROUP);
+    try {
+      const err = (await backend
+        .logs(job, { stream: "stdout", tail: 5 })
+        .catch((e: unknown) => e)) as BackendError;
+      expect(err.status).toBe(409);
+      expect(err.message).toContain("logs not yet available");
+    } finally {
+      cloudWatch.groups.add(GROUP);
+    }
+  });
+
+  it("names the permission to grant when CloudWatch Logs refuses the read", async () => {
+    const { job, name } = await runningJob();
+    cloudWatch.log(GROUP, `${name}/algo-1-1764669600`, "hidden", at(0));
+    for (const [operation, cursor] of [
+      ["DescribeLogStreams", undefined],
+      ["FilterLogEvents", Buffer.from("[0,0]").toString("base64url")],
+    ] as const) {
+      cloudWatch.cloud.failNext((r) => r.headers["x-amz-target"] === `Logs_20140328.${operation}`, {
+        respond: awsError(
+          400,
+          "AccessDeniedException",
+          `User: arn:aws:sts::123456789012:assumed-role/train-api/task is not authorized to perform: logs:${operation} on resource: arn:aws:logs:us-east-1:123456789012:log-group:${GROUP}:log-stream:`,
+        ),
+      });
+      const err = (await backend
+        .logs(job, { stream: "stdout", tail: 5, ...(cursor ? { cursor } : {}) })
+        .catch((e: unknown) => e)) as BackendError;
+      expect(err.status).toBe(403);
+      expect(err.message).toContain(`logs:${operation} is the one refused here`);
+      expect(err.message).toContain("logs:DescribeLogStreams, logs:GetLogEvents, logs:FilterLogEvents");
+      expect(err.message).toContain(`log group ${GROUP}`);
+    }
+  });
+
+  it("pages within the limits of the published service model", () => {
+    expect(EVENTS_MAX_PAGE_SIZE).toBe(model.limits.EventsLimit!.max);
+    expect(STREAMS_MAX_PAGE_SIZE).toBe(model.limits.DescribeLimit!.max);
+    expect(TRAINING_JOB_LOG_GROUP).toMatch(new RegExp(`^${model.limits.LogGroupName!.pattern}$`));
+  });
+
+  it("serves stdout only and refuses a cursor it did not issue, naming the fix", async () => {
+    const { job } = await runningJob();
+    const stderr = (await backend
+      .logs(job, { stream: "stderr", tail: 5 })
+      .catch((e: unknown) => e)) as BackendError;
+    expect(stderr.status).toBe(400);
+    expect(stderr.message).toContain("ask for stream=stdout");
+    const bad = (await backend
+      .logs(job, { stream: "stdout", tail: 5, cursor: "bm90LWEtY3Vyc29y" })
+      .catch((e: unknown) => e)) as BackendError;
+    expect(bad.status).toBe(400);
+    expect(bad.message).toContain("pass next_cursor from the previous answer unchanged");
   });
 });

@@ -16,6 +16,7 @@ import { ApiKeyring } from "../../src/server/config";
 import { Reconciler } from "../../src/server/reconciler";
 import { openStore } from "../../src/server/store";
 import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_TENANT_ID, FakeAzure } from "./fake-azure";
+import { FakeCloudWatchLogs } from "./fake-cloudwatch-logs";
 import { FakeKubernetes } from "./fake-kubernetes";
 import { FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeSageMaker } from "./fake-sagemaker";
 import { FakeVertex } from "./fake-vertex";
@@ -31,9 +32,11 @@ export interface CloudTrainApi {
   accountId: string;
   vertex: FakeVertex;
   sagemaker: FakeSageMaker;
+  /** CloudWatch Logs, where the sagemaker backend reads a training job's log. */
+  cloudWatch: FakeCloudWatchLogs;
   azure: FakeAzure;
   kubernetes: FakeKubernetes;
-  /** How many requests each cloud stand-in has received so far. */
+  /** How many requests each cloud stand-in has received so far (sagemaker: SageMaker and CloudWatch Logs). */
   requestCounts(): Record<"vertex-ai" | "sagemaker" | "azure-ml" | "kubernetes", number>;
   close(): Promise<void>;
 }
@@ -47,9 +50,10 @@ const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
 export async function startCloudTrainApi(
   options: { reconcileIntervalMs?: number; followIntervalMs?: number } = {},
 ): Promise<CloudTrainApi> {
-  const [vertex, sagemaker, azure, kubernetes] = await Promise.all([
+  const [vertex, sagemaker, cloudWatch, azure, kubernetes] = await Promise.all([
     FakeVertex.start(),
     FakeSageMaker.start(),
+    FakeCloudWatchLogs.start(),
     FakeAzure.start(),
     FakeKubernetes.start(),
   ]);
@@ -74,6 +78,7 @@ export async function startCloudTrainApi(
     TRAINKIT_SAGEMAKER_ROLE_ARN: "arn:aws:iam::123456789012:role/SageMakerExecution",
     TRAINKIT_SAGEMAKER_OUTPUT_S3_URI: "s3://trainkit-output/models",
     TRAINKIT_SAGEMAKER_ENDPOINT: sagemaker.url,
+    TRAINKIT_SAGEMAKER_LOGS_ENDPOINT: cloudWatch.url,
     TRAINKIT_AZUREML_SUBSCRIPTION_ID: "00000000-1111-2222-3333-444444444444",
     TRAINKIT_AZUREML_RESOURCE_GROUP: "ml-rg",
     TRAINKIT_AZUREML_WORKSPACE: "ml-ws",
@@ -127,11 +132,12 @@ export async function startCloudTrainApi(
     accountId: TEST_ACCOUNT_ID,
     vertex,
     sagemaker,
+    cloudWatch,
     azure,
     kubernetes,
     requestCounts: () => ({
       "vertex-ai": vertex.cloud.requests.length,
-      sagemaker: sagemaker.cloud.requests.length,
+      sagemaker: sagemaker.cloud.requests.length + cloudWatch.cloud.requests.length,
       "azure-ml": azure.cloud.requests.length,
       kubernetes: kubernetes.server.requests.length,
     }),
@@ -140,7 +146,13 @@ export async function startCloudTrainApi(
       await reconciler.stop();
       await closeBackends(backends);
       await store.close();
-      await Promise.all([vertex.close(), sagemaker.close(), azure.close(), kubernetes.close()]);
+      await Promise.all([
+        vertex.close(),
+        sagemaker.close(),
+        cloudWatch.close(),
+        azure.close(),
+        kubernetes.close(),
+      ]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

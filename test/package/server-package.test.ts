@@ -11,6 +11,7 @@ import { REPO_ROOT } from "../helpers/provider-host";
 // and its `trainkit-server` command is started as a user would start it.
 
 const SERVER_ONLY = [
+  "@aws-sdk/client-cloudwatch-logs",
   "@aws-sdk/client-sagemaker",
   "@azure/arm-machinelearning",
   "@azure/identity",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Job } from "../../src/spec";
+import type { Job, JobLogs } from "../../src/spec";
 import { type CloudTrainApi, startCloudTrainApi } from "../helpers/cloud-train-api";
-import { sagemakerExample, vertexExample } from "../helpers/sgp-examples";
+import { azureExample, sagemakerExample, vertexExample } from "../helpers/sgp-examples";
 import { authHeaders, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
 
 // GET /v1/jobs/{id}/logs?follow=true: Server-Sent Events until the job ends, with one read of the
@@ -138,7 +138,26 @@ describe("following a Vertex AI job's log", () => {
     expect(reads().filter((o) => o === "timestamp asc")).toHaveLength(Math.max(...shared));
   });
 
-  it("names where a SageMaker job's logs are while this server does not read them", async () => {
+  it("names where an Azure ML job's logs are while this server does not read them", async () => {
+    const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
+    const created = await fetch(`${api.url}/v1/azure-ml/jobs`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify(azureExample),
+    });
+    const job = (await created.json()) as Job;
+    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers });
+    expect(res.status).toBe(501);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("logs_not_supported");
+    expect(body.error.message).toMatch(
+      /^this server does not read azure-ml logs yet; read them in Azure ML studio under job .+, Outputs \+ logs \(user_logs\/std_log\.txt\)$/,
+    );
+  });
+
+  // The CloudWatch Logs stand-in answers in the published shapes: it shows what the Train API
+  // serves from a SageMaker job's streams, not how CloudWatch Logs behaves.
+  it("serves a SageMaker job's log from CloudWatch Logs, and follows it until the job ends", async () => {
     const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
     const created = await fetch(`${api.url}/v1/sagemaker/jobs`, {
       method: "POST",
@@ -146,12 +165,43 @@ describe("following a Vertex AI job's log", () => {
       body: JSON.stringify(sagemakerExample),
     });
     const job = (await created.json()) as Job;
-    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers });
-    expect(res.status).toBe(501);
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe("logs_not_supported");
-    expect(body.error.message).toBe(
-      `this server does not read sagemaker logs yet; read them in CloudWatch Logs, log group /aws/sagemaker/TrainingJobs, streams ${job.cloud_job_identifier!.training_job_name}/algo-*`,
-    );
+    const name = job.cloud_job_identifier!.training_job_name!;
+
+    const early = await fetch(`${api.url}/v1/jobs/${job.id}/logs`, { headers });
+    expect(early.status).toBe(409);
+    const refused = (await early.json()) as { error: { code: string; message: string } };
+    expect(refused.error.code).toBe("logs_not_available");
+    expect(refused.error.message).toMatch(/^logs not yet available: /);
+
+    const group = "/aws/sagemaker/TrainingJobs";
+    const t0 = Date.parse("2026-12-02T10:00:00.000Z");
+    api.cloudWatch.log(group, `${name}/algo-1-1764669600`, "epoch 1", t0);
+    api.cloudWatch.log(group, `${name}/algo-2-1764669600`, "epoch 1", t0 + 1);
+    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?tail=10`, { headers });
+    expect(res.status).toBe(200);
+    const logs = (await res.json()) as JobLogs;
+    expect(logs.entries).toEqual([
+      { text: "epoch 1", timestamp: "2026-12-02T10:00:00.000Z", source: "algo-1" },
+      { text: "epoch 1", timestamp: "2026-12-02T10:00:00.001Z", source: "algo-2" },
+    ]);
+
+    const follower = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true&cursor=${logs.next_cursor}`, {
+      headers,
+    });
+    expect(follower.status).toBe(200);
+    api.cloudWatch.log(group, `${name}/algo-1-1764669600`, "epoch 2", t0 + 2);
+    const text = follower.text();
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (api.cloudWatch.calls("FilterLogEvents").length >= 2) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 50);
+    });
+    api.sagemaker.setStatus(name, "Completed", "Completed");
+    const { events } = parseStream(await text);
+    expect(linesOf(events)).toEqual(["epoch 2"]);
+    expect(events.at(-1)).toMatchObject({ event: "end", data: { id: job.id, status: "COMPLETED" } });
   });
 });

@@ -331,3 +331,36 @@ export async function withDeadline<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * A cloud log position as the API hands it out, opaque to callers: `fields` (an empty list for "the
+ * start") as base64url JSON. `read` takes back the fields of a cursor this server issued, or
+ * undefined for any other, which is answered with a 400 saying to pass next_cursor unchanged.
+ */
+export function logCursor<P>(
+  fieldsOf: (position: P) => (string | number)[],
+  read: (fields: unknown[]) => P | undefined,
+): { encode(position: P | null): string; decode(cursor: string): P | null } {
+  return {
+    encode: (position) =>
+      Buffer.from(JSON.stringify(position ? fieldsOf(position) : [])).toString("base64url"),
+    decode(cursor) {
+      let value: unknown;
+      try {
+        value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+      } catch {
+        // Not base64url JSON: answered below like any other cursor this server did not issue.
+      }
+      if (Array.isArray(value)) {
+        if (value.length === 0) return null;
+        const position = read(value);
+        if (position !== undefined) return position;
+      }
+      throw new BackendError(
+        400,
+        "invalid_request",
+        "cursor is not one this server issued for this job's logs; pass next_cursor from the previous answer unchanged",
+      );
+    },
+  };
+}

@@ -1,11 +1,17 @@
 import {
+  CloudWatchLogsClient,
+  DescribeLogStreamsCommand,
+  FilterLogEventsCommand,
+  GetLogEventsCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import {
   CreateTrainingJobCommand,
   DescribeTrainingJobCommand,
   type DescribeTrainingJobCommandOutput,
   SageMakerClient,
   StopTrainingJobCommand,
 } from "@aws-sdk/client-sagemaker";
-import { isTerminal } from "../../../spec";
+import { isTerminal, type JobLogs, type LogLine, type LogsQuery } from "../../../spec";
 import {
   CALL_TIMEOUT_SETTING,
   type CloudRetryOptions,
@@ -32,12 +38,26 @@ import {
   type SubmitResult,
 } from "../types";
 import {
+  EVENTS_MAX_PAGE_SIZE,
+  type EventPosition,
+  eventCursor,
+  LOG_READ_ACTIONS,
+  linesOf,
+  logsNotYetAvailable,
+  positionAfter,
+  STREAMS_MAX_PAGE_SIZE,
+  type StreamEvent,
+  streamPrefix,
+  TRAINING_JOB_LOG_GROUP,
+} from "./logs";
+import {
   type SageMakerSettings,
   statusOfTrainingJob,
   toCreateTrainingJob,
   trainingJobName,
 } from "./translate";
 
+export { LOG_READ_ACTIONS, TRAINING_JOB_LOG_GROUP } from "./logs";
 export {
   channelName,
   channelPath,
@@ -51,6 +71,7 @@ export {
 } from "./translate";
 
 const CLOUD = "SageMaker";
+const LOGS_CLOUD = "CloudWatch Logs";
 
 export interface SageMakerBackendOptions {
   /** Only `maxAttempts` applies: the SDK's standard retry mode sets its own backoff. */
@@ -77,6 +98,7 @@ export interface SageMakerBackendOptions {
 export class SageMakerBackend implements Backend<"sagemaker"> {
   readonly name = "sagemaker" as const;
   private readonly client: SageMakerClient;
+  private readonly logsClient: CloudWatchLogsClient;
   private readonly gate: PollGate;
   private readonly timeoutMs: number;
 
@@ -87,13 +109,20 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
   ) {
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
     this.timeoutMs = options.callTimeoutMs ?? callTimeoutMs(undefined);
-    this.client = new SageMakerClient({
+    const common = {
       region: settings.region,
-      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
       maxAttempts: options.retry?.maxAttempts ?? DEFAULT_CLOUD_RETRY.maxAttempts,
       retryMode: "standard",
       // Without these the SDK waits on a silent endpoint for as long as the socket stays open.
       requestHandler: { connectionTimeout: this.timeoutMs, requestTimeout: this.timeoutMs },
+    };
+    this.client = new SageMakerClient({
+      ...common,
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    });
+    this.logsClient = new CloudWatchLogsClient({
+      ...common,
+      ...(settings.logsEndpoint ? { endpoint: settings.logsEndpoint } : {}),
     });
   }
 
@@ -165,8 +194,185 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
     }
   }
 
+  /**
+   * The training job's output from CloudWatch Logs: the last `tail` lines of all its instances'
+   * streams, or with `cursor` at most `tail` lines (whole events) logged after it. SageMaker writes
+   * an instance's stdout and stderr to one stream, so only `stdout` is served, holding both; each
+   * line says which instance (`algo-1`) wrote it.
+   */
+  async logs(job: BackendJob<"sagemaker">, query: LogsQuery): Promise<JobLogs> {
+    if (query.stream !== "stdout") {
+      throw new BackendError(
+        400,
+        "stream_not_separated",
+        "CloudWatch Logs keeps a SageMaker training job's stdout and stderr as one log stream; ask for stream=stdout to read both",
+      );
+    }
+    const name = this.trainingJobNameOf(job);
+    const after = query.cursor === undefined ? undefined : eventCursor.decode(query.cursor);
+    let events: StreamEvent[];
+    let position: EventPosition | null;
+    if (after === undefined) {
+      events = await this.lastEvents(name, query.tail);
+      position = positionAfter(events, null);
+    } else {
+      events = await this.eventsAfter(name, after, query.tail);
+      position = positionAfter(events, after);
+    }
+    let lines: LogLine[] = events.flatMap(linesOf);
+    if (after === undefined) lines = lines.slice(-query.tail);
+    return {
+      job_id: job.id,
+      stream: query.stream,
+      lines: lines.map((l) => l.text),
+      entries: lines,
+      next_cursor: eventCursor.encode(position),
+    };
+  }
+
+  /** The newest events of each of the job's streams, merged oldest first: enough for `tail` lines. */
+  private async lastEvents(name: string, tail: number): Promise<StreamEvent[]> {
+    const streams = await this.streamsOf(name);
+    if (streams.length === 0) throw logsNotYetAvailable(name);
+    const merged: StreamEvent[] = [];
+    for (const streamName of streams) {
+      const events: StreamEvent[] = [];
+      let lineCount = 0;
+      let token: string | undefined;
+      // Pages backwards from the stream's end until `tail` lines are in hand; a page may be partly
+      // full or empty, and the end is reached when the token comes back unchanged.
+      for (;;) {
+        const page = await this.logsCall("GetLogEvents", (abortSignal) =>
+          this.logsClient.send(
+            new GetLogEventsCommand({
+              logGroupName: TRAINING_JOB_LOG_GROUP,
+              logStreamName: streamName,
+              startFromHead: false,
+              limit: Math.min(EVENTS_MAX_PAGE_SIZE, tail),
+              ...(token ? { nextToken: token } : {}),
+            }),
+            { abortSignal },
+          ),
+        );
+        const got = (page.events ?? []).map((e) => ({
+          streamName,
+          timestamp: e.timestamp ?? 0,
+          message: e.message ?? "",
+        }));
+        events.unshift(...got);
+        for (const e of got) lineCount += linesOf(e).length;
+        const next = page.nextBackwardToken;
+        if (lineCount >= tail || !next || next === token) break;
+        token = next;
+      }
+      merged.push(...events);
+    }
+    // Stable: a stream's own order holds for events of the same millisecond.
+    return merged.sort((a, b) => a.timestamp - b.timestamp);
+  }
+
+  /** Events of the job's streams after `after`, oldest first, whole events until `tail` lines. */
+  private async eventsAfter(name: string, after: EventPosition | null, tail: number): Promise<StreamEvent[]> {
+    const events: StreamEvent[] = [];
+    let lineCount = 0;
+    let skip = after?.seen ?? 0;
+    let token: string | undefined;
+    do {
+      const page = await this.logsCall(
+        "FilterLogEvents",
+        (abortSignal) =>
+          this.logsClient.send(
+            new FilterLogEventsCommand({
+              logGroupName: TRAINING_JOB_LOG_GROUP,
+              logStreamNamePrefix: streamPrefix(name),
+              startTime: after?.timestamp ?? 0,
+              limit: Math.min(EVENTS_MAX_PAGE_SIZE, tail - lineCount + skip),
+              ...(token ? { nextToken: token } : {}),
+            }),
+            { abortSignal },
+          ),
+        name,
+      );
+      for (const e of page.events ?? []) {
+        if (lineCount >= tail) break;
+        // Events of the cursor's millisecond that an earlier read already returned.
+        if (skip > 0 && e.timestamp === after?.timestamp) {
+          skip--;
+          continue;
+        }
+        const event = {
+          streamName: e.logStreamName ?? "",
+          timestamp: e.timestamp ?? 0,
+          message: e.message ?? "",
+        };
+        events.push(event);
+        lineCount += linesOf(event).length;
+      }
+      token = page.nextToken || undefined;
+    } while (token && lineCount < tail);
+    return events;
+  }
+
+  /** The names of the job's log streams, one per instance. */
+  private async streamsOf(name: string): Promise<string[]> {
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.logsCall(
+        "DescribeLogStreams",
+        (abortSignal) =>
+          this.logsClient.send(
+            new DescribeLogStreamsCommand({
+              logGroupName: TRAINING_JOB_LOG_GROUP,
+              logStreamNamePrefix: streamPrefix(name),
+              limit: STREAMS_MAX_PAGE_SIZE,
+              ...(token ? { nextToken: token } : {}),
+            }),
+            { abortSignal },
+          ),
+        name,
+      );
+      for (const s of page.logStreams ?? []) if (s.logStreamName) names.push(s.logStreamName);
+      token = page.nextToken || undefined;
+    } while (token);
+    return names;
+  }
+
+  /**
+   * One CloudWatch Logs call. A missing log group (no training job of this account and region has
+   * logged yet) is, for the job named, logs not yet available.
+   */
+  private async logsCall<T>(
+    action: string,
+    call: (abortSignal: AbortSignal) => Promise<T>,
+    trainingJobName?: string,
+  ): Promise<T> {
+    try {
+      return await withDeadline(
+        LOGS_CLOUD,
+        action,
+        this.timeoutMs,
+        `that the server reaches ${this.settings.logsEndpoint ?? `the CloudWatch Logs endpoint of ${this.settings.region}`} and that the AWS credential chain answers`,
+        call,
+      );
+    } catch (err) {
+      if (trainingJobName && (err as Error).name === "ResourceNotFoundException") {
+        throw logsNotYetAvailable(trainingJobName);
+      }
+      const failure = toBackendError(action, err, LOGS_CLOUD);
+      if (failure.status !== 403) throw failure;
+      throw new BackendError(
+        403,
+        failure.code,
+        `${failure.message} Reading a training job's log needs ${LOG_READ_ACTIONS.join(", ")} on log group ${TRAINING_JOB_LOG_GROUP} (arn:aws:logs:${this.settings.region}:<account>:log-group:${TRAINING_JOB_LOG_GROUP}:*): grant them to the Train API's role (logs:${action} is the one refused here).`,
+        failure.retryable,
+      );
+    }
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
+    this.logsClient.destroy();
   }
 
   private submitted(name: string, status: SubmitResult["status"]): SubmitResult {
@@ -194,20 +400,20 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
 }
 
 /** An AWS SDK error (`name` is the error code, `$metadata.httpStatusCode` the status) as a `BackendError`. */
-function toBackendError(action: string, err: unknown): BackendError {
+function toBackendError(action: string, err: unknown, cloud = CLOUD): BackendError {
   if (err instanceof BackendError) return err;
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   if (e.name === "CredentialsProviderError") {
     return new BackendError(
       503,
       "cloud_credentials_unavailable",
-      `${CLOUD} credentials could not be loaded: ${messageOf(err)}; provide them through the AWS default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a task or instance role)`,
+      `${cloud} credentials could not be loaded: ${messageOf(err)}; provide them through the AWS default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a task or instance role)`,
     );
   }
   const status = e.$metadata?.httpStatusCode;
-  return cloudError(CLOUD, action, {
+  return cloudError(cloud, action, {
     ...(status !== undefined ? { status } : {}),
-    // Errors that never reached SageMaker (connection refused, DNS) carry a system error name.
+    // Errors that never reached the service (connection refused, DNS) carry a system error name.
     ...(status !== undefined && e.name ? { code: e.name } : {}),
     message: messageOf(err),
   });
@@ -215,7 +421,8 @@ function toBackendError(action: string, err: unknown): BackendError {
 
 /**
  * The `sagemaker` backend. Needs `TRAINKIT_SAGEMAKER_REGION`, `TRAINKIT_SAGEMAKER_ROLE_ARN` and
- * `TRAINKIT_SAGEMAKER_OUTPUT_S3_URI`; reads `TRAINKIT_SAGEMAKER_ENDPOINT`.
+ * `TRAINKIT_SAGEMAKER_OUTPUT_S3_URI`; reads `TRAINKIT_SAGEMAKER_ENDPOINT` and
+ * `TRAINKIT_SAGEMAKER_LOGS_ENDPOINT` (CloudWatch Logs).
  */
 export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
   const read = readCloudSettings(env, [
@@ -242,6 +449,7 @@ export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
           : "must be an s3://<bucket>/<prefix> URI",
     },
     { name: "TRAINKIT_SAGEMAKER_ENDPOINT", required: false, check: checkEndpoint },
+    { name: "TRAINKIT_SAGEMAKER_LOGS_ENDPOINT", required: false, check: checkEndpoint },
     MIN_POLL_INTERVAL_SETTING,
     CALL_TIMEOUT_SETTING,
   ]);
@@ -254,6 +462,7 @@ export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
         roleArn: v.TRAINKIT_SAGEMAKER_ROLE_ARN!,
         outputS3Uri: v.TRAINKIT_SAGEMAKER_OUTPUT_S3_URI!,
         ...(v.TRAINKIT_SAGEMAKER_ENDPOINT ? { endpoint: v.TRAINKIT_SAGEMAKER_ENDPOINT } : {}),
+        ...(v.TRAINKIT_SAGEMAKER_LOGS_ENDPOINT ? { logsEndpoint: v.TRAINKIT_SAGEMAKER_LOGS_ENDPOINT } : {}),
       },
       ctx,
       {

@@ -18,6 +18,8 @@ export interface SageMakerSettings {
   outputS3Uri: string;
   /** Replaces the regional endpoint (VPC endpoints, tests). */
   endpoint?: string;
+  /** Replaces the regional CloudWatch Logs endpoint the job's log is read from (VPC endpoints, tests). */
+  logsEndpoint?: string;
 }
 
 /** SageMaker's limit on `TrainingJobName`, whose pattern is `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`. */

@@ -1,4 +1,5 @@
 import type { LogLine } from "../../../spec";
+import { logCursor } from "../cloud-common";
 import { BackendError } from "../types";
 
 // A custom job's output as Cloud Logging keeps it: entries of the `ml_job` monitored resource whose
@@ -76,32 +77,10 @@ export function positionOf(entry: CloudLogEntry): EntryPosition | undefined {
 }
 
 /** A position as the API hands it out: opaque to callers, checked when it comes back. */
-export const entryCursor = {
-  encode(position: EntryPosition | null): string {
-    return Buffer.from(JSON.stringify(position ? [position.timestamp, position.insertId] : [])).toString(
-      "base64url",
-    );
-  },
-  decode(cursor: string): EntryPosition | null {
-    try {
-      const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-      if (Array.isArray(value) && value.length === 0) return null;
-      if (
-        Array.isArray(value) &&
-        value.length === 2 &&
-        typeof value[0] === "string" &&
-        !Number.isNaN(Date.parse(value[0])) &&
-        typeof value[1] === "string"
-      ) {
-        return { timestamp: value[0], insertId: value[1] };
-      }
-    } catch {
-      // Not base64url JSON: answered below like any other cursor this server did not issue.
-    }
-    throw new BackendError(
-      400,
-      "invalid_request",
-      "cursor is not one this server issued for this job's logs; pass next_cursor from the previous answer unchanged",
-    );
-  },
-};
+export const entryCursor = logCursor<EntryPosition>(
+  (p) => [p.timestamp, p.insertId],
+  (v) =>
+    v.length === 2 && typeof v[0] === "string" && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === "string"
+      ? { timestamp: v[0], insertId: v[1] }
+      : undefined,
+);
