@@ -241,7 +241,7 @@ export class TrainingApi extends pulumi.ComponentResource {
   public readonly executionRole: aws.iam.Role;
   /** The execution role's inline policy: writing the log group, reading the secrets, pulling an ECR image and `kms:Decrypt` on `kmsKeyArn` when given. */
   public readonly executionRolePolicy: aws.iam.RolePolicy;
-  /** The role the server runs as: the SageMaker training-job calls and nothing else. */
+  /** The role the server runs as: the SageMaker training-job calls and reading those jobs' logs, nothing else. */
   public readonly taskRole: aws.iam.Role;
   /** The task role's inline policy: the SageMaker training-job calls, and passing the one SageMaker execution role. */
   public readonly taskRolePolicy: aws.iam.RolePolicy;
