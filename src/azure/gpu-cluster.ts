@@ -3,7 +3,7 @@ import type * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as monitor from "@pulumi/azure-native/monitor";
-import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
+import type * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { type GpuPoolArgs, resolveGpuPools } from "../components/gpu-pool";
@@ -17,6 +17,7 @@ import {
   type AzureRole,
   assignRole,
   azureTags,
+  logAnalyticsWorkspace,
   nameSuffixFor,
   requireResourceGroup,
   tenantIdFor,
@@ -258,17 +259,7 @@ export class GpuCluster extends pulumi.ComponentResource {
 
     let logAnalyticsId = args.logAnalyticsWorkspaceId;
     if (logAnalyticsId === undefined) {
-      this.logAnalytics = new operationalinsights.Workspace(
-        `${name}-logs`,
-        {
-          ...where,
-          workspaceName: boundedName(`${name}-logs`, 63),
-          sku: { name: "PerGB2018" },
-          retentionInDays: 30,
-          tags,
-        },
-        parent,
-      );
+      this.logAnalytics = logAnalyticsWorkspace(name, where, tags, parent);
       logAnalyticsId = this.logAnalytics.id;
     }
     this.logAnalyticsWorkspaceId = pulumi.output(logAnalyticsId);

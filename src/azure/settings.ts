@@ -1,6 +1,8 @@
 import * as authorization from "@pulumi/azure-native/authorization";
+import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
+import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
 import { checkSuffix, NameSuffix } from "./name-suffix";
 
@@ -144,4 +146,27 @@ export function nameSuffixFor(
   // A plain string is checked now, so `pulumi preview` names the field; an output when it is known.
   if (typeof given === "string") return pulumi.output(checkSuffix(owner, "nameSuffix", given));
   return pulumi.output(given).apply((s) => checkSuffix(owner, "nameSuffix", s));
+}
+
+/**
+ * The Log Analytics workspace a component sends its logs to when the user names none (`<name>-logs`,
+ * pay-as-you-go, 30 days' retention).
+ */
+export function logAnalyticsWorkspace(
+  name: string,
+  where: { resourceGroupName: pulumi.Input<string>; location?: pulumi.Input<string> },
+  tags: pulumi.Input<Record<string, pulumi.Input<string>>>,
+  opts: pulumi.CustomResourceOptions,
+): operationalinsights.Workspace {
+  return new operationalinsights.Workspace(
+    `${name}-logs`,
+    {
+      ...where,
+      workspaceName: boundedName(`${name}-logs`, 63),
+      sku: { name: "PerGB2018" },
+      retentionInDays: 30,
+      tags,
+    },
+    opts,
+  );
 }

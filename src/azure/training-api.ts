@@ -4,7 +4,7 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as monitor from "@pulumi/azure-native/monitor";
 import * as network from "@pulumi/azure-native/network";
-import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
+import type * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
@@ -24,6 +24,7 @@ import {
   type AzureRole,
   assignRole,
   azureTags,
+  logAnalyticsWorkspace,
   nameOf,
   nameSuffixFor,
   requireResourceGroup,
@@ -401,17 +402,7 @@ export class TrainingApi extends pulumi.ComponentResource {
     if (environmentId === undefined) {
       let logAnalyticsId = args.logAnalyticsWorkspaceId;
       if (logAnalyticsId === undefined) {
-        this.logAnalytics = new operationalinsights.Workspace(
-          `${name}-logs`,
-          {
-            ...where,
-            workspaceName: boundedName(`${name}-logs`, 63),
-            sku: { name: "PerGB2018" },
-            retentionInDays: 30,
-            tags,
-          },
-          parent,
-        );
+        this.logAnalytics = logAnalyticsWorkspace(name, where, tags, parent);
         logAnalyticsId = this.logAnalytics.id;
       }
       this.environment = new app.ManagedEnvironment(

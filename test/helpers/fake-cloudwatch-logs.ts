@@ -1,5 +1,5 @@
 import { FakeCloud, type FakeResponse, type RecordedRequest } from "./fake-cloud";
-import { awsError, FAKE_ACCESS_KEY_ID } from "./fake-sagemaker";
+import { awsError, unsignedRefusal } from "./fake-sagemaker";
 
 const TARGET_PREFIX = "Logs_20140328.";
 
@@ -61,18 +61,8 @@ export class FakeCloudWatchLogs {
   }
 
   private handle(req: RecordedRequest): FakeResponse {
-    const auth = req.headers.authorization ?? "";
-    if (
-      !new RegExp(
-        `^AWS4-HMAC-SHA256 Credential=${FAKE_ACCESS_KEY_ID}/\\d{8}/[a-z0-9-]+/logs/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`,
-      ).test(auth)
-    ) {
-      return awsError(
-        400,
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-      );
-    }
+    const refused = unsignedRefusal(req, "logs");
+    if (refused) return refused;
     const body = (req.json ?? {}) as Record<string, unknown>;
     const group = String(body.logGroupName ?? "");
     if (!this.groups.has(group)) {

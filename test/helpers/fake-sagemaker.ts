@@ -12,6 +12,22 @@ export function awsError(status: number, type: string, message: string): FakeRes
   };
 }
 
+/**
+ * The refusal AWS gives a request not signed with SigV4 by the fake's key for `service` (the
+ * credential scope's service name: `sagemaker`, `logs`), or undefined for a well-signed one.
+ */
+export function unsignedRefusal(req: RecordedRequest, service: string): FakeResponse | undefined {
+  const scope = new RegExp(
+    `^AWS4-HMAC-SHA256 Credential=${FAKE_ACCESS_KEY_ID}/\\d{8}/[a-z0-9-]+/${service}/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`,
+  );
+  if (scope.test(req.headers.authorization ?? "")) return undefined;
+  return awsError(
+    400,
+    "UnrecognizedClientException",
+    "The security token included in the request is invalid.",
+  );
+}
+
 export interface FakeTrainingJob {
   request: Record<string, unknown>;
   TrainingJobStatus: string;
@@ -61,18 +77,8 @@ export class FakeSageMaker {
   }
 
   private handle(req: RecordedRequest): FakeResponse {
-    const auth = req.headers.authorization ?? "";
-    if (
-      !new RegExp(
-        `^AWS4-HMAC-SHA256 Credential=${FAKE_ACCESS_KEY_ID}/\\d{8}/[a-z0-9-]+/sagemaker/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$`,
-      ).test(auth)
-    ) {
-      return awsError(
-        400,
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-      );
-    }
+    const refused = unsignedRefusal(req, "sagemaker");
+    if (refused) return refused;
     const body = (req.json ?? {}) as Record<string, unknown>;
     switch (req.headers["x-amz-target"]) {
       case "SageMaker.CreateTrainingJob":
