@@ -44,3 +44,17 @@ export function violations(
   for (const validate of validations) validate(args, (message) => reported.push(message));
   return reported;
 }
+
+/** Every violation of every trainkit rule over resources a program registered, as `<rule> <type> <name>: <message>`. */
+export function violationsOver(
+  policies: readonly ResourceValidationPolicy[],
+  resources: readonly { type: string; name: string; inputs: Record<string, unknown>; custom: boolean }[],
+): string[] {
+  return resources
+    .filter((r) => r.custom)
+    .flatMap((r) =>
+      policies.flatMap((p) =>
+        violations(p, r.type, r.inputs).map((m) => `${p.name} ${r.type} ${r.name}: ${m}`),
+      ),
+    );
+}
