@@ -10,15 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POLICY_PACK_NAME, TRAINKIT_POLICIES, TYPES } from "../../src/policy";
 import { ensureBuilt } from "../helpers/provider-build";
 import { REPO_ROOT } from "../helpers/provider-host";
+import { installedFromTarball, type UserProject } from "../helpers/provider-project";
 
-// The shipped pack (policy/), started the way the Pulumi CLI's Node.js language host starts a policy pack:
-// @pulumi/pulumi's run-policy-pack launcher in the pack's directory, which prints the port of the analyzer
-// server @pulumi/policy serves. The test then speaks the engine's side of the Analyzer gRPC protocol to it:
-// no stand-in, only no engine.
+// The shipped pack as a user reaches it: trainkit packed and installed into a scratch project, and
+// `node_modules/trainkit/policy` started the way the Pulumi CLI's Node.js language host starts a policy pack
+// (@pulumi/pulumi's run-policy-pack launcher in the pack's directory, which prints the port of the analyzer
+// server @pulumi/policy serves). The test then speaks the engine's side of the Analyzer gRPC protocol to
+// it: no stand-in, only no engine.
 
-const PACK_DIR = path.join(REPO_ROOT, "policy");
-const LAUNCHER = path.join(REPO_ROOT, "node_modules/@pulumi/pulumi/cmd/run-policy-pack");
-
+let project: UserProject;
 let pack: ChildProcess;
 let client: AnalyzerClient;
 
@@ -48,8 +48,11 @@ async function analyze(type: string, props: Record<string, unknown>) {
 
 beforeAll(async () => {
   ensureBuilt();
-  pack = spawn(process.execPath, [LAUNCHER, "127.0.0.1:0", "."], {
-    cwd: PACK_DIR,
+  project = installedFromTarball();
+  const packDir = path.join(project.dir, "node_modules/trainkit/policy");
+  const launcher = path.join(project.dir, "node_modules/@pulumi/pulumi/cmd/run-policy-pack");
+  pack = spawn(process.execPath, [launcher, "127.0.0.1:0", "."], {
+    cwd: packDir,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -71,6 +74,7 @@ beforeAll(async () => {
 afterAll(() => {
   client?.close();
   pack?.kill();
+  project?.remove();
 });
 
 describe("the shipped policy pack", () => {
