@@ -72,8 +72,11 @@ export interface GpuDemand {
   taintField?: string;
 }
 
-type Props = Record<string, any>;
+/** Resource inputs as the engine sends them: trees whose shape depends on the type token. */
+// biome-ignore lint/suspicious/noExplicitAny: the shape differs per resource type and is read defensively.
+export type Props = Record<string, any>;
 
+// biome-ignore lint/suspicious/noExplicitAny: list items are objects or strings depending on the field.
 const asArray = (value: unknown): any[] => (Array.isArray(value) ? value : []);
 const asNumber = (value: unknown): number | undefined =>
   typeof value === "number" && Number.isFinite(value) ? value : undefined;

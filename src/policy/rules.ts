@@ -7,7 +7,7 @@ import type {
 } from "@pulumi/policy";
 import { oneOf } from "../components/sentences";
 import { GPUS } from "../gpu";
-import { type GpuDemand, gpuDemands, gpuModelWord, TYPES } from "./resources";
+import { type GpuDemand, gpuDemands, gpuModelWord, type Props, TYPES } from "./resources";
 
 // The rules trainkit's components follow by default, as policies any stack can be held to: resources
 // written by hand next to the components are checked by the same rules. Each rule is a plain object
@@ -194,7 +194,7 @@ const PUBLIC_ACCESS_BLOCK = [
   "restrictPublicBuckets",
 ];
 
-function publicMembers(props: Record<string, any>): string[] {
+function publicMembers(props: Props): string[] {
   const members: unknown[] = [props.member, ...(Array.isArray(props.members) ? props.members : [])];
   return members.filter((m): m is string => typeof m === "string" && PUBLIC_MEMBERS.includes(m));
 }
@@ -264,7 +264,7 @@ const registrySchema: PolicyConfigSchema = {
 
 // An ECR repository policy statement that lets anyone in, without a condition narrowing it.
 function openStatements(policy: unknown): number {
-  let doc: any = policy;
+  let doc: Props | undefined = policy as Props | undefined;
   if (typeof policy === "string") {
     try {
       doc = JSON.parse(policy);
@@ -272,13 +272,14 @@ function openStatements(policy: unknown): number {
       return 0;
     }
   }
-  const statements: any[] = Array.isArray(doc?.Statement)
+  const statements: Props[] = Array.isArray(doc?.Statement)
     ? doc.Statement
     : doc?.Statement
       ? [doc.Statement]
       : [];
-  const anyone = (principal: any): boolean =>
-    principal === "*" || (principal && typeof principal === "object" && [principal.AWS].flat().includes("*"));
+  const anyone = (principal: unknown): boolean =>
+    principal === "*" ||
+    (typeof principal === "object" && principal !== null && [(principal as Props).AWS].flat().includes("*"));
   return statements.filter((s) => s?.Effect === "Allow" && anyone(s.Principal) && s.Condition === undefined)
     .length;
 }
@@ -342,7 +343,7 @@ export const kubernetesApiPrivate: TrainkitPolicy = {
       case TYPES.gkeCluster: {
         if (p.privateClusterConfig?.enablePrivateEndpoint === true) return;
         const blocks = Array.isArray(p.masterAuthorizedNetworksConfig?.cidrBlocks)
-          ? p.masterAuthorizedNetworksConfig.cidrBlocks.map((b: any) => b?.cidrBlock)
+          ? p.masterAuthorizedNetworksConfig.cidrBlocks.map((b: Props) => b?.cidrBlock)
           : undefined;
         if (!restricted(blocks)) {
           reportViolation(
@@ -391,8 +392,8 @@ function seconds(value: unknown): number | undefined {
 }
 
 /** Where a TrainingJob's runtime limit is set, per backend, and what it is. */
-function jobLimit(props: Record<string, any>): { field: string; seconds?: number } | undefined {
-  const c: Record<string, any> = props.jobConfig ?? {};
+function jobLimit(props: Props): { field: string; seconds?: number } | undefined {
+  const c: Props = props.jobConfig ?? {};
   switch (props.backend) {
     case "vertex-ai":
       return { field: "jobConfig.scheduling.timeout", seconds: seconds(c.scheduling?.timeout) };

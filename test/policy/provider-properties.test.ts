@@ -92,6 +92,7 @@ describe("the provider property excerpt the policies rely on", () => {
 describe("the TrainingJob type token", () => {
   it("is the one pulumi.dynamic.Resource builds from trainkit's module and type names", () => {
     const dynamic = read("@pulumi/pulumi", "dynamic/index.js");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the template literal of @pulumi/pulumi's source, as text.
     expect(dynamic).toContain('`pulumi-nodejs:dynamic${module ? `/${module}` : ""}:${type}`');
     const job = readFileSync(path.join(__dirname, "../../src/job/training-job.ts"), "utf8");
     expect(job).toMatch(/"trainkit",\s*"TrainingJob",\s*\);/);
