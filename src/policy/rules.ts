@@ -199,6 +199,20 @@ function publicMembers(props: Props): string[] {
   return members.filter((m): m is string => typeof m === "string" && PUBLIC_MEMBERS.includes(m));
 }
 
+// The `policyData` of an IAM policy resource is the JSON text of `{ bindings: [{ role, members }] }`.
+function publicBindings(policyData: unknown): { role: string; member: string }[] {
+  let policy: Props | undefined;
+  try {
+    policy = typeof policyData === "string" ? JSON.parse(policyData) : undefined;
+  } catch {
+    return [];
+  }
+  const bindings: Props[] = Array.isArray(policy?.bindings) ? policy.bindings : [];
+  return bindings.flatMap((b) =>
+    publicMembers({ members: b?.members }).map((member) => ({ role: b.role, member })),
+  );
+}
+
 /** Buckets block public access: GCS, S3 and Azure Storage. */
 export const storagePrivate: TrainkitPolicy = {
   name: "trainkit-storage-private",
@@ -224,6 +238,11 @@ export const storagePrivate: TrainkitPolicy = {
       case TYPES.gcsBucketIamBinding:
         for (const m of publicMembers(p))
           reportViolation(`grants ${p.role} to ${m}, which makes the bucket public`);
+        return;
+      case TYPES.gcsBucketIamPolicy:
+        for (const { role, member } of publicBindings(p.policyData)) {
+          reportViolation(`policyData grants ${role} to ${member}, which makes the bucket public`);
+        }
         return;
       case TYPES.s3PublicAccessBlock:
         for (const field of PUBLIC_ACCESS_BLOCK) {
@@ -298,6 +317,16 @@ export const registryPrivate: TrainkitPolicy = {
       case TYPES.artifactRepositoryIamBinding:
         for (const m of publicMembers(p))
           reportViolation(`grants ${p.role} to ${m}, which makes the repository public`);
+        return;
+      case TYPES.artifactRepositoryIamPolicy:
+        for (const { role, member } of publicBindings(p.policyData)) {
+          reportViolation(`policyData grants ${role} to ${member}, which makes the repository public`);
+        }
+        return;
+      case TYPES.ecrPublicRepository:
+        reportViolation(
+          `${p.repositoryName ?? "the repository"} is an ECR Public repository, which anyone can pull from; use a private ECR repository (aws.ecr.Repository)`,
+        );
         return;
       case TYPES.ecrRepositoryPolicy:
         if (openStatements(p.policy) > 0) {

@@ -331,6 +331,19 @@ describe("trainkit-storage-private", () => {
     ).toEqual([]);
   });
 
+  it("rejects a bucket IAM policy whose bindings include allUsers", () => {
+    const policyData = (members: string[]) =>
+      JSON.stringify({ bindings: [{ role: "roles/storage.objectViewer", members }] });
+    expect(
+      violations(storagePrivate, TYPES.gcsBucketIamPolicy, { policyData: policyData(["allUsers"]) }),
+    ).toEqual(["policyData grants roles/storage.objectViewer to allUsers, which makes the bucket public"]);
+    expect(
+      violations(storagePrivate, TYPES.gcsBucketIamPolicy, {
+        policyData: policyData(["group:ml@acme.example"]),
+      }),
+    ).toEqual([]);
+  });
+
   it("requires all four S3 public access block settings, and no public canned ACL", () => {
     const block = {
       blockPublicAcls: true,
@@ -370,6 +383,18 @@ describe("trainkit-registry-private", () => {
         member: "allUsers",
       }),
     ).toEqual(["grants roles/artifactregistry.reader to allUsers, which makes the repository public"]);
+  });
+
+  it("rejects an Artifact Registry IAM policy granting allAuthenticatedUsers, and any ECR Public repository", () => {
+    const policyData = JSON.stringify({
+      bindings: [{ role: "roles/artifactregistry.reader", members: ["allAuthenticatedUsers"] }],
+    });
+    expect(violations(registryPrivate, TYPES.artifactRepositoryIamPolicy, { policyData })).toEqual([
+      "policyData grants roles/artifactregistry.reader to allAuthenticatedUsers, which makes the repository public",
+    ]);
+    expect(violations(registryPrivate, TYPES.ecrPublicRepository, { repositoryName: "trainer" })).toEqual([
+      "trainer is an ECR Public repository, which anyone can pull from; use a private ECR repository (aws.ecr.Repository)",
+    ]);
   });
 
   it("rejects an ECR repository policy that lets anyone pull, and passes one that names an account", () => {
