@@ -69,7 +69,8 @@ beforeAll(async () => {
     pack.on("exit", (code) => reject(new Error(`the policy pack exited with ${code}: ${stderr}`)));
   });
   client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-});
+  // Building dist/ and packing the tarball can take minutes on a busy machine.
+}, 300_000);
 
 afterAll(() => {
   client?.close();
