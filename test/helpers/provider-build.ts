@@ -7,8 +7,13 @@ import { REPO_ROOT } from "./provider-host";
 // would for a user. Tests started with plain `vitest` (not `npm test`, whose pretest builds) would
 // otherwise run yesterday's provider; this rebuilds when a source it loads is newer than its output.
 
-const SOURCES = ["src/job", "src/spec"];
-const OUTPUTS = ["dist/job/provider.js", "dist/job/clients/trainapi.js", "dist/spec/index.js"];
+const SOURCES = ["src/job", "src/spec", "src/policy"];
+const OUTPUTS = [
+  "dist/job/provider.js",
+  "dist/job/clients/trainapi.js",
+  "dist/spec/index.js",
+  "dist/policy/index.js",
+];
 
 function newest(dir: string): number {
   let latest = 0;
@@ -46,7 +51,9 @@ export function ensureBuilt(): void {
     // Type errors elsewhere in the tree do not stop tsc from emitting; freshness is what matters.
   }
   if (!isFresh())
-    throw new Error("dist/ is older than src/job or src/spec after building; run `npm run build`");
+    throw new Error(
+      "dist/ is older than src/job, src/spec or src/policy after building; run `npm run build`",
+    );
 }
 
 const CLI_SOURCES = ["src/cli", "src/job", "src/spec", "src/server"];
