@@ -5,7 +5,7 @@ import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { gcpSetting } from "./settings";
 
-/** Arguments of a {@link Bucket}; every field is optional. */
+/** Arguments of a `Bucket`; every field is optional. */
 export interface BucketArgs extends BucketSettings {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -16,7 +16,7 @@ export interface BucketArgs extends BucketSettings {
   location?: pulumi.Input<string>;
 }
 
-/** A {@link Bucket}'s settings besides where it lives: what a `TrainingPlatform` passes on for each bucket. */
+/** A `Bucket`'s settings besides where it lives: what a `TrainingPlatform` passes on for each bucket. */
 export interface BucketSettings {
   /**
    * The globally unique bucket name. Defaults to the component's name plus a random suffix, which keeps two

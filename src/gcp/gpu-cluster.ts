@@ -85,7 +85,7 @@ export type ReleaseChannel = (typeof ReleaseChannel)[keyof typeof ReleaseChannel
 /** The release channels, fastest first. */
 export const RELEASE_CHANNELS: readonly ReleaseChannel[] = Object.values(ReleaseChannel);
 
-/** Arguments of a {@link GpuCluster}; every field is optional. */
+/** Arguments of a `GpuCluster`; every field is optional. */
 export interface GpuClusterArgs extends GpuClusterSettings {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -96,7 +96,7 @@ export interface GpuClusterArgs extends GpuClusterSettings {
   location?: pulumi.Input<string>;
 }
 
-/** A {@link GpuCluster}'s settings besides where it lives. */
+/** A `GpuCluster`'s settings besides where it lives. */
 export interface GpuClusterSettings {
   /** The VPC network. Defaults to the project's `default` network. */
   network?: pulumi.Input<string>;
@@ -202,7 +202,7 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The service account the nodes run as, when this component created it. */
   public readonly nodeServiceAccount?: gcp.serviceaccount.Account;
   /**
-   * The project IAM grants of {@link NODE_SERVICE_ACCOUNT_ROLES} to the node service account this component
+   * The project IAM grants of `NODE_SERVICE_ACCOUNT_ROLES` to the node service account this component
    * created; empty when `nodeServiceAccount` names an existing account.
    */
   public readonly nodeServiceAccountRoles: gcp.projects.IAMMember[];

@@ -8,7 +8,7 @@ import { ArgumentError, shown } from "../components/sentences";
 import { apiDependencies, type GoogleApi, type ProjectApis } from "./project-apis";
 import { gcpSetting } from "./settings";
 
-/** Arguments of a {@link Registry}; every field is optional. */
+/** Arguments of a `Registry`; every field is optional. */
 export interface RegistryArgs extends RegistrySettings {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -16,7 +16,7 @@ export interface RegistryArgs extends RegistrySettings {
   location?: pulumi.Input<string>;
 }
 
-/** A {@link Registry}'s settings besides where it lives: what a `TrainingPlatform` passes on. */
+/** A `Registry`'s settings besides where it lives: what a `TrainingPlatform` passes on. */
 export interface RegistrySettings {
   /**
    * The repository ID, part of the image URL: lowercase letters, digits and dashes. Defaults to the

@@ -28,7 +28,7 @@ export interface DirectVpcEgressArgs {
   allTraffic?: boolean;
 }
 
-/** Arguments of the GCP {@link TrainingApi}: the common Train API arguments plus where and as whom it runs. */
+/** Arguments of the GCP `TrainingApi`: the common Train API arguments plus where and as whom it runs. */
 export interface TrainingApiArgs extends TrainingApiSettings {
   /** The GCP project of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -49,7 +49,7 @@ export interface TrainingApiArgs extends TrainingApiSettings {
   buckets?: pulumi.Input<string>[];
 }
 
-/** The GCP {@link TrainingApi}'s settings besides its project, region, job account and buckets: what a `TrainingPlatform` passes on. */
+/** The GCP `TrainingApi`'s settings besides its project, region, job account and buckets: what a `TrainingPlatform` passes on. */
 export interface TrainingApiSettings extends trainApi.TrainingApiCommonArgs {
   /**
    * Accept requests from the internet and let anyone invoke the service (`allUsers` holds `run.invoker`);

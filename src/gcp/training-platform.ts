@@ -10,7 +10,7 @@ import { Registry, type RegistrySettings } from "./registry";
 import { gcpSetting, serviceAccountMember } from "./settings";
 import { TrainingApi, type TrainingApiSettings } from "./training-api";
 
-/** Arguments of a GCP {@link TrainingPlatform}: only `api` is required; each part takes its own component's arguments. */
+/** Arguments of a GCP `TrainingPlatform`: only `api` is required; each part takes its own component's arguments. */
 export interface TrainingPlatformArgs {
   /** The GCP project of every part. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
@@ -31,7 +31,7 @@ export interface TrainingPlatformArgs {
    * A GKE cluster with GPU pools, for the `kubernetes` backend. Defaults to none, since Vertex AI jobs need
    * no cluster.
    */
-  cluster?: PlatformClusterArgs;
+  cluster?: PlatformCluster;
   /**
    * Enable every API the platform's parts call (Cloud Run, Secret Manager, IAM, Resource Manager, Artifact
    * Registry, Container Scanning, Vertex AI, and GKE and Compute Engine with a cluster) once, as resources the
@@ -41,8 +41,8 @@ export interface TrainingPlatformArgs {
   enableApis?: boolean;
 }
 
-/** The GKE cluster of a {@link TrainingPlatform}: a {@link GpuCluster}'s settings and where it lives. */
-export interface PlatformClusterArgs extends GpuClusterSettings {
+/** The GKE cluster of a `TrainingPlatform`: a `GpuCluster`'s settings and where it lives. */
+export interface PlatformCluster extends GpuClusterSettings {
   /** The cluster's region, or a zone for a zonal cluster. Defaults to the platform's `region`. */
   location?: pulumi.Input<string>;
 }
