@@ -14,6 +14,10 @@ const provrpc = pulumiRequire(
   "./proto/provider_grpc_pb",
 ) as typeof import("@pulumi/pulumi/proto/provider_grpc_pb");
 
+const structpb = pulumiRequire(
+  "google-protobuf/google/protobuf/struct_pb",
+) as typeof import("google-protobuf/google/protobuf/struct_pb");
+
 type Client = InstanceType<typeof provrpc.ResourceProviderClient>;
 
 /** A property of a Pulumi package schema, as far as the tests read it. */
@@ -62,11 +66,17 @@ export class ComponentHost {
     });
   }
 
-  /** Starts the host of the plugin folder `dir` (relative to the repository) and waits for its port. */
-  static async start(dir: string): Promise<ComponentHost> {
+  /**
+   * Starts the host of the plugin folder `dir` (relative to the repository) and waits for its port. The engine
+   * passes its own address as the one argument; Construct needs it, GetSchema does not.
+   */
+  static async start(dir: string, engineAddress?: string): Promise<ComponentHost> {
     const cwd = path.join(REPO_ROOT, dir);
     const script = path.join(REPO_ROOT, "node_modules/@pulumi/pulumi/cmd/run-plugin");
-    const child = spawn(process.execPath, [script, cwd], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [script, cwd, ...(engineAddress ? [engineAddress] : [])], {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const port = await new Promise<number>((resolve, reject) => {
       let out = "";
       let err = "";
@@ -101,6 +111,36 @@ export class ComponentHost {
       },
     );
     return JSON.parse(resp.getSchema()) as PackageSchema;
+  }
+
+  /** Construct, as the engine calls it for a component a program in another language declares. */
+  async construct(request: {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    project: string;
+    stack: string;
+    config: Record<string, string>;
+    monitor: string;
+  }): Promise<{ urn: string; state: Record<string, unknown> }> {
+    const req = new provpb.ConstructRequest();
+    req.setProject(request.project);
+    req.setStack(request.stack);
+    req.setDryrun(true);
+    req.setParallel(1);
+    req.setMonitorendpoint(request.monitor);
+    req.setType(request.type);
+    req.setName(request.name);
+    req.setInputs(structpb.Struct.fromJavaScript(request.inputs as Record<string, never>));
+    for (const [k, v] of Object.entries(request.config)) req.getConfigMap().set(k, v);
+    const resp = await new Promise<import("@pulumi/pulumi/proto/provider_pb").ConstructResponse>(
+      (resolve, reject) => {
+        this.client.construct(req, (err, r) =>
+          err ? reject(new Error(err.details ?? err.message)) : resolve(r),
+        );
+      },
+    );
+    return { urn: resp.getUrn(), state: (resp.getState()?.toJavaScript() ?? {}) as Record<string, unknown> };
   }
 
   async close(): Promise<void> {

@@ -11,28 +11,34 @@ import {
   type SchemaProperty,
 } from "../helpers/component-host";
 import { declaredComponents } from "../helpers/component-sources";
-import { REPO_ROOT } from "../helpers/provider-host";
+import { FakeEngine } from "../helpers/fake-engine";
+import { isSecret, plaintextOccurrences, REPO_ROOT } from "../helpers/provider-host";
 
 // plugins/gcp served by Pulumi's own component provider host (`@pulumi/pulumi/cmd/run-plugin`, started as the
 // Node.js language host starts a PulumiPlugin.yaml folder) and asked for its schema over gRPC. The schema is
 // compared against what src/gcp declares, read with the TypeScript compiler on its own, and against the
-// Python and YAML example programs. No Pulumi CLI, engine or stand-in takes part.
+// Python and YAML example programs. Construct is called as the engine calls it for a component declared in
+// another language; the engine and resource monitor it talks back to are a stand-in (test/helpers/fake-engine.ts)
+// that records the registrations and echoes inputs as outputs. No Pulumi CLI takes part.
 
 const PKG = "trainkit-gcp";
 const token = (name: string) => `${PKG}:index:${name}`;
 const typeRef = (name: string) => `#/types/${token(name)}`;
 const declared = declaredComponents("gcp");
 
+let engine: FakeEngine;
 let host: ComponentHost;
 let schema: PackageSchema;
 
 beforeAll(async () => {
-  host = await ComponentHost.start("plugins/gcp");
+  engine = await FakeEngine.start("platform", "dev");
+  host = await ComponentHost.start("plugins/gcp", engine.address);
   schema = await host.getSchema();
 }, 600_000);
 
 afterAll(async () => {
   await host?.close();
+  await engine?.close();
 });
 
 const SCALARS = ["string", "number", "integer", "boolean"];
@@ -153,6 +159,72 @@ describe("the GCP component package served by Pulumi's component provider host",
       additionalProperties: { type: "array" },
     });
     expect(api.properties?.apiKeysJson?.type).toBe("string");
+  });
+});
+
+describe("Construct of a TrainingPlatform, as a program in another language declares it", () => {
+  const KEY = "tk_live_0123456789abcdef";
+  const SIG_KEY = "4dabf18193072939515e22adb298388d";
+  const OUTPUT_VALUE_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
+
+  it("builds the TypeScript component from the inputs the SDKs send, under the component's own type", async () => {
+    const { urn, state } = await host.construct({
+      type: token("TrainingPlatform"),
+      name: "ml",
+      inputs: {
+        project: "my-project",
+        region: "us-central1",
+        // A secret output value: how the SDKs send `config.require_secret(...)` to a component provider, since
+        // the engine supports output values in Construct.
+        api: {
+          image: "us-docker.pkg.dev/my-project/tk/trainkit:0.1.0",
+          apiKeys: { [SIG_KEY]: OUTPUT_VALUE_SIG, value: { [KEY]: ["team-vision"] }, secret: true },
+        },
+      },
+      project: "platform",
+      stack: "dev",
+      config: {},
+      monitor: engine.address,
+    });
+    const platformUrn = "urn:pulumi:dev::platform::trainkit:gcp:TrainingPlatform::ml";
+    expect(urn).toBe(platformUrn);
+    const byName = (type: string, name: string) =>
+      engine.registered.find((r) => r.type === type && r.name === name);
+    const apiUrn = byName("trainkit:gcp:TrainingApi", "ml-api")?.urn;
+    expect(byName("trainkit:gcp:TrainingApi", "ml-api")?.parent).toBe(platformUrn);
+    expect(byName("gcp:cloudrunv2/service:Service", "ml-api")?.parent).toBe(apiUrn);
+    expect(byName("gcp:storage/bucket:Bucket", "ml-data")?.inputs).toMatchObject({
+      project: "my-project",
+      location: "us-central1",
+      publicAccessPrevention: "enforced",
+      uniformBucketLevelAccess: true,
+    });
+    expect(engine.registered.filter((r) => r.type.startsWith("trainkit:")).map((r) => r.type)).toEqual([
+      "trainkit:gcp:TrainingPlatform",
+      "trainkit:gcp:ProjectApis",
+      "trainkit:gcp:Registry",
+      "trainkit:gcp:Bucket",
+      "trainkit:gcp:Bucket",
+      "trainkit:gcp:TrainingApi",
+    ]);
+    // The state holds exactly the outputs the schema declares.
+    const declaredOutputs = Object.keys(schema.resources[token("TrainingPlatform")]?.properties ?? {});
+    expect(Object.keys(state).sort()).toEqual(declaredOutputs.sort());
+    expect(state.jobServiceAccount).toMatchObject({
+      urn: "urn:pulumi:dev::platform::gcp:serviceaccount/account:Account::ml-jobs",
+    });
+    expect(state.outputs).toMatchObject({ project: "my-project", region: "us-central1" });
+  });
+
+  it("keeps the API keys secret from the inputs to the Secret Manager version, and nowhere else", () => {
+    const version = engine.registered.find((r) => r.type === "gcp:secretmanager/secretVersion:SecretVersion");
+    const secretData = version?.inputs.secretData;
+    expect(isSecret(secretData)).toBe(true);
+    expect(JSON.parse((secretData as { value: string }).value)).toEqual({ [KEY]: ["team-vision"] });
+    const plaintext = engine.registered.flatMap((r) =>
+      plaintextOccurrences(r.inputs, KEY).map((at) => `${r.type} ${r.name}: ${at}`),
+    );
+    expect(plaintext).toEqual([]);
   });
 });
 
