@@ -6,24 +6,29 @@ import { ArgumentError, oneOf, shown } from "./components/sentences";
 // and shapes exist. The tables state what the clouds publish; where a cloud has no shape, `UNAVAILABLE`
 // says so in the sentence a user sees.
 
-/** Every GPU the catalogue knows, by the name used across trainkit. */
-export const GPUS = [
-  "nvidia-t4",
-  "nvidia-l4",
-  "nvidia-a100-40gb",
-  "nvidia-a100-80gb",
-  "nvidia-h100-80gb",
-  "nvidia-h100-nvl-94gb",
-  "nvidia-h200-141gb",
-  "nvidia-v100",
-  "nvidia-a10",
-  "nvidia-a10g",
-  "nvidia-l40s",
-  "nvidia-b200",
-  "nvidia-gb200",
-] as const;
+/**
+ * Every GPU the catalogue knows, by the name used across trainkit. An object of constants rather than a bare
+ * union so that Pulumi's component analyzer publishes it as an enum to every Pulumi language.
+ */
+export const Gpu = {
+  NvidiaT4: "nvidia-t4",
+  NvidiaL4: "nvidia-l4",
+  NvidiaA100_40gb: "nvidia-a100-40gb",
+  NvidiaA100_80gb: "nvidia-a100-80gb",
+  NvidiaH100_80gb: "nvidia-h100-80gb",
+  NvidiaH100Nvl_94gb: "nvidia-h100-nvl-94gb",
+  NvidiaH200_141gb: "nvidia-h200-141gb",
+  NvidiaV100: "nvidia-v100",
+  NvidiaA10: "nvidia-a10",
+  NvidiaA10g: "nvidia-a10g",
+  NvidiaL40s: "nvidia-l40s",
+  NvidiaB200: "nvidia-b200",
+  NvidiaGb200: "nvidia-gb200",
+} as const;
 /** A GPU's catalogue name (`nvidia-l4`, `nvidia-h100-80gb`), the value of every `gpu` field. */
-export type Gpu = (typeof GPUS)[number];
+export type Gpu = (typeof Gpu)[keyof typeof Gpu];
+/** Every GPU the catalogue knows, in catalogue order. */
+export const GPUS: readonly Gpu[] = Object.values(Gpu);
 
 /** How a cloud sells a shape. */
 export type CapacityOption = "on-demand" | "spot" | "flex-start" | "reservation" | "capacity-block";

@@ -275,12 +275,12 @@ export class TrainingApi extends pulumi.ComponentResource {
       ["subnetIds", "the private subnets the tasks run in"],
       ["sagemakerRoleArn", "the execution role SageMaker jobs run as"],
       ["outputS3Uri", "an s3://<bucket>/<prefix> URI for model artifacts"],
-      ["apiKeys", "the TRAINKIT_API_KEYS JSON"],
     ];
     for (const [field, what] of required) {
       if (args?.[field] === undefined)
         throw new ArgumentError(`${owner}: ${field} must be set to ${what}; got nothing`);
     }
+    const apiKeysJson = trainApi.apiKeysJson(owner, args);
     // Resources follow their provider's region unless one is given; the server needs the region by value.
     const region = awsRegion(args.region, "region", owner);
     const where = args.region;
@@ -386,11 +386,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       );
       return { secret: s, version };
     };
-    const apiKeys = secret(
-      "api-keys",
-      `Train API keys of ${name} (trainkit)`,
-      trainApi.apiKeysJson(args.apiKeys),
-    );
+    const apiKeys = secret("api-keys", `Train API keys of ${name} (trainkit)`, apiKeysJson);
     this.apiKeysSecret = apiKeys.secret;
     this.apiKeysSecretVersion = apiKeys.version;
     const database = durable

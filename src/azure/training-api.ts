@@ -204,9 +204,7 @@ export class TrainingApi extends pulumi.ComponentResource {
         `${owner}: workspaceId must be set to the ARM id of the Azure ML workspace jobs go to; got nothing`,
       );
     }
-    if (args.apiKeys === undefined) {
-      throw new ArgumentError(`${owner}: apiKeys must be set to the TRAINKIT_API_KEYS JSON; got nothing`);
-    }
+    const apiKeysJson = trainApi.apiKeysJson(owner, args);
     if ((args.registryId === undefined) !== (args.registryServer === undefined)) {
       throw new ArgumentError(
         `${owner}: registryId and registryServer must be set together; got only ${
@@ -365,7 +363,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       grants.push(grant(`${suffix}-read`, API_SECRET_ROLE, s.id));
       return s;
     };
-    this.apiKeysSecret = secret("api-keys", trainApi.apiKeysJson(args.apiKeys));
+    this.apiKeysSecret = secret("api-keys", apiKeysJson);
     this.databaseUrlSecret =
       args.databaseUrl === undefined ? undefined : secret("database-url", args.databaseUrl);
     this.roleAssignments = grants;

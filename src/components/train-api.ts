@@ -18,11 +18,16 @@ export interface TrainingApiCommonArgs {
    */
   image: pulumi.Input<string>;
   /**
-   * The API keys, as the server's `TRAINKIT_API_KEYS` JSON (`{"<api-key>": ["<account-id>", ...]}`) or that
-   * object. Kept in the platform's secret store, which only the API may read, and handed to the server as a
-   * secret; never in plain state. Required.
+   * The API keys, each with the accounts it may act for (`{"<api-key>": ["<account-id>", ...]}`, the server's
+   * `TRAINKIT_API_KEYS`). Kept in the platform's secret store, which only the API may read, and handed to the
+   * server as a secret; never in plain state. Required unless `apiKeysJson` is set; conflicts with it.
    */
-  apiKeys: pulumi.Input<string | Record<string, string[]>>;
+  apiKeys?: pulumi.Input<Record<string, string[]>>;
+  /**
+   * The same keys as `TRAINKIT_API_KEYS` JSON text, for keys already kept as one secret string. Kept like
+   * `apiKeys`. Defaults to none; conflicts with `apiKeys`.
+   */
+  apiKeysJson?: pulumi.Input<string>;
   /**
    * A `postgresql://` URL for the API's state, kept in the secret store like the keys. Defaults to none: the
    * server keeps its state in an embedded PGlite database beside it, which no second instance could share,
@@ -77,9 +82,27 @@ export function extraEnv(env: Record<string, pulumi.Input<string>> | undefined):
   return Object.entries(env ?? {}).map(([name, value]) => ({ name, value }));
 }
 
-/** The API keys as the server's `TRAINKIT_API_KEYS` JSON, whether given as that JSON or as the object. */
-export function apiKeysJson(apiKeys: pulumi.Input<string | Record<string, string[]>>): pulumi.Output<string> {
-  return pulumi.output(apiKeys).apply((keys) => (typeof keys === "string" ? keys : JSON.stringify(keys)));
+/**
+ * The API keys as the server's `TRAINKIT_API_KEYS` JSON, from `apiKeys` or `apiKeysJson`, whichever is set.
+ * A string in `apiKeys`, which JavaScript programs written for earlier versions pass, is taken as the JSON.
+ */
+export function apiKeysJson(
+  owner: string,
+  args: Pick<TrainingApiCommonArgs, "apiKeys" | "apiKeysJson">,
+): pulumi.Output<string> {
+  if (args.apiKeys === undefined && args.apiKeysJson === undefined) {
+    throw new ArgumentError(
+      `${owner}: apiKeys must be set to the keys and the accounts each may act for ({"<api-key>": ["<account-id>"]}), or apiKeysJson to that JSON; got nothing`,
+    );
+  }
+  if (args.apiKeys !== undefined && args.apiKeysJson !== undefined) {
+    throw new ArgumentError(
+      `${owner}: apiKeys and apiKeysJson are two spellings of the same keys; set only one`,
+    );
+  }
+  const keys: pulumi.Input<Record<string, string[]> | string> =
+    args.apiKeys ?? (args.apiKeysJson as pulumi.Input<string>);
+  return pulumi.output(keys).apply((k) => (typeof k === "string" ? k : JSON.stringify(k)));
 }
 
 /** Rejects extra environment variables that would override one the component sets itself. */

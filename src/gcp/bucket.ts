@@ -5,8 +5,8 @@ import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { gcpSetting } from "./settings";
 
-/** Arguments of a {@link Bucket}; every field is optional. */
-export interface BucketArgs {
+/** Arguments of a `Bucket`; every field is optional. */
+export interface BucketArgs extends BucketSettings {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
   /**
@@ -14,6 +14,10 @@ export interface BucketArgs {
    * or a multi-region (`US`). Defaults to the stack's `gcp:region` config.
    */
   location?: pulumi.Input<string>;
+}
+
+/** A `Bucket`'s settings besides where it lives: what a `TrainingPlatform` passes on for each bucket. */
+export interface BucketSettings {
   /**
    * The globally unique bucket name. Defaults to the component's name plus a random suffix, which keeps two
    * stacks from colliding.

@@ -4,6 +4,7 @@ import { GPU_NODE_LABELS, GPU_TAINT, type GpuPoolArgs, resolveGpuPools } from ".
 import { execKubeconfig } from "../components/kubeconfig";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { type GcpMachine, gcpMachineFor } from "../gpu";
@@ -73,10 +74,19 @@ export interface SystemPoolArgs {
 }
 
 /** GKE release channels a cluster can follow (`releaseChannel`), fastest to slowest to take new versions. */
-export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE", "EXTENDED"] as const;
+export const ReleaseChannel = {
+  Rapid: "RAPID",
+  Regular: "REGULAR",
+  Stable: "STABLE",
+  Extended: "EXTENDED",
+} as const;
+/** A GKE release channel: `RAPID`, `REGULAR`, `STABLE` or `EXTENDED`. */
+export type ReleaseChannel = (typeof ReleaseChannel)[keyof typeof ReleaseChannel];
+/** The release channels, fastest first. */
+export const RELEASE_CHANNELS: readonly ReleaseChannel[] = Object.values(ReleaseChannel);
 
-/** Arguments of a {@link GpuCluster}; every field is optional. */
-export interface GpuClusterArgs {
+/** Arguments of a `GpuCluster`; every field is optional. */
+export interface GpuClusterArgs extends GpuClusterSettings {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
   /**
@@ -84,6 +94,10 @@ export interface GpuClusterArgs {
    * or a zone (`us-central1-a`) for a cheaper zonal cluster. Defaults to the stack's `gcp:region` config.
    */
   location?: pulumi.Input<string>;
+}
+
+/** A `GpuCluster`'s settings besides where it lives. */
+export interface GpuClusterSettings {
   /** The VPC network. Defaults to the project's `default` network. */
   network?: pulumi.Input<string>;
   /**
@@ -126,7 +140,7 @@ export interface GpuClusterArgs {
    */
   enableApis?: boolean;
   /** GKE release channel: `RAPID`, `REGULAR`, `STABLE` or `EXTENDED`. Defaults to `REGULAR`. */
-  releaseChannel?: (typeof RELEASE_CHANNELS)[number];
+  releaseChannel?: ReleaseChannel;
   /**
    * Use GKE Dataplane V2 (eBPF), which enforces Kubernetes NetworkPolicy. Defaults to true. When false, the
    * cluster uses the legacy dataplane with Calico network policy enforcement instead.
@@ -171,6 +185,11 @@ export const NODE_SERVICE_ACCOUNT_ROLES = [
 // Nodes get their permissions from IAM only, so the broad scope is narrowed by the service account's roles.
 const NODE_OAUTH_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"];
 
+/** The GpuCluster parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  apis: ProjectApis | undefined;
+}>();
+
 /**
  * A GKE Standard cluster for training: private nodes, workload identity, shielded nodes, a release channel,
  * network policy, a small system pool, and GPU pools that scale to zero with GKE-installed drivers.
@@ -183,7 +202,7 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The service account the nodes run as, when this component created it. */
   public readonly nodeServiceAccount?: gcp.serviceaccount.Account;
   /**
-   * The project IAM grants of {@link NODE_SERVICE_ACCOUNT_ROLES} to the node service account this component
+   * The project IAM grants of `NODE_SERVICE_ACCOUNT_ROLES` to the node service account this component
    * created; empty when `nodeServiceAccount` names an existing account.
    */
   public readonly nodeServiceAccountRoles: gcp.projects.IAMMember[];
@@ -194,7 +213,9 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The zones each GPU pool's nodes go to, by pool name: given, or those offering its machine type. */
   public readonly gpuZones: Record<string, pulumi.Output<string[] | undefined>>;
   /** The APIs this component enabled, unless `enableApis` is false. */
-  public readonly apis?: ProjectApis;
+  get apis(): ProjectApis | undefined {
+    return offSchema.get(this, "apis");
+  }
   /** The Cloud Router that carries the nodes' egress NAT; undefined unless `cloudNat` is set. */
   public readonly router?: gcp.compute.Router;
   /** The Cloud NAT on `router`; undefined unless `cloudNat` is set. */
@@ -204,7 +225,7 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The control plane's address (private when `privateEndpoint` is set). */
   public readonly endpoint: pulumi.Output<string>;
   /** The StorageClass to give claims on this cluster (`standard-rwo`), e.g. the Kubernetes `TrainingApi`'s. */
-  public readonly storageClassName = GKE_STORAGE_CLASS;
+  public readonly storageClassName: string = GKE_STORAGE_CLASS;
   /** A kubeconfig that authenticates through `gke-gcloud-auth-plugin`, usable by `@pulumi/kubernetes`. Secret. */
   public readonly kubeconfig: pulumi.Output<string>;
 
@@ -290,7 +311,7 @@ export class GpuCluster extends pulumi.ComponentResource {
       args.enableApis,
       opts,
     );
-    this.apis = apis;
+    offSchema.set(this, "apis", apis);
     const parent = { parent: this, dependsOn };
 
     if (args.nodeServiceAccount === undefined) {

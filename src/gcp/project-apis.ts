@@ -28,10 +28,10 @@ export const GOOGLE_APIS = {
   /** Container Scanning, which scans pushed images for vulnerabilities. */
   containerscanning: "containerscanning.googleapis.com",
 } as const;
-/** The short name of a Google API in {@link GOOGLE_APIS}, as `apis` lists take it (`run`, `container`). */
+/** The short name of a Google API in `GOOGLE_APIS`, as `apis` lists take it (`run`, `container`). */
 export type GoogleApi = keyof typeof GOOGLE_APIS;
 
-/** Arguments of a {@link ProjectApis}. */
+/** Arguments of a `ProjectApis`. */
 export interface ProjectApisArgs {
   /** The project to enable the APIs in. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;

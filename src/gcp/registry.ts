@@ -2,17 +2,22 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import { apiDependencies, type GoogleApi, type ProjectApis } from "./project-apis";
 import { gcpSetting } from "./settings";
 
-/** Arguments of a {@link Registry}; every field is optional. */
-export interface RegistryArgs {
+/** Arguments of a `Registry`; every field is optional. */
+export interface RegistryArgs extends RegistrySettings {
   /** The GCP project. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
   /** The region of the repository; put it where the jobs run. Defaults to the stack's `gcp:region` config. */
   location?: pulumi.Input<string>;
+}
+
+/** A `Registry`'s settings besides where it lives: what a `TrainingPlatform` passes on. */
+export interface RegistrySettings {
   /**
    * The repository ID, part of the image URL: lowercase letters, digits and dashes. Defaults to the
    * component's name plus a short hash of the Pulumi project and stack, so two stacks in one GCP project
@@ -67,12 +72,19 @@ function days(field: string, value: number | undefined, fallback: number | undef
 
 const seconds = (d: number) => `${d * 86400}s`;
 
+/** The Registry parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  apis: ProjectApis | undefined;
+}>();
+
 /** A private Artifact Registry Docker repository with immutable tags, cleanup policies and scanning. */
 export class Registry extends pulumi.ComponentResource {
   /** The underlying Artifact Registry repository, for settings this component does not expose. */
   public readonly repository: gcp.artifactregistry.Repository;
   /** The APIs this component enabled, unless `enableApis` is false. */
-  public readonly apis?: ProjectApis;
+  get apis(): ProjectApis | undefined {
+    return offSchema.get(this, "apis");
+  }
   /** Where to push and pull images: `<region>-docker.pkg.dev/<project>/<repository>`. */
   public readonly url: pulumi.Output<string>;
 
@@ -115,7 +127,7 @@ export class Registry extends pulumi.ComponentResource {
     const scanning = args.vulnerabilityScanning ?? true;
     const needs: GoogleApi[] = scanning ? ["artifactregistry", "containerscanning"] : ["artifactregistry"];
     const { apis, dependsOn } = apiDependencies(this, name, project, needs, args.enableApis, opts);
-    this.apis = apis;
+    offSchema.set(this, "apis", apis);
 
     this.repository = new gcp.artifactregistry.Repository(
       name,

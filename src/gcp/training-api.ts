@@ -2,6 +2,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
@@ -27,8 +28,8 @@ export interface DirectVpcEgressArgs {
   allTraffic?: boolean;
 }
 
-/** Arguments of the GCP {@link TrainingApi}: the common Train API arguments plus where and as whom it runs. */
-export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
+/** Arguments of the GCP `TrainingApi`: the common Train API arguments plus where and as whom it runs. */
+export interface TrainingApiArgs extends TrainingApiSettings {
   /** The GCP project of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
   /** The region of the service and of the Vertex AI jobs. Defaults to the stack's `gcp:region` config. */
@@ -46,6 +47,10 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * bucket does not belong here.
    */
   buckets?: pulumi.Input<string>[];
+}
+
+/** The GCP `TrainingApi`'s settings besides its project, region, job account and buckets: what a `TrainingPlatform` passes on. */
+export interface TrainingApiSettings extends trainApi.TrainingApiCommonArgs {
   /**
    * Accept requests from the internet and let anyone invoke the service (`allUsers` holds `run.invoker`);
    * the API keys are then the only gate. Defaults to false: ingress is internal-only and callers need
@@ -116,6 +121,17 @@ const MANAGED_ENV = [
   "TRAINKIT_VERTEX_STAGING_BUCKET",
 ];
 
+/** The TrainingApi parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  apis: ProjectApis | undefined;
+  iamMembers: (
+    | gcp.projects.IAMMember
+    | gcp.serviceaccount.IAMMember
+    | gcp.storage.BucketIAMMember
+    | gcp.secretmanager.SecretIamMember
+  )[];
+}>();
+
 /**
  * The Train API on Cloud Run (v2), submitting jobs to Vertex AI as its own least-privilege service account,
  * with its API keys (and database URL) in Secret Manager, internal-only unless `public: true`.
@@ -126,14 +142,18 @@ export class TrainingApi extends pulumi.ComponentResource {
   /** The custom role holding `API_VERTEX_PERMISSIONS`, which the service account holds on the project. */
   public readonly vertexRole: gcp.projects.IAMCustomRole;
   /** The APIs this component enabled, unless `enableApis` is false. */
-  public readonly apis?: ProjectApis;
+  get apis(): ProjectApis | undefined {
+    return offSchema.get(this, "apis");
+  }
   /** Every IAM grant the service account holds, one resource each. */
-  public readonly iamMembers: (
+  get iamMembers(): (
     | gcp.projects.IAMMember
     | gcp.serviceaccount.IAMMember
     | gcp.storage.BucketIAMMember
     | gcp.secretmanager.SecretIamMember
-  )[];
+  )[] {
+    return offSchema.get(this, "iamMembers");
+  }
   /** The Secret Manager secret holding the API keys, readable by the service account only. */
   public readonly apiKeysSecret: gcp.secretmanager.Secret;
   /** The version of `apiKeysSecret` the service reads; its payload is secret in the state. */
@@ -169,9 +189,7 @@ export class TrainingApi extends pulumi.ComponentResource {
         `${owner}: stagingBucket must be set to a bucket name for Vertex AI staging; got nothing`,
       );
     }
-    if (args.apiKeys === undefined) {
-      throw new ArgumentError(`${owner}: apiKeys must be set to the TRAINKIT_API_KEYS JSON; got nothing`);
-    }
+    const apiKeysJson = trainApi.apiKeysJson(owner, args);
     const project = gcpSetting(args.project, "project", "project", owner);
     const region = gcpSetting(args.region, "region", "region", owner);
     const durable = args.databaseUrl !== undefined;
@@ -199,7 +217,7 @@ export class TrainingApi extends pulumi.ComponentResource {
       args.enableApis,
       opts,
     );
-    this.apis = apis;
+    offSchema.set(this, "apis", apis);
     const parent = { parent: this, dependsOn };
 
     this.serviceAccount = new gcp.serviceaccount.Account(
@@ -272,13 +290,13 @@ export class TrainingApi extends pulumi.ComponentResource {
       return { secret: s, version };
     };
 
-    const apiKeys = secret("api-keys", trainApi.apiKeysJson(args.apiKeys));
+    const apiKeys = secret("api-keys", apiKeysJson);
     this.apiKeysSecret = apiKeys.secret;
     this.apiKeysSecretVersion = apiKeys.version;
     const database = args.databaseUrl === undefined ? undefined : secret("database-url", args.databaseUrl);
     this.databaseUrlSecret = database?.secret;
     this.databaseUrlSecretVersion = database?.version;
-    this.iamMembers = grants;
+    offSchema.set(this, "iamMembers", grants);
 
     const secretEnv = (
       envName: string,

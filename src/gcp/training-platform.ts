@@ -1,41 +1,37 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
-import { Bucket, type BucketArgs } from "./bucket";
-import { GpuCluster, type GpuClusterArgs } from "./gpu-cluster";
+import { Bucket, type BucketSettings } from "./bucket";
+import { GpuCluster, type GpuClusterSettings } from "./gpu-cluster";
 import { type GoogleApi, ProjectApis } from "./project-apis";
-import { Registry, type RegistryArgs } from "./registry";
+import { Registry, type RegistrySettings } from "./registry";
 import { gcpSetting, serviceAccountMember } from "./settings";
-import { TrainingApi, type TrainingApiArgs } from "./training-api";
+import { TrainingApi, type TrainingApiSettings } from "./training-api";
 
-type Shared = "project" | "location";
-
-/** Arguments of a GCP {@link TrainingPlatform}: only `api` is required; each part takes its own component's arguments. */
+/** Arguments of a GCP `TrainingPlatform`: only `api` is required; each part takes its own component's arguments. */
 export interface TrainingPlatformArgs {
   /** The GCP project of every part. Defaults to the stack's `gcp:project` config. */
   project?: pulumi.Input<string>;
   /** The region of every part. Defaults to the stack's `gcp:region` config. */
   region?: pulumi.Input<string>;
   /** The Train API: at least its `image` and `apiKeys`; the job account and buckets are filled in. Required. */
-  api: Omit<TrainingApiArgs, "project" | "region" | "jobServiceAccountEmail" | "stagingBucket" | "buckets">;
+  api: TrainingApiSettings;
   /** The image registry. Defaults to a `Registry` with its own defaults (immutable tags, cleanup, scanning). */
-  registry?: Omit<RegistryArgs, Shared>;
+  registry?: RegistrySettings;
   /** The bucket training data is read from (jobs get read access). Defaults to a `Bucket` with its own defaults. */
-  dataBucket?: Omit<BucketArgs, Shared>;
+  dataBucket?: BucketSettings;
   /**
    * The bucket jobs write checkpoints and models to, also Vertex AI's staging bucket (jobs get read-write
    * access). Defaults to a `Bucket` with its own defaults.
    */
-  outputBucket?: Omit<BucketArgs, Shared>;
+  outputBucket?: BucketSettings;
   /**
    * A GKE cluster with GPU pools, for the `kubernetes` backend. Defaults to none, since Vertex AI jobs need
    * no cluster.
    */
-  cluster?: Omit<GpuClusterArgs, "project" | "location"> & {
-    /** The cluster's region, or a zone for a zonal cluster. Defaults to the platform's `region`. */
-    location?: pulumi.Input<string>;
-  };
+  cluster?: PlatformCluster;
   /**
    * Enable every API the platform's parts call (Cloud Run, Secret Manager, IAM, Resource Manager, Artifact
    * Registry, Container Scanning, Vertex AI, and GKE and Compute Engine with a cluster) once, as resources the
@@ -43,6 +39,12 @@ export interface TrainingPlatformArgs {
    * where APIs are managed elsewhere; the parts then enable none either.
    */
   enableApis?: boolean;
+}
+
+/** The GKE cluster of a `TrainingPlatform`: a `GpuCluster`'s settings and where it lives. */
+export interface PlatformCluster extends GpuClusterSettings {
+  /** The cluster's region, or a zone for a zonal cluster. Defaults to the platform's `region`. */
+  location?: pulumi.Input<string>;
 }
 
 /** Roles the training jobs' service account holds on the registry: pulling images. */
@@ -79,30 +81,52 @@ export interface TrainingPlatformOutputs {
   kubeconfig?: pulumi.Output<string>;
 }
 
+/** The TrainingPlatform parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  registry: Registry;
+  dataBucket: Bucket;
+  outputBucket: Bucket;
+  jobServiceAccountGrants: (gcp.storage.BucketIAMMember | gcp.artifactregistry.RepositoryIamMember)[];
+  api: TrainingApi;
+  cluster: GpuCluster | undefined;
+  apis: ProjectApis | undefined;
+}>();
+
 /**
  * Everything a GCP training platform needs: a registry, a data and an output bucket, a service account for
  * the jobs, the Train API on Cloud Run, and optionally a GKE GPU cluster.
  */
 export class TrainingPlatform extends pulumi.ComponentResource {
   /** The Artifact Registry repository for training images. */
-  public readonly registry: Registry;
+  get registry(): Registry {
+    return offSchema.get(this, "registry");
+  }
   /** The bucket jobs read training data from (the job account may only read it). */
-  public readonly dataBucket: Bucket;
+  get dataBucket(): Bucket {
+    return offSchema.get(this, "dataBucket");
+  }
   /** The bucket jobs write outputs to, also Vertex AI's staging bucket (the job account may read and write). */
-  public readonly outputBucket: Bucket;
+  get outputBucket(): Bucket {
+    return offSchema.get(this, "outputBucket");
+  }
   /** The service account Vertex AI jobs run as. */
   public readonly jobServiceAccount: gcp.serviceaccount.Account;
   /** The job account's grants: reading the data bucket, writing the output bucket, pulling from the registry. */
-  public readonly jobServiceAccountGrants: (
-    | gcp.storage.BucketIAMMember
-    | gcp.artifactregistry.RepositoryIamMember
-  )[];
+  get jobServiceAccountGrants(): (gcp.storage.BucketIAMMember | gcp.artifactregistry.RepositoryIamMember)[] {
+    return offSchema.get(this, "jobServiceAccountGrants");
+  }
   /** The Train API on Cloud Run, submitting to Vertex AI as its own service account. */
-  public readonly api: TrainingApi;
+  get api(): TrainingApi {
+    return offSchema.get(this, "api");
+  }
   /** The GKE GPU cluster; undefined unless `cluster` is given. */
-  public readonly cluster?: GpuCluster;
+  get cluster(): GpuCluster | undefined {
+    return offSchema.get(this, "cluster");
+  }
   /** The APIs the platform enabled, unless `enableApis` is false. */
-  public readonly apis?: ProjectApis;
+  get apis(): ProjectApis | undefined {
+    return offSchema.get(this, "apis");
+  }
   /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
   public readonly outputs: TrainingPlatformOutputs;
 
@@ -123,15 +147,27 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       ...(args.cluster !== undefined ? (["container", "compute"] as const) : []),
     ];
     if (args.enableApis ?? true) {
-      this.apis = new ProjectApis(`${name}-apis`, { project, apis: needs }, { parent: this });
+      offSchema.set(
+        this,
+        "apis",
+        new ProjectApis(`${name}-apis`, { project, apis: needs }, { parent: this }),
+      );
     }
     // Each part waits for the platform's APIs and enables none of its own.
     const parent = { parent: this, dependsOn: this.apis ? Object.values(this.apis.services) : [] };
     const part = { enableApis: false };
 
-    this.registry = new Registry(`${name}-images`, { ...args.registry, ...where, ...part }, parent);
-    this.dataBucket = new Bucket(`${name}-data`, { ...args.dataBucket, ...where }, parent);
-    this.outputBucket = new Bucket(`${name}-output`, { ...args.outputBucket, ...where }, parent);
+    offSchema.set(
+      this,
+      "registry",
+      new Registry(`${name}-images`, { ...args.registry, ...where, ...part }, parent),
+    );
+    offSchema.set(this, "dataBucket", new Bucket(`${name}-data`, { ...args.dataBucket, ...where }, parent));
+    offSchema.set(
+      this,
+      "outputBucket",
+      new Bucket(`${name}-output`, { ...args.outputBucket, ...where }, parent),
+    );
 
     this.jobServiceAccount = new gcp.serviceaccount.Account(
       `${name}-jobs`,
@@ -143,7 +179,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       parent,
     );
     const member = serviceAccountMember(this.jobServiceAccount.email);
-    this.jobServiceAccountGrants = [
+    offSchema.set(this, "jobServiceAccountGrants", [
       new gcp.storage.BucketIAMMember(
         `${name}-jobs-read-data`,
         { bucket: this.dataBucket.name, role: JOB_DATA_BUCKET_ROLE, member },
@@ -165,26 +201,34 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         },
         parent,
       ),
-    ];
+    ]);
 
-    this.api = new TrainingApi(
-      `${name}-api`,
-      {
-        ...args.api,
-        project,
-        region,
-        jobServiceAccountEmail: this.jobServiceAccount.email,
-        stagingBucket: this.outputBucket.name,
-        ...part,
-      },
-      parent,
+    offSchema.set(
+      this,
+      "api",
+      new TrainingApi(
+        `${name}-api`,
+        {
+          ...args.api,
+          project,
+          region,
+          jobServiceAccountEmail: this.jobServiceAccount.email,
+          stagingBucket: this.outputBucket.name,
+          ...part,
+        },
+        parent,
+      ),
     );
 
     if (args.cluster !== undefined) {
-      this.cluster = new GpuCluster(
-        `${name}-gke`,
-        { ...args.cluster, project, location: args.cluster.location ?? region, ...part },
-        parent,
+      offSchema.set(
+        this,
+        "cluster",
+        new GpuCluster(
+          `${name}-gke`,
+          { ...args.cluster, project, location: args.cluster.location ?? region, ...part },
+          parent,
+        ),
       );
     }
 

@@ -136,9 +136,7 @@ export class TrainingApi extends pulumi.ComponentResource {
     const owner = ownerOf(this, "TrainingApi", name);
     if (args?.image === undefined)
       throw new ArgumentError(`${owner}: image must be set to the Train API image; got nothing`);
-    if (args.apiKeys === undefined) {
-      throw new ArgumentError(`${owner}: apiKeys must be set to the TRAINKIT_API_KEYS JSON; got nothing`);
-    }
+    const apiKeysJson = trainApi.apiKeysJson(owner, args);
     const durable = args.databaseUrl !== undefined;
     const replicas = wholeNumberArg(owner, "replicas", args.replicas, {
       least: 1,
@@ -208,7 +206,7 @@ export class TrainingApi extends pulumi.ComponentResource {
         metadata: { namespace: ns, labels },
         type: "Opaque",
         stringData: pulumi.secret({
-          TRAINKIT_API_KEYS: trainApi.apiKeysJson(args.apiKeys),
+          TRAINKIT_API_KEYS: apiKeysJson,
           ...(durable ? { DATABASE_URL: args.databaseUrl! } : {}),
         }),
       },

@@ -12,8 +12,10 @@ import { TrainingApi, type TrainingApiArgs } from "./training-api";
 export interface TrainingPlatformArgs {
   /** The Train API image. Required. See `TrainingApi.image`. */
   image: pulumi.Input<string>;
-  /** The API keys (secret). Required. See `TrainingApi.apiKeys`. */
-  apiKeys: TrainingApiArgs["apiKeys"];
+  /** The API keys (secret). Required unless `apiKeysJson` is set. See `TrainingApi.apiKeys`. */
+  apiKeys?: TrainingApiArgs["apiKeys"];
+  /** The API keys as JSON text (secret); conflicts with `apiKeys`. See `TrainingApi.apiKeysJson`. */
+  apiKeysJson?: TrainingApiArgs["apiKeysJson"];
   /** The namespace the API runs in, made by the platform. Defaults to `trainkit`. */
   namespace?: string;
   /** The namespace jobs run in, made by the platform. Defaults to `trainkit-jobs`. */
@@ -44,6 +46,7 @@ export interface TrainingPlatformArgs {
     TrainingApiArgs,
     | "image"
     | "apiKeys"
+    | "apiKeysJson"
     | "namespace"
     | "createNamespace"
     | "jobsNamespace"
@@ -133,6 +136,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
         ...(args.api ?? {}),
         image: args.image,
         apiKeys: args.apiKeys,
+        apiKeysJson: args.apiKeysJson,
         storageClassName: args.storageClassName,
         namespace: apiNamespace,
         jobsNamespace: this.jobsNamespace.metadata.name,

@@ -111,10 +111,19 @@ describe("TrainingApi", () => {
   });
 
   it("accepts the API keys as a JSON string too", async () => {
-    await build("keystr", { apiKeys: JSON.stringify({ [API_KEY]: ["a", "b"] }) });
+    await build("keystr", { apiKeys: undefined, apiKeysJson: JSON.stringify({ [API_KEY]: ["a", "b"] }) });
     expect(JSON.parse(mocks.one(SECRET_VERSION, "keystr-api-keys").inputs.secretData)).toEqual({
       [API_KEY]: ["a", "b"],
     });
+  });
+
+  it("refuses both spellings of the keys at once, and neither", async () => {
+    await expect(build("keyboth", { apiKeysJson: "{}" })).rejects.toThrow(
+      "apiKeys and apiKeysJson are two spellings of the same keys; set only one",
+    );
+    await expect(build("keynone", { apiKeys: undefined })).rejects.toThrow(
+      /apiKeys must be set to the keys and the accounts each may act for .*, or apiKeysJson to that JSON; got nothing/,
+    );
   });
 
   it("accepts internal traffic only and lets nobody invoke it by default", async () => {

@@ -347,7 +347,8 @@ describe("TrainingPlatform", () => {
 
   it("refuses one namespace for both the API and the jobs", () => {
     expect(
-      () => new TrainingPlatform("same", { image: "i", apiKeys: "{}", namespace: "ml", jobsNamespace: "ml" }),
+      () =>
+        new TrainingPlatform("same", { image: "i", apiKeysJson: "{}", namespace: "ml", jobsNamespace: "ml" }),
     ).toThrow(
       "TrainingPlatform same: jobsNamespace must differ from namespace so that jobs cannot read the API's Secret; got ml for both",
     );
@@ -355,7 +356,8 @@ describe("TrainingPlatform", () => {
 
   it("refuses a Kueue quota without GPU support", () => {
     expect(
-      () => new TrainingPlatform("nogpu", { image: "i", apiKeys: "{}", gpu: false, kueue: { gpuQuota: 4 } }),
+      () =>
+        new TrainingPlatform("nogpu", { image: "i", apiKeysJson: "{}", gpu: false, kueue: { gpuQuota: 4 } }),
     ).toThrow(/kueue needs GPU support, but gpu is false/);
   });
 });
