@@ -60,11 +60,19 @@ export async function openPgliteStore(dataDir: string): Promise<SqlStore> {
   try {
     const db = await PGlite.create({ dataDir, relaxedDurability: false });
     await db.query("SET synchronous_commit = on");
+    // One process owns this database, so nobody listens for its changes.
+    await db.query("SET trainkit.notify_changes = off");
     await migrate(db);
-    return new SqlStore("pglite", db, async () => {
-      await db.close();
-      unlock();
-    });
+    return new SqlStore(
+      "pglite",
+      db,
+      async () => {
+        await db.close();
+        unlock();
+      },
+      // PGlite runs one statement at a time: a batch holds it for its whole transaction.
+      { transact: (work) => db.transaction((tx) => work(tx)), maxBatchesInFlight: 1 },
+    );
   } catch (err) {
     unlock();
     throw err;
