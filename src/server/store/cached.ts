@@ -9,6 +9,8 @@ export interface ChangeHandlers {
 
 /** The changes other writers (other replicas) make to the store, as they commit. */
 export interface ChangeFeed {
+  /** How its connection shows to database operators (Postgres: its application_name). */
+  readonly connectionName: string;
   start(handlers: ChangeHandlers): void;
   /** Whether changes made elsewhere are being delivered now; the cache is bypassed while not. */
   live(): boolean;

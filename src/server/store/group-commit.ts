@@ -38,6 +38,8 @@ export class GroupCommit {
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  /** Writes committed, and the commits they took (a batch of one commits without BEGIN). */
+  readonly stats = { writes: 0, commits: 0 };
 
   constructor(
     /** Where a batch of one write runs, in a transaction of its own without BEGIN and COMMIT. */
@@ -107,6 +109,8 @@ export class GroupCommit {
       await Promise.all(batch.map((p) => this.commit([p])));
       return;
     }
+    this.stats.writes += batch.length;
+    this.stats.commits += 1;
     batch.forEach((p, i) => {
       p.resolve(results[i]);
     });

@@ -133,12 +133,15 @@ class PostgresChangeFeed implements ChangeFeed {
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  readonly connectionName: string;
 
   constructor(
     private readonly connection: ClientConfig,
     private readonly replica: string,
     private readonly heartbeatMs: number,
-  ) {}
+  ) {
+    this.connectionName = `${replica}-changes`;
+  }
 
   start(handlers: ChangeHandlers): void {
     this.handlers = handlers;
@@ -156,7 +159,7 @@ class PostgresChangeFeed implements ChangeFeed {
   private async connect(): Promise<void> {
     this.retry = undefined;
     if (this.closed) return;
-    const client = new Client(this.connection);
+    const client = new Client({ ...this.connection, application_name: this.connectionName });
     client.on("error", () => this.lost(client));
     client.on("end", () => this.lost(client));
     client.on("notification", (message) => this.deliver(message.payload ?? ""));

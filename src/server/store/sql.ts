@@ -278,6 +278,11 @@ export class SqlStore implements Store {
       : undefined;
   }
 
+  /** Writes committed through group commit so far, and the commits they took. */
+  writeStats(): { writes: number; commits: number } {
+    return { ...(this.writes?.stats ?? { writes: 0, commits: 0 }) };
+  }
+
   /** A write statement returning at most one job, sharing a commit with concurrent writes. */
   private async write(text: string, params: unknown[]): Promise<JobRecord | null> {
     if (!this.writes) return this.one(text, params);
