@@ -54,7 +54,13 @@ function lockDataDir(dataDir: string): () => void {
  * loss or kernel crash can lose recent commits: deployments that need that use Postgres.
  * `relaxedDurability` stays off, which keeps the write inside the query rather than after it.
  */
-export async function openPgliteStore(dataDir: string): Promise<SqlStore> {
+export async function openPgliteStore(
+  dataDir: string,
+  options: {
+    /** Whether concurrent writes share commits (see `GroupCommit`). Defaults to true. */
+    groupCommit?: boolean;
+  } = {},
+): Promise<SqlStore> {
   mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);
   try {
@@ -71,7 +77,9 @@ export async function openPgliteStore(dataDir: string): Promise<SqlStore> {
         unlock();
       },
       // PGlite runs one statement at a time: a batch holds it for its whole transaction.
-      { transact: (work) => db.transaction((tx) => work(tx)), maxBatchesInFlight: 1 },
+      options.groupCommit === false
+        ? {}
+        : { transact: (work) => db.transaction((tx) => work(tx)), maxBatchesInFlight: 1 },
     );
   } catch (err) {
     unlock();

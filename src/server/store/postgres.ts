@@ -19,6 +19,8 @@ export interface PostgresStoreOptions {
    * reads are served only within two of these of its last answer. Defaults to 1000.
    */
   heartbeatMs?: number;
+  /** Whether concurrent writes share commits (see `GroupCommit`). Defaults to true. */
+  groupCommit?: boolean;
 }
 
 /** `PostgresStoreOptions.timeoutMs` when unset. */
@@ -110,7 +112,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       await end();
     },
     {
-      transact,
+      ...(options.groupCommit === false ? {} : { transact }),
       // Half the pool commits batches; the rest stays free for reads.
       maxBatchesInFlight: Math.max(1, Math.floor(maxConnections / 2)),
       changeFeed: feed,
