@@ -59,8 +59,10 @@ export class CachedStore implements Store {
   private readonly loading = new Map<string, Set<string>>();
   /** Accounts with more jobs than `maxAccountJobs`. */
   private readonly large = new Set<string>();
-  /** Bumped whenever changes elsewhere may make a read under way outdated. */
+  /** Bumped when everything is forgotten, so a read under way is not kept. */
   private epoch = 0;
+  /** Per account: bumped when another writer changed one of its jobs, so a list read under way is not kept. */
+  private readonly accountEpochs = new Map<string, number>();
   private readonly maxJobs: number;
   private readonly maxAccountJobs: number;
 
@@ -86,13 +88,14 @@ export class CachedStore implements Store {
     this.epoch += 1;
     this.jobs.clear();
     this.accounts.clear();
+    this.accountEpochs.clear();
     this.large.clear();
   }
 
   private changedElsewhere(id: string, version: number, accountId: string): void {
     const entry = this.jobs.get(id);
     if (entry && entry.version >= version) return;
-    this.epoch += 1;
+    this.accountEpochs.set(accountId, (this.accountEpochs.get(accountId) ?? 0) + 1);
     this.jobs.set(id, { version, job: null });
     this.accounts.delete(accountId);
     this.large.delete(accountId);
@@ -169,6 +172,7 @@ export class CachedStore implements Store {
   /** Reads all of an account's jobs into the cache; undefined when too many, or outdated by a change meanwhile. */
   private async loadAccount(accountId: string): Promise<AccountIndex | undefined> {
     const epoch = this.epoch;
+    const accountEpoch = this.accountEpochs.get(accountId);
     const inserted = new Set<string>();
     this.loading.set(accountId, inserted);
     let rows: JobRecord[];
@@ -181,7 +185,13 @@ export class CachedStore implements Store {
       this.large.add(accountId);
       return undefined;
     }
-    if (epoch !== this.epoch || this.accounts.has(accountId)) return this.accounts.get(accountId);
+    if (
+      epoch !== this.epoch ||
+      accountEpoch !== this.accountEpochs.get(accountId) ||
+      this.accounts.has(accountId)
+    ) {
+      return this.accounts.get(accountId);
+    }
     const jobs = rows.map((row) => this.remember(row) ?? row);
     for (const id of inserted) {
       const job = this.jobs.get(id)?.job;
