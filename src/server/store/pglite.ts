@@ -54,17 +54,33 @@ function lockDataDir(dataDir: string): () => void {
  * loss or kernel crash can lose recent commits: deployments that need that use Postgres.
  * `relaxedDurability` stays off, which keeps the write inside the query rather than after it.
  */
-export async function openPgliteStore(dataDir: string): Promise<SqlStore> {
+export async function openPgliteStore(
+  dataDir: string,
+  options: {
+    /** Whether concurrent writes share commits (see `GroupCommit`). Defaults to true. */
+    groupCommit?: boolean;
+  } = {},
+): Promise<SqlStore> {
   mkdirSync(dataDir, { recursive: true });
   const unlock = lockDataDir(dataDir);
   try {
     const db = await PGlite.create({ dataDir, relaxedDurability: false });
     await db.query("SET synchronous_commit = on");
+    // One process owns this database, so nobody listens for its changes.
+    await db.query("SET trainkit.notify_changes = off");
     await migrate(db);
-    return new SqlStore("pglite", db, async () => {
-      await db.close();
-      unlock();
-    });
+    return new SqlStore(
+      "pglite",
+      db,
+      async () => {
+        await db.close();
+        unlock();
+      },
+      // PGlite runs one statement at a time: a batch holds it for its whole transaction.
+      options.groupCommit === false
+        ? {}
+        : { transact: (work) => db.transaction((tx) => work(tx)), maxBatchesInFlight: 1 },
+    );
   } catch (err) {
     unlock();
     throw err;

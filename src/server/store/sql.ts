@@ -1,3 +1,5 @@
+import type { ChangeFeed } from "./cached";
+import { GroupCommit, type Transact } from "./group-commit";
 import {
   type JobRecord,
   type ListJobsOptions,
@@ -17,6 +19,9 @@ export interface SqlClient {
  * Numbered migrations, applied in order and recorded in `schema_migrations`. A released migration
  * is never edited: a change is a new entry.
  */
+/** The notification channel on which every change to a job is announced (see migration 3). */
+export const CHANGE_CHANNEL = "trainkit_jobs";
+
 export const MIGRATIONS: readonly { version: number; statements: readonly string[] }[] = [
   {
     version: 1,
@@ -53,6 +58,36 @@ export const MIGRATIONS: readonly { version: number; statements: readonly string
     version: 2,
     // When the first submit attempt of a job started, so a submit that keeps failing ends in a bounded time.
     statements: ["ALTER TABLE jobs ADD COLUMN submit_started_at timestamptz"],
+  },
+  {
+    version: 3,
+    // Every change to a job is numbered and announced, whoever makes it: `version` counts the row's
+    // changes (caches keep the highest they saw), `change_xid` is the writing transaction (readers
+    // ask for what changed since a position instead of scanning), and a notification names the job
+    // to the other replicas. Triggers keep all three, so no statement can forget them.
+    statements: [
+      "ALTER TABLE jobs ADD COLUMN version bigint NOT NULL DEFAULT 1",
+      "ALTER TABLE jobs ADD COLUMN change_xid xid8 NOT NULL DEFAULT pg_current_xact_id()",
+      "CREATE INDEX jobs_changes ON jobs (change_xid)",
+      `CREATE FUNCTION trainkit_jobs_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         NEW.version := OLD.version + 1;
+         NEW.change_xid := pg_current_xact_id();
+         RETURN NEW;
+       END $$`,
+      "CREATE TRIGGER jobs_touch BEFORE UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION trainkit_jobs_touch()",
+      // The payload: schema, job id, version, account, and the writer's application_name, so a
+      // replica skips its own writes (it cached them already) and the jobs of other schemas.
+      `CREATE FUNCTION trainkit_jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF coalesce(current_setting('trainkit.notify_changes', true), '') <> 'off' THEN
+           PERFORM pg_notify('${CHANGE_CHANNEL}', concat_ws(' ', TG_TABLE_SCHEMA, NEW.id, NEW.version,
+                                                     NEW.account_id, current_setting('application_name')));
+         END IF;
+         RETURN NULL;
+       END $$`,
+      "CREATE TRIGGER jobs_notify AFTER INSERT OR UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION trainkit_jobs_notify()",
+    ],
   },
 ];
 
@@ -109,6 +144,7 @@ interface JobRow {
   last_error: string | null;
   created_at: Date | string;
   updated_at: Date | string;
+  version: number | string | bigint;
 }
 
 const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
@@ -135,6 +171,7 @@ function fromRow(row: JobRow): JobRecord {
     lastError: row.last_error,
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
+    version: Number(row.version),
   };
 }
 
@@ -162,15 +199,100 @@ export function unavailability(err: unknown): StoreUnavailableError | undefined 
   return new StoreUnavailableError(`${code ? `${code}: ` : ""}${message}`, { cause: err });
 }
 
+const CHANGE_CURSOR = /^c1\.([0-9]{1,20})$/;
+
+const encodeChangeCursor = (xid: string): string => {
+  if (!/^[0-9]{1,20}$/.test(xid))
+    throw new Error(`the store returned ${JSON.stringify(xid)} as a transaction id`);
+  return `c1.${xid}`;
+};
+
+function decodeChangeCursor(cursor: string): string {
+  const match = CHANGE_CURSOR.exec(cursor);
+  if (!match) {
+    throw new Error(
+      `change cursor ${JSON.stringify(cursor)} is not one this store issued; pass the cursor from changeCursor() or the previous changesSince() unchanged`,
+    );
+  }
+  return match[1]!;
+}
+
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** The columns of a new job, as arrays (one element per job) for one multi-row insert. */
+const INSERT_JOBS = `INSERT INTO jobs (id, account_id, backend, name, status, request, request_hash, idempotency_key,
+                                       created_at, updated_at)
+  SELECT id, account_id, backend, name, 'PENDING', request, request_hash, idempotency_key, created_at, created_at
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::timestamptz[])
+    AS n(id, account_id, backend, name, request, request_hash, idempotency_key, created_at)
+  ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING *`;
+
+/**
+ * Inserts new jobs with one statement; each answer is the inserted row, or null when the account
+ * already had a job under its idempotency key (also one inserted earlier in the same statement).
+ */
+async function insertJobs(db: SqlClient, jobs: NewJob[]): Promise<(JobRow | null)[]> {
+  const { rows } = await db.query<JobRow>(INSERT_JOBS, [
+    jobs.map((j) => j.id),
+    jobs.map((j) => j.accountId),
+    jobs.map((j) => j.backend),
+    jobs.map((j) => j.name),
+    jobs.map((j) => json(j.request)),
+    jobs.map((j) => j.requestHash),
+    jobs.map((j) => j.idempotencyKey),
+    jobs.map((j) => j.createdAt.toISOString()),
+  ]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return jobs.map((j) => byId.get(j.id) ?? null);
+}
+
+export interface SqlStoreOptions {
+  /**
+   * Runs work in one transaction; with it, concurrent writes share commits (see `GroupCommit`).
+   * Without it every write commits on its own.
+   */
+  transact?: Transact;
+  /** Batches committing at once; see `GroupCommitOptions.maxInFlight`. */
+  maxBatchesInFlight?: number;
+  /** Other writers' changes, for a cache in front of this store; none when this process is the only writer. */
+  changeFeed?: ChangeFeed;
+}
 
 /** The store over any SQL client: both engines run exactly these statements. */
 export class SqlStore implements Store {
+  private readonly writes: GroupCommit | undefined;
+  readonly changeFeed: ChangeFeed | undefined;
+
   constructor(
     readonly kind: Store["kind"],
     private readonly db: SqlClient,
     private readonly onClose: () => Promise<void>,
-  ) {}
+    options: SqlStoreOptions = {},
+  ) {
+    this.changeFeed = options.changeFeed;
+    this.writes = options.transact
+      ? new GroupCommit(db, options.transact, (err) => unavailability(err) !== undefined, {
+          ...(options.maxBatchesInFlight !== undefined ? { maxInFlight: options.maxBatchesInFlight } : {}),
+        })
+      : undefined;
+  }
+
+  /** Writes committed through group commit so far, and the commits they took. */
+  writeStats(): { writes: number; commits: number } {
+    return { ...(this.writes?.stats ?? { writes: 0, commits: 0 }) };
+  }
+
+  /** A write statement returning at most one job, sharing a commit with concurrent writes. */
+  private async write(text: string, params: unknown[]): Promise<JobRecord | null> {
+    if (!this.writes) return this.one(text, params);
+    try {
+      const { rows } = await this.writes.write((db) => db.query<JobRow>(text, params));
+      return rows[0] ? fromRow(rows[0]) : null;
+    } catch (err) {
+      throw unavailability(err) ?? err;
+    }
+  }
 
   /** Every statement goes through here, so a lost database reads as `StoreUnavailableError`. */
   private async query<R>(text: string, params: unknown[]): Promise<{ rows: R[] }> {
@@ -198,24 +320,15 @@ export class SqlStore implements Store {
   async insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
     // One statement, so the idempotency key and the job are recorded together; a concurrent
     // duplicate loses on the unique index and reads the winner below.
-    const inserted = await this.one(
-      `INSERT INTO jobs (id, account_id, backend, name, status, request, request_hash, idempotency_key,
-                         created_at, updated_at)
-       VALUES ($1, $2, $3, $4, 'PENDING', $5::jsonb, $6, $7, $8, $8)
-       ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING *`,
-      [
-        job.id,
-        job.accountId,
-        job.backend,
-        job.name,
-        json(job.request),
-        job.requestHash,
-        job.idempotencyKey,
-        job.createdAt.toISOString(),
-      ],
-    );
-    if (inserted) return { job: inserted, created: true };
+    let inserted: JobRow | null;
+    try {
+      inserted = this.writes
+        ? await this.writes.writeMerged(insertJobs, job)
+        : ((await insertJobs(this.db, [job]))[0] ?? null);
+    } catch (err) {
+      throw unavailability(err) ?? err;
+    }
+    if (inserted) return { job: fromRow(inserted), created: true };
     const existing = await this.one("SELECT * FROM jobs WHERE account_id = $1 AND idempotency_key = $2", [
       job.accountId,
       job.idempotencyKey,
@@ -249,7 +362,7 @@ export class SqlStore implements Store {
   }
 
   claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null> {
-    return this.one(
+    return this.write(
       `UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1,
                        submit_started_at = coalesce(submit_started_at, now()), updated_at = now()
        WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND ${CLAIMABLE}
@@ -260,7 +373,7 @@ export class SqlStore implements Store {
   }
 
   recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null> {
-    return this.one(
+    return this.write(
       `UPDATE jobs SET cloud_job_identifier = $2::jsonb, backend_state = $3::jsonb, status = $4,
                        submitted_at = now(), submit_claimed_at = NULL, last_error = NULL, updated_at = now()
        WHERE id = $1 AND ${ACTIVE}
@@ -269,20 +382,21 @@ export class SqlStore implements Store {
     );
   }
 
-  async releaseClaim(id: string, error: string): Promise<void> {
+  releaseClaim(id: string, error: string): Promise<JobRecord | null> {
     // A cancel that arrived while the submit was in flight could not be carried out then; with the
     // submit given up, nothing runs, so the job ends here instead of waiting for a submit it refuses.
-    await this.query(
+    return this.write(
       `UPDATE jobs SET submit_claimed_at = NULL, last_error = $2,
                        status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE status END,
                        updated_at = now()
-       WHERE id = $1 AND submitted_at IS NULL AND ${ACTIVE}`,
+       WHERE id = $1 AND submitted_at IS NULL AND ${ACTIVE}
+       RETURNING *`,
       [id, error],
     );
   }
 
   transition(id: string, change: StatusChange): Promise<JobRecord | null> {
-    return this.one(
+    return this.write(
       `UPDATE jobs SET status = $2,
                        result = CASE WHEN $3::boolean THEN $4::jsonb ELSE result END,
                        backend_state = CASE WHEN $5::boolean THEN $6::jsonb ELSE backend_state END,
@@ -301,7 +415,7 @@ export class SqlStore implements Store {
   }
 
   cancelUnsubmitted(id: string): Promise<JobRecord | null> {
-    return this.one(
+    return this.write(
       `UPDATE jobs SET status = 'CANCELED', cancel_requested_at = now(), updated_at = now()
        WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND submit_claimed_at IS NULL
        RETURNING *`,
@@ -310,7 +424,7 @@ export class SqlStore implements Store {
   }
 
   requestCancel(id: string): Promise<JobRecord | null> {
-    return this.one(
+    return this.write(
       `UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
        WHERE id = $1 AND ${ACTIVE}
        RETURNING *`,
@@ -346,6 +460,30 @@ export class SqlStore implements Store {
       `SELECT * FROM jobs WHERE ${ACTIVE} AND submitted_at IS NOT NULL ORDER BY created_at, id`,
       [],
     );
+  }
+
+  async changeCursor(): Promise<string> {
+    const { rows } = await this.query<{ horizon: string }>(
+      "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon",
+      [],
+    );
+    return encodeChangeCursor(String(rows[0]?.horizon));
+  }
+
+  async changesSince(cursor: string): Promise<{ jobs: JobRecord[]; cursor: string }> {
+    // Every transaction below the snapshot's xmin has ended, so its rows are visible here: the next
+    // call starts at that xmin and finds whatever was still in flight now. One statement, one snapshot.
+    const { rows } = await this.query<JobRow & { horizon: string }>(
+      `SELECT jobs.*, h.horizon
+       FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon) h
+       LEFT JOIN jobs ON jobs.change_xid >= $1::xid8
+       ORDER BY jobs.change_xid, jobs.id`,
+      [decodeChangeCursor(cursor)],
+    );
+    return {
+      jobs: rows.filter((r) => r.id !== null).map(fromRow),
+      cursor: encodeChangeCursor(String(rows[0]?.horizon)),
+    };
   }
 
   /** The migration versions recorded as applied, in order. */

@@ -24,6 +24,8 @@ export interface JobRecord {
   lastError: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Counts the row's changes, starting at 1: of two reads of one job, the higher version is newer. */
+  version: number;
 }
 
 export interface NewJob {
@@ -82,7 +84,7 @@ export interface Store {
    * Gives a claim back after a retryable failure, keeping the error for the logs; a job whose cancel
    * arrived during the submit becomes CANCELED instead.
    */
-  releaseClaim(id: string, error: string): Promise<void>;
+  releaseClaim(id: string, error: string): Promise<JobRecord | null>;
   /** Moves a non-terminal job to `status`; null when the job is already terminal. */
   transition(id: string, change: StatusChange): Promise<JobRecord | null>;
   /** Cancels a job nobody has claimed for submission yet; null otherwise. */
@@ -95,6 +97,18 @@ export interface Store {
   listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]>;
   /** Submitted jobs that are not terminal yet. */
   listActive(): Promise<JobRecord[]>;
+  /**
+   * A position in the stream of job changes: `changesSince` it returns every job written after it.
+   * Take one before a full read (`listActive`, `listUnsubmitted`), then follow with `changesSince`.
+   */
+  changeCursor(): Promise<string>;
+  /**
+   * The jobs written (inserted or changed, terminal ones included) since `cursor`, oldest change
+   * first, and the cursor to pass next. Costs what changed, not what exists. A job may come back
+   * again in a later call (a change still uncommitted at one call is looked for again in the next),
+   * so handle each by its current state. Throws on a cursor this store did not issue.
+   */
+  changesSince(cursor: string): Promise<{ jobs: JobRecord[]; cursor: string }>;
   /** Resolves once the database answered a trivial query; throws `StoreUnavailableError` otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

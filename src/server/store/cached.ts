@@ -1,0 +1,280 @@
+import type { JobRecord, ListJobsOptions, NewJob, StatusChange, Store, SubmittedChange } from "./types";
+
+export interface ChangeHandlers {
+  /** Another writer changed (or inserted) the job; `version` is the row's version after it. */
+  change(id: string, version: number, accountId: string): void;
+  /** Changes may have been missed: forget everything cached. */
+  reset(): void;
+}
+
+/** The changes other writers (other replicas) make to the store, as they commit. */
+export interface ChangeFeed {
+  /** How its connection shows to database operators (Postgres: its application_name). */
+  readonly connectionName: string;
+  start(handlers: ChangeHandlers): void;
+  /** Whether changes made elsewhere are being delivered now; the cache is bypassed while not. */
+  live(): boolean;
+  /** Resolves once every change committed before the call was delivered. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CachedStoreOptions {
+  /**
+   * Other writers' changes. Required unless this process is the store's only writer (the embedded
+   * store, which one process owns).
+   */
+  feed?: ChangeFeed;
+  /** Jobs kept at most; the oldest cached go first. Defaults to 100000. */
+  maxJobs?: number;
+  /** An account with more jobs than this has its lists read from the store. Defaults to 10000. */
+  maxAccountJobs?: number;
+}
+
+/** A cached job, or only the lowest version a read of it must have (`job` null) after a change elsewhere. */
+interface Entry {
+  version: number;
+  job: JobRecord | null;
+}
+
+/** An account's job ids, newest first as lists return them, once all of them were read. */
+interface AccountIndex {
+  ids: string[];
+}
+
+const newerFirst = (a: JobRecord, b: JobRecord): number =>
+  b.createdAt.getTime() - a.createdAt.getTime() || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
+
+/**
+ * Serves job reads and an account's lists from memory, writing through to `inner`: every write's
+ * answer (the row as committed, with its version) replaces what is cached, and a read's answer is
+ * kept only when it is newer than what is. Changes made by other replicas arrive through the feed
+ * and drop what they touch; while the feed is not live, every read goes to the store.
+ */
+export class CachedStore implements Store {
+  readonly kind: Store["kind"];
+  private readonly jobs = new Map<string, Entry>();
+  private readonly accounts = new Map<string, AccountIndex>();
+  /** Accounts with a list read under way, and the ids inserted for them meanwhile. */
+  private readonly loading = new Map<string, Set<string>>();
+  /** Accounts with more jobs than `maxAccountJobs`. */
+  private readonly large = new Set<string>();
+  /** Bumped when everything is forgotten, so a read under way is not kept. */
+  private epoch = 0;
+  /** Per account: bumped when another writer changed one of its jobs, so a list read under way is not kept. */
+  private readonly accountEpochs = new Map<string, number>();
+  private readonly maxJobs: number;
+  private readonly maxAccountJobs: number;
+
+  constructor(
+    private readonly inner: Store,
+    private readonly options: CachedStoreOptions = {},
+  ) {
+    this.kind = inner.kind;
+    this.maxJobs = options.maxJobs ?? 100_000;
+    this.maxAccountJobs = options.maxAccountJobs ?? 10_000;
+    options.feed?.start({
+      change: (id, version, accountId) => this.changedElsewhere(id, version, accountId),
+      reset: () => this.reset(),
+    });
+  }
+
+  private get bypass(): boolean {
+    return this.options.feed !== undefined && !this.options.feed.live();
+  }
+
+  /** Forgets everything cached. */
+  reset(): void {
+    this.epoch += 1;
+    this.jobs.clear();
+    this.accounts.clear();
+    this.accountEpochs.clear();
+    this.large.clear();
+  }
+
+  private changedElsewhere(id: string, version: number, accountId: string): void {
+    const entry = this.jobs.get(id);
+    if (entry && entry.version >= version) return;
+    this.accountEpochs.set(accountId, (this.accountEpochs.get(accountId) ?? 0) + 1);
+    this.jobs.set(id, { version, job: null });
+    this.accounts.delete(accountId);
+    this.large.delete(accountId);
+  }
+
+  /** Keeps `job` unless something newer is known; answers the newest known state. */
+  private remember(job: JobRecord | null): JobRecord | null {
+    if (!job) return job;
+    const entry = this.jobs.get(job.id);
+    if (entry && entry.version > job.version) return entry.job ?? job;
+    if (entry?.job && entry.version === job.version) return entry.job;
+    if (!entry) {
+      const index = this.accounts.get(job.accountId);
+      if (index) insertSorted(index.ids, job, (id) => this.jobs.get(id)?.job ?? null);
+      this.loading.get(job.accountId)?.add(job.id);
+    }
+    this.jobs.set(job.id, { version: job.version, job });
+    this.evict();
+    return job;
+  }
+
+  private evict(): void {
+    while (this.jobs.size > this.maxJobs) {
+      const oldest = this.jobs.entries().next().value;
+      if (!oldest) return;
+      this.jobs.delete(oldest[0]);
+      if (oldest[1].job) this.accounts.delete(oldest[1].job.accountId);
+    }
+  }
+
+  async insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
+    const answer = await this.inner.insertJob(job);
+    return { job: this.remember(answer.job) ?? answer.job, created: answer.created };
+  }
+
+  async getJob(accountId: string, id: string): Promise<JobRecord | null> {
+    const job = await this.getJobById(id, accountId);
+    return job && job.accountId === accountId ? job : null;
+  }
+
+  async getJobById(id: string, accountId?: string): Promise<JobRecord | null> {
+    if (!this.bypass) {
+      const cached = this.jobs.get(id)?.job;
+      if (cached) return cached;
+      // Every job of a fully read account is cached: one missing does not exist for it.
+      const index = accountId === undefined ? undefined : this.accounts.get(accountId);
+      if (index && !this.jobs.has(id)) return null;
+    }
+    return this.remember(await this.inner.getJobById(id));
+  }
+
+  async listJobs(accountId: string, options: ListJobsOptions): Promise<JobRecord[]> {
+    if (this.bypass || this.large.has(accountId))
+      return this.rememberAll(await this.inner.listJobs(accountId, options));
+    const index = this.accounts.get(accountId) ?? (await this.loadAccount(accountId));
+    if (!index) return this.rememberAll(await this.inner.listJobs(accountId, options));
+    const page: JobRecord[] = [];
+    for (const id of index.ids) {
+      const job = this.jobs.get(id)?.job;
+      // Dropped since (a change elsewhere, or evicted): the store answers this one.
+      if (!job) return this.rememberAll(await this.inner.listJobs(accountId, options));
+      if (options.after && !isAfter(job, options.after)) continue;
+      if (options.status !== undefined && job.status !== options.status) continue;
+      page.push(job);
+      if (page.length >= options.limit) break;
+    }
+    return page;
+  }
+
+  private rememberAll(jobs: JobRecord[]): JobRecord[] {
+    return jobs.map((job) => this.remember(job) ?? job);
+  }
+
+  /** Reads all of an account's jobs into the cache; undefined when too many, or outdated by a change meanwhile. */
+  private async loadAccount(accountId: string): Promise<AccountIndex | undefined> {
+    const epoch = this.epoch;
+    const accountEpoch = this.accountEpochs.get(accountId);
+    const inserted = new Set<string>();
+    this.loading.set(accountId, inserted);
+    let rows: JobRecord[];
+    try {
+      rows = await this.inner.listJobs(accountId, { limit: this.maxAccountJobs + 1 });
+    } finally {
+      if (this.loading.get(accountId) === inserted) this.loading.delete(accountId);
+    }
+    if (rows.length > this.maxAccountJobs) {
+      this.large.add(accountId);
+      return undefined;
+    }
+    if (
+      epoch !== this.epoch ||
+      accountEpoch !== this.accountEpochs.get(accountId) ||
+      this.accounts.has(accountId)
+    ) {
+      return this.accounts.get(accountId);
+    }
+    const jobs = rows.map((row) => this.remember(row) ?? row);
+    for (const id of inserted) {
+      const job = this.jobs.get(id)?.job;
+      if (job && !jobs.some((j) => j.id === id)) jobs.push(job);
+    }
+    jobs.sort(newerFirst);
+    const index = { ids: jobs.map((j) => j.id) };
+    // Kept only if every job is still cached (none evicted while remembering the others).
+    if (index.ids.every((id) => this.jobs.get(id)?.job)) this.accounts.set(accountId, index);
+    return index.ids.every((id) => this.jobs.get(id)?.job) ? index : undefined;
+  }
+
+  async claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null> {
+    return this.remember(await this.inner.claimSubmit(id, leaseMs));
+  }
+
+  async recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null> {
+    return this.remember(await this.inner.recordSubmitted(id, change));
+  }
+
+  async releaseClaim(id: string, error: string): Promise<JobRecord | null> {
+    return this.remember(await this.inner.releaseClaim(id, error));
+  }
+
+  async transition(id: string, change: StatusChange): Promise<JobRecord | null> {
+    return this.remember(await this.inner.transition(id, change));
+  }
+
+  async cancelUnsubmitted(id: string): Promise<JobRecord | null> {
+    return this.remember(await this.inner.cancelUnsubmitted(id));
+  }
+
+  async requestCancel(id: string): Promise<JobRecord | null> {
+    return this.remember(await this.inner.requestCancel(id));
+  }
+
+  hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
+    return this.inner.hasOlderUnsubmitted(job);
+  }
+
+  async listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]> {
+    return this.rememberAll(await this.inner.listUnsubmitted(limit, exceptBackends));
+  }
+
+  async listActive(): Promise<JobRecord[]> {
+    return this.rememberAll(await this.inner.listActive());
+  }
+
+  changeCursor(): Promise<string> {
+    return this.inner.changeCursor();
+  }
+
+  async changesSince(cursor: string): Promise<{ jobs: JobRecord[]; cursor: string }> {
+    const answer = await this.inner.changesSince(cursor);
+    return { jobs: this.rememberAll(answer.jobs), cursor: answer.cursor };
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  async close(): Promise<void> {
+    this.reset();
+    await this.inner.close();
+  }
+}
+
+/** Whether `job` comes after the cursor position in a list (newest first). */
+function isAfter(job: JobRecord, after: { createdAt: Date; id: string }): boolean {
+  const t = job.createdAt.getTime();
+  const at = after.createdAt.getTime();
+  return t < at || (t === at && job.id < after.id);
+}
+
+/** Inserts a new job's id into an account's ids, newest first (usually at the front). */
+function insertSorted(ids: string[], job: JobRecord, lookup: (id: string) => JobRecord | null): void {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const other = lookup(ids[mid]!);
+    if (other && newerFirst(other, job) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  ids.splice(lo, 0, job.id);
+}
