@@ -93,8 +93,13 @@ export interface Store {
   hasOlderUnsubmitted(job: JobRecord): Promise<boolean>;
   /** Unsubmitted PENDING jobs, oldest first, leaving out the backends named. */
   listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]>;
-  /** Submitted jobs that are not terminal yet. */
-  listActive(): Promise<JobRecord[]>;
+  /** Submitted jobs that are not terminal yet; only those of `backends` when given. */
+  listActive(backends?: readonly string[]): Promise<JobRecord[]>;
+  /**
+   * Records why an unsubmitted PENDING job is still waiting (shown as its `status_reason`), unless a
+   * server holds its submit claim; the next submit clears it.
+   */
+  noteWaiting(id: string, reason: string): Promise<void>;
   /** Resolves once the database answered a trivial query; throws `StoreUnavailableError` otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
