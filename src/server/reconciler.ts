@@ -1,6 +1,6 @@
 import { isTerminal } from "../spec";
 import type { BackendRegistry } from "./backends";
-import { SubmitPacer } from "./backends/cloud-common";
+import { SUBMIT_RATE_VARIABLES, SubmitPacer } from "./backends/cloud-common";
 import { type Backend, BackendError, type BackendLogger, type PollResult } from "./backends/types";
 import { toBackendJob } from "./jobs";
 import type { JobRecord, Store } from "./store/types";
@@ -192,6 +192,7 @@ export class Reconciler {
     if (!backend.hasCapacity && !pacer) return true;
     if (backend.hasCapacity && !backend.hasCapacity()) return false;
     if (await this.store.hasOlderUnsubmitted(job)) {
+      if (pacer) await this.noteQueued(job, pacer);
       this.kick();
       return false;
     }
@@ -219,7 +220,7 @@ export class Reconciler {
     const pace = Math.round(pacer.currentPerMinute * 10) / 10;
     const slowed =
       pace < pacer.perMinute ? `, slowed from ${pacer.perMinute} after the cloud throttled a submission` : "";
-    const reason = `queued: the ${job.backend} backend submits at most ${pace} jobs a minute${slowed}; this job is submitted when its turn comes (TRAINKIT_${job.backend.replace("-", "_").toUpperCase()}_SUBMIT_PER_MINUTE sets the pace)`;
+    const reason = `queued: the ${job.backend} backend submits at most ${pace} jobs a minute${slowed}; this job is submitted when its turn comes (${SUBMIT_RATE_VARIABLES[job.backend] ?? "the server's settings"} sets the pace)`;
     if (this.noted.get(job.id) === reason) return;
     this.noted.set(job.id, reason);
     await this.store
@@ -382,13 +383,18 @@ export class Reconciler {
 
   private async submitWaiting(): Promise<void> {
     const full = new Set<string>();
+    const paced = new Set<string>();
     const seen = new Set<string>();
     const pass = (jobs: JobRecord[]) => {
       for (const job of jobs) {
         if (this.stopped || seen.has(job.id)) continue;
         seen.add(job.id);
-        if (full.has(job.backend)) continue;
         const backend = this.backendOf(job);
+        if (full.has(job.backend)) {
+          const pacer = paced.has(job.backend) && backend ? this.pacer(job.backend, backend) : null;
+          if (pacer) void this.noteQueued(job, pacer);
+          continue;
+        }
         // Jobs of a backend this server does not run (any longer) wait like those of a full one,
         // and never hide the other backends' jobs behind them.
         if (!backend || !this.hasCapacity(job)) {
@@ -402,6 +408,7 @@ export class Reconciler {
         const pacer = this.pacer(job.backend, backend);
         if (pacer && !this.busy.has(job.id) && !pacer.tryTake()) {
           full.add(job.backend);
+          paced.add(job.backend);
           void this.noteQueued(job, pacer);
           continue;
         }

@@ -366,6 +366,12 @@ export function logCursor<P>(
   };
 }
 
+/** The setting that overrides each paced backend's submissions per minute. */
+export const SUBMIT_RATE_VARIABLES: Readonly<Record<string, string>> = {
+  "vertex-ai": "TRAINKIT_VERTEX_SUBMIT_PER_MINUTE",
+  sagemaker: "TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE",
+};
+
 /** A check for `TRAINKIT_<BACKEND>_SUBMIT_PER_MINUTE` settings. */
 export function submitRateSetting(name: string, publishedDefault: number): SettingRule {
   return {
@@ -382,6 +388,9 @@ export function submitRateSetting(name: string, publishedDefault: number): Setti
 export function submitsPerMinute(value: string | undefined, publishedDefault: number): number {
   return value === undefined ? publishedDefault : Number(value);
 }
+
+/** Rounding a slot's worth of elapsed time may leave short of 1 by. */
+const SLOT_EPSILON = 1e-9;
 
 /**
  * Paces one backend's submissions to a rate per minute: a token bucket holding at most one
@@ -413,7 +422,7 @@ export class SubmitPacer {
   /** Takes one submission slot when there is one; returns false when the job has to wait. */
   tryTake(): boolean {
     this.refill();
-    if (this.tokens < 1) return false;
+    if (this.tokens < 1 - SLOT_EPSILON) return false;
     this.tokens -= 1;
     return true;
   }
@@ -421,7 +430,7 @@ export class SubmitPacer {
   /** Milliseconds until the next slot frees up. */
   waitMs(): number {
     this.refill();
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 60_000) / this.rate);
+    return this.tokens >= 1 - SLOT_EPSILON ? 0 : Math.ceil(((1 - this.tokens) * 60_000) / this.rate);
   }
 
   /** The cloud answered a submission with a throttling error: halve the pace. */
