@@ -128,7 +128,7 @@ describe("list-based reconciliation against the Vertex AI stand-in", () => {
       .slice(start)
       .filter((r) => r.method === "GET" && r.path.endsWith("/customJobs") && r.query.has("pageToken"));
     expect(allLists.length).toBeGreaterThan(0);
-  }, 120_000);
+  }, 240_000);
 
   it("lists with only the filter fields job_service.proto documents for ListCustomJobs", () => {
     const spec = published<{ ListCustomJobsRequest: { filter_supported_fields: Record<string, string[]> } }>(
@@ -190,5 +190,5 @@ describe("list-based reconciliation against the SageMaker stand-in", () => {
       );
     }
     expect(lists.some((r) => typeof (r.json as { NextToken?: string }).NextToken === "string")).toBe(true);
-  }, 120_000);
+  }, 240_000);
 });

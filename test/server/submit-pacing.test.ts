@@ -76,7 +76,7 @@ describe("a burst of submissions through the Train API", () => {
       reconcileIntervalMs: 100,
       env: { TRAINKIT_VERTEX_SUBMIT_PER_MINUTE: "60" },
     });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await api?.close();
@@ -121,7 +121,7 @@ describe("a burst of submissions through the Train API", () => {
     const all = await fetch(`${api.url}/v1/jobs?limit=100&status=FAILED`, { headers: authHeaders(api) });
     expect(((await all.json()) as { items: Job[] }).items).toHaveLength(0);
     expect(jobs).toHaveLength(200);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe("a throttled submission", () => {
@@ -132,7 +132,7 @@ describe("a throttled submission", () => {
       reconcileIntervalMs: 100,
       env: { TRAINKIT_VERTEX_SUBMIT_PER_MINUTE: "600" },
     });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await api?.close();
@@ -174,5 +174,5 @@ describe("a throttled submission", () => {
     expect(seen.status).toBe("PENDING");
     expect(seen.cloud_job_identifier?.job_name).toMatch(/customJobs\/\d+$/);
     expect(seen.status_reason).toBeUndefined();
-  }, 120_000);
+  }, 240_000);
 });
