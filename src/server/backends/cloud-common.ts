@@ -380,7 +380,7 @@ export function submitRateSetting(name: string, publishedDefault: number): Setti
     check: (v) =>
       /^\d+(\.\d+)?$/.test(v) && Number(v) > 0
         ? undefined
-        : `must be a number of job submissions per minute above 0 (unset it for the published default of ${publishedDefault})`,
+        : `must be a number of job submissions per minute above 0 (unset it for the default of ${publishedDefault})`,
   };
 }
 
