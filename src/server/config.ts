@@ -16,6 +16,7 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_BACKEND_CALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_RECONCILE_CONCURRENCY = 8;
 export const DEFAULT_SUBMIT_MAX_ATTEMPTS = 5;
+export const DEFAULT_SYNC_INTERVAL_MS = 30_000;
 export const DEFAULT_SUBMIT_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_DB_TIMEOUT_MS = 10_000;
 export const DEFAULT_READY_MAX_PASS_AGE_MS = 30_000;
@@ -87,6 +88,7 @@ const EnvSchema = z.object({
   TRAINKIT_BACKEND_CALL_TIMEOUT_MS: positiveMs(100).default(DEFAULT_BACKEND_CALL_TIMEOUT_MS),
   TRAINKIT_RECONCILE_CONCURRENCY: count(1).default(DEFAULT_RECONCILE_CONCURRENCY),
   TRAINKIT_SUBMIT_MAX_ATTEMPTS: count(1).default(DEFAULT_SUBMIT_MAX_ATTEMPTS),
+  TRAINKIT_SYNC_INTERVAL_MS: positiveMs(100).default(DEFAULT_SYNC_INTERVAL_MS),
   TRAINKIT_SUBMIT_TIMEOUT_MS: positiveMs(1000).default(DEFAULT_SUBMIT_TIMEOUT_MS),
   TRAINKIT_DB_TIMEOUT_MS: positiveMs(100).default(DEFAULT_DB_TIMEOUT_MS),
   TRAINKIT_READY_MAX_PASS_AGE_MS: positiveMs(100).default(DEFAULT_READY_MAX_PASS_AGE_MS),
@@ -108,6 +110,7 @@ const FIXES: Record<string, string> = {
   TRAINKIT_BACKEND_CALL_TIMEOUT_MS: "set it to a whole number of milliseconds such as 60000",
   TRAINKIT_RECONCILE_CONCURRENCY: "set it to a whole number of jobs such as 8",
   TRAINKIT_SUBMIT_MAX_ATTEMPTS: "set it to a whole number of attempts such as 5",
+  TRAINKIT_SYNC_INTERVAL_MS: "set it to a whole number of milliseconds such as 30000",
   TRAINKIT_SUBMIT_TIMEOUT_MS: "set it to a whole number of milliseconds such as 900000",
   TRAINKIT_DB_TIMEOUT_MS: "set it to a whole number of milliseconds such as 10000",
   TRAINKIT_READY_MAX_PASS_AGE_MS: "set it to a whole number of milliseconds such as 30000",
@@ -132,6 +135,8 @@ export interface ServerConfig {
   reconcileConcurrency: number;
   /** Submit attempts before a job that keeps failing to submit ends FAILED. */
   submitMaxAttempts: number;
+  /** How often a cloud backend lists its jobs' states (one list sync instead of a read per job). */
+  syncIntervalMs: number;
   /** Time from a job's first submit attempt after which a failing submit ends the job FAILED. */
   submitTimeoutMs: number;
   /** Postgres connect, pool-acquire and query timeout. */
@@ -232,6 +237,7 @@ export function loadConfig(
     backendCallTimeoutMs: e.TRAINKIT_BACKEND_CALL_TIMEOUT_MS,
     reconcileConcurrency: e.TRAINKIT_RECONCILE_CONCURRENCY,
     submitMaxAttempts: e.TRAINKIT_SUBMIT_MAX_ATTEMPTS,
+    syncIntervalMs: e.TRAINKIT_SYNC_INTERVAL_MS,
     submitTimeoutMs: e.TRAINKIT_SUBMIT_TIMEOUT_MS,
     dbTimeoutMs: e.TRAINKIT_DB_TIMEOUT_MS,
     readyMaxPassAgeMs: e.TRAINKIT_READY_MAX_PASS_AGE_MS,

@@ -109,6 +109,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       callTimeoutMs: config.backendCallTimeoutMs,
       concurrency: config.reconcileConcurrency,
       submitMaxAttempts: config.submitMaxAttempts,
+      syncIntervalMs: config.syncIntervalMs,
       submitTimeoutMs: config.submitTimeoutMs,
       submitLeaseMs: config.submitLeaseMs,
       log: {

@@ -21,6 +21,9 @@ export function toApiJob(job: JobRecord): Job {
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),
     result: job.result,
+    ...(job.status === "PENDING" && job.submittedAt === null && job.lastError
+      ? { status_reason: job.lastError }
+      : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { isTerminal } from "../spec";
 import type { BackendRegistry } from "./backends";
-import { type Backend, BackendError, type BackendLogger } from "./backends/types";
+import { SUBMIT_RATE_VARIABLES, SubmitPacer } from "./backends/cloud-common";
+import { type Backend, BackendError, type BackendLogger, type PollResult } from "./backends/types";
 import { toBackendJob } from "./jobs";
 import type { JobRecord, Store } from "./store/types";
 
@@ -19,6 +20,16 @@ export interface ReconcilerOptions {
   submitMaxAttempts?: number;
   /** Time from the first submit attempt after which a failing submit ends the job FAILED. Defaults to 15 min. */
   submitTimeoutMs?: number;
+  /**
+   * How often a backend that reads its jobs by list (`sync`) does so; its jobs are not read one by
+   * one in between. Defaults to 30 s.
+   */
+  syncIntervalMs?: number;
+  /**
+   * Submissions per minute per backend, overriding what each backend states (its cloud's published
+   * quota). A backend named in neither is not paced.
+   */
+  submitsPerMinute?: Partial<Record<string, number>>;
   log: BackendLogger;
 }
 
@@ -84,6 +95,15 @@ export class Reconciler {
   private readonly concurrency: number;
   private readonly submitMaxAttempts: number;
   private readonly submitTimeoutMs: number;
+  private readonly syncIntervalMs: number;
+  /** Per backend: when its last list sync started, and when its last successful one did. */
+  private readonly syncs = new Map<
+    string,
+    { startedAt: number; since: Date | undefined; running: boolean }
+  >();
+  private readonly pacers = new Map<string, SubmitPacer | null>();
+  /** The waiting reason last recorded per queued job, so each is written once. */
+  private readonly noted = new Map<string, string>();
   private lastPassAt: Date | undefined;
   private lastPassError: string | undefined;
 
@@ -97,6 +117,7 @@ export class Reconciler {
     this.concurrency = options.concurrency ?? 8;
     this.submitMaxAttempts = options.submitMaxAttempts ?? 5;
     this.submitTimeoutMs = options.submitTimeoutMs ?? 15 * 60_000;
+    this.syncIntervalMs = options.syncIntervalMs ?? 30_000;
     // A claim must outlive the call it guards, or another replica could submit the job meanwhile.
     if (this.submitLeaseMs <= this.callTimeoutMs) this.submitLeaseMs = this.callTimeoutMs + 10_000;
   }
@@ -167,13 +188,49 @@ export class Reconciler {
   async maySubmitNow(job: JobRecord): Promise<boolean> {
     const backend = this.backendOf(job);
     if (!backend) return false;
-    if (!backend.hasCapacity) return true;
-    if (!backend.hasCapacity()) return false;
+    const pacer = this.pacer(job.backend, backend);
+    if (!backend.hasCapacity && !pacer) return true;
+    if (backend.hasCapacity && !backend.hasCapacity()) return false;
     if (await this.store.hasOlderUnsubmitted(job)) {
+      if (pacer) await this.noteQueued(job, pacer);
+      this.kick();
+      return false;
+    }
+    if (pacer && !pacer.tryTake()) {
+      await this.noteQueued(job, pacer);
       this.kick();
       return false;
     }
     return true;
+  }
+
+  /** The backend's submission pace, or null for a backend that is not paced. */
+  private pacer(name: string, backend: Backend): SubmitPacer | null {
+    let pacer = this.pacers.get(name);
+    if (pacer === undefined) {
+      const perMinute = this.options.submitsPerMinute?.[name] ?? backend.submitsPerMinute;
+      pacer = perMinute === undefined ? null : new SubmitPacer(perMinute);
+      this.pacers.set(name, pacer);
+    }
+    return pacer;
+  }
+
+  /** Shows on a job held back by its backend's pace why it waits (written once per reason). */
+  private async noteQueued(job: JobRecord, pacer: SubmitPacer): Promise<void> {
+    const pace = Math.round(pacer.currentPerMinute * 10) / 10;
+    const slowed =
+      pace < pacer.perMinute ? `, slowed from ${pacer.perMinute} after the cloud throttled a submission` : "";
+    const reason = `queued: the ${job.backend} backend submits at most ${pace} jobs a minute${slowed}; this job is submitted when its turn comes (${SUBMIT_RATE_VARIABLES[job.backend] ?? "the server's settings"} sets the pace)`;
+    if (this.noted.get(job.id) === reason) return;
+    this.noted.set(job.id, reason);
+    await this.store
+      .noteWaiting(job.id, reason)
+      .catch((err) =>
+        this.options.log.warn(
+          { jobId: job.id, err: errorMessage(err) },
+          "could not record why the job waits",
+        ),
+      );
   }
 
   /**
@@ -216,6 +273,7 @@ export class Reconciler {
     if (!backend) return job;
     const claimed = await this.store.claimSubmit(job.id, this.submitLeaseMs);
     if (!claimed) return (await this.store.getJobById(job.id)) ?? job;
+    this.noted.delete(job.id);
     try {
       const submitted = await this.call(claimed, "submit", () => backend.submit(toBackendJob(claimed)));
       const recorded = await this.store.recordSubmitted(job.id, {
@@ -235,7 +293,10 @@ export class Reconciler {
         this.options.log.warn({ jobId: job.id, code: err.code }, "backend refused job");
         throw Object.assign(err, { job: failed ?? claimed });
       }
-      if (this.submitExhausted(claimed) && !claimed.cancelRequestedAt)
+      // A throttled submit slows the backend's pace and waits its turn again; it never ends the job.
+      const throttled = err instanceof BackendError && err.status === 429;
+      if (throttled) this.pacer(job.backend, backend)?.slowDown();
+      if (!throttled && this.submitExhausted(claimed) && !claimed.cancelRequestedAt)
         return this.giveUp(claimed, backend, err);
       await this.store.releaseClaim(job.id, errorMessage(err));
       this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "submit failed; will retry");
@@ -322,13 +383,18 @@ export class Reconciler {
 
   private async submitWaiting(): Promise<void> {
     const full = new Set<string>();
+    const paced = new Set<string>();
     const seen = new Set<string>();
     const pass = (jobs: JobRecord[]) => {
       for (const job of jobs) {
         if (this.stopped || seen.has(job.id)) continue;
         seen.add(job.id);
-        if (full.has(job.backend)) continue;
         const backend = this.backendOf(job);
+        if (full.has(job.backend)) {
+          const pacer = paced.has(job.backend) && backend ? this.pacer(job.backend, backend) : null;
+          if (pacer) void this.noteQueued(job, pacer);
+          continue;
+        }
         // Jobs of a backend this server does not run (any longer) wait like those of a full one,
         // and never hide the other backends' jobs behind them.
         if (!backend || !this.hasCapacity(job)) {
@@ -339,6 +405,13 @@ export class Reconciler {
         // A backend that limits how many jobs it runs submits one at a time, so each submit sees
         // the room the previous one left; the others submit in parallel up to the lane's bound.
         const limited = backend.hasCapacity !== undefined;
+        const pacer = this.pacer(job.backend, backend);
+        if (pacer && !this.busy.has(job.id) && !pacer.tryTake()) {
+          full.add(job.backend);
+          paced.add(job.backend);
+          void this.noteQueued(job, pacer);
+          continue;
+        }
         const lane = this.lane(job.backend, "submit", limited ? 1 : this.concurrency);
         this.dispatch(job, lane, async () => {
           if (limited && !backend.hasCapacity?.()) return;
@@ -354,24 +427,102 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Reads the active jobs of the backends due: every pass for those read job by job, every
+   * `syncIntervalMs` for those that read their jobs by list. A pass in between reads nothing of
+   * the latter from the store.
+   */
   private async pollActive(): Promise<void> {
-    for (const job of await this.store.listActive()) {
+    const now = Date.now();
+    const perJob: string[] = [];
+    const due: string[] = [];
+    for (const [name, slot] of Object.entries(this.backends)) {
+      if (!("backend" in slot)) continue;
+      const backend = slot.backend as Backend;
+      if (!backend.sync) {
+        perJob.push(name);
+        continue;
+      }
+      const sync = this.syncs.get(name);
+      if (!sync?.running && now - (sync?.startedAt ?? Number.NEGATIVE_INFINITY) >= this.syncIntervalMs)
+        due.push(name);
+    }
+    if (perJob.length === 0 && due.length === 0) return;
+    const jobs = await this.store.listActive([...perJob, ...due]);
+    const byBackend = new Map<string, JobRecord[]>(due.map((name) => [name, []]));
+    for (const job of jobs) {
       if (this.stopped) return;
       const backend = this.backendOf(job);
       if (!backend) continue;
-      this.dispatch(job, this.lane(job.backend, "poll", this.concurrency), () => this.pollOne(job, backend));
+      const listed = byBackend.get(job.backend);
+      if (listed) listed.push(job);
+      else
+        this.dispatch(job, this.lane(job.backend, "poll", this.concurrency), () =>
+          this.pollOne(job, backend),
+        );
     }
+    for (const [name, listed] of byBackend) this.startSync(name, listed);
+  }
+
+  /**
+   * One list sync of a backend, in the background: the jobs it settles are recorded; the others
+   * (and any whose cancel has not gone out) get a poll of their own.
+   */
+  private startSync(name: string, jobs: JobRecord[]): void {
+    const backend = this.backends[name as keyof BackendRegistry];
+    if (!backend || !("backend" in backend)) return;
+    const target = backend.backend as Backend;
+    const previous = this.syncs.get(name);
+    const startedAt = Date.now();
+    const state = { startedAt, since: previous?.since, running: true };
+    this.syncs.set(name, state);
+    const fallback = (job: JobRecord) =>
+      this.dispatch(job, this.lane(name, "poll", this.concurrency), () => this.pollOne(job, target));
+    const task: Promise<void> = (async () => {
+      if (jobs.length === 0) {
+        state.since = new Date(startedAt);
+        return;
+      }
+      let settled: Awaited<ReturnType<NonNullable<Backend["sync"]>>>;
+      try {
+        settled = await target.sync!(jobs.map(toBackendJob), state.since);
+        state.since = new Date(startedAt);
+      } catch (err) {
+        this.options.log.warn(
+          { backend: name, err: errorMessage(err) },
+          "list sync failed; reading jobs one by one",
+        );
+        settled = new Map();
+      }
+      for (const job of jobs) {
+        if (this.stopped) return;
+        const reading = settled.get(job.id);
+        if (reading === undefined || (job.cancelRequestedAt && !this.cancelSent.has(job.id))) fallback(job);
+        else if (reading !== "unchanged" && !this.busy.has(job.id)) await this.record(job, reading);
+      }
+    })()
+      .catch((err) => this.options.log.warn({ backend: name, err: errorMessage(err) }, "list sync failed"))
+      .finally(() => {
+        state.running = false;
+        this.tasks.delete(task);
+      });
+    this.tasks.add(task);
   }
 
   private async pollOne(job: JobRecord, backend: Backend): Promise<void> {
     if (job.cancelRequestedAt && !this.cancelSent.has(job.id)) await this.cancel(job);
-    let polled: Awaited<ReturnType<Backend["poll"]>>;
+    let polled: PollResult;
     try {
       polled = await this.call(job, "poll", () => backend.poll(toBackendJob(job)));
     } catch (err) {
       this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "poll failed; will retry");
       return;
     }
+    await this.record(job, polled);
+  }
+
+  /** Stores what a poll or a sync read of the job, when it says something new. */
+  private async record(job: JobRecord, polled: PollResult): Promise<void> {
     const stateChanged =
       polled.backendState !== undefined &&
       JSON.stringify(polled.backendState) !== JSON.stringify(job.backendState);

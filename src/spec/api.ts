@@ -71,6 +71,11 @@ export const Job = z.object({
   updated_at: z.string().datetime({ offset: true }),
   /** How the job ended; null or absent while it runs and when it completed without a note. */
   result: JobResult.nullable().optional(),
+  /**
+   * Why a PENDING job has not reached its backend yet (waiting for the backend's submission pace,
+   * or the last submit attempt's error); absent once it has.
+   */
+  status_reason: z.string().optional(),
 });
 export type Job = z.infer<typeof Job>;
 

@@ -5,6 +5,8 @@ import {
   PollGate,
   readCloudSettings,
 } from "../../src/server/backends/cloud-common";
+import { SAGEMAKER_SUBMITS_PER_MINUTE, sagemakerBackend } from "../../src/server/backends/sagemaker";
+import { testContext } from "../helpers/backend-job";
 
 describe("native job names", () => {
   it("are the job name's letters, digits and dashes followed by the job id without dashes", () => {
@@ -65,5 +67,28 @@ describe("the poll gate", () => {
     expect(gate.shouldRead("job")).toBe(true);
     gate.forget("job");
     expect(gate.shouldRead("job")).toBe(true);
+  });
+});
+
+describe("submission pace settings", () => {
+  const env = {
+    TRAINKIT_SAGEMAKER_REGION: "us-east-1",
+    TRAINKIT_SAGEMAKER_ROLE_ARN: "arn:aws:iam::123456789012:role/SageMakerExecution",
+    TRAINKIT_SAGEMAKER_OUTPUT_S3_URI: "s3://trainkit-output/models",
+  };
+
+  it("give sagemaker 60 creations a minute unless TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE says otherwise", () => {
+    const made = sagemakerBackend(env, testContext());
+    expect("backend" in made && made.backend.submitsPerMinute).toBe(SAGEMAKER_SUBMITS_PER_MINUTE);
+    const set = sagemakerBackend({ ...env, TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE: "12.5" }, testContext());
+    expect("backend" in set && set.backend.submitsPerMinute).toBe(12.5);
+  });
+
+  it("refuse a pace that is not a positive number, naming the variable and the default", () => {
+    expect(() =>
+      sagemakerBackend({ ...env, TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE: "fast" }, testContext()),
+    ).toThrow(
+      'TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE must be a number of job submissions per minute above 0 (unset it for the default of 60); got "fast".',
+    );
   });
 });

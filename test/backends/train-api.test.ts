@@ -71,6 +71,8 @@ beforeAll(async () => {
     TRAINKIT_AZUREML_WORKSPACE: "ml-ws",
     TRAINKIT_AZUREML_ENDPOINT: azure.url,
     TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS: "0",
+    TRAINKIT_VERTEX_SUBMIT_PER_MINUTE: "600000",
+    TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE: "600000",
   };
   // The Azure backend the factory builds, trusting the fake's self-signed certificate.
   const azureOnLoopback: BackendFactory<"azure-ml"> = (e, ctx) => {
@@ -100,7 +102,11 @@ beforeAll(async () => {
       "azure-ml": azureOnLoopback,
     },
   );
-  const reconciler = new Reconciler(store, backends, { intervalMs: 100, log: quiet });
+  const reconciler = new Reconciler(store, backends, {
+    intervalMs: 100,
+    syncIntervalMs: 100,
+    log: quiet,
+  });
   const app = buildApp({
     store,
     backends,

@@ -36,6 +36,7 @@ export interface CloudTrainApi {
   cloudWatch: FakeCloudWatchLogs;
   azure: FakeAzure;
   kubernetes: FakeKubernetes;
+  reconciler: Reconciler;
   /** How many requests each cloud stand-in has received so far (sagemaker: SageMaker and CloudWatch Logs). */
   requestCounts(): Record<"vertex-ai" | "sagemaker" | "azure-ml" | "kubernetes", number>;
   close(): Promise<void>;
@@ -48,7 +49,14 @@ const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
  * built by their factories from settings that point each official SDK at a loopback stand-in.
  */
 export async function startCloudTrainApi(
-  options: { reconcileIntervalMs?: number; followIntervalMs?: number } = {},
+  options: {
+    reconcileIntervalMs?: number;
+    followIntervalMs?: number;
+    /** How often the cloud backends list their jobs. Defaults to 200 ms. */
+    syncIntervalMs?: number;
+    /** Settings added to (or replacing) the ones below. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<CloudTrainApi> {
   const [vertex, sagemaker, cloudWatch, azure, kubernetes] = await Promise.all([
     FakeVertex.start(),
@@ -87,6 +95,10 @@ export async function startCloudTrainApi(
     KUBECONFIG: kubernetes.writeKubeconfig(dir),
     HOME: dir,
     TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS: "0",
+    // Submissions are not paced unless a test asks: the tests here send many jobs at once.
+    TRAINKIT_VERTEX_SUBMIT_PER_MINUTE: "600000",
+    TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE: "600000",
+    ...options.env,
   };
   // The Azure backend the factory builds, trusting the stand-in's self-signed certificate.
   const azureOnLoopback: BackendFactory<"azure-ml"> = (e, ctx) => {
@@ -113,6 +125,7 @@ export async function startCloudTrainApi(
   );
   const reconciler = new Reconciler(store, backends, {
     intervalMs: options.reconcileIntervalMs ?? 60_000,
+    syncIntervalMs: options.syncIntervalMs ?? 200,
     log: quiet,
   });
   const apiKey = newApiKey();
@@ -135,6 +148,7 @@ export async function startCloudTrainApi(
     cloudWatch,
     azure,
     kubernetes,
+    reconciler,
     requestCounts: () => ({
       "vertex-ai": vertex.cloud.requests.length,
       sagemaker: sagemaker.cloud.requests.length + cloudWatch.cloud.requests.length,

@@ -1,4 +1,5 @@
 import { FakeCloud, type FakeResponse, type RecordedRequest } from "./fake-cloud";
+import { published } from "./published";
 
 export const FAKE_ACCESS_KEY_ID = "AKIAFAKESAGEMAKER001";
 export const FAKE_SECRET_ACCESS_KEY = "fake-secret-access-key-for-loopback-tests";
@@ -34,14 +35,23 @@ export interface FakeTrainingJob {
   SecondaryStatus: string;
   FailureReason?: string;
   CreationTime: number;
+  /** Seconds since the epoch, as the SDK's timestamps travel; moved by every change. */
+  LastModifiedTime: number;
 }
+
+/** The ListTrainingJobs limits of the service model (test/fixtures/published/aws-botocore). */
+const LIST_MODEL = published<{ MaxResults: { min: number; max: number } }>(
+  "aws-botocore/sagemaker-list-training-jobs.json",
+);
 
 const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 
 /**
  * A loopback stand-in for the SageMaker API (AWS JSON 1.1 over `POST /` with `X-Amz-Target`):
- * CreateTrainingJob (unique names, `ResourceInUse` on a repeat), DescribeTrainingJob and
- * StopTrainingJob. Requests must carry a SigV4 `Authorization` header for the fake's access key.
+ * CreateTrainingJob (unique names, `ResourceInUse` on a repeat), DescribeTrainingJob,
+ * StopTrainingJob, and ListTrainingJobs as the service model describes it (`LastModifiedTimeAfter`,
+ * `StatusEquals`, `NameContains`, `MaxResults` of 1 to 100, an opaque `NextToken`, oldest created
+ * first). Requests must carry a SigV4 `Authorization` header for the fake's access key.
  */
 export class FakeSageMaker {
   readonly jobs = new Map<string, FakeTrainingJob>();
@@ -70,6 +80,7 @@ export class FakeSageMaker {
     job.TrainingJobStatus = primary;
     job.SecondaryStatus = secondary;
     if (failureReason) job.FailureReason = failureReason;
+    job.LastModifiedTime = Date.now() / 1000;
   }
 
   close(): Promise<void> {
@@ -87,6 +98,8 @@ export class FakeSageMaker {
         return this.describe(String(body.TrainingJobName));
       case "SageMaker.StopTrainingJob":
         return this.stop(String(body.TrainingJobName));
+      case "SageMaker.ListTrainingJobs":
+        return this.list(body);
       default:
         return awsError(400, "UnknownOperationException", `unknown operation ${req.headers["x-amz-target"]}`);
     }
@@ -122,6 +135,7 @@ export class FakeSageMaker {
       TrainingJobStatus: "InProgress",
       SecondaryStatus: "Starting",
       CreationTime: Date.now() / 1000,
+      LastModifiedTime: Date.now() / 1000,
     });
     return {
       status: 200,
@@ -161,6 +175,44 @@ export class FakeSageMaker {
     }
     job.TrainingJobStatus = "Stopping";
     job.SecondaryStatus = "Stopping";
+    job.LastModifiedTime = Date.now() / 1000;
     return { status: 200, body: {} };
+  }
+
+  private list(body: Record<string, unknown>): FakeResponse {
+    const max = body.MaxResults === undefined ? LIST_MODEL.MaxResults.max : Number(body.MaxResults);
+    if (!Number.isInteger(max) || max < LIST_MODEL.MaxResults.min || max > LIST_MODEL.MaxResults.max) {
+      return awsError(
+        400,
+        "ValidationException",
+        `1 validation error detected: Value '${body.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${LIST_MODEL.MaxResults.max}`,
+      );
+    }
+    const after = body.LastModifiedTimeAfter === undefined ? undefined : Number(body.LastModifiedTimeAfter);
+    const contains = body.NameContains === undefined ? undefined : String(body.NameContains);
+    const all = [...this.jobs.entries()]
+      .filter(([, j]) => after === undefined || j.LastModifiedTime > after)
+      .filter(([name]) => contains === undefined || name.includes(contains))
+      .sort(([, a], [, b]) => a.CreationTime - b.CreationTime);
+    const start = body.NextToken ? Number(Buffer.from(String(body.NextToken), "base64").toString()) : 0;
+    // As the operation's documentation says: a page of MaxResults is taken first, then StatusEquals filters it.
+    const page = all
+      .slice(start, start + max)
+      .filter(([, j]) => body.StatusEquals === undefined || j.TrainingJobStatus === body.StatusEquals);
+    const more = start + max < all.length;
+    return {
+      status: 200,
+      body: {
+        TrainingJobSummaries: page.map(([name, j]) => ({
+          TrainingJobName: name,
+          TrainingJobArn: `arn:aws:sagemaker:us-east-1:123456789012:training-job/${name}`,
+          CreationTime: j.CreationTime,
+          LastModifiedTime: j.LastModifiedTime,
+          TrainingJobStatus: j.TrainingJobStatus,
+          SecondaryStatus: j.SecondaryStatus,
+        })),
+        ...(more ? { NextToken: Buffer.from(String(start + max)).toString("base64") } : {}),
+      },
+    };
   }
 }

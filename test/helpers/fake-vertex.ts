@@ -3,6 +3,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeCloud, type FakeResponse, type RecordedRequest } from "./fake-cloud";
+import { published } from "./published";
+
+/** What `customJobs.list`'s filter supports, as job_service.proto documents it. */
+const LIST_SPEC = published<{
+  ListCustomJobsRequest: { filter_supported_fields: Record<string, string[]> };
+}>("googleapis/aiplatform-v1-list-custom-jobs.json").ListCustomJobsRequest;
+
+/**
+ * The page size this stand-in answers with when asked for none or for more: the proto states no
+ * largest size, and Google's list methods coerce a larger one down, so a small one keeps figures
+ * measured against this stand-in on the safe side.
+ */
+export const FAKE_CUSTOM_JOBS_MAX_PAGE = 100;
 
 const TERMINAL = new Set([
   "JOB_STATE_SUCCEEDED",
@@ -127,7 +140,7 @@ export class FakeVertex {
     const collection = /^\/v1\/(projects\/[^/]+\/locations\/[^/]+)\/customJobs$/.exec(req.path);
     if (collection && req.method === "POST")
       return this.create(collection[1]!, req.json as Record<string, unknown>);
-    if (collection && req.method === "GET") return this.list(req.query.get("filter") ?? "");
+    if (collection && req.method === "GET") return this.list(req.query);
     const cancel = /^\/v1\/(projects\/.+\/customJobs\/\d+):cancel$/.exec(req.path);
     if (cancel && req.method === "POST") return this.cancel(cancel[1]!);
     const one = /^\/v1\/(projects\/.+\/customJobs\/\d+)$/.exec(req.path);
@@ -154,14 +167,42 @@ export class FakeVertex {
     return { status: 200, body: job };
   }
 
-  private list(filter: string): FakeResponse {
-    const label = /^labels\.([a-z0-9_-]+)="([^"]*)"$/.exec(filter);
-    if (filter && !label) return googleError(400, "INVALID_ARGUMENT", `Unsupported filter: ${filter}`);
-    const matching = [...this.jobs.values()].filter(
-      (j) => !label || (j.labels as Record<string, string> | undefined)?.[label[1]!] === label[2],
-    );
+  /**
+   * `customJobs.list` with the filter terms the proto documents that the backend uses, joined by
+   * AND: `labels.k="v"`, `labels.k:*`, `state="S"` and `state!="S"`; any other field (update_time,
+   * say, which the proto does not list) is refused as Vertex AI refuses an unsupported filter.
+   */
+  private list(query: URLSearchParams): FakeResponse {
+    const filter = query.get("filter") ?? "";
+    const tests: ((j: Record<string, unknown>) => boolean)[] = [];
+    for (const term of filter === "" ? [] : filter.split(" AND ")) {
+      const field = /^([a-z_]+)/.exec(term)?.[1] ?? "";
+      if (!(field in LIST_SPEC.filter_supported_fields))
+        return googleError(400, "INVALID_ARGUMENT", `Unsupported filter field in: ${term}`);
+      const labelIs = /^labels\.([a-z0-9_-]+)="([^"]*)"$/.exec(term);
+      const labelHas = /^labels\.([a-z0-9_-]+):\*$/.exec(term);
+      const state = /^state(!?=)"([A-Z_]+)"$/.exec(term);
+      const labels = (j: Record<string, unknown>) => (j.labels ?? {}) as Record<string, string>;
+      if (labelIs) tests.push((j) => labels(j)[labelIs[1]!] === labelIs[2]);
+      else if (labelHas) tests.push((j) => labelHas[1]! in labels(j));
+      else if (state) tests.push((j) => (j.state === state[2]) === (state[1] === "="));
+      else return googleError(400, "INVALID_ARGUMENT", `Unsupported filter: ${term}`);
+    }
+    const matching = [...this.jobs.values()].filter((j) => tests.every((t) => t(j)));
+    const asked = Number(query.get("pageSize") ?? 0);
+    const size = asked > 0 && asked < FAKE_CUSTOM_JOBS_MAX_PAGE ? asked : FAKE_CUSTOM_JOBS_MAX_PAGE;
+    const token = query.get("pageToken");
+    const start = token ? Number(Buffer.from(token, "base64").toString()) : 0;
+    const page = matching.slice(start, start + size);
+    const more = start + size < matching.length;
     // Google leaves repeated fields out of a response when they are empty.
-    return { status: 200, body: matching.length > 0 ? { customJobs: matching } : {} };
+    return {
+      status: 200,
+      body: {
+        ...(page.length > 0 ? { customJobs: page } : {}),
+        ...(more ? { nextPageToken: Buffer.from(String(start + size)).toString("base64") } : {}),
+      },
+    };
   }
 
   private listEntries(body: unknown): FakeResponse {

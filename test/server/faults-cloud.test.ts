@@ -43,6 +43,8 @@ beforeAll(async () => {
       TRAINKIT_SAGEMAKER_OUTPUT_S3_URI: "s3://trainkit-output/models",
       TRAINKIT_SAGEMAKER_ENDPOINT: sagemaker.url,
       TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS: "0",
+      TRAINKIT_SYNC_INTERVAL_MS: "200",
+      TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE: "600000",
       TRAINKIT_BACKEND_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
       TRAINKIT_SUBMIT_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
     },
@@ -98,8 +100,11 @@ async function localJobDelay(fault: string): Promise<void> {
 
 const isCreate = (r: { headers: Record<string, unknown> }) =>
   r.headers["x-amz-target"] === "SageMaker.CreateTrainingJob";
-const isDescribe = (r: { headers: Record<string, unknown> }) =>
-  r.headers["x-amz-target"] === "SageMaker.DescribeTrainingJob";
+/** A status read: the list sync's ListTrainingJobs, or one job's DescribeTrainingJob. */
+const isStatusRead = (r: { headers: Record<string, unknown> }) =>
+  r.headers["x-amz-target"] === "SageMaker.DescribeTrainingJob" ||
+  r.headers["x-amz-target"] === "SageMaker.ListTrainingJobs";
+const statusReads = () => sagemaker.cloud.requests.filter(isStatusRead).length;
 
 /** Training jobs the fake holds whose name ends with the API job's id. */
 const nativeJobsOf = (job: Job) =>
@@ -117,13 +122,13 @@ describe("a SageMaker stand-in that misbehaves, with local jobs running alongsid
     const name = job.cloud_job_identifier!.training_job_name!;
     sagemaker.setStatus(name, "InProgress", "Training");
     await waitForJob<Job>(api, job.id, (j) => j.status === "IN_PROGRESS");
-    sagemaker.cloud.failNext(isDescribe, { hang: true }, Number.POSITIVE_INFINITY);
-    const before = sagemaker.calls("DescribeTrainingJob").length;
+    sagemaker.cloud.failNext(isStatusRead, { hang: true }, Number.POSITIVE_INFINITY);
+    const before = statusReads();
 
     await localJobDelay("hungStatusCall");
     await localJobDelay("hungStatusCall");
     // Each hung read is abandoned at the timeout and the next pass reads again.
-    expect(await until(() => sagemaker.calls("DescribeTrainingJob").length >= before + 3)).toBe(true);
+    expect(await until(() => statusReads() >= before + 3)).toBe(true);
 
     sagemaker.cloud.heal();
     sagemaker.setStatus(name, "Completed", "Completed");

@@ -110,6 +110,7 @@ const KIND_HINT: Record<CloudFailureKind, string> = {
 const KIND_BY_CODE: Record<string, CloudFailureKind> = {
   // Google (google.rpc.Code names in `error.status`)
   RESOURCE_EXHAUSTED: "quota",
+  RATE_LIMIT_EXCEEDED: "throttled",
   PERMISSION_DENIED: "permission",
   UNAUTHENTICATED: "permission",
   INVALID_ARGUMENT: "invalid",
@@ -363,4 +364,97 @@ export function logCursor<P>(
       );
     },
   };
+}
+
+/** The setting that overrides each paced backend's submissions per minute. */
+export const SUBMIT_RATE_VARIABLES: Readonly<Record<string, string>> = {
+  "vertex-ai": "TRAINKIT_VERTEX_SUBMIT_PER_MINUTE",
+  sagemaker: "TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE",
+};
+
+/** A check for `TRAINKIT_<BACKEND>_SUBMIT_PER_MINUTE` settings. */
+export function submitRateSetting(name: string, publishedDefault: number): SettingRule {
+  return {
+    name,
+    required: false,
+    check: (v) =>
+      /^\d+(\.\d+)?$/.test(v) && Number(v) > 0
+        ? undefined
+        : `must be a number of job submissions per minute above 0 (unset it for the default of ${publishedDefault})`,
+  };
+}
+
+/** The submissions per minute from the value `readCloudSettings` returned. */
+export function submitsPerMinute(value: string | undefined, publishedDefault: number): number {
+  return value === undefined ? publishedDefault : Number(value);
+}
+
+/** Rounding a slot's worth of elapsed time may leave short of 1 by. */
+const SLOT_EPSILON = 1e-9;
+
+/**
+ * Paces one backend's submissions to a rate per minute: a token bucket holding at most one
+ * second's worth (at least one token), so a burst of jobs goes out evenly instead of all at once.
+ * A throttling answer from the cloud halves the rate (down to a tenth of the configured one); each
+ * minute without one gives back a quarter of what was taken, up to the configured rate.
+ */
+export class SubmitPacer {
+  private tokens: number;
+  private rate: number;
+  private last: number;
+  private lastSlowdown = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.rate = perMinute;
+    this.last = now();
+    this.tokens = this.capacity();
+  }
+
+  /** The pace in force now, in submissions per minute. */
+  get currentPerMinute(): number {
+    this.refill();
+    return this.rate;
+  }
+
+  /** Takes one submission slot when there is one; returns false when the job has to wait. */
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1 - SLOT_EPSILON) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until the next slot frees up. */
+  waitMs(): number {
+    this.refill();
+    return this.tokens >= 1 - SLOT_EPSILON ? 0 : Math.ceil(((1 - this.tokens) * 60_000) / this.rate);
+  }
+
+  /** The cloud answered a submission with a throttling error: halve the pace. */
+  slowDown(): void {
+    this.refill();
+    this.rate = Math.max(this.rate / 2, this.perMinute / 10);
+    this.tokens = Math.min(this.tokens, 0);
+    this.lastSlowdown = this.now();
+  }
+
+  private capacity(): number {
+    return Math.max(1, this.rate / 60);
+  }
+
+  private refill(): void {
+    const at = this.now();
+    const elapsed = at - this.last;
+    this.last = at;
+    if (this.rate < this.perMinute && at - this.lastSlowdown >= 60_000) {
+      const minutes = Math.floor((at - this.lastSlowdown) / 60_000);
+      const taken = this.perMinute - this.rate;
+      this.rate = Math.min(this.perMinute, this.rate + (taken / 4) * minutes);
+      this.lastSlowdown = at;
+    }
+    this.tokens = Math.min(this.capacity(), this.tokens + (elapsed * this.rate) / 60_000);
+  }
 }

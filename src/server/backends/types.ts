@@ -35,6 +35,9 @@ export interface PollResult {
   backendState?: Record<string, unknown>;
 }
 
+/** What `sync` settled, by job id. */
+export type SyncResult = Map<string, PollResult | "unchanged">;
+
 /**
  * One place jobs run. Every method may be called again after a crash, so each must be idempotent
  * for a given job id: a second `submit` of the same job must find the first native job rather than
@@ -53,6 +56,20 @@ export interface Backend<B extends BackendName = BackendName> {
    * out and the API answers 501.
    */
   logs?(job: BackendJob<B>, query: LogsQuery): Promise<JobLogs>;
+  /**
+   * Learns the state of many of the backend's jobs at once from the cloud's list calls, instead of
+   * one read per job. Returns what the lists settled, by job id: a new reading, or `"unchanged"`
+   * for a job the lists show has not changed since `since`; the reconciler reads each job left out
+   * with `poll`. `since` is when the previous successful sync of this backend started (undefined
+   * on the first), for clouds whose lists filter on modification time.
+   */
+  sync?(jobs: readonly BackendJob<B>[], since: Date | undefined): Promise<SyncResult>;
+  /**
+   * Submissions per minute the cloud accepts by default, as its published quota says; the
+   * reconciler paces submissions to it (an operator's `TRAINKIT_<BACKEND>_SUBMIT_PER_MINUTE`
+   * overrides it). Left out by backends that need no pacing.
+   */
+  readonly submitsPerMinute?: number;
   /** Whether the backend can take another job now (the `local` backend limits concurrency). */
   hasCapacity?(): boolean;
   /** Releases timers, clients and child-process handles. */

@@ -236,8 +236,12 @@ export class CachedStore implements Store {
     return this.rememberAll(await this.inner.listUnsubmitted(limit, exceptBackends));
   }
 
-  async listActive(): Promise<JobRecord[]> {
-    return this.rememberAll(await this.inner.listActive());
+  async listActive(backends?: readonly string[]): Promise<JobRecord[]> {
+    return this.rememberAll(await this.inner.listActive(backends));
+  }
+
+  async noteWaiting(id: string, reason: string): Promise<JobRecord | null> {
+    return this.remember(await this.inner.noteWaiting(id, reason));
   }
 
   changeCursor(): Promise<string> {

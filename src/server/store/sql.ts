@@ -455,10 +455,26 @@ export class SqlStore implements Store {
     );
   }
 
-  listActive(): Promise<JobRecord[]> {
+  listActive(backends?: readonly string[]): Promise<JobRecord[]> {
+    if (backends === undefined) {
+      return this.many(
+        `SELECT * FROM jobs WHERE ${ACTIVE} AND submitted_at IS NOT NULL ORDER BY created_at, id`,
+        [],
+      );
+    }
     return this.many(
-      `SELECT * FROM jobs WHERE ${ACTIVE} AND submitted_at IS NOT NULL ORDER BY created_at, id`,
-      [],
+      `SELECT * FROM jobs WHERE ${ACTIVE} AND submitted_at IS NOT NULL AND backend = ANY($1::text[])
+       ORDER BY created_at, id`,
+      [backends],
+    );
+  }
+
+  noteWaiting(id: string, reason: string): Promise<JobRecord | null> {
+    return this.write(
+      `UPDATE jobs SET last_error = $2
+       WHERE id = $1 AND submitted_at IS NULL AND submit_claimed_at IS NULL AND ${ACTIVE}
+       RETURNING *`,
+      [id, reason],
     );
   }
 

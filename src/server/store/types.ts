@@ -95,8 +95,14 @@ export interface Store {
   hasOlderUnsubmitted(job: JobRecord): Promise<boolean>;
   /** Unsubmitted PENDING jobs, oldest first, leaving out the backends named. */
   listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]>;
-  /** Submitted jobs that are not terminal yet. */
-  listActive(): Promise<JobRecord[]>;
+  /** Submitted jobs that are not terminal yet; only those of `backends` when given. */
+  listActive(backends?: readonly string[]): Promise<JobRecord[]>;
+  /**
+   * Records why an unsubmitted PENDING job is still waiting (shown as its `status_reason`), unless a
+   * server holds its submit claim; the next submit clears it. Answers the job as written, or null
+   * when it was not (claimed, submitted or ended meanwhile).
+   */
+  noteWaiting(id: string, reason: string): Promise<JobRecord | null>;
   /**
    * A position in the stream of job changes: `changesSince` it returns every job written after it.
    * Take one before a full read (`listActive`, `listUnsubmitted`), then follow with `changesSince`.

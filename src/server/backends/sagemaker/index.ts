@@ -8,6 +8,8 @@ import {
   CreateTrainingJobCommand,
   DescribeTrainingJobCommand,
   type DescribeTrainingJobCommandOutput,
+  ListTrainingJobsCommand,
+  type ListTrainingJobsCommandOutput,
   SageMakerClient,
   StopTrainingJobCommand,
 } from "@aws-sdk/client-sagemaker";
@@ -26,6 +28,8 @@ import {
   minPollIntervalMs,
   PollGate,
   readCloudSettings,
+  submitRateSetting,
+  submitsPerMinute,
   withDeadline,
 } from "../cloud-common";
 import {
@@ -36,6 +40,7 @@ import {
   type BackendJob,
   type PollResult,
   type SubmitResult,
+  type SyncResult,
 } from "../types";
 import {
   EVENTS_MAX_PAGE_SIZE,
@@ -71,6 +76,23 @@ export {
 } from "./translate";
 
 const CLOUD = "SageMaker";
+
+/**
+ * Training job creations per minute the reconciler paces to when `TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE`
+ * is unset. AWS publishes no default rate for CreateTrainingJob (its management APIs are throttled
+ * per account and region at rates it does not state), so this is a conservative one: a minute's
+ * worth, one a second.
+ */
+export const SAGEMAKER_SUBMITS_PER_MINUTE = 60;
+
+/** `MaxResults` of ListTrainingJobs: the service model's largest (1 to 100). */
+export const TRAINING_JOBS_PAGE_SIZE = 100;
+
+/**
+ * How far before the previous sync's start a sync's `LastModifiedTimeAfter` reaches back, so a
+ * change recorded while that sync ran, or under a clock a little apart from the server's, is not missed.
+ */
+export const MODIFIED_OVERLAP_MS = 60_000;
 const LOGS_CLOUD = "CloudWatch Logs";
 
 export interface SageMakerBackendOptions {
@@ -88,6 +110,8 @@ export interface SageMakerBackendOptions {
    * factory reads `TRAINKIT_BACKEND_CALL_TIMEOUT_MS`.
    */
   callTimeoutMs?: number;
+  /** Submissions per minute the reconciler paces to. Defaults to `SAGEMAKER_SUBMITS_PER_MINUTE`. */
+  submitsPerMinute?: number;
 }
 
 /**
@@ -101,6 +125,7 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
   private readonly logsClient: CloudWatchLogsClient;
   private readonly gate: PollGate;
   private readonly timeoutMs: number;
+  readonly submitsPerMinute: number;
 
   constructor(
     readonly settings: SageMakerSettings,
@@ -109,6 +134,7 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
   ) {
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
     this.timeoutMs = options.callTimeoutMs ?? callTimeoutMs(undefined);
+    this.submitsPerMinute = options.submitsPerMinute ?? SAGEMAKER_SUBMITS_PER_MINUTE;
     const common = {
       region: settings.region,
       maxAttempts: options.retry?.maxAttempts ?? DEFAULT_CLOUD_RETRY.maxAttempts,
@@ -174,6 +200,63 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
       ...(result ? { result } : {}),
       backendState: { trainingJobName: name, lastStatus: status },
     };
+  }
+
+  /**
+   * Lists the training jobs modified since the previous sync (`LastModifiedTimeAfter`, page by
+   * page): a tracked job the pages leave out has not changed, one they name is settled from its
+   * summary. A job that failed or ran out of time is left to `poll`, because only DescribeTrainingJob
+   * carries the failure reason. The first sync has no `since` and settles nothing.
+   */
+  async sync(jobs: readonly BackendJob<"sagemaker">[], since: Date | undefined): Promise<SyncResult> {
+    const settled: SyncResult = new Map();
+    if (since === undefined) return settled;
+    const byName = new Map<string, BackendJob<"sagemaker">>();
+    for (const job of jobs) {
+      const name = job.backendState?.trainingJobName ?? job.cloudJobIdentifier?.training_job_name;
+      if (typeof name === "string") byName.set(name, job);
+    }
+    const changed = new Map<
+      string,
+      NonNullable<ListTrainingJobsCommandOutput["TrainingJobSummaries"]>[number]
+    >();
+    let token: string | undefined;
+    do {
+      const page = await this.send("ListTrainingJobs", (abortSignal) =>
+        this.client
+          .send(
+            new ListTrainingJobsCommand({
+              LastModifiedTimeAfter: new Date(since.getTime() - MODIFIED_OVERLAP_MS),
+              MaxResults: TRAINING_JOBS_PAGE_SIZE,
+              ...(token ? { NextToken: token } : {}),
+            }),
+            { abortSignal },
+          )
+          .catch((err) => {
+            throw toBackendError("ListTrainingJobs", err);
+          }),
+      );
+      for (const summary of page.TrainingJobSummaries ?? []) {
+        if (summary.TrainingJobName) changed.set(summary.TrainingJobName, summary);
+      }
+      token = page.NextToken || undefined;
+    } while (token);
+    for (const [name, job] of byName) {
+      const summary = changed.get(name);
+      if (!summary) {
+        settled.set(job.id, "unchanged");
+        continue;
+      }
+      const { status, result } = statusOfTrainingJob(summary, job.backendState);
+      // The summary has no FailureReason: the describe in `poll` gets it.
+      if (result?.failure_reason !== undefined && (status === "FAILED" || status === "EXPIRED")) continue;
+      settled.set(job.id, {
+        status,
+        ...(result ? { result } : {}),
+        backendState: { trainingJobName: name, lastStatus: status },
+      });
+    }
+    return settled;
   }
 
   async cancel(job: BackendJob<"sagemaker">): Promise<void> {
@@ -452,6 +535,7 @@ export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
     { name: "TRAINKIT_SAGEMAKER_LOGS_ENDPOINT", required: false, check: checkEndpoint },
     MIN_POLL_INTERVAL_SETTING,
     CALL_TIMEOUT_SETTING,
+    submitRateSetting("TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE", SAGEMAKER_SUBMITS_PER_MINUTE),
   ]);
   if ("missing" in read) return read;
   const v = read.values;
@@ -468,6 +552,10 @@ export const sagemakerBackend: BackendFactory<"sagemaker"> = (env, ctx) => {
       {
         minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS),
         callTimeoutMs: callTimeoutMs(v.TRAINKIT_BACKEND_CALL_TIMEOUT_MS),
+        submitsPerMinute: submitsPerMinute(
+          v.TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE,
+          SAGEMAKER_SUBMITS_PER_MINUTE,
+        ),
       },
     ),
   };

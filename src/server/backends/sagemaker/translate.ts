@@ -165,9 +165,8 @@ const OUT_OF_TIME = new Set(["MaxRuntimeExceeded", "MaxWaitTimeExceeded"]);
 
 /** The Train API status and result of a training job as DescribeTrainingJob reports it. */
 export function statusOfTrainingJob(
-  described: Pick<
-    DescribeTrainingJobCommandOutput,
-    "TrainingJobStatus" | "SecondaryStatus" | "FailureReason"
+  described: Partial<
+    Pick<DescribeTrainingJobCommandOutput, "TrainingJobStatus" | "SecondaryStatus" | "FailureReason">
   >,
   backendState: Readonly<Record<string, unknown>> | null,
 ): { status: JobStatus; result?: JobResult } {

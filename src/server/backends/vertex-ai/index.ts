@@ -14,6 +14,8 @@ import {
   minPollIntervalMs,
   PollGate,
   readCloudSettings,
+  submitRateSetting,
+  submitsPerMinute,
   withDeadline,
 } from "../cloud-common";
 import {
@@ -24,6 +26,7 @@ import {
   type BackendJob,
   type PollResult,
   type SubmitResult,
+  type SyncResult,
 } from "../types";
 import {
   type CloudLogEntry,
@@ -52,6 +55,34 @@ export {
   type VertexSettings,
 } from "./translate";
 
+/**
+ * Job or long-running-operation submission requests per minute per region: Vertex AI's published
+ * default quota (test/fixtures/published/google-cloud-docs/vertex-ai-request-quotas.json).
+ */
+export const VERTEX_SUBMITS_PER_MINUTE = 60;
+
+/** CustomJobs asked for per `customJobs.list` page; the proto states no largest size. */
+export const CUSTOM_JOBS_PAGE_SIZE = 100;
+
+/** JobState values after which a CustomJob no longer changes. */
+const FINISHED_STATES = [
+  "JOB_STATE_SUCCEEDED",
+  "JOB_STATE_FAILED",
+  "JOB_STATE_CANCELLED",
+  "JOB_STATE_EXPIRED",
+  "JOB_STATE_PARTIALLY_SUCCEEDED",
+];
+
+/**
+ * The `customJobs.list` filter for every unfinished CustomJob this server made: the list filter
+ * supports label existence and `state` (in)equality, not update time, so the unfinished ones are
+ * listed and a tracked job missing from the list is one that finished (read once, with its error).
+ */
+export const UNFINISHED_FILTER = [
+  `labels.${JOB_ID_LABEL}:*`,
+  ...FINISHED_STATES.map((state) => `state!="${state}"`),
+].join(" AND ");
+
 const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 const CLOUD = "Vertex AI";
 
@@ -69,6 +100,8 @@ export interface VertexAiBackendOptions {
    * `TRAINKIT_BACKEND_CALL_TIMEOUT_MS`.
    */
   callTimeoutMs?: number;
+  /** Submissions per minute the reconciler paces to. Defaults to `VERTEX_SUBMITS_PER_MINUTE`. */
+  submitsPerMinute?: number;
 }
 
 type Retry = NonNullable<Parameters<GoogleAuth["request"]>[0]["retryConfig"]>;
@@ -87,6 +120,7 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
   private readonly gate: PollGate;
   private readonly timeoutMs: number;
   private readonly logging: string;
+  readonly submitsPerMinute: number;
 
   constructor(
     readonly settings: VertexSettings,
@@ -95,6 +129,7 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
   ) {
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
     this.timeoutMs = options.callTimeoutMs ?? callTimeoutMs(undefined);
+    this.submitsPerMinute = options.submitsPerMinute ?? VERTEX_SUBMITS_PER_MINUTE;
     const host = `${settings.region}-aiplatform.googleapis.com`;
     this.auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
     // Service-account keys sign their own scoped JWT instead of trading it at the token endpoint, as
@@ -175,6 +210,44 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
       ...(result ? { result } : {}),
       backendState: { customJobName: name, lastStatus: status },
     };
+  }
+
+  /**
+   * Reads every unfinished CustomJob this server made, page by page, and settles the tracked jobs
+   * the pages name. A tracked job the pages leave out has finished; `poll` reads it once.
+   */
+  async sync(jobs: readonly BackendJob<"vertex-ai">[]): Promise<SyncResult> {
+    const byName = new Map<string, BackendJob<"vertex-ai">>();
+    for (const job of jobs) if (this.hasCustomJobName(job)) byName.set(this.customJobName(job), job);
+    const settled: SyncResult = new Map();
+    let pageToken: string | undefined;
+    do {
+      const page = await this.call<{ customJobs?: VertexCustomJob[]; nextPageToken?: string }>(
+        "customJobs.list",
+        this.reads,
+        {
+          method: "GET",
+          url: `${this.base}/v1/${this.parent}/customJobs`,
+          params: {
+            filter: UNFINISHED_FILTER,
+            pageSize: CUSTOM_JOBS_PAGE_SIZE,
+            ...(pageToken ? { pageToken } : {}),
+          },
+        },
+      );
+      for (const customJob of page.customJobs ?? []) {
+        const job = customJob.name ? byName.get(customJob.name) : undefined;
+        if (!job) continue;
+        const { status, result } = statusOfCustomJob(customJob, job.backendState);
+        settled.set(job.id, {
+          status,
+          ...(result ? { result } : {}),
+          backendState: { customJobName: customJob.name, lastStatus: status },
+        });
+      }
+      pageToken = page.nextPageToken || undefined;
+    } while (pageToken);
+    return settled;
   }
 
   async cancel(job: BackendJob<"vertex-ai">): Promise<void> {
@@ -346,11 +419,18 @@ function googleFailure(err: unknown): { status?: number; code?: string; message:
       // a non-JSON body is reported as text below
     }
   }
-  const body = (data as { error?: { status?: string; message?: string } } | undefined)?.error;
+  const body = (
+    data as { error?: { status?: string; message?: string; details?: { reason?: unknown }[] } } | undefined
+  )?.error;
   const message = body?.message ?? (typeof data === "string" && data ? data : messageOf(err));
+  // RESOURCE_EXHAUSTED covers both a used-up resource quota (final) and a per-minute rate quota,
+  // which google.rpc.ErrorInfo tells apart with the reason RATE_LIMIT_EXCEEDED (retry later).
+  const rateLimited =
+    Array.isArray(body?.details) && body.details.some((d) => d?.reason === "RATE_LIMIT_EXCEEDED");
+  const code = rateLimited ? "RATE_LIMIT_EXCEEDED" : body?.status;
   return {
     ...(status !== undefined ? { status } : {}),
-    ...(body?.status ? { code: body.status } : {}),
+    ...(code ? { code } : {}),
     message,
   };
 }
@@ -383,6 +463,7 @@ export const vertexAiBackend: BackendFactory<"vertex-ai"> = (env, ctx) => {
     { name: "TRAINKIT_VERTEX_LOGGING_ENDPOINT", required: false, check: checkEndpoint },
     MIN_POLL_INTERVAL_SETTING,
     CALL_TIMEOUT_SETTING,
+    submitRateSetting("TRAINKIT_VERTEX_SUBMIT_PER_MINUTE", VERTEX_SUBMITS_PER_MINUTE),
   ]);
   if ("missing" in read) return read;
   const v = read.values;
@@ -402,6 +483,7 @@ export const vertexAiBackend: BackendFactory<"vertex-ai"> = (env, ctx) => {
       {
         minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS),
         callTimeoutMs: callTimeoutMs(v.TRAINKIT_BACKEND_CALL_TIMEOUT_MS),
+        submitsPerMinute: submitsPerMinute(v.TRAINKIT_VERTEX_SUBMIT_PER_MINUTE, VERTEX_SUBMITS_PER_MINUTE),
       },
     ),
   };
