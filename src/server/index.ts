@@ -34,6 +34,8 @@ export interface ServerOptions {
   log?: boolean | "warn";
   /** Time between two reads of a followed job's log. Defaults to `TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS`, else 5 s. */
   followIntervalMs?: number;
+  /** Longest a follower waits for a job's log to appear. Defaults to `TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS`, else 30 min. */
+  followMaxWaitMs?: number;
 }
 
 export interface RunningServer {
@@ -69,6 +71,20 @@ function followIntervalMs(env: NodeJS.ProcessEnv): number {
   return seconds * 1000;
 }
 
+/** `TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS`, else 30 min: how long a follow waits for a job's log to appear. */
+function followMaxWaitMs(env: NodeJS.ProcessEnv): number {
+  const text = env.TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS;
+  if (text === undefined || text === "") return 30 * 60_000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) {
+    throw new ConfigError(
+      "TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS",
+      `must be a number of seconds from 0 to 86400; got ${JSON.stringify(text)}`,
+    );
+  }
+  return seconds * 1000;
+}
+
 /** Starts the Train API. Throws `ConfigError` (naming the variable) on bad configuration. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
@@ -83,6 +99,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       : {}),
   });
   const followMs = options.followIntervalMs ?? followIntervalMs(env);
+  const followWaitMs = options.followMaxWaitMs ?? followMaxWaitMs(env);
   const store = await openStore({
     dataDir: config.dataDir,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -129,6 +146,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       readyMaxPassAgeMs: config.readyMaxPassAgeMs,
       readyStoreTimeoutMs: Math.min(config.dbTimeoutMs, 2_000),
       followIntervalMs: followMs,
+      followMaxWaitMs: followWaitMs,
     });
     // At level warn the logger drops the backends' and reconciler's info lines itself.
     if (options.log) log = app.log;

@@ -48,7 +48,7 @@ const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
  * built by their factories from settings that point each official SDK at a loopback stand-in.
  */
 export async function startCloudTrainApi(
-  options: { reconcileIntervalMs?: number; followIntervalMs?: number } = {},
+  options: { reconcileIntervalMs?: number; followIntervalMs?: number; followMaxWaitMs?: number } = {},
 ): Promise<CloudTrainApi> {
   const [vertex, sagemaker, cloudWatch, azure, kubernetes] = await Promise.all([
     FakeVertex.start(),
@@ -123,6 +123,7 @@ export async function startCloudTrainApi(
     apiKeys: new ApiKeyring({ [apiKey]: [TEST_ACCOUNT_ID] }),
     bodyLimitBytes: 1024 * 1024,
     ...(options.followIntervalMs ? { followIntervalMs: options.followIntervalMs } : {}),
+    ...(options.followMaxWaitMs !== undefined ? { followMaxWaitMs: options.followMaxWaitMs } : {}),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   if (options.reconcileIntervalMs) reconciler.start();
