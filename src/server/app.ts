@@ -17,7 +17,7 @@ import { BackendError } from "./backends/types";
 import type { ApiKeyring } from "./config";
 import { ApiError, errorBody, installErrorHandlers } from "./errors";
 import { requestHash, toApiJob, toBackendJob } from "./jobs";
-import { LogFollowers } from "./log-follow";
+import { LogFollowers, ReadBudget } from "./log-follow";
 import { openApiDocument } from "./openapi";
 import type { Reconciler } from "./reconciler";
 import { type JobRecord, type Store, StoreUnavailableError } from "./store/types";
@@ -55,6 +55,11 @@ export interface AppDependencies {
   followIntervalMs?: number;
   /** Longest a follower waits for a job's log to appear (the stream sends comments meanwhile). Defaults to 30 min. */
   followMaxWaitMs?: number;
+  /**
+   * Reads of a backend's logging API that followers may make per rolling minute, all jobs together
+   * (`{ "vertex-ai": 30 }`). Backends not named are read every interval. Defaults to none.
+   */
+  followReadsPerMinute?: Partial<Record<BackendName, number>>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -146,6 +151,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     backends,
     deps.followIntervalMs ?? 2000,
     deps.followMaxWaitMs ?? 30 * 60_000,
+    Date.now,
+    new ReadBudget(deps.followReadsPerMinute ?? {}),
   );
   const openStreams = new Set<() => void>();
   // Event streams never end by themselves while their job runs: closing the server ends them.

@@ -19,6 +19,43 @@ export interface Follower {
 /** Where a follower is: a cursor, or waiting (since a time) for the job's log to appear. */
 type Position = { cursor: string } | { waitingSince: number };
 
+/**
+ * Cloud Logging reads followers make per minute unless `TRAINKIT_VERTEX_LOGGING_READS_PER_MINUTE`
+ * says otherwise: half of the lowest per-project value of Cloud Logging's read quota
+ * (`ReadRequestsPerMinutePerProject`, 60), leaving the rest to direct reads and other readers.
+ */
+export const DEFAULT_VERTEX_LOGGING_READS_PER_MINUTE = 30;
+
+/**
+ * Reads of one backend's logging API allowed per rolling minute, across every followed job: a cloud
+ * whose read quota is counted per project (Cloud Logging's `ReadRequestsPerMinutePerProject`) is
+ * kept under it however many jobs are followed. A read over budget is skipped and tried at a later
+ * interval, from the same position, so followers see every line, later.
+ */
+export class ReadBudget {
+  private readonly reads = new Map<string, number[]>();
+
+  constructor(
+    private readonly perMinute: Readonly<Partial<Record<string, number>>>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether a read of `backend` fits the budget now; when it does, it is counted. */
+  take(backend: string): boolean {
+    const limit = this.perMinute[backend];
+    if (limit === undefined) return true;
+    const at = this.now();
+    const recent = (this.reads.get(backend) ?? []).filter((t) => at - t < 60_000);
+    if (recent.length >= limit) {
+      this.reads.set(backend, recent);
+      return false;
+    }
+    recent.push(at);
+    this.reads.set(backend, recent);
+    return true;
+  }
+}
+
 /** Lines one shared read asks for: a busy job's backlog is drained over a few intervals, never lost. */
 const READ_LINES = 1000;
 
@@ -38,6 +75,7 @@ export class LogFollowers {
     /** Longest a follower waits for a job's log to appear before it is told the log is not there. */
     private readonly maxWaitMs: number = 30 * 60_000,
     private readonly now: () => number = Date.now,
+    private readonly budget: ReadBudget = new ReadBudget({}),
   ) {}
 
   /**
@@ -56,6 +94,7 @@ export class LogFollowers {
         this.intervalMs,
         this.maxWaitMs,
         this.now,
+        this.budget,
         () => this.jobs.delete(key),
       );
       this.jobs.set(key, follow);
@@ -93,6 +132,7 @@ class JobFollow {
     private readonly intervalMs: number,
     private readonly maxWaitMs: number,
     private readonly now: () => number,
+    private readonly budget: ReadBudget,
     private readonly onIdle: () => void,
   ) {}
 
@@ -129,6 +169,10 @@ class JobFollow {
       }
       let drained = true;
       for (const [cursor, followers] of byCursor) {
+        if (!this.budget.take(job.backend)) {
+          drained = false;
+          continue;
+        }
         let logs: JobLogs;
         try {
           // Followers waiting for the log read its start once it appears: the last lines, as many

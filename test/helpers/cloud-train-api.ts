@@ -48,7 +48,12 @@ const quiet: BackendLogger = { info() {}, warn() {}, error() {} };
  * built by their factories from settings that point each official SDK at a loopback stand-in.
  */
 export async function startCloudTrainApi(
-  options: { reconcileIntervalMs?: number; followIntervalMs?: number; followMaxWaitMs?: number } = {},
+  options: {
+    reconcileIntervalMs?: number;
+    followIntervalMs?: number;
+    followMaxWaitMs?: number;
+    followReadsPerMinute?: Partial<Record<"vertex-ai" | "sagemaker" | "azure-ml" | "kubernetes", number>>;
+  } = {},
 ): Promise<CloudTrainApi> {
   const [vertex, sagemaker, cloudWatch, azure, kubernetes] = await Promise.all([
     FakeVertex.start(),
@@ -124,6 +129,7 @@ export async function startCloudTrainApi(
     bodyLimitBytes: 1024 * 1024,
     ...(options.followIntervalMs ? { followIntervalMs: options.followIntervalMs } : {}),
     ...(options.followMaxWaitMs !== undefined ? { followMaxWaitMs: options.followMaxWaitMs } : {}),
+    ...(options.followReadsPerMinute ? { followReadsPerMinute: options.followReadsPerMinute } : {}),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   if (options.reconcileIntervalMs) reconciler.start();

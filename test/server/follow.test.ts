@@ -268,3 +268,51 @@ describe("following a job whose log does not appear", () => {
     );
   });
 });
+
+// The Vertex AI stand-in counts entries.list requests; the budget is a count per rolling minute.
+describe("following Vertex AI jobs within a Cloud Logging read budget", () => {
+  let api: CloudTrainApi;
+
+  beforeAll(async () => {
+    api = await startCloudTrainApi({
+      reconcileIntervalMs: 100,
+      followIntervalMs: 50,
+      followReadsPerMinute: { "vertex-ai": 3 },
+    });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it("reads Cloud Logging for followers no more than the budget allows in a minute, however many intervals pass", async () => {
+    const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
+    const jobs: Job[] = [];
+    for (const name of ["budget-a", "budget-b"]) {
+      const created = await fetch(`${api.url}/v1/vertex-ai/jobs`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({ ...vertexExample, name }),
+      });
+      const job = (await created.json()) as Job;
+      api.vertex.setState(job.cloud_job_identifier!.job_name!, "JOB_STATE_RUNNING");
+      jobs.push(job);
+    }
+    const follows = () =>
+      api.vertex.cloud
+        .received("POST", /^\/v2\/entries:list$/)
+        .filter((r) => (r.json as { orderBy: string }).orderBy === "timestamp asc");
+    const aborts = jobs.map(() => new AbortController());
+    const streams = await Promise.all(
+      jobs.map((job, i) =>
+        fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers, signal: aborts[i]!.signal }),
+      ),
+    );
+    for (const s of streams) expect(s.status).toBe(200);
+    // Twenty intervals and more pass; the two followed jobs share three reads.
+    await until(() => follows().length >= 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(follows()).toHaveLength(3);
+    for (const a of aborts) a.abort();
+  });
+});
