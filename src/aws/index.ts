@@ -11,6 +11,7 @@ export {
   type PolicyStatement,
   policyDocument,
   serviceTrustPolicy,
+  type Tags,
 } from "./settings";
 export * from "./training-api";
 export * from "./training-platform";

@@ -482,9 +482,9 @@ export class TrainingApi extends pulumi.ComponentResource {
       ...(this.databaseUrlSecret ? [{ name: "DATABASE_URL", secretRef: "database-url" }] : []),
       ...trainApi.extraEnv(args.env),
     ];
-    const probe = (type: string, extra: Record<string, number>) => ({
+    const probe = (type: string, path: string, extra: Record<string, number>) => ({
       type,
-      httpGet: { path: trainApi.TRAIN_API_HEALTH_PATH, port: PORT },
+      httpGet: { path, port: PORT },
       ...extra,
     });
 
@@ -525,9 +525,9 @@ export class TrainingApi extends pulumi.ComponentResource {
               env,
               resources: { cpu, memory: args.memory ?? "1Gi" },
               probes: [
-                probe("Startup", { periodSeconds: 2, failureThreshold: 30 }),
-                probe("Liveness", { periodSeconds: 10, failureThreshold: 3 }),
-                probe("Readiness", { periodSeconds: 5, failureThreshold: 3 }),
+                probe("Startup", trainApi.TRAIN_API_READY_PATH, { periodSeconds: 2, failureThreshold: 30 }),
+                probe("Liveness", trainApi.TRAIN_API_LIVE_PATH, { periodSeconds: 10, failureThreshold: 3 }),
+                probe("Readiness", trainApi.TRAIN_API_READY_PATH, { periodSeconds: 5, failureThreshold: 3 }),
               ],
             },
           ],

@@ -9,6 +9,13 @@ import { ArgumentError } from "./sentences";
 export const TRAIN_API_PORT = 8080;
 /** The route a load balancer or a probe reads to tell a live Train API from a dead one. */
 export const TRAIN_API_HEALTH_PATH = "/healthz";
+/** The liveness route: 200 while the process answers, never reading the store (a restart would not help). */
+export const TRAIN_API_LIVE_PATH = "/livez";
+/**
+ * The readiness route: 503 while the store is unreachable or the reconciler is stale, so a replica
+ * that cannot serve is taken out of rotation (and a new revision is not sent traffic) until it can.
+ */
+export const TRAIN_API_READY_PATH = "/readyz";
 
 /** The arguments every cloud's TrainingApi takes under the same name and meaning. */
 export interface TrainingApiCommonArgs {

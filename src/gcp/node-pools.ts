@@ -1,5 +1,6 @@
 import type * as gcp from "@pulumi/gcp";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
+import { type CapacityOption, capacityOptionsFor, gcpMachineByType } from "../gpu";
 
 // How a GKE GPU pool buys its nodes and boots them. The big GPUs are sold as spot capacity, through
 // flex-start (Dynamic Workload Scheduler), or from a reservation, and the newest machine series boot only
@@ -56,6 +57,17 @@ export interface PoolPurchaseSettings {
   locationPolicy: "ANY" | "BALANCED";
 }
 
+/** The pool field that buys nodes each way, as the fix an error names. */
+const PURCHASE_FIELD: Partial<Record<CapacityOption, (field: string) => string>> = {
+  spot: (field) => `${field}.spot: true`,
+  "flex-start": (field) => `${field}.flexStart: true (or queuedProvisioning: true)`,
+  reservation: (field) => `${field}.reservation to a reservation of this machine type`,
+};
+
+function soldAs(option: CapacityOption): string {
+  return option === "on-demand" ? "on demand" : `as ${option}`;
+}
+
 /** Whether a machine type boots only from Hyperdisk. */
 export function requiresHyperdisk(machineType: string): boolean {
   return HYPERDISK_ONLY_SERIES.some((series) => machineType.startsWith(`${series}-`));
@@ -89,6 +101,24 @@ export function poolPurchase(owner: string, field: string, pool: PoolPurchase): 
     );
   }
 
+  const capacity: PoolCapacity = pool.spot
+    ? "spot"
+    : flexStart
+      ? "flex-start"
+      : pool.reservation !== undefined
+        ? "reservation"
+        : "on-demand";
+  // A pool GKE accepts but Compute Engine never sells nodes for would wait for capacity forever.
+  if (gcpMachineByType(pool.machineType).length > 0) {
+    const sold = capacityOptionsFor("gcp", pool.machineType, `${field}.machineType`);
+    if (!sold.includes(capacity)) {
+      const fixes = sold.filter((o) => o in PURCHASE_FIELD).map((o) => PURCHASE_FIELD[o]!(field));
+      throw new ArgumentError(
+        `${owner}: ${field} buys ${pool.machineType} nodes ${capacity === "on-demand" ? "on demand" : `as ${capacity}`}, but the GPU catalogue lists ${pool.machineType} as sold only ${oneOf(sold.map(soldAs))}; set ${oneOf(fixes)}`,
+      );
+    }
+  }
+
   const hyperdiskOnly = requiresHyperdisk(pool.machineType);
   if (pool.diskType !== undefined) {
     if (!(BOOT_DISK_TYPES as readonly string[]).includes(pool.diskType)) {
@@ -103,13 +133,6 @@ export function poolPurchase(owner: string, field: string, pool: PoolPurchase): 
     }
   }
 
-  const capacity: PoolCapacity = pool.spot
-    ? "spot"
-    : flexStart
-      ? "flex-start"
-      : pool.reservation !== undefined
-        ? "reservation"
-        : "on-demand";
   return {
     capacity,
     diskType: pool.diskType ?? (hyperdiskOnly ? "hyperdisk-balanced" : undefined),

@@ -363,10 +363,16 @@ export class TrainingApi extends pulumi.ComponentResource {
                 cpuIdle: false,
                 startupCpuBoost: true,
               },
+              // Traffic moves to a new revision once it is ready (store open); a hung process is restarted.
               startupProbe: {
-                httpGet: { path: trainApi.TRAIN_API_HEALTH_PATH },
+                httpGet: { path: trainApi.TRAIN_API_READY_PATH },
                 periodSeconds: 2,
                 failureThreshold: 30,
+              },
+              livenessProbe: {
+                httpGet: { path: trainApi.TRAIN_API_LIVE_PATH },
+                periodSeconds: 10,
+                failureThreshold: 3,
               },
             },
           ],

@@ -245,8 +245,8 @@ export class TrainingApi extends pulumi.ComponentResource {
       ...(durable ? [fromSecret("DATABASE_URL")] : []),
       ...trainApi.extraEnv(args.env),
     ];
-    const probe = (periodSeconds: number, failureThreshold: number) => ({
-      httpGet: { path: trainApi.TRAIN_API_HEALTH_PATH, port: "http" },
+    const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+      httpGet: { path, port: "http" },
       periodSeconds,
       failureThreshold,
     });
@@ -290,8 +290,8 @@ export class TrainingApi extends pulumi.ComponentResource {
                     readOnlyRootFilesystem: true,
                     capabilities: { drop: ["ALL"] },
                   },
-                  readinessProbe: probe(5, 3),
-                  livenessProbe: probe(10, 6),
+                  readinessProbe: probe(trainApi.TRAIN_API_READY_PATH, 5, 3),
+                  livenessProbe: probe(trainApi.TRAIN_API_LIVE_PATH, 10, 6),
                   volumeMounts: [
                     { name: "data", mountPath: DATA_DIR },
                     { name: "tmp", mountPath: "/tmp" },

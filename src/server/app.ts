@@ -8,6 +8,7 @@ import {
   issuesToDetails,
   isTerminal,
   type JobList,
+  type JobLogs,
   JobLogsQuery,
   ListJobsQuery,
 } from "../spec";
@@ -16,7 +17,7 @@ import { BackendError } from "./backends/types";
 import type { ApiKeyring } from "./config";
 import { ApiError, errorBody, installErrorHandlers } from "./errors";
 import { requestHash, toApiJob, toBackendJob } from "./jobs";
-import { LogFollowers } from "./log-follow";
+import { LogFollowers, ReadBudget } from "./log-follow";
 import { openApiDocument } from "./openapi";
 import type { Reconciler } from "./reconciler";
 import { type JobRecord, type Store, StoreUnavailableError } from "./store/types";
@@ -52,6 +53,13 @@ export interface AppDependencies {
   readyStoreTimeoutMs?: number;
   /** Time between two reads of a followed job's log, shared by all its followers. Defaults to 2000. */
   followIntervalMs?: number;
+  /** Longest a follower waits for a job's log to appear (the stream sends comments meanwhile). Defaults to 30 min. */
+  followMaxWaitMs?: number;
+  /**
+   * Reads of a backend's logging API that followers may make per rolling minute, all jobs together
+   * (`{ "vertex-ai": 30 }`). Backends not named are read every interval. Defaults to none.
+   */
+  followReadsPerMinute?: Partial<Record<BackendName, number>>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -138,7 +146,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
 
   installErrorHandlers(app, deps.bodyLimitBytes);
 
-  const followers = new LogFollowers(store, backends, deps.followIntervalMs ?? 2000);
+  const followers = new LogFollowers(
+    store,
+    backends,
+    deps.followIntervalMs ?? 2000,
+    deps.followMaxWaitMs ?? 30 * 60_000,
+    Date.now,
+    new ReadBudget(deps.followReadsPerMinute ?? {}),
+  );
   const openStreams = new Set<() => void>();
   // Event streams never end by themselves while their job runs: closing the server ends them.
   app.addHook("preClose", async () => {
@@ -423,9 +438,15 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         }
         return { job_id: job.id, stream: query.stream, lines: [] };
       }
-      const first = await backend.logs(toBackendJob(job), query);
+      let first: JobLogs | undefined;
+      try {
+        first = await backend.logs(toBackendJob(job), query);
+      } catch (err) {
+        // A job that has written no log yet is followed anyway: the stream waits for the log.
+        if (!(follow && err instanceof BackendError && err.code === "logs_not_available")) throw err;
+      }
       if (!follow) return first;
-      if (first.next_cursor === undefined) {
+      if (first && first.next_cursor === undefined) {
         throw new ApiError(
           409,
           "logs_not_followable",
@@ -443,7 +464,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       });
       const event = (name: string, data: unknown) =>
         raw.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      if (first.lines.length > 0) event("lines", first);
+      if (first && first.lines.length > 0) event("lines", first);
+      // Comments keep proxies from closing a stream that waits for a log to appear.
+      else if (!first) raw.write(": waiting for the job's log to appear\n\n");
       let stop = () => {};
       const end = () => {
         stop();
@@ -451,11 +474,16 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         if (!raw.writableEnded) raw.end();
       };
       openStreams.add(end);
-      stop = followers.follow(job, query.stream, first.next_cursor, {
+      stop = followers.follow(job, query.stream, first?.next_cursor ?? null, {
         lines: (logs) => event("lines", logs),
         polled: (read) => raw.write(`: read ${read}\n\n`),
+        waiting: (read) => raw.write(`: read ${read}, waiting for the job's log to appear\n\n`),
         ended: (final) => {
           event("end", final);
+          end();
+        },
+        failed: (error) => {
+          event("error", errorBody(error.code, error.message));
           end();
         },
       });

@@ -3,6 +3,7 @@ import { buildApp } from "./app";
 import { type BackendRegistry, buildBackends, closeBackends } from "./backends";
 import type { BackendLogger } from "./backends/types";
 import { ConfigError, loadConfig } from "./config";
+import { DEFAULT_VERTEX_LOGGING_READS_PER_MINUTE } from "./log-follow";
 import { Reconciler } from "./reconciler";
 import { openStore } from "./store";
 import type { Store } from "./store/types";
@@ -34,6 +35,10 @@ export interface ServerOptions {
   log?: boolean | "warn";
   /** Time between two reads of a followed job's log. Defaults to `TRAINKIT_LOGS_FOLLOW_INTERVAL_SECONDS`, else 5 s. */
   followIntervalMs?: number;
+  /** Longest a follower waits for a job's log to appear. Defaults to `TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS`, else 30 min. */
+  followMaxWaitMs?: number;
+  /** Cloud Logging reads followers may make per minute. Defaults to `TRAINKIT_VERTEX_LOGGING_READS_PER_MINUTE`, else 30. */
+  vertexLoggingReadsPerMinute?: number;
 }
 
 export interface RunningServer {
@@ -69,6 +74,34 @@ function followIntervalMs(env: NodeJS.ProcessEnv): number {
   return seconds * 1000;
 }
 
+/** `TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS`, else 30 min: how long a follow waits for a job's log to appear. */
+function followMaxWaitMs(env: NodeJS.ProcessEnv): number {
+  const text = env.TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS;
+  if (text === undefined || text === "") return 30 * 60_000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) {
+    throw new ConfigError(
+      "TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS",
+      `must be a number of seconds from 0 to 86400; got ${JSON.stringify(text)}`,
+    );
+  }
+  return seconds * 1000;
+}
+
+/** `TRAINKIT_VERTEX_LOGGING_READS_PER_MINUTE`, else `DEFAULT_VERTEX_LOGGING_READS_PER_MINUTE` (30). */
+function vertexLoggingReadsPerMinute(env: NodeJS.ProcessEnv): number {
+  const text = env.TRAINKIT_VERTEX_LOGGING_READS_PER_MINUTE;
+  if (text === undefined || text === "") return DEFAULT_VERTEX_LOGGING_READS_PER_MINUTE;
+  const reads = Number(text);
+  if (!Number.isInteger(reads) || reads < 1 || reads > 100_000) {
+    throw new ConfigError(
+      "TRAINKIT_VERTEX_LOGGING_READS_PER_MINUTE",
+      `must be a whole number of reads from 1 to 100000, at most the project's Cloud Logging read quota (ReadRequestsPerMinutePerProject); got ${JSON.stringify(text)}`,
+    );
+  }
+  return reads;
+}
+
 /** Starts the Train API. Throws `ConfigError` (naming the variable) on bad configuration. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
@@ -83,6 +116,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       : {}),
   });
   const followMs = options.followIntervalMs ?? followIntervalMs(env);
+  const followWaitMs = options.followMaxWaitMs ?? followMaxWaitMs(env);
+  const loggingReads = options.vertexLoggingReadsPerMinute ?? vertexLoggingReadsPerMinute(env);
   const store = await openStore({
     dataDir: config.dataDir,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -130,6 +165,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       readyMaxPassAgeMs: config.readyMaxPassAgeMs,
       readyStoreTimeoutMs: Math.min(config.dbTimeoutMs, 2_000),
       followIntervalMs: followMs,
+      followMaxWaitMs: followWaitMs,
+      followReadsPerMinute: { "vertex-ai": loggingReads },
     });
     // At level warn the logger drops the backends' and reconciler's info lines itself.
     if (options.log) log = app.log;

@@ -1,5 +1,6 @@
 import { isTerminal, type Job, type JobLogs } from "../spec";
 import type { BackendRegistry, BackendSlot } from "./backends";
+import { BackendError } from "./backends/types";
 import { toApiJob, toBackendJob } from "./jobs";
 import type { JobRecord, Store } from "./store/types";
 
@@ -9,6 +10,50 @@ export interface Follower {
   /** After each shared read, numbered per job: followers of one job see the same numbers. */
   polled(read: number): void;
   ended(job: Job): void;
+  /** After each read that found no log yet, while the follower waits for it to appear. */
+  waiting(read: number): void;
+  /** The wait for the log ran out, or the log that appeared cannot be continued from a position. */
+  failed(error: BackendError): void;
+}
+
+/** Where a follower is: a cursor, or waiting (since a time) for the job's log to appear. */
+type Position = { cursor: string } | { waitingSince: number };
+
+/**
+ * Cloud Logging reads followers make per minute unless `TRAINKIT_VERTEX_LOGGING_READS_PER_MINUTE`
+ * says otherwise: half of the lowest per-project value of Cloud Logging's read quota
+ * (`ReadRequestsPerMinutePerProject`, 60), leaving the rest to direct reads and other readers.
+ */
+export const DEFAULT_VERTEX_LOGGING_READS_PER_MINUTE = 30;
+
+/**
+ * Reads of one backend's logging API allowed per rolling minute, across every followed job: a cloud
+ * whose read quota is counted per project (Cloud Logging's `ReadRequestsPerMinutePerProject`) is
+ * kept under it however many jobs are followed. A read over budget is skipped and tried at a later
+ * interval, from the same position, so followers see every line, later.
+ */
+export class ReadBudget {
+  private readonly reads = new Map<string, number[]>();
+
+  constructor(
+    private readonly perMinute: Readonly<Partial<Record<string, number>>>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether a read of `backend` fits the budget now; when it does, it is counted. */
+  take(backend: string): boolean {
+    const limit = this.perMinute[backend];
+    if (limit === undefined) return true;
+    const at = this.now();
+    const recent = (this.reads.get(backend) ?? []).filter((t) => at - t < 60_000);
+    if (recent.length >= limit) {
+      this.reads.set(backend, recent);
+      return false;
+    }
+    recent.push(at);
+    this.reads.set(backend, recent);
+    return true;
+  }
 }
 
 /** Lines one shared read asks for: a busy job's backlog is drained over a few intervals, never lost. */
@@ -27,19 +72,34 @@ export class LogFollowers {
     private readonly store: Store,
     private readonly backends: BackendRegistry,
     private readonly intervalMs: number,
+    /** Longest a follower waits for a job's log to appear before it is told the log is not there. */
+    private readonly maxWaitMs: number = 30 * 60_000,
+    private readonly now: () => number = Date.now,
+    private readonly budget: ReadBudget = new ReadBudget({}),
   ) {}
 
-  /** Starts sending `follower` what is logged after `cursor`; returns the function that stops it. */
-  follow(job: JobRecord, stream: "stdout" | "stderr", cursor: string, follower: Follower): () => void {
+  /**
+   * Starts sending `follower` what is logged after `cursor`, or with `cursor` null, everything once
+   * the job's log appears (the job has not written one yet); returns the function that stops it.
+   */
+  follow(job: JobRecord, stream: "stdout" | "stderr", cursor: string | null, follower: Follower): () => void {
     const key = `${job.id}/${stream}`;
     let follow = this.jobs.get(key);
     if (!follow) {
-      follow = new JobFollow(job.id, stream, this.store, this.backends, this.intervalMs, () =>
-        this.jobs.delete(key),
+      follow = new JobFollow(
+        job.id,
+        stream,
+        this.store,
+        this.backends,
+        this.intervalMs,
+        this.maxWaitMs,
+        this.now,
+        this.budget,
+        () => this.jobs.delete(key),
       );
       this.jobs.set(key, follow);
     }
-    return follow.add(follower, cursor);
+    return follow.add(follower, cursor === null ? { waitingSince: this.now() } : { cursor });
   }
 
   /** How many jobs are being followed now. */
@@ -53,8 +113,13 @@ export class LogFollowers {
   }
 }
 
+/** Whether a read failed only because the job has written no log yet. */
+function notYetLogged(err: unknown): err is BackendError {
+  return err instanceof BackendError && err.code === "logs_not_available";
+}
+
 class JobFollow {
-  private readonly cursors = new Map<Follower, string>();
+  private readonly cursors = new Map<Follower, Position>();
   private timer: NodeJS.Timeout | undefined;
   private reads = 0;
   private running = false;
@@ -65,11 +130,14 @@ class JobFollow {
     private readonly store: Store,
     private readonly backends: BackendRegistry,
     private readonly intervalMs: number,
+    private readonly maxWaitMs: number,
+    private readonly now: () => number,
+    private readonly budget: ReadBudget,
     private readonly onIdle: () => void,
   ) {}
 
-  add(follower: Follower, cursor: string): () => void {
-    this.cursors.set(follower, cursor);
+  add(follower: Follower, position: Position): () => void {
+    this.cursors.set(follower, position);
     this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
     return () => {
       this.cursors.delete(follower);
@@ -94,15 +162,32 @@ class JobFollow {
       const backend = "backend" in slot ? slot.backend : undefined;
       if (!backend?.logs) return this.stop();
       const ended = isTerminal(job.status);
-      const byCursor = new Map<string, Follower[]>();
-      for (const [follower, cursor] of this.cursors)
-        byCursor.set(cursor, [...(byCursor.get(cursor) ?? []), follower]);
+      const byCursor = new Map<string | null, Follower[]>();
+      for (const [follower, position] of this.cursors) {
+        const key = "cursor" in position ? position.cursor : null;
+        byCursor.set(key, [...(byCursor.get(key) ?? []), follower]);
+      }
       let drained = true;
       for (const [cursor, followers] of byCursor) {
+        if (!this.budget.take(job.backend)) {
+          drained = false;
+          continue;
+        }
         let logs: JobLogs;
         try {
-          logs = await backend.logs(toBackendJob(job), { stream: this.stream, tail: READ_LINES, cursor });
-        } catch {
+          // Followers waiting for the log read its start once it appears: the last lines, as many
+          // as one read takes.
+          logs = await backend.logs(toBackendJob(job), {
+            stream: this.stream,
+            tail: READ_LINES,
+            ...(cursor === null ? {} : { cursor }),
+          });
+        } catch (err) {
+          if (cursor === null && notYetLogged(err)) {
+            this.reads++;
+            for (const follower of followers) this.stillWaiting(follower, err, ended);
+            continue;
+          }
           // A failed read is tried again at the next interval, from the same position.
           drained = false;
           continue;
@@ -111,10 +196,22 @@ class JobFollow {
         if (logs.lines.length >= READ_LINES) drained = false;
         for (const follower of followers) {
           if (logs.lines.length > 0) follower.lines(logs);
-          if (logs.next_cursor !== undefined) this.cursors.set(follower, logs.next_cursor);
-          follower.polled(this.reads);
+          if (logs.next_cursor !== undefined) {
+            this.cursors.set(follower, { cursor: logs.next_cursor });
+            follower.polled(this.reads);
+          } else {
+            this.cursors.delete(follower);
+            follower.failed(
+              new BackendError(
+                409,
+                "logs_not_followable",
+                `the ${job.backend} backend cannot continue a log from where a read stopped; read the last lines without follow=true`,
+              ),
+            );
+          }
         }
       }
+      if (this.cursors.size === 0) return this.stop();
       if (ended && drained) {
         const final = toApiJob(job);
         for (const follower of [...this.cursors.keys()]) follower.ended(final);
@@ -124,5 +221,26 @@ class JobFollow {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * A follower whose job has no log yet: told so after each read, until the log appears, the job
+   * ends (nothing more will be logged) or the wait runs out.
+   */
+  private stillWaiting(follower: Follower, err: BackendError, ended: boolean): void {
+    const position = this.cursors.get(follower);
+    if (!position || !("waitingSince" in position) || ended) return;
+    if (this.now() - position.waitingSince < this.maxWaitMs) {
+      follower.waiting(this.reads);
+      return;
+    }
+    this.cursors.delete(follower);
+    follower.failed(
+      new BackendError(
+        409,
+        "logs_not_available",
+        `${err.message.replace(/; ask again.*$/, "")}; waited ${this.maxWaitMs / 1000} s (TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS) for it to appear; follow the job again later`,
+      ),
+    );
   }
 }

@@ -140,7 +140,7 @@ export function openApiDocument(): Record<string, unknown> {
           in: "query",
           required: false,
           description:
-            "true: answer with Server-Sent Events (event lines, then event end with the job once it ended)",
+            "true: answer with Server-Sent Events (event lines, then event end with the job once it ended); a job with no log yet is waited for, with comment lines meanwhile, up to TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS, after which event error ends the stream",
           schema: { type: "string", enum: ["true", "false"], default: "false" },
         },
       ],
@@ -149,7 +149,7 @@ export function openApiDocument(): Record<string, unknown> {
         ...standardErrors,
         "404": error("No such job in this account"),
         "409": error(
-          "logs_not_available: the cloud holds no log for the job yet (ask again once it runs); job_not_started or logs_not_followable with follow=true",
+          "logs_not_available: the cloud holds no log for the job yet (ask again once it runs, or follow it); job_not_started or logs_not_followable with follow=true",
         ),
         "501": error("The job's backend keeps no logs"),
       },

@@ -292,15 +292,15 @@ describe("TrainingApi", () => {
     );
   });
 
-  it("runs one replica with a /healthz probe without a database URL", async () => {
+  it("runs one replica, ready on /readyz and live on /livez, without a database URL", async () => {
     await build("single");
     const template = mocks.one(APP, "single").inputs.template;
     expect(template.scale).toEqual({ minReplicas: 1, maxReplicas: 1 });
     const probes = template.containers[0].probes;
     expect(probes.map((p: Inputs) => [p.type, p.httpGet.path, p.httpGet.port])).toEqual([
-      ["Startup", "/healthz", 8080],
-      ["Liveness", "/healthz", 8080],
-      ["Readiness", "/healthz", 8080],
+      ["Startup", "/readyz", 8080],
+      ["Liveness", "/livez", 8080],
+      ["Readiness", "/readyz", 8080],
     ]);
   });
 

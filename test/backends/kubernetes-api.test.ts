@@ -110,11 +110,14 @@ describe("the Train API with the kubernetes backend", () => {
     );
     const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?tail=1`, { headers: authHeaders(api) });
     expect(res.status).toBe(200);
-    expect((await res.json()) as JobLogs).toEqual({
-      job_id: job.id,
-      stream: "stdout",
-      lines: ["epoch 1 loss 0.41"],
+    const logs = (await res.json()) as JobLogs;
+    expect(logs).toMatchObject({ job_id: job.id, stream: "stdout", lines: ["epoch 1 loss 0.41"] });
+    expect(logs.entries![0]!.source).toBe(`${job.cloud_job_identifier!.job_name}-x1`);
+    // The cursor continues the log: nothing new has been written since.
+    const next = await fetch(`${api.url}/v1/jobs/${job.id}/logs?cursor=${logs.next_cursor}`, {
+      headers: authHeaders(api),
     });
+    expect(((await next.json()) as JobLogs).lines).toEqual([]);
   });
 
   it("answers a submit the API server forbids with 403 and the API server's message", async () => {

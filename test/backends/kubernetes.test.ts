@@ -7,10 +7,12 @@ import {
   kubernetesBackend,
   kubernetesJobName,
 } from "../../src/server/backends/kubernetes";
+import { CLOCK_SKEW_MARGIN_SECONDS } from "../../src/server/backends/kubernetes/logs";
 import { BackendError, type BackendJob } from "../../src/server/backends/types";
 import { CREATE_JOB_REQUESTS, type CreateJobRequest, issuesToDetails } from "../../src/spec";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
-import { FAKE_KUBE_TOKEN, FakeKubernetes, kubeStatus } from "../helpers/fake-kubernetes";
+import { FAKE_KUBE_TOKEN, FakeKubernetes, kubeStatus, rfc3339Nano } from "../helpers/fake-kubernetes";
+import { published } from "../helpers/published";
 import { authHeaders, startTrainApi } from "../helpers/train-api";
 
 // The backend drives the official @kubernetes/client-node, configured by a kubeconfig file with a
@@ -606,29 +608,93 @@ describe("the kubernetes backend's errors", () => {
 });
 
 describe("the kubernetes backend's logs", () => {
-  it("serves the last lines of the newest pod's trainer container", async () => {
+  const POD_LOG = published<Record<string, unknown>>("kubernetes/pod-log-read.json");
+  const running = {
+    phase: "Running",
+    containerStatuses: [
+      { name: "trainer", image: "i", imageID: "", ready: true, restartCount: 0, state: { running: {} } },
+    ],
+  };
+  const ago = (seconds: number) => rfc3339Nano(new Date(Date.now() - seconds * 1000));
+
+  it("serves the last lines of the newest pod's trainer container, each with its time and pod", async () => {
     const job = await submittedJob();
-    const running = {
-      phase: "Running",
-      containerStatuses: [
-        { name: "trainer", image: "i", imageID: "", ready: true, restartCount: 0, state: { running: {} } },
-      ],
-    };
     fake.addPod(NS, job.id, `${nameOf(job)}-old`, running, "old 1\nold 2\n");
-    fake.addPod(NS, job.id, `${nameOf(job)}-new`, running, "epoch 1\nepoch 2\nepoch 3\n");
+    fake.addPod(NS, job.id, `${nameOf(job)}-new`, running);
+    fake.appendLog(NS, `${nameOf(job)}-new`, "epoch 1\nepoch 2", "2026-12-02T10:00:00.5Z");
+    fake.appendLog(NS, `${nameOf(job)}-new`, "epoch 3", "2026-12-02T10:00:01.123456789Z");
     const logs = await backend.logs(job, { stream: "stdout", tail: 2 });
-    expect(logs).toEqual({ job_id: job.id, stream: "stdout", lines: ["epoch 2", "epoch 3"] });
+    expect(logs.lines).toEqual(["epoch 2", "epoch 3"]);
+    expect(logs.entries).toEqual([
+      { text: "epoch 2", timestamp: "2026-12-02T10:00:00.5Z", source: `${nameOf(job)}-new` },
+      { text: "epoch 3", timestamp: "2026-12-02T10:00:01.123456789Z", source: `${nameOf(job)}-new` },
+    ]);
+    expect(logs.next_cursor).toEqual(expect.any(String));
     const read = fake.requestsFor("GET", new RegExp(`/pods/${nameOf(job)}-new/log$`)).at(-1)!;
     expect(read.query.get("container")).toBe("trainer");
     expect(read.query.get("tailLines")).toBe("2");
+    expect(read.query.get("timestamps")).toBe("true");
+    // Every query parameter sent is one the published API documents for this read.
+    for (const key of read.query.keys()) expect(POD_LOG.clientParameters).toContain(key);
   });
 
-  it("answers an empty log for a job whose pod has not started", async () => {
+  it("continues from next_cursor with only the lines logged since, each once, even at the same time", async () => {
     const job = await submittedJob();
-    expect(await backend.logs(job, { stream: "stdout", tail: 10 })).toEqual({
-      job_id: job.id,
-      stream: "stdout",
-      lines: [],
+    const pod = `${nameOf(job)}-abc`;
+    fake.addPod(NS, job.id, pod, running);
+    const t = ago(30);
+    fake.appendLog(NS, pod, "a\nb", t);
+    const fromStart = Buffer.from("[]").toString("base64url");
+    const first = await backend.logs(job, { stream: "stdout", tail: 100, cursor: fromStart });
+    expect(first.lines).toEqual(["a", "b"]);
+
+    // A line logged at the very same time as the last one returned is new all the same.
+    fake.appendLog(NS, pod, "c", t);
+    fake.appendLog(NS, pod, "d\ne", ago(5));
+    const second = await backend.logs(job, { stream: "stdout", tail: 2, cursor: first.next_cursor! });
+    expect(second.lines).toEqual(["c", "d"]);
+    const third = await backend.logs(job, { stream: "stdout", tail: 100, cursor: second.next_cursor! });
+    expect(third.lines).toEqual(["e"]);
+    const fourth = await backend.logs(job, { stream: "stdout", tail: 100, cursor: third.next_cursor! });
+    expect(fourth.lines).toEqual([]);
+    expect(fourth.next_cursor).toBe(third.next_cursor);
+
+    // A read from a position asks only for the seconds since it (and a margin for clock skew).
+    const read = fake.requestsFor("GET", new RegExp(`/pods/${pod}/log$`)).at(-1)!;
+    expect(read.query.get("tailLines")).toBeNull();
+    const since = Number(read.query.get("sinceSeconds"));
+    expect(since).toBeGreaterThanOrEqual(5 + CLOCK_SKEW_MARGIN_SECONDS);
+    expect(since).toBeLessThan(60 + CLOCK_SKEW_MARGIN_SECONDS);
+  });
+
+  it("goes on from the first line of a newer pod that replaced the one the cursor was in", async () => {
+    const job = await submittedJob();
+    fake.addPod(NS, job.id, `${nameOf(job)}-first`, running, "try 1\n");
+    const first = await backend.logs(job, { stream: "stdout", tail: 100 });
+    expect(first.lines).toEqual(["try 1"]);
+    fake.addPod(NS, job.id, `${nameOf(job)}-second`, running, "try 2, line 1\ntry 2, line 2\n");
+    const next = await backend.logs(job, { stream: "stdout", tail: 100, cursor: first.next_cursor! });
+    expect(next.entries).toEqual([
+      expect.objectContaining({ text: "try 2, line 1", source: `${nameOf(job)}-second` }),
+      expect.objectContaining({ text: "try 2, line 2", source: `${nameOf(job)}-second` }),
+    ]);
+  });
+
+  it("answers an empty log whose cursor starts at the beginning for a job whose pod has not started", async () => {
+    const job = await submittedJob();
+    const logs = await backend.logs(job, { stream: "stdout", tail: 10 });
+    expect(logs.lines).toEqual([]);
+    fake.addPod(NS, job.id, `${nameOf(job)}-late`, running, "hello\n");
+    const next = await backend.logs(job, { stream: "stdout", tail: 10, cursor: logs.next_cursor! });
+    expect(next.lines).toEqual(["hello"]);
+  });
+
+  it("refuses a cursor it did not issue, saying to pass next_cursor unchanged", async () => {
+    const job = await submittedJob();
+    const forged = Buffer.from(JSON.stringify(["Not_A_Pod", "yesterday", 0])).toString("base64url");
+    await expect(backend.logs(job, { stream: "stdout", tail: 10, cursor: forged })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining("pass next_cursor"),
     });
   });
 

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { GpuCluster, HYPERDISK_ONLY_SERIES, NODE_SERVICE_ACCOUNT_ROLES } from "../../src/gcp";
+import { capacityOptionsFor } from "../../src/gpu";
 import published from "../fixtures/published/gcp/limits.json";
 import {
   gcpComputed,
@@ -374,7 +375,9 @@ describe("GpuCluster capacity", () => {
       () =>
         new GpuCluster("pdh200", {
           ...base,
-          gpuPools: [{ gpu: "nvidia-h200-141gb", gpusPerNode: 8, maxNodes: 1, diskType: "pd-ssd" }],
+          gpuPools: [
+            { gpu: "nvidia-h200-141gb", gpusPerNode: 8, maxNodes: 1, spot: true, diskType: "pd-ssd" },
+          ],
         }),
     ).toThrow(
       "GpuCluster pdh200: gpuPools[0].diskType must be hyperdisk-balanced for a3-ultragpu-8g, whose machine series takes Hyperdisk only; got pd-ssd",
@@ -424,6 +427,55 @@ describe("GpuCluster capacity", () => {
     const pool = mocks.one(NODE_POOL, "queued-nvidia-a100-80gb-x8").inputs;
     expect(pool.queuedProvisioning).toEqual({ enabled: true });
     expect(pool.nodeConfig.flexStart).toBe(true);
+  });
+
+  it("refuses an on-demand pool of a shape the GPU catalogue sells only as spot or flex-start, naming the fix", () => {
+    expect(capacityOptionsFor("gcp", "a3-highgpu-1g")).not.toContain("on-demand");
+    expect(
+      () =>
+        new GpuCluster("ondemandh100", {
+          ...base,
+          gpuPools: [{ gpu: "nvidia-h100-80gb", gpusPerNode: 1, maxNodes: 2 }],
+        }),
+    ).toThrow(
+      "GpuCluster ondemandh100: gpuPools[0] buys a3-highgpu-1g nodes on demand, but the GPU catalogue lists a3-highgpu-1g as sold only as spot or as flex-start; set gpuPools[0].spot: true or gpuPools[0].flexStart: true (or queuedProvisioning: true)",
+    );
+  });
+
+  it("refuses a reservation-less pool of a shape sold only from reservations", () => {
+    expect(
+      () =>
+        new GpuCluster("spotgb200", {
+          ...base,
+          gpuPools: [{ gpu: "nvidia-gb200", gpusPerNode: 4, maxNodes: 2, spot: true }],
+        }),
+    ).toThrow(
+      "GpuCluster spotgb200: gpuPools[0] buys a4x-highgpu-4g nodes as spot, but the GPU catalogue lists a4x-highgpu-4g as sold only as reservation; set gpuPools[0].reservation to a reservation of this machine type",
+    );
+  });
+
+  it("builds spot and flex-start pools of a shape sold only that way, with the capacity label saying which", async () => {
+    await build("spotflex", {
+      gpuPools: [
+        { gpu: "nvidia-h100-80gb", gpusPerNode: 1, maxNodes: 2, spot: true, zones: ["us-central1-a"] },
+        {
+          name: "flex1",
+          gpu: "nvidia-h100-80gb",
+          gpusPerNode: 1,
+          maxNodes: 2,
+          flexStart: true,
+          zones: ["us-central1-a"],
+        },
+      ],
+    });
+    const spot = mocks.one(NODE_POOL, "spotflex-nvidia-h100-80gb-x1-spot").inputs;
+    expect(spot.nodeConfig.spot).toBe(true);
+    expect(spot.nodeConfig.labels["trainkit.dev/capacity"]).toBe("spot");
+    const flex = mocks
+      .ofType(NODE_POOL)
+      .find((r) => r.name.startsWith("spotflex-") && r.name.includes("flex1"));
+    expect(flex?.inputs.nodeConfig.flexStart).toBe(true);
+    expect(flex?.inputs.nodeConfig.labels["trainkit.dev/capacity"]).toBe("flex-start");
   });
 
   it("refuses a pool that asks for two ways of buying nodes", () => {

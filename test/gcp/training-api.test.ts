@@ -172,6 +172,21 @@ describe("TrainingApi", () => {
     expect(template.containers[0].image).toBe(args.image);
   });
 
+  it("starts taking traffic once /readyz answers and is restarted when /livez stops answering", async () => {
+    await build("probes");
+    const container = mocks.one(SERVICE, "probes").inputs.template.containers[0];
+    expect(container.startupProbe).toEqual({
+      httpGet: { path: "/readyz" },
+      periodSeconds: 2,
+      failureThreshold: 30,
+    });
+    expect(container.livenessProbe).toEqual({
+      httpGet: { path: "/livez" },
+      periodSeconds: 10,
+      failureThreshold: 3,
+    });
+  });
+
   it("keeps the database URL in Secret Manager and scales out when one is given", async () => {
     const url = "postgresql://api:pw@10.0.0.5:5432/trainkit";
     await build("durable", { databaseUrl: url });

@@ -56,6 +56,8 @@ export async function startCloudTrainApi(
     syncIntervalMs?: number;
     /** Settings added to (or replacing) the ones below. */
     env?: Record<string, string>;
+    followMaxWaitMs?: number;
+    followReadsPerMinute?: Partial<Record<"vertex-ai" | "sagemaker" | "azure-ml" | "kubernetes", number>>;
   } = {},
 ): Promise<CloudTrainApi> {
   const [vertex, sagemaker, cloudWatch, azure, kubernetes] = await Promise.all([
@@ -136,6 +138,8 @@ export async function startCloudTrainApi(
     apiKeys: new ApiKeyring({ [apiKey]: [TEST_ACCOUNT_ID] }),
     bodyLimitBytes: 1024 * 1024,
     ...(options.followIntervalMs ? { followIntervalMs: options.followIntervalMs } : {}),
+    ...(options.followMaxWaitMs !== undefined ? { followMaxWaitMs: options.followMaxWaitMs } : {}),
+    ...(options.followReadsPerMinute ? { followReadsPerMinute: options.followReadsPerMinute } : {}),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   if (options.reconcileIntervalMs) reconciler.start();

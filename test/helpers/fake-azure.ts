@@ -17,17 +17,27 @@ export function armError(
 
 const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 
+const ARM_SCOPE = "https://management.azure.com/.default";
+const ML_SCOPE = "https://ml.azure.com/.default";
+/** The signature the fake's SAS URLs carry; a blob read without it is refused like a bad SAS. */
+const SAS_SIGNATURE = "fake-sas-signature";
+
 /**
  * A loopback stand-in, over HTTPS with a self-signed certificate, for both ends Azure SDKs talk to:
  * the Microsoft identity platform (OpenID metadata and the client-credentials token endpoint under
- * `/<tenant>/`) and Azure Resource Manager's Machine Learning API (environment versions, jobs,
- * cancel). ARM requests must carry a bearer token this fake issued for the ARM scope.
+ * `/<tenant>/`), Azure Resource Manager's Machine Learning API (workspace, environment versions,
+ * jobs, cancel), run history's Runs_GetDetails (`/history/v1.0/...`) and the Blob Storage reads of
+ * the log files it lists (`/blobs/...`, ranged Get Blob with a SAS in the query). ARM requests must
+ * carry a bearer token this fake issued for the ARM scope, run history requests one for the Azure ML
+ * data-plane scope; blob reads carry no token, only the SAS.
  */
 export class FakeAzure {
   readonly jobs = new Map<string, Record<string, unknown>>();
   readonly environments = new Map<string, Record<string, unknown>>();
-  readonly issuedTokens = new Set<string>();
-
+  /** Each issued token, with the scope it was issued for. */
+  readonly issuedTokens = new Map<string, string>();
+  /** Each job's log files in run history (`user_logs/std_log.txt`, ...) and their bytes so far. */
+  readonly logFiles = new Map<string, Map<string, Buffer>>();
   private constructor(
     readonly cloud: FakeCloud,
     /** The certificate to trust for this fake. */
@@ -61,6 +71,18 @@ export class FakeAzure {
     }
   }
 
+  /** Appends `text` to one of a job's log files, creating the file in run history if need be. */
+  writeLog(jobName: string, file: string, text: string): void {
+    const files = this.logFiles.get(jobName) ?? new Map<string, Buffer>();
+    files.set(file, Buffer.concat([files.get(file) ?? Buffer.alloc(0), Buffer.from(text, "utf8")]));
+    this.logFiles.set(jobName, files);
+  }
+
+  /** Ranged reads of log blobs. */
+  blobReads(): RecordedRequest[] {
+    return this.cloud.received("GET", /^\/blobs\//);
+  }
+
   close(): Promise<void> {
     return this.cloud.close();
   }
@@ -71,9 +93,31 @@ export class FakeAzure {
     );
     if (identity)
       return identity[2] === "oauth2/v2.0/token" ? this.token(identity[1]!, req) : this.openid(identity[1]!);
+    if (req.path.startsWith("/blobs/")) return this.readBlob(req);
     const bearer = req.headers.authorization?.replace(/^Bearer /, "");
-    if (!bearer || !this.issuedTokens.has(bearer)) {
+    const scope = bearer ? this.issuedTokens.get(bearer) : undefined;
+    if (req.path.startsWith("/history/")) {
+      return scope === ML_SCOPE
+        ? this.runDetails(req)
+        : armError(401, "InvalidAuthenticationToken", `The access token is not for ${ML_SCOPE}.`);
+    }
+    if (scope !== ARM_SCOPE) {
       return armError(401, "InvalidAuthenticationToken", "The access token is invalid.");
+    }
+    const workspace =
+      /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)$/.exec(
+        req.path,
+      );
+    if (workspace && req.method === "GET") {
+      return {
+        status: 200,
+        body: {
+          id: req.path,
+          name: workspace[1],
+          type: "Microsoft.MachineLearningServices/workspaces",
+          properties: { discoveryUrl: `${this.url}/discovery` },
+        },
+      };
     }
     const ws =
       /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/(.+)$/.exec(
@@ -132,17 +176,72 @@ export class FakeAzure {
         },
       };
     }
-    if (form.get("scope") !== "https://management.azure.com/.default") {
+    const scope = form.get("scope") ?? "";
+    if (scope !== ARM_SCOPE && scope !== ML_SCOPE) {
       return {
         status: 400,
         body: { error: "invalid_scope", error_description: `AADSTS70011: bad scope ${form.get("scope")}` },
       };
     }
     const token = randomBytes(24).toString("base64url");
-    this.issuedTokens.add(token);
+    this.issuedTokens.set(token, scope);
     return {
       status: 200,
       body: { token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: token },
+    };
+  }
+
+  /** Runs_GetDetails: the run's status and a SAS URL for each log file it has. */
+  private runDetails(req: RecordedRequest): FakeResponse {
+    const m =
+      /^\/history\/v1\.0\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/experiments\/([^/]+)\/runs\/([^/]+)\/details$/.exec(
+        req.path,
+      );
+    if (!m || req.method !== "GET")
+      return armError(404, "NotFound", `no route for ${req.method} ${req.path}`);
+    const [experiment, runId] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+    const job = this.jobs.get(runId);
+    const properties = job?.properties as { status?: string; experimentName?: string } | undefined;
+    if (!properties || (properties.experimentName ?? "Default") !== experiment) {
+      return armError(404, "UserError", `Run ${runId} was not found in experiment ${experiment}.`);
+    }
+    const logFiles: Record<string, string> = {};
+    for (const file of this.logFiles.get(runId)?.keys() ?? []) {
+      logFiles[file] =
+        `${this.url}/blobs/azureml/ExperimentRun/dcid.${runId}/${file}?sv=2019-07-07&sr=b&sp=r&sig=${SAS_SIGNATURE}`;
+    }
+    return { status: 200, body: { runId, status: properties.status, logFiles } };
+  }
+
+  /** A ranged Get Blob of a log file, as Blob Storage answers one (206, or 416 past the end). */
+  private readBlob(req: RecordedRequest): FakeResponse {
+    if (req.query.get("sig") !== SAS_SIGNATURE || req.headers.authorization) {
+      return {
+        status: 403,
+        headers: { "x-ms-error-code": "AuthenticationFailed" },
+        body: '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code></Error>',
+      };
+    }
+    const m = /^\/blobs\/azureml\/ExperimentRun\/dcid\.([^/]+)\/(.+)$/.exec(req.path);
+    const bytes = m ? this.logFiles.get(m[1]!)?.get(m[2]!) : undefined;
+    if (!bytes) {
+      return { status: 404, headers: { "x-ms-error-code": "BlobNotFound" }, body: "" };
+    }
+    const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers["x-ms-range"] ?? ""));
+    if (!range) return { status: 200, body: bytes };
+    const start = Number(range[1]);
+    const end = Math.min(Number(range[2]), bytes.length - 1);
+    if (start >= bytes.length) {
+      return {
+        status: 416,
+        headers: { "x-ms-error-code": "InvalidRange", "content-range": `bytes */${bytes.length}` },
+        body: "",
+      };
+    }
+    return {
+      status: 206,
+      headers: { "content-range": `bytes ${start}-${end}/${bytes.length}` },
+      body: bytes.subarray(start, end + 1),
     };
   }
 

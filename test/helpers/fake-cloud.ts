@@ -18,7 +18,7 @@ export interface RecordedRequest {
   json: unknown;
 }
 
-/** What a fake answers: a status, headers and a body (objects are sent as JSON). */
+/** What a fake answers: a status, headers and a body (objects are sent as JSON, strings and bytes as they are). */
 export interface FakeResponse {
   status: number;
   headers?: Record<string, string>;
@@ -131,9 +131,10 @@ export class FakeCloud {
 }
 
 function send(res: http.ServerResponse, answer: FakeResponse): void {
-  const isText = typeof answer.body === "string";
+  // Bytes (a ranged read of a blob) are sent as they are, like text.
+  const isText = typeof answer.body === "string" || Buffer.isBuffer(answer.body);
   const payload =
-    answer.body === undefined ? "" : isText ? (answer.body as string) : JSON.stringify(answer.body);
+    answer.body === undefined ? "" : isText ? (answer.body as string | Buffer) : JSON.stringify(answer.body);
   res.writeHead(answer.status, {
     ...(answer.body !== undefined && !isText ? { "content-type": "application/json" } : {}),
     ...answer.headers,

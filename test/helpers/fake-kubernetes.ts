@@ -17,6 +17,11 @@ type Obj = Record<string, unknown> & {
   metadata: Record<string, unknown> & { name: string; namespace: string };
 };
 
+/** A time as the kubelet writes it with `timestamps=true`: RFC3339Nano, whose fraction drops trailing zeros. */
+export function rfc3339Nano(date: Date): string {
+  return date.toISOString().replace(/\.?0+Z$/, "Z");
+}
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
@@ -28,7 +33,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export class FakeKubernetes {
   readonly jobs = new Map<string, Obj>();
   readonly pods = new Map<string, Obj>();
-  readonly logs = new Map<string, string>();
+  /** Each pod's log lines with the time the kubelet recorded for each (RFC3339Nano, trailing zeros dropped). */
+  readonly logs = new Map<string, { time: string; text: string }[]>();
 
   private constructor(
     readonly server: FakeCloud,
@@ -110,7 +116,14 @@ export class FakeKubernetes {
       },
       status,
     });
-    if (log !== undefined) this.logs.set(`${namespace}/${name}`, log);
+    if (log !== undefined) this.appendLog(namespace, name, log);
+  }
+
+  /** Adds lines to a pod's log, each recorded at `time` (default: now) as the kubelet would. */
+  appendLog(namespace: string, pod: string, text: string, time: string = rfc3339Nano(new Date())): void {
+    const lines = this.logs.get(`${namespace}/${pod}`) ?? [];
+    for (const line of text.replace(/\n$/, "").split("\n")) lines.push({ time, text: line });
+    this.logs.set(`${namespace}/${pod}`, lines);
   }
 
   /** Removes a Job as someone else (kubectl, the TTL controller) would. */
@@ -144,8 +157,14 @@ export class FakeKubernetes {
       const log = this.logs.get(`${m[1]}/${m[2]}`);
       if (log === undefined) return kubeStatus(404, "NotFound", `pods "${m[2]}" not found`);
       const tail = Number(req.query.get("tailLines") ?? "0");
-      const lines = log.split("\n").filter((l) => l !== "");
-      const kept = tail > 0 ? lines.slice(-tail) : lines;
+      const since = Number(req.query.get("sinceSeconds") ?? "0");
+      const from = since > 0 ? Date.now() - since * 1000 : -Infinity;
+      const recent = log.filter((l) => Date.parse(l.time) >= from);
+      const withTimes = req.query.get("timestamps") === "true";
+      const kept = (tail > 0 ? recent.slice(-tail) : recent).map((l) =>
+        withTimes ? `${l.time} ${l.text}` : l.text,
+      );
+      if (kept.length === 0) return { status: 200, headers: { "content-type": "text/plain" }, body: "" };
       return { status: 200, headers: { "content-type": "text/plain" }, body: `${kept.join("\n")}\n` };
     }
     return kubeStatus(

@@ -207,14 +207,14 @@ describe("TrainingApi", () => {
     });
   });
 
-  it("checks readiness and liveness on /healthz", async () => {
+  it("checks readiness on /readyz (store and reconciler) and liveness on /livez (the process)", async () => {
     await buildApi("probes");
     expect(container("probes").readinessProbe).toEqual({
-      httpGet: { path: "/healthz", port: "http" },
+      httpGet: { path: "/readyz", port: "http" },
       periodSeconds: 5,
       failureThreshold: 3,
     });
-    expect(container("probes").livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    expect(container("probes").livenessProbe.httpGet).toEqual({ path: "/livez", port: "http" });
   });
 
   it("runs only the kubernetes backend and tells it the jobs' namespace and ServiceAccount", async () => {

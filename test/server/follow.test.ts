@@ -25,6 +25,18 @@ function parseStream(text: string): { events: Event[]; reads: number[] } {
   return { events, reads };
 }
 
+/** Resolves once `check` holds, looking every 50 ms. */
+function until(check: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (check()) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 50);
+  });
+}
+
 function linesOf(events: Event[]): string[] {
   return events.filter((e) => e.event === "lines").flatMap((e) => (e.data as { lines: string[] }).lines);
 }
@@ -138,7 +150,8 @@ describe("following a Vertex AI job's log", () => {
     expect(reads().filter((o) => o === "timestamp asc")).toHaveLength(Math.max(...shared));
   });
 
-  it("names where an Azure ML job's logs are while this server does not read them", async () => {
+  // The Azure stand-in answers run history and Blob Storage in the published shapes.
+  it("follows an Azure ML job that has no log yet: comments while it waits, then its lines, then the end", async () => {
     const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
     const created = await fetch(`${api.url}/v1/azure-ml/jobs`, {
       method: "POST",
@@ -146,13 +159,31 @@ describe("following a Vertex AI job's log", () => {
       body: JSON.stringify(azureExample),
     });
     const job = (await created.json()) as Job;
-    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers });
-    expect(res.status).toBe(501);
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe("logs_not_supported");
-    expect(body.error.message).toMatch(
-      /^this server does not read azure-ml logs yet; read them in Azure ML studio under job .+, Outputs \+ logs \(user_logs\/std_log\.txt\)$/,
-    );
+    const name = job.cloud_job_identifier!.job_name!;
+
+    const early = await fetch(`${api.url}/v1/jobs/${job.id}/logs`, { headers });
+    expect(early.status).toBe(409);
+    expect(((await early.json()) as { error: { code: string } }).error.code).toBe("logs_not_available");
+
+    const follower = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers });
+    expect(follower.status).toBe(200);
+    const text = follower.text();
+    const details = () => api.azure.cloud.received("GET", /\/details$/).length;
+    const before = details();
+    await until(() => details() >= before + 2);
+    api.azure.setStatus(name, "Running");
+    api.azure.writeLog(name, "user_logs/std_log.txt", "epoch 1\nepoch 2\n");
+    const afterLog = details();
+    await until(() => details() >= afterLog + 2);
+    api.azure.writeLog(name, "user_logs/std_log.txt", "epoch 3\n");
+    api.azure.setStatus(name, "Completed");
+
+    const body = await text;
+    expect(body.startsWith(": waiting for the job's log to appear\n\n")).toBe(true);
+    expect(body).toMatch(/: read \d+, waiting for the job's log to appear\n\n/);
+    const { events } = parseStream(body);
+    expect(linesOf(events)).toEqual(["epoch 1", "epoch 2", "epoch 3"]);
+    expect(events.at(-1)).toMatchObject({ event: "end", data: { id: job.id, status: "COMPLETED" } });
   });
 
   // The CloudWatch Logs stand-in answers in the published shapes: it shows what the Train API
@@ -203,5 +234,85 @@ describe("following a Vertex AI job's log", () => {
     const { events } = parseStream(await text);
     expect(linesOf(events)).toEqual(["epoch 2"]);
     expect(events.at(-1)).toMatchObject({ event: "end", data: { id: job.id, status: "COMPLETED" } });
+  });
+});
+
+describe("following a job whose log does not appear", () => {
+  let api: CloudTrainApi;
+
+  beforeAll(async () => {
+    api = await startCloudTrainApi({ reconcileIntervalMs: 100, followIntervalMs: 100, followMaxWaitMs: 400 });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it("ends the stream with an error event naming the wait and its setting once the wait runs out", async () => {
+    const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
+    const created = await fetch(`${api.url}/v1/sagemaker/jobs`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify(sagemakerExample),
+    });
+    const job = (await created.json()) as Job;
+    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers });
+    expect(res.status).toBe(200);
+    const { events } = parseStream(await res.text());
+    expect(events).toHaveLength(1);
+    expect(events[0]!.event).toBe("error");
+    const error = (events[0]!.data as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe("logs_not_available");
+    expect(error.message).toMatch(
+      /^logs not yet available: .*; waited 0.4 s \(TRAINKIT_LOGS_FOLLOW_MAX_WAIT_SECONDS\)/,
+    );
+  });
+});
+
+// The Vertex AI stand-in counts entries.list requests; the budget is a count per rolling minute.
+describe("following Vertex AI jobs within a Cloud Logging read budget", () => {
+  let api: CloudTrainApi;
+
+  beforeAll(async () => {
+    api = await startCloudTrainApi({
+      reconcileIntervalMs: 100,
+      followIntervalMs: 50,
+      followReadsPerMinute: { "vertex-ai": 3 },
+    });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it("reads Cloud Logging for followers no more than the budget allows in a minute, however many intervals pass", async () => {
+    const headers = { "x-api-key": api.apiKey, "x-selected-account-id": api.accountId };
+    const jobs: Job[] = [];
+    for (const name of ["budget-a", "budget-b"]) {
+      const created = await fetch(`${api.url}/v1/vertex-ai/jobs`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({ ...vertexExample, name }),
+      });
+      const job = (await created.json()) as Job;
+      api.vertex.setState(job.cloud_job_identifier!.job_name!, "JOB_STATE_RUNNING");
+      jobs.push(job);
+    }
+    const follows = () =>
+      api.vertex.cloud
+        .received("POST", /^\/v2\/entries:list$/)
+        .filter((r) => (r.json as { orderBy: string }).orderBy === "timestamp asc");
+    const aborts = jobs.map(() => new AbortController());
+    const streams = await Promise.all(
+      jobs.map((job, i) =>
+        fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true`, { headers, signal: aborts[i]!.signal }),
+      ),
+    );
+    for (const s of streams) expect(s.status).toBe(200);
+    // Twenty intervals and more pass; the two followed jobs share three reads.
+    await until(() => follows().length >= 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(follows()).toHaveLength(3);
+    for (const a of aborts) a.abort();
   });
 });

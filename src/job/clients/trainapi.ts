@@ -137,6 +137,9 @@ export class TrainApiClient implements JobClient {
         if (event === "lines" && data)
           onLines(this.parsed(JobLogs, "a logs answer", "GET", base, JSON.parse(data)));
         if (event === "end" && data) ended = this.job("GET", base, JSON.parse(data));
+        // The server gave up on the stream (a log that never appeared): its error, as a refusal.
+        if (event === "error" && data)
+          throw this.failure("GET", base, { status: 409, body: JSON.parse(data) });
       }
     }
     return ended ? { ended } : "closed";

@@ -1,7 +1,16 @@
 import { AzureMachineLearningWorkspaces, type JobBase } from "@azure/arm-machinelearning";
-import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+  type PipelineResponse,
+} from "@azure/core-rest-pipeline";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
-import { isTerminal } from "../../../spec";
+import { isTerminal, type JobLogs, type LogLine, type LogsQuery } from "../../../spec";
 import {
   CALL_TIMEOUT_SETTING,
   type CloudRetryOptions,
@@ -28,6 +37,19 @@ import {
   type PollResult,
   type SubmitResult,
 } from "../types";
+import {
+  AZURE_ML_DATA_PLANE_SCOPE,
+  DEFAULT_EXPERIMENT,
+  DEFAULT_LOG_READ_BYTES,
+  type FileOffsets,
+  fileCursor,
+  logLine,
+  logsNotYetAvailable,
+  runDetailsPath,
+  runHistoryOrigin,
+  stdLogFiles,
+  wholeLines,
+} from "./logs";
 import {
   type AzureMlSettings,
   azureJobName,
@@ -79,7 +101,17 @@ export interface AzureMlBackendOptions {
    * `TRAINKIT_BACKEND_CALL_TIMEOUT_MS`.
    */
   callTimeoutMs?: number;
+  /** Bytes one ranged read of a log file asks for. Defaults to `DEFAULT_LOG_READ_BYTES` (4 MiB). */
+  logReadBytes?: number;
 }
+
+/** Run history's RunDetails, the fields read here. */
+interface RunDetails {
+  status?: string;
+  logFiles?: Record<string, string>;
+}
+
+const RUN_ENDED = new Set(["Completed", "Failed", "Canceled"]);
 
 /**
  * Runs jobs as Azure ML command jobs through `@azure/arm-machinelearning`, authenticated by
@@ -93,6 +125,14 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
   private readonly host: string;
   private readonly gate: PollGate;
   private readonly timeoutMs: number;
+  /** Run history requests: the credential's token for the Azure ML data plane, retries, TLS. */
+  private readonly dataPlane: Pipeline;
+  /** Log blob reads: authorized by the SAS in each URL run history hands out, so no token is sent. */
+  private readonly blobs: Pipeline;
+  private readonly http: HttpClient = createDefaultHttpClient();
+  private readonly logReadBytes: number;
+  private runHistory: string | undefined;
+  private readonly experiments = new Map<string, string>();
 
   constructor(
     readonly settings: AzureMlSettings,
@@ -120,6 +160,23 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
         ...(options.tlsCa ? { tlsOptions: { ca: options.tlsCa } } : {}),
       },
     );
+    const pipelineOptions = {
+      retryOptions: {
+        maxRetries: retry.maxAttempts - 1,
+        retryDelayInMs: retry.initialDelayMs,
+        maxRetryDelayInMs: retry.maxDelayMs,
+      },
+      ...(options.tlsCa ? { tlsOptions: { ca: options.tlsCa } } : {}),
+    };
+    this.dataPlane = createPipelineFromOptions(pipelineOptions);
+    this.dataPlane.addPolicy(
+      bearerTokenAuthenticationPolicy({
+        credential: options.credential ?? new DefaultAzureCredential(),
+        scopes: AZURE_ML_DATA_PLANE_SCOPE,
+      }),
+    );
+    this.blobs = createPipelineFromOptions(pipelineOptions);
+    this.logReadBytes = options.logReadBytes ?? DEFAULT_LOG_READ_BYTES;
   }
 
   async submit(job: BackendJob<"azure-ml">): Promise<SubmitResult> {
@@ -194,6 +251,177 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
       }
       throw err;
     }
+  }
+
+  /**
+   * The job's own output, as `az ml job stream` reads it: the files `user_logs/std_log*.txt` that
+   * run history lists for the job's run, read with ranged requests. Without `cursor`, the last
+   * `tail` lines; with it, at most `tail` lines written after it. Each file holds one process's
+   * stdout and stderr together, so only `stdout` is served; each line says which process wrote it
+   * where several did (`process_1`). The files carry no time per line, so lines have none.
+   */
+  async logs(job: BackendJob<"azure-ml">, query: LogsQuery): Promise<JobLogs> {
+    if (query.stream !== "stdout") {
+      throw new BackendError(
+        400,
+        "stream_not_separated",
+        "Azure ML keeps a job's stdout and stderr as one log file per process; ask for stream=stdout to read both",
+      );
+    }
+    const name = this.jobNameOf(job);
+    const after = query.cursor === undefined ? undefined : fileCursor.decode(query.cursor);
+    const details = await this.runDetails(job, name);
+    const files = stdLogFiles(details.logFiles);
+    if (files.length === 0) throw logsNotYetAvailable(name);
+    const final = RUN_ENDED.has(details.status ?? "");
+    const offsets: FileOffsets = { ...(after ?? {}) };
+    let lines: LogLine[] = [];
+    for (const file of files) {
+      const url = details.logFiles![file]!;
+      if (after === undefined) {
+        const last = await this.lastLines(url, file, query.tail, final);
+        lines.push(...last.lines.map((text) => logLine(text, file)));
+        offsets[file] = last.end;
+        continue;
+      }
+      let offset = offsets[file] ?? 0;
+      // Reads on from the cursor until `tail` lines are in hand or the file's end is reached.
+      while (lines.length < query.tail) {
+        const read = await this.readRange(url, file, offset, this.logReadBytes);
+        const got = wholeLines(read.bytes, offset, {
+          final: final && offset + read.bytes.length >= read.size,
+          fromMiddle: false,
+        });
+        const taken = got.lines.slice(0, query.tail - lines.length);
+        lines.push(...taken.map((l) => logLine(l.text, file)));
+        const next = taken.at(-1)?.end ?? offset;
+        const atEnd = offset + read.bytes.length >= read.size;
+        if (next === offset || taken.length < got.lines.length || atEnd) {
+          offset = next;
+          break;
+        }
+        offset = next;
+      }
+      offsets[file] = offset;
+    }
+    if (after === undefined) lines = lines.slice(-query.tail);
+    return {
+      job_id: job.id,
+      stream: query.stream,
+      lines: lines.map((l) => l.text),
+      entries: lines,
+      next_cursor: fileCursor.encode(offsets),
+    };
+  }
+
+  /** The last `tail` whole lines of one file, and the offset after them (the file's end). */
+  private async lastLines(
+    url: string,
+    file: string,
+    tail: number,
+    final: boolean,
+  ): Promise<{ lines: string[]; end: number }> {
+    const head = await this.readRange(url, file, 0, this.logReadBytes);
+    let read = head;
+    let start = 0;
+    if (head.size > head.bytes.length) {
+      start = head.size - this.logReadBytes;
+      read = await this.readRange(url, file, start, this.logReadBytes);
+    }
+    const got = wholeLines(read.bytes, start, { final, fromMiddle: start > 0 });
+    return { lines: got.lines.slice(-tail).map((l) => l.text), end: got.end };
+  }
+
+  /** One ranged Get Blob of a log file; past the end it answers no bytes. */
+  private async readRange(
+    url: string,
+    file: string,
+    start: number,
+    count: number,
+  ): Promise<{ bytes: Buffer; size: number }> {
+    const response = await this.send("Get Blob", this.blobs, `the blob of ${file}`, {
+      url,
+      headers: { "x-ms-range": `bytes=${start}-${start + count - 1}` },
+      stream: true,
+    });
+    if (response.status === 416) return { bytes: Buffer.alloc(0), size: start };
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.readableStreamBody ?? []) chunks.push(Buffer.from(chunk as Buffer));
+    const bytes = Buffer.concat(chunks);
+    const range = /\/(\d+)$/.exec(response.headers.get("content-range") ?? "");
+    const size = range ? Number(range[1]) : start + bytes.length;
+    return { bytes, size };
+  }
+
+  /** The job's run in run history: its status and the files it has logged, each with a SAS URL. */
+  private async runDetails(job: BackendJob<"azure-ml">, name: string): Promise<RunDetails> {
+    if (!this.runHistory) {
+      const workspace = await this.arm("workspaces.get", (abortSignal) =>
+        this.client.workspaces.get(this.settings.resourceGroup, this.settings.workspace, { abortSignal }),
+      );
+      this.runHistory = runHistoryOrigin(workspace.discoveryUrl, this.settings.workspace);
+    }
+    let experiment = this.experiments.get(name);
+    if (!experiment) {
+      const found = await this.getJob(name);
+      experiment =
+        (found.properties as { experimentName?: string } | undefined)?.experimentName ??
+        job.request.job_config.experiment_name ??
+        DEFAULT_EXPERIMENT;
+      this.experiments.set(name, experiment);
+    }
+    const url = `${this.runHistory}${runDetailsPath(workspaceId(this.settings), experiment, name)}`;
+    const response = await this.send("Runs_GetDetails", this.dataPlane, this.runHistory, {
+      url,
+      headers: { accept: "application/json" },
+    });
+    if (response.status === 404) throw logsNotYetAvailable(name);
+    return JSON.parse(response.bodyAsText ?? "{}") as RunDetails;
+  }
+
+  /**
+   * One data-plane request, bounded by the call timeout; a refusal other than 404 and 416 becomes
+   * a `BackendError` naming `target` (never a blob's URL, whose query holds a SAS).
+   */
+  private async send(
+    action: string,
+    pipeline: Pipeline,
+    target: string,
+    request: { url: string; headers: Record<string, string>; stream?: boolean },
+  ): Promise<PipelineResponse> {
+    const response = await withDeadline(
+      CLOUD,
+      action,
+      this.timeoutMs,
+      `that the server reaches ${target} and that DefaultAzureCredential obtains a token`,
+      (abortSignal) =>
+        pipeline.sendRequest(
+          this.http,
+          createPipelineRequest({
+            url: request.url,
+            method: "GET",
+            headers: createHttpHeaders(request.headers),
+            timeout: this.timeoutMs,
+            abortSignal,
+            ...(request.stream ? { streamResponseStatusCodes: new Set([200, 206]) } : {}),
+          }),
+        ),
+    ).catch((err: unknown) => {
+      throw toBackendError(action, err);
+    });
+    if (response.status < 300 || response.status === 404 || response.status === 416) return response;
+    let error: { code?: string; message?: string } | undefined;
+    try {
+      error = (JSON.parse(response.bodyAsText ?? "") as { error?: typeof error }).error;
+    } catch {
+      // A blob error answers XML; its status and error-code header are enough.
+    }
+    const code = error?.code ?? response.headers.get("x-ms-error-code");
+    throw toBackendError(`${action} (${target})`, {
+      statusCode: response.status,
+      ...(code ? { code } : {}),
+      message: error?.message ?? `HTTP ${response.status}`,
+    });
   }
 
   private jobNameOf(job: BackendJob<"azure-ml">): string {

@@ -32,6 +32,17 @@ import {
   makeClients,
 } from "./client";
 import {
+  ALL_AT_TIME,
+  linesAfter,
+  logLine,
+  type PodLogPosition,
+  podLogCursor,
+  positionAfter,
+  sinceSecondsFor,
+  type TimedLine,
+  timedLines,
+} from "./logs";
+import {
   activeStatusOf,
   CONTAINER_NAME,
   finishedConditionOf,
@@ -217,8 +228,10 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   }
 
   /**
-   * The last lines of the newest pod's log. Kubernetes keeps a container's stdout and stderr as one
-   * log, so only `stdout` is served, and holds both.
+   * The newest pod's log: the last `tail` lines, or with `cursor` at most `tail` lines written after
+   * it. Kubernetes keeps a container's stdout and stderr as one log, so only `stdout` is served, and
+   * holds both; each line carries its time and pod. A cursor continues in its pod; once a newer pod
+   * replaced it (a retry), the read goes on from the new pod's first line.
    */
   async logs(job: BackendJob<"kubernetes">, query: LogsQuery): Promise<JobLogs> {
     if (query.stream !== "stdout") {
@@ -228,6 +241,7 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
         "the kubernetes backend keeps a container's stdout and stderr as one log; ask for stream=stdout to read both",
       );
     }
+    const after = query.cursor === undefined ? undefined : podLogCursor.decode(query.cursor);
     const { namespace } = this.locate(job);
     const pods = await this.podsOf(namespace, job.id);
     const newest = pods.sort((a, b) => created(b) - created(a))[0];
@@ -236,9 +250,10 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
       !newest?.metadata?.name ||
       !newest.status?.containerStatuses?.some((c) => c.state?.running || c.state?.terminated)
     ) {
-      return { ...base, lines: [] };
+      return { ...base, lines: [], entries: [], next_cursor: podLogCursor.encode(after ?? null) };
     }
     const podName = newest.metadata.name;
+    const samePod = after && after.pod === podName ? after : null;
     let text: string;
     try {
       text = await this.call((c) =>
@@ -246,15 +261,37 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
           name: podName,
           namespace,
           container: CONTAINER_NAME,
-          tailLines: query.tail,
+          timestamps: true,
+          ...(after === undefined
+            ? { tailLines: query.tail }
+            : samePod
+              ? { sinceSeconds: sinceSecondsFor(samePod.timestamp, Date.now()) }
+              : {}),
         }),
       );
     } catch (err) {
       throw toBackendError("reading the pod's log", err);
     }
-    const lines = String(text ?? "").split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    return { ...base, lines: lines.slice(-query.tail) };
+    const lines = timedLines(String(text ?? ""));
+    let kept: TimedLine[];
+    let position: PodLogPosition | null;
+    if (after === undefined) {
+      kept = lines.slice(-query.tail);
+      // Lines before the window may share the last line's time: the position stands after them all.
+      const last = lines.at(-1);
+      position = last ? { pod: podName, timestamp: last.timestamp, seen: ALL_AT_TIME } : null;
+    } else {
+      kept = linesAfter(lines, samePod).slice(0, query.tail);
+      // With nothing new from a newer pod, the position stays at no pod: the next read starts that pod.
+      position = positionAfter(podName, kept, samePod);
+    }
+    const entries = kept.map((line) => logLine(line, podName));
+    return {
+      ...base,
+      lines: entries.map((e) => e.text),
+      entries,
+      next_cursor: podLogCursor.encode(position),
+    };
   }
 
   private submitted(namespace: string, name: string, status: JobStatus | undefined): SubmitResult {
