@@ -102,6 +102,13 @@ export const API_SAGEMAKER_ACTIONS = [
   "sagemaker:StopTrainingJob",
 ] as const;
 
+/**
+ * The one list call the server makes: `ListTrainingJobs` settles every tracked job's status in a few
+ * calls a minute. List actions name no resource, so it is granted on `*`; it reveals job names and
+ * statuses, nothing a job holds.
+ */
+export const API_SAGEMAKER_LIST_ACTIONS = ["sagemaker:ListTrainingJobs"] as const;
+
 /** The CloudWatch Logs actions the API's task role may take, on the training jobs' log group only. */
 export const API_LOG_READ_ACTIONS = [
   "logs:DescribeLogStreams",
@@ -127,8 +134,8 @@ const MANAGED_ENV = [
 ];
 
 /**
- * The task role's permissions: the training-job calls the server makes, reading the training jobs'
- * log, and passing the one SageMaker role.
+ * The task role's permissions: the training-job calls the server makes, listing training jobs to
+ * reconcile them, reading the training jobs' log, and passing the one SageMaker role.
  */
 export function apiTaskPolicy(region: string, sagemakerRoleArn: string): string {
   const { partition, account } = arnParts(sagemakerRoleArn);
@@ -139,6 +146,12 @@ export function apiTaskPolicy(region: string, sagemakerRoleArn: string): string 
       Effect: "Allow",
       Action: [...API_SAGEMAKER_ACTIONS],
       Resource: `arn:${partition}:sagemaker:${region}:${account}:training-job/*`,
+    },
+    {
+      Sid: "ListTrainingJobs",
+      Effect: "Allow",
+      Action: [...API_SAGEMAKER_LIST_ACTIONS],
+      Resource: "*",
     },
     {
       Sid: "ReadTrainingJobLogs",

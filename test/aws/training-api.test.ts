@@ -56,7 +56,7 @@ function envOf(name: string): Record<string, string> {
 }
 
 describe("TrainingApi task role", () => {
-  it("allows exactly the four SageMaker training-job actions on training jobs, reading their log, and passing the SageMaker role", async () => {
+  it("allows exactly the four SageMaker training-job actions on training jobs, listing them, reading their log, and passing the SageMaker role", async () => {
     await build("least");
     const statements = statementsOf(mocks.one(ROLE_POLICY, "least-task").inputs.policy);
     expect(statements).toEqual([
@@ -71,6 +71,7 @@ describe("TrainingApi task role", () => {
         ],
         Resource: "arn:aws:sagemaker:us-east-1:123456789012:training-job/*",
       },
+      { Sid: "ListTrainingJobs", Effect: "Allow", Action: ["sagemaker:ListTrainingJobs"], Resource: "*" },
       {
         Sid: "ReadTrainingJobLogs",
         Effect: "Allow",
@@ -90,7 +91,7 @@ describe("TrainingApi task role", () => {
     ]);
     expect([...API_SAGEMAKER_ACTIONS].sort()).toEqual(statements[0]!.Action);
     // The actions the sagemaker backend calls to serve GET /v1/jobs/{id}/logs, no more.
-    expect([...LOG_READ_ACTIONS].sort()).toEqual(statements[1]!.Action);
+    expect([...LOG_READ_ACTIONS].sort()).toEqual(statements[2]!.Action);
   });
 
   it("holds no wildcard action and no managed policy on either role", async () => {
