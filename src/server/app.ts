@@ -423,7 +423,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         }
         return { job_id: job.id, stream: query.stream, lines: [] };
       }
-      const first = await backend.logs(toBackendJob(job), query);
+      // A restart's native job answers under its attempt's id; the API speaks of the job.
+      const first = { ...(await backend.logs(toBackendJob(job), query)), job_id: job.id };
       if (!follow) return first;
       if (first.next_cursor === undefined) {
         throw new ApiError(

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { JOB_TYPE_BY_BACKEND, type Job } from "../spec";
 import type { BackendJob } from "./backends/types";
+import { attemptJobId, attemptsOf } from "./recovery";
 import type { JobRecord } from "./store/types";
 
 /** The job object of the SGP Train API. What the server keeps for itself (request, backend state) stays out. */
@@ -21,12 +22,14 @@ export function toApiJob(job: JobRecord): Job {
     created_at: job.createdAt.toISOString(),
     updated_at: job.updatedAt.toISOString(),
     result: job.result,
+    restarts: job.attempt,
+    attempts: attemptsOf(job),
   };
 }
 
 export function toBackendJob(job: JobRecord): BackendJob {
   return {
-    id: job.id,
+    id: attemptJobId(job.id, job.attempt),
     accountId: job.accountId,
     backend: job.backend,
     request: job.request,

@@ -2,6 +2,7 @@ import { isTerminal } from "../spec";
 import type { BackendRegistry } from "./backends";
 import { type Backend, BackendError, type BackendLogger } from "./backends/types";
 import { toBackendJob } from "./jobs";
+import { asRecovering, settle } from "./recovery";
 import type { JobRecord, Store } from "./store/types";
 
 export interface ReconcilerOptions {
@@ -367,7 +368,7 @@ export class Reconciler {
     if (job.cancelRequestedAt && !this.cancelSent.has(job.id)) await this.cancel(job);
     let polled: Awaited<ReturnType<Backend["poll"]>>;
     try {
-      polled = await this.call(job, "poll", () => backend.poll(toBackendJob(job)));
+      polled = asRecovering(job, await this.call(job, "poll", () => backend.poll(toBackendJob(job))));
     } catch (err) {
       this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "poll failed; will retry");
       return;
@@ -376,11 +377,14 @@ export class Reconciler {
       polled.backendState !== undefined &&
       JSON.stringify(polled.backendState) !== JSON.stringify(job.backendState);
     if (polled.status === job.status && !stateChanged) return;
-    const updated = await this.store.transition(job.id, {
-      status: polled.status,
-      ...(polled.result !== undefined ? { result: polled.result } : {}),
-      ...(polled.backendState !== undefined ? { backendState: polled.backendState } : {}),
-    });
+    // The job's retry policy decides whether an ending is final (see recovery.ts).
+    const settled = await settle(this.store, job, polled);
+    if (settled.kind === "restarted") {
+      this.cancelSent.delete(job.id);
+      setTimeout(() => this.kick(), settled.delayMs).unref();
+      return;
+    }
+    const updated = await this.store.transition(job.id, settled.change);
     if (updated && isTerminal(updated.status)) this.cancelSent.delete(job.id);
   }
 }

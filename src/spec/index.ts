@@ -7,3 +7,4 @@ export * from "./limits";
 export * from "./mounts";
 export * from "./status";
 export * from "./vendors";
+export * from "./retry";
