@@ -74,10 +74,10 @@ export const Job = z.object({
   updated_at: z.string().datetime({ offset: true }),
   /** How the job ended; null or absent while it runs and when it completed without a note. */
   result: JobResult.nullable().optional(),
-  /** How many times the job was restarted under its `retry_policy`. */
-  restarts: z.number().int(),
+  /** How many times the job was restarted under its `retry_policy` (0 from servers older than restarts). */
+  restarts: z.number().int().default(0),
   /** Every run of the job on its backend, oldest first: the first submission, then each restart. */
-  attempts: z.array(JobAttempt),
+  attempts: z.array(JobAttempt).default([]),
 });
 export type Job = z.infer<typeof Job>;
 

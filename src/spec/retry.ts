@@ -49,6 +49,8 @@ export const RetryPolicy = z
     path: ["max_backoff_seconds"],
   });
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
+/** `retry_policy` as a client writes it, defaults left out. */
+export type RetryPolicyInput = z.input<typeof RetryPolicy>;
 
 /** One run of a job on its backend: the first submission, or a restart. */
 export const JobAttempt = z.object({
