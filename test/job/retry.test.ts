@@ -68,7 +68,10 @@ describe("a TrainingJob with a retryPolicy", () => {
       }),
     );
     await preemptByName("restart-me");
-    const { state } = await creating;
+    const { state } = await creating.catch(async (err: unknown) => {
+      const seen = (await apiJobs(api)).find((j) => j.name === "restart-me");
+      throw new Error(`${String(err)}; the API last reported ${JSON.stringify(seen)}`);
+    });
     expect(state.outputs.status).toBe("COMPLETED");
     expect(state.outputs.restarts).toBe(1);
     const attempts = state.outputs.attempts as { attempt: number; end?: { kind: string } }[];
@@ -82,7 +85,7 @@ describe("a TrainingJob with a retryPolicy", () => {
       backoffSeconds: 0,
       maxBackoffSeconds: 600,
     });
-  });
+  }, 120_000);
 
   it("is checked like the rest of the job, the failure naming the resource property", async () => {
     const [registration] = await registerWithMocks(

@@ -37,6 +37,7 @@ import {
   type PollResult,
   type SubmitResult,
 } from "../types";
+import { endReason } from "./end-reason";
 import {
   EVENTS_MAX_PAGE_SIZE,
   type EventPosition,
@@ -169,9 +170,11 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
     }
     const { status, result } = statusOfTrainingJob(described, job.backendState);
     if (isTerminal(status)) this.gate.forget(job.id);
+    const end = status === "FAILED" ? endReason(described) : undefined;
     return {
       status,
       ...(result ? { result } : {}),
+      ...(end ? { end } : {}),
       backendState: { trainingJobName: name, lastStatus: status },
     };
   }
