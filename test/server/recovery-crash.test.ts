@@ -35,7 +35,8 @@ function newDataDir(): string {
 }
 
 async function spawn(opts: Parameters<typeof spawnTrainApi>[0] = {}): Promise<SpawnedTrainApi> {
-  const server = await spawnTrainApi(opts);
+  // Started through tsx, which takes its time on a busy machine.
+  const server = await spawnTrainApi({ startTimeoutMs: 120_000, ...opts });
   servers.push(server);
   return server;
 }
@@ -99,7 +100,7 @@ describe("a server killed in the middle of a recovery", () => {
     expect(done.restarts).toBe(1);
     expect(done.attempts.map((a) => a.end?.kind)).toEqual(["preemption", "completed"]);
     expect(lines(starts)).toEqual(["started", "started"]);
-  });
+  }, 300_000);
 
   it("does not lose a preemption that happened while no server ran", async () => {
     const dataDir = newDataDir();
@@ -115,7 +116,7 @@ describe("a server killed in the middle of a recovery", () => {
     expect(done.restarts).toBe(1);
     expect(done.attempts[0]?.end?.kind).toBe("preemption");
     expect(lines(starts)).toEqual(["started", "started"]);
-  });
+  }, 300_000);
 });
 
 describe("two servers that see the same preemption", () => {
