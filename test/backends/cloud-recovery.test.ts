@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubernetesJobName } from "../../src/server/backends/kubernetes";
+import { trainingJobName } from "../../src/server/backends/sagemaker/translate";
 import type { Job } from "../../src/spec";
 import { type CloudTrainApi, DEFAULT_NAMESPACE, startCloudTrainApi } from "../helpers/cloud-train-api";
 import { authHeaders, waitForJob } from "../helpers/train-api";
+import { VALID_REQUESTS } from "../helpers/train-api-requests";
 
-// The real Train API (routes, PGlite store, reconciler) with the kubernetes backend driving the
-// official @kubernetes/client-node against a loopback stand-in for the kube-apiserver (a fake),
-// which the test moves as the Job controller and kubelet would.
+// The real Train API (routes, PGlite store, reconciler) with its cloud backends driving the official
+// SDKs against loopback stand-ins (fakes) for the kube-apiserver and SageMaker, which the tests
+// move as the Job controller, the kubelet and SageMaker would.
 
 let api: CloudTrainApi;
 beforeAll(async () => {
@@ -126,5 +128,73 @@ describe("the kubernetes backend under a retry policy", () => {
     expect(done.restarts).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
     expect(creates() - before).toBe(1);
+  });
+});
+
+describe("the sagemaker backend under a retry policy", () => {
+  const createCalls = () => api.sagemaker.calls("CreateTrainingJob").length;
+
+  async function submitSageMaker(on: string[]): Promise<Job> {
+    const res = await fetch(`${api.url}/v1/sagemaker/jobs`, {
+      method: "POST",
+      headers: { ...authHeaders(api), "content-type": "application/json" },
+      body: JSON.stringify({
+        ...VALID_REQUESTS.sagemaker,
+        retry_policy: { max_restarts: 2, on, backoff_seconds: 0 },
+      }),
+    });
+    expect(res.status).toBe(201);
+    return (await res.json()) as Job;
+  }
+
+  it("creates exactly one new training job per interruption, named for the attempt", async () => {
+    const before = createCalls();
+    const job = await submitSageMaker(["preemption"]);
+    await waitForJob<Job>(api, job.id, (j) => j.cloud_job_identifier !== null);
+    api.sagemaker.setStatus(
+      trainingJobName(job.id, job.name),
+      "Failed",
+      "Interrupted",
+      "Spot capacity was reclaimed",
+    );
+    const restarted = await waitForJob<Job>(
+      api,
+      job.id,
+      (j) => j.restarts === 1 && j.cloud_job_identifier !== null,
+    );
+    const second = trainingJobName(`${job.id}-r1`, job.name);
+    expect(restarted.cloud_job_identifier?.training_job_name).toBe(second);
+    expect(restarted.attempts[0]?.end?.kind).toBe("preemption");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(createCalls() - before).toBe(2);
+    api.sagemaker.setStatus(second, "Completed", "Completed");
+    const done = await waitForJob<Job>(api, job.id, (j) => j.status === "COMPLETED");
+    expect(done.restarts).toBe(1);
+    expect(createCalls() - before).toBe(2);
+  });
+
+  it("leaves managed spot's own restarts to SageMaker: an interrupted job still InProgress gets no second submission", async () => {
+    const before = createCalls();
+    const job = await submitSageMaker(["preemption", "failure"]);
+    await waitForJob<Job>(api, job.id, (j) => j.cloud_job_identifier !== null);
+    const name = trainingJobName(job.id, job.name);
+    api.sagemaker.setStatus(name, "InProgress", "Interrupted");
+    await new Promise((r) => setTimeout(r, 500));
+    api.sagemaker.setStatus(name, "InProgress", "Restarting");
+    await new Promise((r) => setTimeout(r, 500));
+    api.sagemaker.setStatus(name, "Completed", "Completed");
+    const done = await waitForJob<Job>(api, job.id, (j) => j.status === "COMPLETED");
+    expect(done.restarts).toBe(0);
+    expect(createCalls() - before).toBe(1);
+  });
+
+  it("creates no new training job for a failure of the code unless the policy names failure", async () => {
+    const before = createCalls();
+    const job = await submitSageMaker(["preemption"]);
+    await waitForJob<Job>(api, job.id, (j) => j.cloud_job_identifier !== null);
+    api.sagemaker.setStatus(trainingJobName(job.id, job.name), "Failed", "Failed", "AlgorithmError: exit 1");
+    const done = await waitForJob<Job>(api, job.id, (j) => j.status === "FAILED");
+    expect(done.restarts).toBe(0);
+    expect(createCalls() - before).toBe(1);
   });
 });
