@@ -711,7 +711,8 @@ function checkSpec(
       normalized: {
         jobConfig: parsed.data.job_config,
         storageMounts: fromApiMounts(parsed.data.storage_mounts),
-        retryPolicy: fromApiRetryPolicy(parsed.data.retry_policy),
+        // The engine's struct has no undefined: a job without a policy carries no key for it.
+        ...(parsed.data.retry_policy ? { retryPolicy: fromApiRetryPolicy(parsed.data.retry_policy) } : {}),
       },
     };
   }
@@ -825,7 +826,7 @@ function normalizeSpec(props: Props): Props {
     name: props.name,
     jobConfig: props.jobConfig,
     storageMounts: props.storageMounts ?? [],
-    retryPolicy: props.retryPolicy,
+    ...(props.retryPolicy !== undefined ? { retryPolicy: props.retryPolicy } : {}),
   };
   if (isVendor(props.backend)) {
     const spec = checkVendorSpec(props.backend, { ...props, storageMounts: undefined, accountId: undefined });
@@ -838,7 +839,7 @@ function normalizeSpec(props: Props): Props {
     ...out,
     jobConfig: parsed.data.job_config,
     storageMounts: fromApiMounts(parsed.data.storage_mounts),
-    retryPolicy: fromApiRetryPolicy(parsed.data.retry_policy),
+    ...(parsed.data.retry_policy ? { retryPolicy: fromApiRetryPolicy(parsed.data.retry_policy) } : {}),
   };
 }
 
