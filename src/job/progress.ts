@@ -42,6 +42,7 @@ export type LastLine = (jobId: string) => Promise<string | undefined>;
  */
 export class WaitProgress {
   private lastStatus: JobStatus | undefined;
+  private lastRestarts = 0;
   private lastAt = Number.NEGATIVE_INFINITY;
   private noLines = false;
 
@@ -60,11 +61,20 @@ export class WaitProgress {
   }
 
   async seen(job: JobSnapshot, now = Date.now()): Promise<void> {
-    const changed = job.status !== this.lastStatus;
+    const restarted = (job.restarts ?? 0) > this.lastRestarts;
+    const changed = job.status !== this.lastStatus || restarted;
     if (!changed && now - this.lastAt < this.intervalMs) return;
     this.lastStatus = job.status;
+    this.lastRestarts = job.restarts ?? 0;
     this.lastAt = now;
     let detail = "";
+    const ended = job.attempts?.at(-2)?.end;
+    if (restarted && ended) {
+      // A restart is news even though the status stays IN_PROGRESS.
+      this.sink(
+        `TrainingJob ${this.resourceName}: job ${job.id} restarted (restart ${job.restarts}) after ${ended.kind}: ${oneLine(ended.reason)}`,
+      );
+    }
     const reason = job.result?.failure_reason?.trim();
     if (reason) detail = `: ${oneLine(reason)}`;
     else if (job.status === "IN_PROGRESS" || isTerminal(job.status)) {

@@ -10,7 +10,11 @@ import {
   issuesToDetails,
   isTerminal,
   isVendor,
+  type JobAttempt,
   type JobStatus,
+  type RetryEvent,
+  type RetryPolicy,
+  type RetryPolicyInput,
   type StorageMount,
   VENDOR_NAME_PATH,
   VENDOR_NAMES,
@@ -89,6 +93,30 @@ export interface TrainingJobInputs {
   requestTimeoutSeconds?: number;
   /** TensorOne only: resume the job from its latest checkpoint whenever `pulumi up` finds it stopped. */
   resumeStopped?: boolean;
+  /** Train API only: when the API restarts the job (its `retry_policy`); undefined for never. */
+  retryPolicy?: RetryPolicyProps;
+}
+
+/** A job's retry policy as a `TrainingJob` takes it: the API's `retry_policy` in Pulumi's camelCase. */
+export interface RetryPolicyProps {
+  /** Restarts at most, 0 to 100. */
+  maxRestarts: number;
+  /** The events that restart the job: `preemption`, `failure`, `no_capacity`. */
+  on: RetryEvent[];
+  /** Wait before the first restart, in seconds. Defaults to 10. */
+  backoffSeconds?: number;
+  /** The wait doubles with each restart up to this many seconds. Defaults to 600. */
+  maxBackoffSeconds?: number;
+}
+
+/** One run of a job on its backend, as a `TrainingJob`'s `attempts` output shows it. */
+export interface AttemptOutput {
+  attempt: number;
+  cloudJobIdentifier?: Record<string, string>;
+  startedAt?: string;
+  endedAt?: string;
+  /** What ended it (`preemption`, `failure`, `completed`, ...) and the backend's reason. */
+  end?: { kind: string; reason: string };
 }
 
 /** A `TrainingJob`'s state: its inputs, and the job as the API last reported it. */
@@ -107,10 +135,14 @@ export interface TrainingJobOutputs extends TrainingJobInputs {
   createdAt: string;
   /** When the job last changed (ISO 8601); `createdAt` where the API does not say. */
   updatedAt: string;
+  /** Restarts under `retryPolicy` so far, for a Train API job. */
+  restarts?: number;
+  /** The job's runs on its backend, oldest first, for a Train API job. */
+  attempts?: AttemptOutput[];
 }
 
 /** Inputs whose change means a different job: the job is canceled and a new one submitted. */
-export const REPLACE_PROPERTIES = ["backend", "name", "jobConfig", "storageMounts"] as const;
+export const REPLACE_PROPERTIES = ["backend", "name", "jobConfig", "storageMounts", "retryPolicy"] as const;
 /** Inputs that only change how the job is watched or reached: updated in place, nothing resubmitted. */
 export const UPDATE_PROPERTIES = [
   "waitFor",
@@ -382,6 +414,7 @@ export class TrainingJobProvider implements pulumi.dynamic.ResourceProvider {
               name: props.name,
               jobConfig: props.jobConfig,
               storageMounts: toApiMounts(props.storageMounts ?? []),
+              ...(props.retryPolicy ? { retryPolicy: toApiRetryPolicy(props.retryPolicy) } : {}),
             },
             randomUUID(),
           );
@@ -654,6 +687,8 @@ function outputsOf(props: Partial<TrainingJobInputs>, job: JobSnapshot, seenAt: 
   if (job.cloud_job_identifier) outs.cloudJobIdentifier = job.cloud_job_identifier;
   if (job.result?.failure_reason) outs.failureReason = job.result.failure_reason;
   if (job.native_status) outs.vendorStatus = job.native_status;
+  if (job.restarts !== undefined) outs.restarts = job.restarts;
+  if (job.attempts !== undefined) outs.attempts = job.attempts.map(toAttemptOutput);
   outs.createdAt = job.created_at ?? seenAt;
   outs.updatedAt = job.updated_at ?? outs.createdAt;
   return outs;
@@ -676,6 +711,8 @@ function checkSpec(
       normalized: {
         jobConfig: parsed.data.job_config,
         storageMounts: fromApiMounts(parsed.data.storage_mounts),
+        // The engine's struct has no undefined: a job without a policy carries no key for it.
+        ...(parsed.data.retry_policy ? { retryPolicy: fromApiRetryPolicy(parsed.data.retry_policy) } : {}),
       },
     };
   }
@@ -739,6 +776,12 @@ function checkVendorSpec(
       reason: `${API_NAMES[vendor]} takes no storage mounts; name the data in jobConfig instead`,
     });
   }
+  if (news.retryPolicy !== undefined) {
+    failures.push({
+      property: "retryPolicy",
+      reason: `applies to the Train API only; remove it (${API_NAMES[vendor]} restarts jobs by its own rules)`,
+    });
+  }
   if (news.accountId !== undefined) {
     failures.push({
       property: "accountId",
@@ -783,6 +826,7 @@ function normalizeSpec(props: Props): Props {
     name: props.name,
     jobConfig: props.jobConfig,
     storageMounts: props.storageMounts ?? [],
+    ...(props.retryPolicy !== undefined ? { retryPolicy: props.retryPolicy } : {}),
   };
   if (isVendor(props.backend)) {
     const spec = checkVendorSpec(props.backend, { ...props, storageMounts: undefined, accountId: undefined });
@@ -795,6 +839,7 @@ function normalizeSpec(props: Props): Props {
     ...out,
     jobConfig: parsed.data.job_config,
     storageMounts: fromApiMounts(parsed.data.storage_mounts),
+    ...(parsed.data.retry_policy ? { retryPolicy: fromApiRetryPolicy(parsed.data.retry_policy) } : {}),
   };
 }
 
@@ -804,6 +849,33 @@ function toApiRequest(props: Props): Props {
     name: props.name,
     job_config: props.jobConfig,
     storage_mounts: Array.isArray(mounts) ? toApiMounts(mounts) : mounts,
+    ...(props.retryPolicy === undefined ? {} : { retry_policy: toApiRetryPolicy(props.retryPolicy) }),
+  };
+}
+
+const RETRY_KEYS_TO_API: Record<string, string> = {
+  maxRestarts: "max_restarts",
+  on: "on",
+  backoffSeconds: "backoff_seconds",
+  maxBackoffSeconds: "max_backoff_seconds",
+};
+const RETRY_KEYS_FROM_API = Object.fromEntries(Object.entries(RETRY_KEYS_TO_API).map(([k, v]) => [v, k]));
+
+function toApiRetryPolicy(policy: unknown): RetryPolicyInput {
+  return renameKeys(policy, RETRY_KEYS_TO_API) as RetryPolicyInput;
+}
+
+function fromApiRetryPolicy(policy: RetryPolicy | undefined): RetryPolicyProps | undefined {
+  return policy === undefined ? undefined : (renameKeys(policy, RETRY_KEYS_FROM_API) as RetryPolicyProps);
+}
+
+function toAttemptOutput(a: JobAttempt): AttemptOutput {
+  return {
+    attempt: a.attempt,
+    ...(a.cloud_job_identifier ? { cloudJobIdentifier: a.cloud_job_identifier } : {}),
+    ...(a.started_at ? { startedAt: a.started_at } : {}),
+    ...(a.ended_at ? { endedAt: a.ended_at } : {}),
+    ...(a.end ? { end: a.end } : {}),
   };
 }
 
@@ -823,6 +895,9 @@ function renameKeys(value: unknown, names: Record<string, string>): unknown {
 /** `job_config.x` → `jobConfig.x`, `storage_mounts[0].source_uri` → `storageMounts[0].sourceUri`. */
 function toResourcePath(apiPath: string): string {
   if (apiPath.startsWith("job_config")) return `jobConfig${apiPath.slice("job_config".length)}`;
+  const retry = /^retry_policy(?:\.(\w+))?(.*)$/.exec(apiPath);
+  if (retry)
+    return `retryPolicy${retry[1] ? `.${RETRY_KEYS_FROM_API[retry[1]] ?? retry[1]}` : ""}${retry[2] ?? ""}`;
   const mount = /^storage_mounts(\[\d+\])?(?:\.(\w+))?(.*)$/.exec(apiPath);
   if (mount) {
     const field = mount[2] ? `.${MOUNT_KEYS_FROM_API[mount[2]] ?? mount[2]}` : "";

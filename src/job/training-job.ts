@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Backend, JobConfigFor, JobStatus, Vendor, VendorJobConfigFor } from "../spec";
-import type { TrainingJobProvider, WaitFor } from "./provider";
+import type { Backend, JobConfigFor, JobStatus, RetryEvent, Vendor, VendorJobConfigFor } from "../spec";
+import type { AttemptOutput, TrainingJobProvider, WaitFor } from "./provider";
 
 /** A value, or an Input of it at any depth, so outputs of other resources can go anywhere in a job spec. */
 export type DeepInput<T> = pulumi.Input<
@@ -58,6 +58,19 @@ interface TrainingJobCommonArgs {
    * watched fails the deployment but stays in the stack. Defaults to `submitted`.
    */
   waitFor?: pulumi.Input<WaitFor>;
+  /**
+   * When the Train API restarts the job under the same id: on which events (`preemption`,
+   * `failure`, `no_capacity`), how often at most, and the back-off between restarts. A job that
+   * writes checkpoints to a writable storage mount resumes from them. With `waitFor: completed`,
+   * `pulumi up` keeps waiting through the restarts. Train API backends only. Changing it submits a
+   * new job. Defaults to no restarts.
+   */
+  retryPolicy?: pulumi.Input<{
+    maxRestarts: pulumi.Input<number>;
+    on: pulumi.Input<pulumi.Input<RetryEvent>[]>;
+    backoffSeconds?: pulumi.Input<number>;
+    maxBackoffSeconds?: pulumi.Input<number>;
+  }>;
   /** How long to watch before failing the deployment (the job keeps running). Defaults to 3600. */
   waitTimeoutSeconds?: pulumi.Input<number>;
   /** Time allowed for one HTTP request to the API before it is retried. Defaults to 30. */
@@ -67,7 +80,7 @@ interface TrainingJobCommonArgs {
 interface VendorJobCommonArgs
   extends Omit<
     TrainingJobCommonArgs,
-    "name" | "storageMounts" | "apiUrl" | "apiKey" | "accountId" | "googleIdToken"
+    "name" | "storageMounts" | "apiUrl" | "apiKey" | "accountId" | "googleIdToken" | "retryPolicy"
   > {
   /**
    * The job's name, by the rules of the vendor's name field: human-readable for `tensorone` (at
@@ -197,6 +210,10 @@ export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends 
   declare public readonly createdAt: pulumi.Output<string>;
   /** When the job last changed, as the API reports it; the creation time where the API does not say. */
   declare public readonly updatedAt: pulumi.Output<string>;
+  /** How many times the Train API restarted the job under its `retryPolicy`, as of the last `up` or `refresh`. */
+  declare public readonly restarts: pulumi.Output<number | undefined>;
+  /** The job's runs on its backend, oldest first: native identifier, start, end and why each ended. */
+  declare public readonly attempts: pulumi.Output<AttemptOutput[] | undefined>;
   /** The backend or vendor the job was submitted to, as given in `backend`. */
   declare public readonly backend: pulumi.Output<B>;
   /** The job's name as given; a vendor shows it with the submission's mark appended. */
@@ -223,7 +240,10 @@ export class TrainingJob<B extends Backend | Vendor = Backend | Vendor> extends 
       waitTimeoutSeconds: args.waitTimeoutSeconds,
       requestTimeoutSeconds: args.requestTimeoutSeconds,
       resumeStopped: "resumeStopped" in args ? args.resumeStopped : undefined,
+      retryPolicy: "retryPolicy" in args ? args.retryPolicy : undefined,
       jobId: undefined,
+      restarts: undefined,
+      attempts: undefined,
       status: undefined,
       cloudJobIdentifier: undefined,
       failureReason: undefined,

@@ -440,7 +440,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       }
       let first: JobLogs | undefined;
       try {
-        first = await backend.logs(toBackendJob(job), query);
+        // A restart's native job answers under its attempt's id; the API speaks of the job.
+        first = { ...(await backend.logs(toBackendJob(job), query)), job_id: job.id };
       } catch (err) {
         // A job that has written no log yet is followed anyway: the stream waits for the log.
         if (!(follow && err instanceof BackendError && err.code === "logs_not_available")) throw err;

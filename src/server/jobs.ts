@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { JOB_TYPE_BY_BACKEND, type Job } from "../spec";
 import type { BackendJob } from "./backends/types";
+import { attemptJobId, attemptsOf } from "./recovery";
 import type { JobRecord } from "./store/types";
 
 /** The job object of the SGP Train API. What the server keeps for itself (request, backend state) stays out. */
@@ -24,12 +25,14 @@ export function toApiJob(job: JobRecord): Job {
     ...(job.status === "PENDING" && job.submittedAt === null && job.lastError
       ? { status_reason: job.lastError }
       : {}),
+    restarts: job.attempt,
+    attempts: attemptsOf(job),
   };
 }
 
 export function toBackendJob(job: JobRecord): BackendJob {
   return {
-    id: job.id,
+    id: attemptJobId(job.id, job.attempt),
     accountId: job.accountId,
     backend: job.backend,
     request: job.request,

@@ -195,7 +195,7 @@ class JobFollow {
         this.reads++;
         if (logs.lines.length >= READ_LINES) drained = false;
         for (const follower of followers) {
-          if (logs.lines.length > 0) follower.lines(logs);
+          if (logs.lines.length > 0) follower.lines({ ...logs, job_id: job.id });
           if (logs.next_cursor !== undefined) {
             this.cursors.set(follower, { cursor: logs.next_cursor });
             follower.polled(this.reads);

@@ -3,6 +3,7 @@ import type { BackendRegistry } from "./backends";
 import { SUBMIT_RATE_VARIABLES, SubmitPacer } from "./backends/cloud-common";
 import { type Backend, BackendError, type BackendLogger, type PollResult } from "./backends/types";
 import { toBackendJob } from "./jobs";
+import { asRecovering, settle } from "./recovery";
 import type { JobRecord, Store } from "./store/types";
 
 export interface ReconcilerOptions {
@@ -522,16 +523,20 @@ export class Reconciler {
   }
 
   /** Stores what a poll or a sync read of the job, when it says something new. */
-  private async record(job: JobRecord, polled: PollResult): Promise<void> {
+  private async record(job: JobRecord, reading: PollResult): Promise<void> {
+    const polled = asRecovering(job, reading);
     const stateChanged =
       polled.backendState !== undefined &&
       JSON.stringify(polled.backendState) !== JSON.stringify(job.backendState);
     if (polled.status === job.status && !stateChanged) return;
-    const updated = await this.store.transition(job.id, {
-      status: polled.status,
-      ...(polled.result !== undefined ? { result: polled.result } : {}),
-      ...(polled.backendState !== undefined ? { backendState: polled.backendState } : {}),
-    });
+    // The job's retry policy decides whether an ending is final (see recovery.ts).
+    const settled = await settle(this.store, job, polled);
+    if (settled.kind === "restarted") {
+      this.cancelSent.delete(job.id);
+      setTimeout(() => this.kick(), settled.delayMs).unref();
+      return;
+    }
+    const updated = await this.store.transition(job.id, settled.change);
     if (updated && isTerminal(updated.status)) this.cancelSent.delete(job.id);
   }
 }

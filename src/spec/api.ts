@@ -3,6 +3,7 @@ import { BACKENDS, type Backend, JobType } from "./backend";
 import { JobName, rejectNulCharacters } from "./common";
 import { checkJobConfigWithMounts, JOB_CONFIG_SCHEMAS } from "./jobs";
 import { StorageMount, storageMountsFor } from "./mounts";
+import { JobAttempt, RetryPolicy } from "./retry";
 import { JobStatus } from "./status";
 
 /** The body of `POST /v1/{backend}/jobs` for one backend. */
@@ -16,6 +17,8 @@ export function createJobRequestFor<B extends Backend>(backend: B) {
         job_config: JOB_CONFIG_SCHEMAS[backend] as (typeof JOB_CONFIG_SCHEMAS)[B],
         /** Storage mounted into the job's container, in order; `[]` for none. */
         storage_mounts: storageMountsFor(backend),
+        /** When the job is restarted after a preemption or failure; absent for never. */
+        retry_policy: RetryPolicy.optional(),
       })
       .strict()
       // Runs even when another field failed, so one answer names every NUL character at once.
@@ -76,6 +79,10 @@ export const Job = z.object({
    * or the last submit attempt's error); absent once it has.
    */
   status_reason: z.string().optional(),
+  /** How many times the job was restarted under its `retry_policy` (0 from servers older than restarts). */
+  restarts: z.number().int().default(0),
+  /** Every run of the job on its backend, oldest first: the first submission, then each restart. */
+  attempts: z.array(JobAttempt).default([]),
 });
 export type Job = z.infer<typeof Job>;
 

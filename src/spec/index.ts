@@ -5,5 +5,6 @@ export * from "./errors";
 export * from "./jobs";
 export * from "./limits";
 export * from "./mounts";
+export * from "./retry";
 export * from "./status";
 export * from "./vendors";

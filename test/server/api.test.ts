@@ -178,11 +178,13 @@ describe("reading jobs", () => {
     const done = await waitForJob<Job>(api, created.id, (j) => j.status === "COMPLETED");
     expect(Object.keys(done).sort()).toEqual([
       "account_id",
+      "attempts",
       "cloud_job_identifier",
       "created_at",
       "id",
       "job_type",
       "name",
+      "restarts",
       "result",
       "status",
       "storage_mounts",

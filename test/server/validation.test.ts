@@ -463,7 +463,12 @@ describe("GET /openapi.json", () => {
       expect.arrayContaining(["/v1/vertex-ai/jobs", "/v1/local/jobs", "/v1/jobs/{id}/cancel", "/v1/jobs"]),
     );
     const local = doc.components.schemas.CreateJobRequest_local;
-    expect(Object.keys(local?.properties ?? {})).toEqual(["name", "job_config", "storage_mounts"]);
+    expect(Object.keys(local?.properties ?? {})).toEqual([
+      "name",
+      "job_config",
+      "storage_mounts",
+      "retry_policy",
+    ]);
     // Input schemas: storage_mounts has a default, so callers may leave it out.
     expect(local?.required).toEqual(["name", "job_config"]);
   });

@@ -54,7 +54,12 @@ export class TrainApiClient implements JobClient {
   async submit(request: SubmitRequest, idempotencyKey: string): Promise<Job> {
     const path = `v1/${request.backend}/jobs`;
     const answer = await this.http.request("POST", path, {
-      json: { name: request.name, job_config: request.jobConfig, storage_mounts: request.storageMounts },
+      json: {
+        name: request.name,
+        job_config: request.jobConfig,
+        storage_mounts: request.storageMounts,
+        ...(request.retryPolicy ? { retry_policy: request.retryPolicy } : {}),
+      },
       headers: { "idempotency-key": idempotencyKey },
     });
     if (answer.status !== 200 && answer.status !== 201) throw this.failure("POST", path, answer);

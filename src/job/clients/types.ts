@@ -1,4 +1,11 @@
-import type { Backend, ErrorDetail, JobStatus, StorageMountInput } from "../../spec";
+import type {
+  Backend,
+  ErrorDetail,
+  JobAttempt,
+  JobStatus,
+  RetryPolicyInput,
+  StorageMountInput,
+} from "../../spec";
 
 /** Where a training API lives and who is calling it. */
 export interface ApiSettings {
@@ -22,6 +29,8 @@ export interface SubmitRequest {
   readonly jobConfig: Record<string, unknown>;
   /** Storage mounted into the job, sent as `storage_mounts`; empty for none. */
   readonly storageMounts: readonly StorageMountInput[];
+  /** When the job is restarted, sent as `retry_policy`; undefined for never. */
+  readonly retryPolicy?: RetryPolicyInput;
 }
 
 /** Where a vendor's training API lives and the key it takes. */
@@ -64,6 +73,10 @@ export interface JobSnapshot {
   } | null;
   /** The vendor's own status word (`stopped`, `TRAINING_JOB_RUNNING`), where `status` maps it. */
   readonly native_status?: string;
+  /** Restarts under the job's retry policy, where the API reports them (the Train API does). */
+  readonly restarts?: number;
+  /** The job's runs on its backend, oldest first, where the API reports them. */
+  readonly attempts?: readonly JobAttempt[];
 }
 
 /**

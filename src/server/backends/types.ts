@@ -1,4 +1,5 @@
 import type {
+  AttemptEndKind,
   Backend as BackendName,
   JobLogs,
   JobResult,
@@ -9,7 +10,11 @@ import type {
 
 /** A job as a backend sees it: what was asked for, and what the backend recorded when it submitted it. */
 export interface BackendJob<B extends BackendName = BackendName> {
-  /** The Train API's job id (a UUID). Backends use it to make submission idempotent. */
+  /**
+   * The job's id for this attempt: the Train API's job id (a UUID) for the first submission,
+   * `<job id>-r<n>` for restart n. Backends name the native job after it and use it to make
+   * submission idempotent, so each restart gets a native job of its own, submitted once.
+   */
   readonly id: string;
   readonly accountId: string;
   readonly backend: B;
@@ -33,6 +38,17 @@ export interface PollResult {
   status: JobStatus;
   result?: JobResult;
   backendState?: Record<string, unknown>;
+  /**
+   * For a job that ended, what ended it, where the backend can tell (the cloud took the capacity
+   * back, or the job's code failed). Left out, the status decides: FAILED counts as `failure`.
+   */
+  end?: AttemptEnd;
+}
+
+/** What ended one attempt of a job, and the reason as the backend reported it. */
+export interface AttemptEnd {
+  kind: AttemptEndKind;
+  reason: string;
 }
 
 /** What `sync` settled, by job id. */

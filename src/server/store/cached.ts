@@ -1,4 +1,12 @@
-import type { JobRecord, ListJobsOptions, NewJob, StatusChange, Store, SubmittedChange } from "./types";
+import type {
+  JobRecord,
+  ListJobsOptions,
+  NewJob,
+  RestartChange,
+  StatusChange,
+  Store,
+  SubmittedChange,
+} from "./types";
 
 export interface ChangeHandlers {
   /** Another writer changed (or inserted) the job; `version` is the row's version after it. */
@@ -218,6 +226,10 @@ export class CachedStore implements Store {
 
   async transition(id: string, change: StatusChange): Promise<JobRecord | null> {
     return this.remember(await this.inner.transition(id, change));
+  }
+
+  async beginRestart(id: string, change: RestartChange): Promise<JobRecord | null> {
+    return this.remember(await this.inner.beginRestart(id, change));
   }
 
   async cancelUnsubmitted(id: string): Promise<JobRecord | null> {

@@ -1,9 +1,11 @@
+import type { JobAttempt } from "../../spec";
 import type { ChangeFeed } from "./cached";
 import { GroupCommit, type Transact } from "./group-commit";
 import {
   type JobRecord,
   type ListJobsOptions,
   type NewJob,
+  type RestartChange,
   type StatusChange,
   type Store,
   StoreUnavailableError,
@@ -89,6 +91,16 @@ export const MIGRATIONS: readonly { version: number; statements: readonly string
       "CREATE TRIGGER jobs_notify AFTER INSERT OR UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION trainkit_jobs_notify()",
     ],
   },
+  {
+    version: 4,
+    // Restarts under a job's retry policy: the attempt now running (0 = the first submission), the
+    // attempts that ended, and when the next one may be submitted (its back-off).
+    statements: [
+      "ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 0",
+      "ALTER TABLE jobs ADD COLUMN attempts jsonb NOT NULL DEFAULT '[]'::jsonb",
+      "ALTER TABLE jobs ADD COLUMN restart_at timestamptz",
+    ],
+  },
 ];
 
 const ACTIVE = `status IN ('PENDING', 'IN_PROGRESS')`;
@@ -98,6 +110,8 @@ const ACTIVE = `status IN ('PENDING', 'IN_PROGRESS')`;
  * its own earlier native job) so the cancel reaches whatever it may have started.
  */
 const CLAIMABLE = "(cancel_requested_at IS NULL OR submit_claimed_at IS NOT NULL)";
+/** A restart waits out its back-off before it is submitted. */
+const DUE = "(restart_at IS NULL OR restart_at <= now())";
 
 // An arbitrary constant: every trainkit server takes this lock while migrating, so replicas that
 // start together against one Postgres apply each migration once.
@@ -142,6 +156,9 @@ interface JobRow {
   submit_started_at: Date | string | null;
   submitted_at: Date | string | null;
   last_error: string | null;
+  attempt?: number;
+  attempts?: JobAttempt[];
+  restart_at?: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
   version: number | string | bigint;
@@ -169,6 +186,9 @@ function fromRow(row: JobRow): JobRecord {
     submitStartedAt: toDateOrNull(row.submit_started_at ?? null),
     submittedAt: toDateOrNull(row.submitted_at),
     lastError: row.last_error,
+    attempt: row.attempt ?? 0,
+    attempts: row.attempts ?? [],
+    restartAt: toDateOrNull(row.restart_at ?? null),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
     version: Number(row.version),
@@ -365,7 +385,7 @@ export class SqlStore implements Store {
     return this.write(
       `UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1,
                        submit_started_at = coalesce(submit_started_at, now()), updated_at = now()
-       WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND ${CLAIMABLE}
+       WHERE id = $1 AND ${ACTIVE} AND submitted_at IS NULL AND ${CLAIMABLE} AND ${DUE}
          AND (submit_claimed_at IS NULL OR submit_claimed_at < now() - make_interval(secs => $2::double precision / 1000))
        RETURNING *`,
       [id, leaseMs],
@@ -374,7 +394,8 @@ export class SqlStore implements Store {
 
   recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null> {
     return this.write(
-      `UPDATE jobs SET cloud_job_identifier = $2::jsonb, backend_state = $3::jsonb, status = $4,
+      `UPDATE jobs SET cloud_job_identifier = $2::jsonb, backend_state = $3::jsonb,
+                       status = CASE WHEN attempt > 0 AND $4 = 'PENDING' THEN status ELSE $4 END,
                        submitted_at = now(), submit_claimed_at = NULL, last_error = NULL, updated_at = now()
        WHERE id = $1 AND ${ACTIVE}
        RETURNING *`,
@@ -400,6 +421,7 @@ export class SqlStore implements Store {
       `UPDATE jobs SET status = $2,
                        result = CASE WHEN $3::boolean THEN $4::jsonb ELSE result END,
                        backend_state = CASE WHEN $5::boolean THEN $6::jsonb ELSE backend_state END,
+                       attempts = CASE WHEN $7::jsonb IS NULL THEN attempts ELSE attempts || $7::jsonb END,
                        updated_at = now()
        WHERE id = $1 AND ${ACTIVE}
        RETURNING *`,
@@ -410,6 +432,7 @@ export class SqlStore implements Store {
         json(change.result),
         change.backendState !== undefined,
         json(change.backendState),
+        change.endedAttempt ? json([change.endedAttempt]) : null,
       ],
     );
   }
@@ -417,7 +440,7 @@ export class SqlStore implements Store {
   cancelUnsubmitted(id: string): Promise<JobRecord | null> {
     return this.write(
       `UPDATE jobs SET status = 'CANCELED', cancel_requested_at = now(), updated_at = now()
-       WHERE id = $1 AND status = 'PENDING' AND submitted_at IS NULL AND submit_claimed_at IS NULL
+       WHERE id = $1 AND ${ACTIVE} AND submitted_at IS NULL AND submit_claimed_at IS NULL
        RETURNING *`,
       [id],
     );
@@ -447,7 +470,7 @@ export class SqlStore implements Store {
   listUnsubmitted(limit: number, exceptBackends: readonly string[] = []): Promise<JobRecord[]> {
     return this.many(
       `SELECT * FROM jobs
-       WHERE status = 'PENDING' AND submitted_at IS NULL AND ${CLAIMABLE}
+       WHERE ${ACTIVE} AND submitted_at IS NULL AND ${CLAIMABLE} AND ${DUE}
          AND NOT (backend = ANY($2::text[]))
        ORDER BY created_at, id
        LIMIT $1`,
@@ -500,6 +523,20 @@ export class SqlStore implements Store {
       jobs: rows.filter((r) => r.id !== null).map(fromRow),
       cursor: encodeChangeCursor(String(rows[0]?.horizon)),
     };
+  }
+
+  beginRestart(id: string, change: RestartChange): Promise<JobRecord | null> {
+    // One statement, conditional on the attempt that ended still being the current one and on no
+    // cancel having arrived: two servers that both saw the end start one restart between them.
+    return this.write(
+      `UPDATE jobs SET attempt = attempt + 1, attempts = attempts || $3::jsonb, status = 'IN_PROGRESS',
+                       cloud_job_identifier = NULL, backend_state = NULL, submitted_at = NULL,
+                       submit_claimed_at = NULL, submit_attempts = 0, submit_started_at = NULL,
+                       last_error = NULL, restart_at = $4::timestamptz, updated_at = now()
+       WHERE id = $1 AND attempt = $2 AND ${ACTIVE} AND submitted_at IS NOT NULL AND cancel_requested_at IS NULL
+       RETURNING *`,
+      [id, change.endedAttemptNumber, json([change.endedAttempt]), change.restartAt.toISOString()],
+    );
   }
 
   /** The migration versions recorded as applied, in order. */

@@ -1,4 +1,4 @@
-import type { Backend, JobResult, JobStatus, ParsedCreateJobRequest } from "../../spec";
+import type { Backend, JobAttempt, JobResult, JobStatus, ParsedCreateJobRequest } from "../../spec";
 
 /** One job as the store keeps it. `backendState` and `request` never leave the server. */
 export interface JobRecord {
@@ -22,6 +22,12 @@ export interface JobRecord {
   submitStartedAt: Date | null;
   submittedAt: Date | null;
   lastError: string | null;
+  /** The attempt now running or waiting to be submitted: 0 for the first submission, n for restart n. */
+  attempt: number;
+  /** The attempts that ended, oldest first. */
+  attempts: JobAttempt[];
+  /** When the pending restart may be submitted (its back-off); null when none waits. */
+  restartAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
   /** Counts the row's changes, starting at 1: of two reads of one job, the higher version is newer. */
@@ -50,6 +56,15 @@ export interface StatusChange {
   status: JobStatus;
   result?: JobResult | null;
   backendState?: Record<string, unknown> | null;
+  /** The current attempt as it ended, appended to the job's attempts (for a terminal status). */
+  endedAttempt?: JobAttempt;
+}
+
+/** A restart: the attempt that ended, and when the next may be submitted. */
+export interface RestartChange {
+  endedAttemptNumber: number;
+  endedAttempt: JobAttempt;
+  restartAt: Date;
 }
 
 export interface SubmittedChange {
@@ -87,6 +102,11 @@ export interface Store {
   releaseClaim(id: string, error: string): Promise<JobRecord | null>;
   /** Moves a non-terminal job to `status`; null when the job is already terminal. */
   transition(id: string, change: StatusChange): Promise<JobRecord | null>;
+  /**
+   * Ends attempt `endedAttemptNumber` and makes the job wait, IN_PROGRESS, for its next submission.
+   * Null when that attempt is no longer the current one, the job was asked to stop, or it is terminal.
+   */
+  beginRestart(id: string, change: RestartChange): Promise<JobRecord | null>;
   /** Cancels a job nobody has claimed for submission yet; null otherwise. */
   cancelUnsubmitted(id: string): Promise<JobRecord | null>;
   /** Marks a non-terminal job as asked to stop; null when it is already terminal. */

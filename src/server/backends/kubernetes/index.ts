@@ -31,6 +31,7 @@ import {
   type KubeConfigSource,
   makeClients,
 } from "./client";
+import { endReason } from "./end-reason";
 import {
   ALL_AT_TIME,
   linesAfter,
@@ -190,7 +191,8 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
       this.canceled.delete(job.id);
       const pods = finished.type === "Failed" ? await this.podsIfReadable(job.id, namespace) : [];
       const { status, result } = finishedStatusOf(finished, podFailureOf(pods), waitingBefore);
-      return { status, ...(result ? { result } : {}), backendState: state(status) };
+      const end = status === "FAILED" ? endReason(pods) : undefined;
+      return { status, ...(result ? { result } : {}), ...(end ? { end } : {}), backendState: state(status) };
     }
     const last = job.backendState?.lastStatus as JobStatus | undefined;
     const status = activeStatusOf(found, last);

@@ -26,6 +26,7 @@ import {
   type SubmitResult,
 } from "../types";
 import { confine, decodeMountUri, type PathRules } from "./confine";
+import { endReason, lostEnd } from "./end-reason";
 import { INHERITED_ENV, jobEnvironment } from "./environment";
 import {
   createExclusive,
@@ -251,7 +252,8 @@ export class LocalBackend implements Backend<"local"> {
     }
     if (own) this.untrack(job.id);
     if (again.stop !== null) return this.stoppedResult(again.stop.reason, job);
-    return { status: "FAILED", result: { failure_reason: this.goneReason(again, supervisor, orphan) } };
+    const gone = this.goneReason(again, supervisor, orphan);
+    return { status: "FAILED", result: { failure_reason: gone }, end: lostEnd(gone) };
   }
 
   async cancel(job: LocalJob): Promise<void> {
@@ -516,6 +518,11 @@ export class LocalBackend implements Backend<"local"> {
   private endedResult(seen: Observed, job: LocalJob): PollResult | null {
     const status = seen.status;
     if (status?.state !== "ended") return null;
+    const end = endReason(status, seen.stop);
+    if (end?.kind === "preemption") {
+      const result = exitResult(status, jobFile(seen.dir, "stderr")).result ?? {};
+      return { status: "FAILED", result: { ...result, failure_reason: end.reason }, end };
+    }
     switch (status.outcome) {
       case "canceled":
       case "timeout":

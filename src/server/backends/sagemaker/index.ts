@@ -42,6 +42,7 @@ import {
   type SubmitResult,
   type SyncResult,
 } from "../types";
+import { endReason } from "./end-reason";
 import {
   EVENTS_MAX_PAGE_SIZE,
   type EventPosition,
@@ -195,9 +196,11 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
     }
     const { status, result } = statusOfTrainingJob(described, job.backendState);
     if (isTerminal(status)) this.gate.forget(job.id);
+    const end = status === "FAILED" ? endReason(described) : undefined;
     return {
       status,
       ...(result ? { result } : {}),
+      ...(end ? { end } : {}),
       backendState: { trainingJobName: name, lastStatus: status },
     };
   }
