@@ -96,6 +96,15 @@ describe("list-based reconciliation against the Vertex AI stand-in", () => {
     const start = api.vertex.cloud.requests.length;
     const jobs = await untilSubmitted(await submitMany("vertex-ai", vertexExample, JOBS));
     const names = new Map(jobs.map((j) => [j.id, j.cloud_job_identifier!.job_name!]));
+    // While all of them are unfinished a sync takes two pages: wait for one before any job moves.
+    const pagedLists = () =>
+      api.vertex.cloud.requests
+        .slice(start)
+        .filter((r) => r.method === "GET" && r.path.endsWith("/customJobs") && r.query.has("pageToken"));
+    for (const deadline = Date.now() + 60_000; pagedLists().length === 0; ) {
+      if (Date.now() > deadline) throw new Error("no sync followed customJobs.list's nextPageToken");
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const running = jobs.slice(0, 60);
     const succeeded = jobs.slice(60, 90);
     const failed = jobs.slice(90);
@@ -123,11 +132,7 @@ describe("list-based reconciliation against the Vertex AI stand-in", () => {
     const lists = requests.filter((r) => r.method === "GET" && r.path.endsWith("/customJobs"));
     expect(lists.length).toBeGreaterThan(0);
     for (const list of lists) expect(list.query.get("filter")).toBe(UNFINISHED_FILTER);
-    // While all of them were unfinished they took two pages.
-    const allLists = api.vertex.cloud.requests
-      .slice(start)
-      .filter((r) => r.method === "GET" && r.path.endsWith("/customJobs") && r.query.has("pageToken"));
-    expect(allLists.length).toBeGreaterThan(0);
+    expect(pagedLists().every((r) => r.query.get("filter") === UNFINISHED_FILTER)).toBe(true);
   }, 240_000);
 
   it("lists with only the filter fields job_service.proto documents for ListCustomJobs", () => {
