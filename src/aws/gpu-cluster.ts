@@ -477,6 +477,8 @@ const offSchema = new OffSchema<{
   ebsCsiIdentity: PodIdentity;
   clusterAutoscalerIdentity: PodIdentity | undefined;
   gpuSupport: GpuSupport | undefined;
+  /** The `region` the cluster was given, which `podIdentity` passes on. */
+  regionArg: pulumi.Input<string> | undefined;
 }>();
 
 /**
@@ -546,7 +548,6 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly oidcProviderArn: pulumi.Output<string>;
   /** A kubeconfig that authenticates through `aws eks get-token`, usable by `@pulumi/kubernetes`. Secret. */
   public readonly kubeconfig: pulumi.Output<string>;
-  private readonly regionArg?: pulumi.Input<string>;
 
   constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:GpuCluster", name, {}, opts);
@@ -654,7 +655,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     const tags = mergeLabels("gpu-cluster", args.tags);
     const parent = { parent: this };
     const region = args.region;
-    this.regionArg = region;
+    // Off the schema: the analyzer makes even private fields outputs.
+    offSchema.set(this, "regionArg", region);
     const clusterName = boundedName(name, 100);
     const logGroupName = `/aws/eks/${clusterName}/cluster`;
 
@@ -1200,7 +1202,7 @@ export class GpuCluster extends pulumi.ComponentResource {
   ): PodIdentity {
     return new PodIdentity(
       name,
-      { ...args, clusterName: this.name, region: this.regionArg },
+      { ...args, clusterName: this.name, region: offSchema.get(this, "regionArg") },
       { parent: this, dependsOn: [this.addons["eks-pod-identity-agent"]], ...opts },
     );
   }
