@@ -8,7 +8,7 @@ import { ArgumentError, shown } from "./sentences";
  * chosen and checked while the program runs, so that a wrong combination fails `pulumi preview` with a
  * sentence instead of failing in the cloud minutes into `pulumi up`.
  */
-export interface GpuPoolShapeArgs {
+export interface GpuPoolCoreArgs {
   /**
    * The pool's name, unique within its cluster: lowercase letters, digits and dashes, at most 32
    * characters. Defaults to `<gpu>-x<gpusPerNode>` plus `-spot` for spot pools, e.g. `nvidia-l4-x1-spot`.
@@ -30,6 +30,10 @@ export interface GpuPoolShapeArgs {
    * checkpoint. Defaults to false (on-demand).
    */
   spot?: boolean;
+}
+
+/** A GPU pool's shape with each node's boot disk size and extra labels, on clouds that take them. */
+export interface GpuPoolShapeArgs extends GpuPoolCoreArgs {
   /** Boot disk size of each node in GB; container images for training are large. Defaults to 200. */
   diskSizeGb?: pulumi.Input<number>;
   /** Extra Kubernetes labels for the nodes, on top of the ones naming the GPU. Defaults to none. */
