@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { bucketAccessStatements, TrainingPlatform } from "trainkit/aws";
+import { bucketAccessStatements, identityStatements, TrainingPlatform } from "trainkit/aws";
 import { sageMakerInstanceFor } from "trainkit/gpu";
 import { TrainingJob } from "trainkit/job";
 import * as k8sTk from "trainkit/kubernetes";
@@ -61,7 +61,7 @@ if (cluster && k8sPlatform) {
     serviceAccount: k8sPlatform.jobServiceAccount.metadata.name,
     statements: pulumi
       .all([platform.dataBucket.arn, platform.outputBucket.arn])
-      .apply(([data, output]) => bucketAccessStatements([data], [output])),
+      .apply(([data, output]) => identityStatements(bucketAccessStatements([data], [output]))),
   });
 }
 export const kubernetesApiService = k8sPlatform?.apiUrl;

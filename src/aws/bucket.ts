@@ -7,9 +7,13 @@ import { ArgumentError, shown } from "../components/sentences";
 import { policyDocument, type Tags } from "./settings";
 
 /** Inputs of `Bucket`. Every field is optional. */
-export interface BucketArgs {
+export interface BucketArgs extends BucketSettings {
   /** The region of the bucket; put it where the jobs run. Defaults to the provider's region. */
   region?: pulumi.Input<string>;
+}
+
+/** The settings of a `Bucket` a `TrainingPlatform` passes on as they are. */
+export interface BucketSettings {
   /**
    * The globally unique bucket name. Defaults to the component's name plus a random suffix, which keeps two
    * stacks from colliding.

@@ -2,20 +2,34 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
-import { GPU_NODE_LABELS, GPU_TAINT, type GpuPoolArgs, resolveGpuPools } from "../components/gpu-pool";
+import {
+  GPU_NODE_LABELS,
+  GPU_TAINT,
+  type GpuPoolArgs,
+  type GpuPoolShapeArgs,
+  resolveGpuPools,
+} from "../components/gpu-pool";
 import { execKubeconfig } from "../components/kubeconfig";
 import { GPU_RESOURCE } from "../components/kubernetes";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { ec2InstanceFor, type InstanceShape } from "../gpu";
 import { GpuSupport } from "../kubernetes/gpu-support";
 import { PodIdentity, type PodIdentityArgs, serviceAccountTrustPolicy } from "./pod-identity";
-import { arnParts, type PolicyStatement, policyDocument, serviceTrustPolicy, type Tags } from "./settings";
+import {
+  arnParts,
+  identityStatements,
+  type PolicyStatement,
+  policyDocument,
+  serviceTrustPolicy,
+  type Tags,
+} from "./settings";
 
 /** A GPU managed node group on EKS: the cross-cloud pool description plus AWS's instance type and subnets. */
-export interface AwsGpuPoolArgs extends Omit<GpuPoolArgs, "zones"> {
+export interface AwsGpuPoolArgs extends GpuPoolShapeArgs {
   /**
    * The EC2 instance type, when the default for the GPU and count does not suit (for example `g6.4xlarge`
    * for one L4 with more CPU). Defaults to the catalogue's instance type for `gpu` and `gpusPerNode`. Must
@@ -48,8 +62,6 @@ export interface AwsGpuPoolArgs extends Omit<GpuPoolArgs, "zones"> {
    * zone. Defaults to 0 (no EFA).
    */
   efaInterfaces?: number;
-  /** Not used on AWS: node groups are placed by subnet. Set `subnetIds` to subnets in the zones you want. */
-  zones?: never;
 }
 
 /** Where a pool's nodes are bought from when it uses reserved capacity. */
@@ -64,6 +76,8 @@ export interface AwsCapacityReservation {
 
 /** The Cluster Autoscaler `GpuCluster` installs with Helm. */
 export interface ClusterAutoscalerArgs {
+  /** Install it. Defaults to true; false leaves scaling to you. */
+  enabled?: boolean;
   /** The `cluster-autoscaler` chart version. Defaults to `9.59.0` (Cluster Autoscaler 1.35). */
   chartVersion?: pulumi.Input<string>;
   /**
@@ -86,24 +100,52 @@ export interface SystemNodeGroupArgs {
 }
 
 /** The EKS control plane log types `logTypes` may name; all are on by default. */
-export const CONTROL_PLANE_LOG_TYPES = [
-  "api",
-  "audit",
-  "authenticator",
-  "controllerManager",
-  "scheduler",
-] as const;
+export const ControlPlaneLogType = {
+  /** The Kubernetes API server's logs. */
+  Api: "api",
+  /** The audit log of calls to the API server. */
+  Audit: "audit",
+  /** The authenticator's logs (IAM principals mapped to Kubernetes users). */
+  Authenticator: "authenticator",
+  /** The controller manager's logs. */
+  ControllerManager: "controllerManager",
+  /** The scheduler's logs. */
+  Scheduler: "scheduler",
+} as const;
+export type ControlPlaneLogType = (typeof ControlPlaneLogType)[keyof typeof ControlPlaneLogType];
+export const CONTROL_PLANE_LOG_TYPES: readonly ControlPlaneLogType[] = Object.values(ControlPlaneLogType);
+
+/** EKS's support policies for a cluster's Kubernetes version. */
+export const SupportType = {
+  /** Upgrade the control plane when standard support for its version ends. */
+  Standard: "STANDARD",
+  /** Keep the version in extended support, at extra cost per hour. */
+  Extended: "EXTENDED",
+} as const;
+export type SupportType = (typeof SupportType)[keyof typeof SupportType];
+
+/** The NVIDIA device plugin of a `GpuCluster`. */
+export interface NvidiaDevicePluginArgs {
+  /** Install it. Defaults to true; false when you install it yourself (for example with NVIDIA's GPU operator). */
+  enabled?: boolean;
+  /** The device plugin image. Defaults to `GpuSupport`'s, `nvcr.io/nvidia/k8s-device-plugin:v0.17.0`. */
+  image?: pulumi.Input<string>;
+}
 
 /** Inputs of `GpuCluster`. */
-export interface GpuClusterArgs {
+export interface GpuClusterArgs extends GpuClusterSettings {
+  /** The region of the cluster. Defaults to the provider's region. */
+  region?: pulumi.Input<string>;
+}
+
+/** The settings of a `GpuCluster` a `TrainingPlatform` passes on as they are. */
+export interface GpuClusterSettings {
   /**
    * Private subnets (at least two, in different zones) for the control plane's network interfaces and the
    * nodes. Nodes get no public IP; the subnets need a NAT gateway or VPC endpoints for ECR, S3 and STS.
    * Required: this component creates no VPC.
    */
   subnetIds: pulumi.Input<pulumi.Input<string>[]>;
-  /** The region of the cluster. Defaults to the provider's region. */
-  region?: pulumi.Input<string>;
   /** The Kubernetes version (`1.33`). Defaults to the version EKS currently defaults to. */
   version?: pulumi.Input<string>;
   /**
@@ -122,7 +164,7 @@ export interface GpuClusterArgs {
    */
   kmsKeyArn?: pulumi.Input<string>;
   /** Control plane log types sent to CloudWatch. Defaults to all five (`api`, `audit`, `authenticator`, `controllerManager`, `scheduler`). */
-  logTypes?: (typeof CONTROL_PLANE_LOG_TYPES)[number][];
+  logTypes?: ControlPlaneLogType[];
   /** Days to keep control plane logs. Defaults to 90. */
   logRetentionDays?: number;
   /**
@@ -143,29 +185,24 @@ export interface GpuClusterArgs {
    * standard support ends; `EXTENDED` keeps the version for longer, at extra cost per hour. Defaults to
    * `STANDARD`, since EKS itself defaults to `EXTENDED`.
    */
-  supportType?: "STANDARD" | "EXTENDED";
+  supportType?: SupportType;
   /**
    * Versions of the managed add-ons (`vpc-cni`, `kube-proxy`, `coredns`, `eks-pod-identity-agent`,
    * `aws-ebs-csi-driver`), by add-on name. Defaults to the version EKS picks for the cluster's Kubernetes version.
    */
-  addonVersions?: Partial<Record<EksAddonName, pulumi.Input<string>>>;
+  addonVersions?: Record<string, pulumi.Input<string>>;
   /**
    * The Cluster Autoscaler, which scales the node groups (GPU pools from zero) for pending pods, running on the
    * system nodes with its own least-privilege role through EKS Pod Identity. Defaults to on with the settings
-   * of `ClusterAutoscalerArgs`; false leaves scaling to you (then GPU pods wait for nodes you add).
+   * of `ClusterAutoscalerArgs`; `enabled: false` leaves scaling to you (then GPU pods wait for nodes you add).
    */
-  clusterAutoscaler?: ClusterAutoscalerArgs | false;
+  clusterAutoscaler?: ClusterAutoscalerArgs;
   /**
    * The NVIDIA device plugin (`trainkit/kubernetes`'s `GpuSupport`) on GPU nodes only, tolerating the GPU
    * taint, so pods can ask for `nvidia.com/gpu`. Defaults to on; false when you install it yourself (for
-   * example with NVIDIA's GPU operator).
+   * example with NVIDIA's GPU operator): `enabled: false`.
    */
-  nvidiaDevicePlugin?:
-    | {
-        /** The device plugin image. Defaults to `GpuSupport`'s, `nvcr.io/nvidia/k8s-device-plugin:v0.17.0`. */
-        image?: pulumi.Input<string>;
-      }
-    | false;
+  nvidiaDevicePlugin?: NvidiaDevicePluginArgs;
   /**
    * A `gp3` StorageClass (EBS CSI driver, encrypted, bound when the pod is scheduled) marked as the cluster's
    * default, so PersistentVolumeClaims without a class get a volume. Defaults to true.
@@ -434,6 +471,16 @@ function awsPoolSettings(owner: string, pool: AwsGpuPoolArgs, at: string, gpusPe
   return { instanceTypes, capacityType, reservation, efaInterfaces };
 }
 
+/** The GpuCluster parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  addons: Record<EksAddonName, aws.eks.Addon>;
+  ebsCsiIdentity: PodIdentity;
+  clusterAutoscalerIdentity: PodIdentity | undefined;
+  gpuSupport: GpuSupport | undefined;
+  /** The `region` the cluster was given, which `podIdentity` passes on. */
+  regionArg: pulumi.Input<string> | undefined;
+}>();
+
 /**
  * An EKS cluster for training: a private API endpoint, Kubernetes secrets and control plane logs encrypted with
  * KMS, standard support only, the managed add-ons (VPC CNI, kube-proxy, CoreDNS, Pod Identity agent, EBS CSI
@@ -462,11 +509,15 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The EC2 instance shape chosen for each GPU pool, by pool name. */
   public readonly gpuInstances: Record<string, InstanceShape>;
   /** The managed add-ons by name. */
-  public readonly addons: Record<EksAddonName, aws.eks.Addon>;
+  get addons(): Record<EksAddonName, aws.eks.Addon> {
+    return offSchema.get(this, "addons");
+  }
   /** The `vpc-cni` add-on's role (IAM roles for service accounts, through the OIDC provider). */
   public readonly vpcCniRole: aws.iam.Role;
   /** The EBS CSI driver's role, associated with its service account by the add-on. */
-  public readonly ebsCsiIdentity: PodIdentity;
+  get ebsCsiIdentity(): PodIdentity {
+    return offSchema.get(this, "ebsCsiIdentity");
+  }
   /** The Auto Scaling group tags the Cluster Autoscaler reads: ownership, and each GPU pool's labels, taint and GPUs. */
   public readonly autoscalingTags: aws.autoscaling.Tag[];
   /** The cluster placement group of each EFA pool, by pool name. */
@@ -476,7 +527,9 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The Kubernetes provider for this cluster, through the kubeconfig below. */
   public readonly kubernetesProvider?: k8s.Provider;
   /** The Cluster Autoscaler's role and Pod Identity association; undefined when `clusterAutoscaler` is false. */
-  public readonly clusterAutoscalerIdentity?: PodIdentity;
+  get clusterAutoscalerIdentity(): PodIdentity | undefined {
+    return offSchema.get(this, "clusterAutoscalerIdentity");
+  }
   /** The Cluster Autoscaler's Helm release; undefined when `clusterAutoscaler` is false. */
   public readonly clusterAutoscaler?: k8s.helm.v3.Release;
   /** The default `gp3` StorageClass; undefined when `defaultStorageClass` is false. */
@@ -484,7 +537,9 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The EFA device plugin, when a pool uses EFA. */
   public readonly efaDevicePlugin?: k8s.helm.v3.Release;
   /** The NVIDIA device plugin on the GPU nodes; undefined when `nvidiaDevicePlugin` is false. */
-  public readonly gpuSupport?: GpuSupport;
+  get gpuSupport(): GpuSupport | undefined {
+    return offSchema.get(this, "gpuSupport");
+  }
   /** The EKS cluster's name, the `clusterName` of `PodIdentity` and of `aws eks update-kubeconfig`. */
   public readonly name: pulumi.Output<string>;
   /** The control plane's HTTPS address (private unless `publicEndpoint` is set). */
@@ -493,7 +548,6 @@ export class GpuCluster extends pulumi.ComponentResource {
   public readonly oidcProviderArn: pulumi.Output<string>;
   /** A kubeconfig that authenticates through `aws eks get-token`, usable by `@pulumi/kubernetes`. Secret. */
   public readonly kubeconfig: pulumi.Output<string>;
-  private readonly regionArg?: pulumi.Input<string>;
 
   constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:aws:GpuCluster", name, {}, opts);
@@ -601,7 +655,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     const tags = mergeLabels("gpu-cluster", args.tags);
     const parent = { parent: this };
     const region = args.region;
-    this.regionArg = region;
+    // Off the schema: the analyzer makes even private fields outputs.
+    offSchema.set(this, "regionArg", region);
     const clusterName = boundedName(name, 100);
     const logGroupName = `/aws/eks/${clusterName}/cluster`;
 
@@ -978,23 +1033,27 @@ export class GpuCluster extends pulumi.ComponentResource {
     }
 
     // CoreDNS and the EBS CSI controller are Deployments: they need a node to become active.
-    this.ebsCsiIdentity = new PodIdentity(
-      `${name}-ebs-csi`,
-      {
-        clusterName: this.cluster.name,
-        namespace: "kube-system",
-        serviceAccount: EBS_CSI_SERVICE_ACCOUNT,
-        managedPolicyArns: [
-          this.clusterRole.arn.apply((arn) => managedPolicy(arnParts(arn).partition, EBS_CSI_POLICY)),
-        ],
-        // The add-on makes and owns the association.
-        associate: false,
-        region,
-        tags,
-      },
-      parent,
+    offSchema.set(
+      this,
+      "ebsCsiIdentity",
+      new PodIdentity(
+        `${name}-ebs-csi`,
+        {
+          clusterName: this.cluster.name,
+          namespace: "kube-system",
+          serviceAccount: EBS_CSI_SERVICE_ACCOUNT,
+          managedPolicyArns: [
+            this.clusterRole.arn.apply((arn) => managedPolicy(arnParts(arn).partition, EBS_CSI_POLICY)),
+          ],
+          // The add-on makes and owns the association.
+          associate: false,
+          region,
+          tags,
+        },
+        parent,
+      ),
     );
-    this.addons = {
+    offSchema.set(this, "addons", {
       ...early,
       coredns: addon("coredns", {}, [systemGroup]),
       "aws-ebs-csi-driver": addon(
@@ -1006,7 +1065,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         },
         [systemGroup, early["eks-pod-identity-agent"], ...this.ebsCsiIdentity.rolePolicyAttachments],
       ),
-    };
+    });
 
     this.name = this.cluster.name;
     this.endpoint = this.cluster.endpoint;
@@ -1017,8 +1076,12 @@ export class GpuCluster extends pulumi.ComponentResource {
         .apply(([arn, eksName, endpoint, ca]) => eksKubeconfig(arn, eksName, endpoint, ca.data ?? "")),
     );
 
-    const autoscaler = args.clusterAutoscaler ?? {};
-    const devicePlugin = args.nvidiaDevicePlugin ?? {};
+    // `false` is what these took before they became objects; JavaScript callers may still pass it.
+    const autoscalerArg = args.clusterAutoscaler as ClusterAutoscalerArgs | false | undefined;
+    const pluginArg = args.nvidiaDevicePlugin as NvidiaDevicePluginArgs | false | undefined;
+    const autoscaler =
+      autoscalerArg === false || autoscalerArg?.enabled === false ? false : (autoscalerArg ?? {});
+    const devicePlugin = pluginArg === false || pluginArg?.enabled === false ? false : (pluginArg ?? {});
     const storageClass = args.defaultStorageClass ?? true;
     const efa = [...awsPools.values()].some((p) => p.efaInterfaces > 0);
     if (autoscaler !== false || devicePlugin !== false || storageClass || efa) {
@@ -1032,20 +1095,21 @@ export class GpuCluster extends pulumi.ComponentResource {
         // The autoscaler is released per Kubernetes minor version; a pinned cluster version picks its match.
         const pinned = typeof args.version === "string" ? /^1\.(\d+)$/.exec(args.version) : null;
         const imageTag = autoscaler.imageTag ?? (pinned ? `v1.${pinned[1]}.0` : undefined);
-        this.clusterAutoscalerIdentity = new PodIdentity(
+        const autoscalerIdentity = new PodIdentity(
           `${name}-autoscaler`,
           {
             clusterName: this.cluster.name,
             namespace: CLUSTER_AUTOSCALER_NAMESPACE,
             serviceAccount: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
-            statements: this.cluster.arn.apply(
-              (arn) => JSON.parse(clusterAutoscalerPolicy(arn)).Statement as PolicyStatement[],
+            statements: this.cluster.arn.apply((arn) =>
+              identityStatements(JSON.parse(clusterAutoscalerPolicy(arn)).Statement as PolicyStatement[]),
             ),
             region,
             tags,
           },
           { ...parent, dependsOn: [early["eks-pod-identity-agent"]] },
         );
+        offSchema.set(this, "clusterAutoscalerIdentity", autoscalerIdentity);
         this.clusterAutoscaler = new k8s.helm.v3.Release(
           `${name}-autoscaler`,
           {
@@ -1068,7 +1132,7 @@ export class GpuCluster extends pulumi.ComponentResource {
               ...(imageTag !== undefined ? { image: { tag: imageTag } } : {}),
             },
           },
-          { ...inCluster, dependsOn: [this.clusterAutoscalerIdentity, ...this.autoscalingTags] },
+          { ...inCluster, dependsOn: [autoscalerIdentity, ...this.autoscalingTags] },
         );
       }
       if (storageClass) {
@@ -1104,13 +1168,17 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
       }
       if (devicePlugin !== false) {
-        this.gpuSupport = new GpuSupport(
-          `${name}-gpu`,
-          {
-            installer: "nvidia-device-plugin",
-            ...(devicePlugin.image !== undefined ? { devicePluginImage: devicePlugin.image } : {}),
-          },
-          { parent: this, providers: { kubernetes: this.kubernetesProvider } },
+        offSchema.set(
+          this,
+          "gpuSupport",
+          new GpuSupport(
+            `${name}-gpu`,
+            {
+              installer: "nvidia-device-plugin",
+              ...(devicePlugin.image !== undefined ? { devicePluginImage: devicePlugin.image } : {}),
+            },
+            { parent: this, providers: { kubernetes: this.kubernetesProvider } },
+          ),
         );
       }
     }
@@ -1134,7 +1202,7 @@ export class GpuCluster extends pulumi.ComponentResource {
   ): PodIdentity {
     return new PodIdentity(
       name,
-      { ...args, clusterName: this.name, region: this.regionArg },
+      { ...args, clusterName: this.name, region: offSchema.get(this, "regionArg") },
       { parent: this, dependsOn: [this.addons["eks-pod-identity-agent"]], ...opts },
     );
   }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
 import { ownerOf } from "../components/owners";
 import { ArgumentError } from "../components/sentences";
-import { arnParts, type PolicyStatement, policyDocument, type Tags } from "./settings";
+import { arnParts, type IdentityPolicyStatement, policyDocument, type Tags } from "./settings";
 
 /** The service principal EKS Pod Identity assumes roles as. */
 export const POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com";
@@ -56,6 +56,31 @@ export function serviceAccountTrustPolicy(
   ]);
 }
 
+/**
+ * The policy document of identity statements, with every one-item list written as its item (as IAM's own
+ * examples write them), so statements given as plain strings before come out as they did.
+ */
+export function compactPolicyDocument(statements: IdentityPolicyStatement[]): string {
+  const one = (v: string[]) => (v.length === 1 ? v[0] : v);
+  return policyDocument(
+    statements.map((st) => ({
+      ...st,
+      Action: one(st.Action) as string | string[],
+      Resource: one(st.Resource) as string | string[],
+      ...(st.Condition !== undefined
+        ? {
+            Condition: Object.fromEntries(
+              Object.entries(st.Condition).map(([op, byKey]) => [
+                op,
+                Object.fromEntries(Object.entries(byKey).map(([k, v]) => [k, one(v) as string | string[]])),
+              ]),
+            ),
+          }
+        : {}),
+    })),
+  );
+}
+
 /** Inputs of `PodIdentity`. */
 export interface PodIdentityArgs {
   /** The EKS cluster's name (a `GpuCluster`'s `name`). Required. */
@@ -68,7 +93,7 @@ export interface PodIdentityArgs {
    * Statements of the role's inline policy: what the pods may do. Defaults to none. At least one of
    * `statements` and `managedPolicyArns` must be given, since a role allowed nothing is a mistake.
    */
-  statements?: pulumi.Input<PolicyStatement[]>;
+  statements?: pulumi.Input<IdentityPolicyStatement[]>;
   /** ARNs of managed policies to attach. Defaults to none. */
   managedPolicyArns?: pulumi.Input<string>[];
   /**
@@ -131,7 +156,7 @@ export class PodIdentity extends pulumi.ComponentResource {
     if (args.statements !== undefined) {
       this.rolePolicy = new aws.iam.RolePolicy(
         name,
-        { role: this.role.name, policy: pulumi.output(args.statements).apply(policyDocument) },
+        { role: this.role.name, policy: pulumi.output(args.statements).apply(compactPolicyDocument) },
         parent,
       );
     }

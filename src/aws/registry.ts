@@ -8,9 +8,13 @@ import { ArgumentError, shown } from "../components/sentences";
 import type { Tags } from "./settings";
 
 /** Inputs of `Registry`. Every field is optional. */
-export interface RegistryArgs {
+export interface RegistryArgs extends RegistrySettings {
   /** The region of the repository; put it where the jobs run. Defaults to the provider's region. */
   region?: pulumi.Input<string>;
+}
+
+/** The settings of a `Registry` a `TrainingPlatform` passes on as they are. */
+export interface RegistrySettings {
   /**
    * The repository name, part of the image URL: lowercase letters, digits and `-_./`. Defaults to the
    * component's name plus a short hash of the stack, so two stacks in one account do not collide.

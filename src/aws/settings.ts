@@ -40,12 +40,21 @@ export function arnParts(arn: string): ArnParts {
 
 const shownArn = (arn: string) => (arn === "" ? '""' : arn);
 
+/** Whether a policy statement allows or denies its actions. */
+export const PolicyEffect = {
+  /** The statement allows the actions. */
+  Allow: "Allow",
+  /** The statement denies the actions, overriding any allow. */
+  Deny: "Deny",
+} as const;
+export type PolicyEffect = (typeof PolicyEffect)[keyof typeof PolicyEffect];
+
 /** One IAM policy statement, as written in a policy document. */
 export interface PolicyStatement {
   /** An optional statement ID, unique within the document. */
   Sid?: string;
   /** Whether the statement allows or denies the actions. */
-  Effect: "Allow" | "Deny";
+  Effect: PolicyEffect;
   /** Who the statement applies to; only in resource and trust policies, not in identity policies. */
   Principal?: Record<string, string | string[]> | "*";
   /** The actions, such as `s3:GetObject`; `*` wildcards allowed. */
@@ -54,6 +63,44 @@ export interface PolicyStatement {
   Resource?: string | string[];
   /** Conditions by operator, then by key, such as `{ StringEquals: { "aws:SourceAccount": "123456789012" } }`. */
   Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+/**
+ * One statement of an identity policy (a role's own policy, so no `Principal`), with every list written as a
+ * list: the shape a `PodIdentity`'s `statements` take in every Pulumi language.
+ */
+export interface IdentityPolicyStatement {
+  /** An optional statement ID, unique within the policy. */
+  Sid?: string;
+  /** Whether the statement allows or denies the actions. */
+  Effect: PolicyEffect;
+  /** The actions, such as `s3:GetObject`; `*` wildcards allowed. */
+  Action: string[];
+  /** ARNs the actions apply to. */
+  Resource: string[];
+  /** Conditions by operator, then by key, such as `{ StringEquals: { "aws:SourceAccount": ["123456789012"] } }`. */
+  Condition?: Record<string, Record<string, string[]>>;
+}
+
+/** `statements` (without principals) in the shape `PodIdentity` takes: every action, resource and condition value a list. */
+export function identityStatements(statements: PolicyStatement[]): IdentityPolicyStatement[] {
+  const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+  return statements.map(({ Sid, Effect, Action, Resource, Condition }) => ({
+    ...(Sid !== undefined ? { Sid } : {}),
+    Effect,
+    Action: list(Action),
+    Resource: list(Resource ?? []),
+    ...(Condition !== undefined
+      ? {
+          Condition: Object.fromEntries(
+            Object.entries(Condition).map(([op, byKey]) => [
+              op,
+              Object.fromEntries(Object.entries(byKey).map(([k, v]) => [k, list(v)])),
+            ]),
+          ),
+        }
+      : {}),
+  }));
 }
 
 /** An IAM policy document as the JSON string IAM, S3 and KMS take. */

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { mergeLabels } from "../components/labels";
 import { boundedName } from "../components/naming";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
@@ -15,16 +16,32 @@ import {
   type Tags,
 } from "./settings";
 
+/** Where the Train API's load balancer writes its access logs. */
+export interface AccessLogsArgs {
+  /** The bucket's name (not its ARN or URL). Required. */
+  bucket: pulumi.Input<string>;
+  /** The key prefix of the log objects. Defaults to none (the bucket's root). */
+  prefix?: pulumi.Input<string>;
+}
+
 /** Inputs of the AWS `TrainingApi`, on top of the settings every cloud's Train API takes. */
-export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
+export interface TrainingApiArgs extends TrainingApiSettings {
+  /** The region of the service and of the SageMaker jobs. Defaults to the stack's `aws:region` config. */
+  region?: pulumi.Input<string>;
+  /** ARN of the execution role SageMaker jobs run as; the API may pass this role and no other. Required. */
+  sagemakerRoleArn: pulumi.Input<string>;
+  /** `s3://<bucket>/<prefix>` where SageMaker writes model artifacts. Required. */
+  outputS3Uri: pulumi.Input<string>;
+}
+
+/** The settings of the AWS `TrainingApi` a `TrainingPlatform` passes on as they are. */
+export interface TrainingApiSettings extends trainApi.TrainingApiCommonArgs {
   /**
    * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
    * tasks can pull from (e.g. a `Registry`'s `url` plus `:0.1.0`). Required. An ECR image is pulled with a
    * grant on its repository only.
    */
   image: pulumi.Input<string>;
-  /** The region of the service and of the SageMaker jobs. Defaults to the stack's `aws:region` config. */
-  region?: pulumi.Input<string>;
   /** The VPC of the service and its load balancer. Required. */
   vpcId: pulumi.Input<string>;
   /**
@@ -37,10 +54,6 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * `public: true`, and then they must be public subnets (with a route to an internet gateway).
    */
   loadBalancerSubnetIds?: pulumi.Input<pulumi.Input<string>[]>;
-  /** ARN of the execution role SageMaker jobs run as; the API may pass this role and no other. Required. */
-  sagemakerRoleArn: pulumi.Input<string>;
-  /** `s3://<bucket>/<prefix>` where SageMaker writes model artifacts. Required. */
-  outputS3Uri: pulumi.Input<string>;
   /** CIDR blocks of the database, which the tasks may reach on `databasePort`. Defaults to the private ranges (10/8, 172.16/12, 192.168/16). Only with `databaseUrl`. */
   databaseCidrBlocks?: string[];
   /** The database's TCP port. Defaults to 5432. Only with `databaseUrl`. */
@@ -67,12 +80,7 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * region, encrypted with SSE-S3 (not KMS), and its policy must let Elastic Load Balancing write to it.
    * Defaults to none.
    */
-  accessLogs?: {
-    /** The bucket's name (not its ARN or URL). */
-    bucket: pulumi.Input<string>;
-    /** The key prefix of the log objects. Defaults to none (the bucket's root). */
-    prefix?: pulumi.Input<string>;
-  };
+  accessLogs?: AccessLogsArgs;
   /** The DNS name you point at the load balancer (and the certificate names), used in `url`. Defaults to the load balancer's own DNS name. */
   domainName?: pulumi.Input<string>;
   /**
@@ -232,6 +240,11 @@ export function apiExecutionPolicy(resources: {
   return policyDocument(statements);
 }
 
+/** The TrainingApi parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  securityGroupRules: (aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule)[];
+}>();
+
 /**
  * The Train API on ECS Fargate behind an application load balancer, submitting jobs to SageMaker as a task
  * role allowed only the training-job calls and passing the one SageMaker execution role, with its API keys
@@ -263,7 +276,9 @@ export class TrainingApi extends pulumi.ComponentResource {
   /** The tasks' security group: in from the load balancer only, out to HTTPS and the database; rules in `securityGroupRules`. */
   public readonly serviceSecurityGroup: aws.ec2.SecurityGroup;
   /** Every security group rule, ingress and egress, one resource each. */
-  public readonly securityGroupRules: (aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule)[];
+  get securityGroupRules(): (aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule)[] {
+    return offSchema.get(this, "securityGroupRules");
+  }
   /** The application load balancer in front of the tasks; internal unless `public` is true. */
   public readonly loadBalancer: aws.lb.LoadBalancer;
   /** The target group of the tasks, health-checked on the server's health path. */
@@ -525,7 +540,7 @@ export class TrainingApi extends pulumi.ComponentResource {
         );
       });
     }
-    this.securityGroupRules = rules;
+    offSchema.set(this, "securityGroupRules", rules);
 
     this.loadBalancer = new aws.lb.LoadBalancer(
       name,

@@ -21,23 +21,32 @@ export interface BucketDatastoreArgs {
 }
 
 /** Inputs of the Azure `Bucket`. */
-export interface BucketArgs {
+export interface BucketArgs extends BucketSettings {
   /** The resource group of the storage account. Required. */
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
-  /**
-   * The globally unique storage account name: 3 to 24 lowercase letters and digits. Defaults to the
-   * component's name, letters and digits only, plus the `nameSuffix`, so that no two deployments (other
-   * stacks, projects, tenants, or this stack after `pulumi destroy`) ask for the same name.
-   */
-  accountName?: string;
   /**
    * The random suffix of the default account name (4 to 16 lowercase letters or digits). Defaults to one
    * drawn when the bucket is first deployed and kept in the stack's state, so it stays the same on every
    * update. Ignored when `accountName` is set.
    */
   nameSuffix?: pulumi.Input<string>;
+  /**
+   * Register the container as a datastore of an Azure ML workspace, authenticated by the workspace's
+   * identity rather than a key, and output its `azureml://datastores/<name>/paths/` URL. Defaults to none.
+   */
+  datastore?: BucketDatastoreArgs;
+}
+
+/** The settings of a `Bucket` a `TrainingPlatform` passes on as they are. */
+export interface BucketSettings {
+  /**
+   * The globally unique storage account name: 3 to 24 lowercase letters and digits. Defaults to the
+   * component's name, letters and digits only, plus the `nameSuffix`, so that no two deployments (other
+   * stacks, projects, tenants, or this stack after `pulumi destroy`) ask for the same name.
+   */
+  accountName?: string;
   /** The blob container holding the data: 3 to 63 lowercase letters, digits and dashes. Defaults to `data`. */
   containerName?: string;
   /**
@@ -62,11 +71,6 @@ export interface BucketArgs {
    * the account with all its data on `pulumi destroy`; soft delete does not outlive the account.
    */
   softDeleteRetentionDays?: number;
-  /**
-   * Register the container as a datastore of an Azure ML workspace, authenticated by the workspace's
-   * identity rather than a key, and output its `azureml://datastores/<name>/paths/` URL. Defaults to none.
-   */
-  datastore?: BucketDatastoreArgs;
   /**
    * Let `pulumi destroy` (or a replacement) delete the storage account and its container with all their
    * data. Defaults to false: the account carries a `CanNotDelete` lock while the stack manages it, and

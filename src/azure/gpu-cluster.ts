@@ -6,7 +6,7 @@ import * as monitor from "@pulumi/azure-native/monitor";
 import type * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
-import { type GpuPoolArgs, resolveGpuPools } from "../components/gpu-pool";
+import { type GpuPoolCoreArgs, resolveGpuPools } from "../components/gpu-pool";
 import { boundedName } from "../components/naming";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
@@ -24,7 +24,7 @@ import {
 } from "./settings";
 
 /** An AmlCompute GPU cluster: the cross-cloud pool description plus Azure's VM size override. */
-export interface AzureGpuPoolArgs extends Omit<GpuPoolArgs, "zones" | "diskSizeGb" | "labels"> {
+export interface AzureGpuPoolArgs extends GpuPoolCoreArgs {
   /**
    * The Azure VM size, when the default for the GPU and count does not suit (for example
    * `Standard_NC16as_T4_v3` for one T4 with more CPU). Defaults to the catalogue's size for `gpu` and
@@ -34,20 +34,21 @@ export interface AzureGpuPoolArgs extends Omit<GpuPoolArgs, "zones" | "diskSizeG
 }
 
 /** The outbound modes of a workspace's managed network that `isolationMode` may name. */
-export const ISOLATION_MODES = ["AllowInternetOutbound", "AllowOnlyApprovedOutbound"] as const;
+export const IsolationMode = {
+  /** Jobs may reach the internet; private endpoints to the platform's stores still apply. */
+  AllowInternetOutbound: "AllowInternetOutbound",
+  /** Jobs reach only the platform's private endpoints and the outbound rules approved for them. */
+  AllowOnlyApprovedOutbound: "AllowOnlyApprovedOutbound",
+} as const;
+export type IsolationMode = (typeof IsolationMode)[keyof typeof IsolationMode];
+export const ISOLATION_MODES: readonly IsolationMode[] = Object.values(IsolationMode);
 
 /** Inputs of the Azure `GpuCluster`. */
-export interface GpuClusterArgs {
+export interface GpuClusterArgs extends GpuClusterSettings {
   /** The resource group of the workspace and everything it needs. Required. */
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
-  /**
-   * The Azure ML workspace name: 3 to 33 letters, digits, dashes or underscores. Defaults to the component's
-   * name plus the `nameSuffix`. Azure keeps a deleted workspace's name for 14 days (soft delete), so a fixed
-   * name cannot be deployed again soon after `pulumi destroy`; the default can.
-   */
-  workspaceName?: string;
   /**
    * The random suffix of the names Azure holds globally or keeps after deletion: the workspace, its storage
    * account and its Key Vault (4 to 16 lowercase letters or digits). Defaults to one drawn when the cluster
@@ -60,6 +61,34 @@ export interface GpuClusterArgs {
    */
   tenantId?: pulumi.Input<string>;
   /**
+   * The ARM id of a container registry (a `Registry`'s `registryId`) the workspace builds and pulls images
+   * with; it also gets a private endpoint in the managed network. Defaults to none: Azure ML creates one on
+   * first use.
+   */
+  containerRegistryId?: pulumi.Input<string>;
+  /**
+   * ARM ids of further storage accounts (a `Bucket`'s `accountId`) that jobs read or write: each gets a
+   * private endpoint in the managed network, so private buckets are reachable from the clusters.
+   * Defaults to none.
+   */
+  privateStorageAccountIds?: pulumi.Input<string>[];
+  /**
+   * The ARM id of a user-assigned managed identity that jobs run as (a job body's `identity`), attached to
+   * the workspace (for serverless jobs) and to every compute cluster. Give it exactly the data roles jobs
+   * need. Defaults to none: jobs then run as the submitter's token or the compute's own identity.
+   */
+  jobIdentityId?: pulumi.Input<string>;
+}
+
+/** The settings of a `GpuCluster` a `TrainingPlatform` passes on as they are. */
+export interface GpuClusterSettings {
+  /**
+   * The Azure ML workspace name: 3 to 33 letters, digits, dashes or underscores. Defaults to the component's
+   * name plus the `nameSuffix`. Azure keeps a deleted workspace's name for 14 days (soft delete), so a fixed
+   * name cannot be deployed again soon after `pulumi destroy`; the default can.
+   */
+  workspaceName?: string;
+  /**
    * Let the workspace (and the Key Vault and storage account made for it) be reached from the internet,
    * with Entra ID credentials. Defaults to false: reach them through private endpoints in your virtual
    * network. Azure ML's own managed network reaches them privately either way.
@@ -70,25 +99,7 @@ export interface GpuClusterArgs {
    * IPs: `AllowInternetOutbound` (jobs may download packages and models) or `AllowOnlyApprovedOutbound`
    * (only Azure ML's required services and the private endpoints below). Defaults to `AllowInternetOutbound`.
    */
-  isolationMode?: (typeof ISOLATION_MODES)[number];
-  /**
-   * ARM ids of further storage accounts (a `Bucket`'s `accountId`) that jobs read or write: each gets a
-   * private endpoint in the managed network, so private buckets are reachable from the clusters.
-   * Defaults to none.
-   */
-  privateStorageAccountIds?: pulumi.Input<string>[];
-  /**
-   * The ARM id of a container registry (a `Registry`'s `registryId`) the workspace builds and pulls images
-   * with; it also gets a private endpoint in the managed network. Defaults to none: Azure ML creates one on
-   * first use.
-   */
-  containerRegistryId?: pulumi.Input<string>;
-  /**
-   * The ARM id of a user-assigned managed identity that jobs run as (a job body's `identity`), attached to
-   * the workspace (for serverless jobs) and to every compute cluster. Give it exactly the data roles jobs
-   * need. Defaults to none: jobs then run as the submitter's token or the compute's own identity.
-   */
-  jobIdentityId?: pulumi.Input<string>;
+  isolationMode?: IsolationMode;
   /** The ARM id of an existing storage account for the workspace. Defaults to a new private one (no shared keys). */
   storageAccountId?: pulumi.Input<string>;
   /** The ARM id of an existing Key Vault for the workspace. Defaults to a new one in RBAC mode with purge protection. */

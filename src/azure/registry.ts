@@ -6,30 +6,41 @@ import { suffixedName } from "./name-suffix";
 import { azureTags, nameSuffixFor, requireResourceGroup } from "./settings";
 
 /** The registry SKUs `sku` may name. */
-export const REGISTRY_SKUS = ["Premium", "Standard"] as const;
+export const RegistrySku = {
+  /** Private endpoints, no public access needed; the default. */
+  Premium: "Premium",
+  /** Cheaper, but reachable only over the internet (so only with `public: true`). */
+  Standard: "Standard",
+} as const;
+export type RegistrySku = (typeof RegistrySku)[keyof typeof RegistrySku];
+export const REGISTRY_SKUS: readonly RegistrySku[] = Object.values(RegistrySku);
 
 /** Inputs of the Azure `Registry`. */
-export interface RegistryArgs {
+export interface RegistryArgs extends RegistrySettings {
   /** The resource group of the registry. Required. */
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region; put it where the jobs run. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
+  /**
+   * The random suffix of the default registry name (4 to 16 lowercase letters or digits). Defaults to one
+   * drawn when the registry is first deployed and kept in the stack's state. Ignored with `registryName`.
+   */
+  nameSuffix?: pulumi.Input<string>;
+}
+
+/** The settings of a `Registry` a `TrainingPlatform` passes on as they are. */
+export interface RegistrySettings {
   /**
    * The globally unique registry name, the `<name>` in `<name>.azurecr.io`: 5 to 50 letters or digits.
    * Defaults to the component's name, letters and digits only, plus the `nameSuffix`.
    */
   registryName?: string;
   /**
-   * The random suffix of the default registry name (4 to 16 lowercase letters or digits). Defaults to one
-   * drawn when the registry is first deployed and kept in the stack's state. Ignored with `registryName`.
-   */
-  nameSuffix?: pulumi.Input<string>;
-  /**
    * `Premium` or `Standard`. Premium (about three times the price) is what makes the registry private:
    * only it can turn public network access off, take private endpoints, and delete untagged manifests on a
    * schedule. Defaults to `Premium`. `Standard` must be combined with `public: true`.
    */
-  sku?: (typeof REGISTRY_SKUS)[number];
+  sku?: RegistrySku;
   /**
    * Accept pushes and pulls from the internet (still only with Entra ID credentials holding AcrPush or
    * AcrPull: the admin user and anonymous pull stay off). Defaults to false: only private endpoints and

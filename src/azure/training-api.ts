@@ -8,6 +8,7 @@ import type * as operationalinsights from "@pulumi/azure-native/operationalinsig
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as pulumi from "@pulumi/pulumi";
 import { boundedName } from "../components/naming";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
@@ -34,11 +35,17 @@ import {
 } from "./settings";
 
 /** Inputs of the Azure `TrainingApi`, on top of the settings every cloud's Train API takes. */
-export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
+export interface TrainingApiArgs extends TrainingApiSettings {
   /** The resource group of the app, its identity and its Key Vault. Required. */
   resourceGroupName: pulumi.Input<string>;
   /** The Azure region. Defaults to the resource group's region. */
   location?: pulumi.Input<string>;
+  /**
+   * The random suffix of the Key Vault's name, which is global and kept for 7 days after deletion (4 to 16
+   * lowercase letters or digits). Defaults to one drawn when the API is first deployed and kept in the
+   * stack's state: the same on every update, new after `pulumi destroy`.
+   */
+  nameSuffix?: pulumi.Input<string>;
   /**
    * The ARM id of the Azure ML workspace jobs are submitted to (a `GpuCluster`'s `workspaceId`). The
    * API's identity holds `AzureML Data Scientist` on this workspace and nowhere else. Required.
@@ -53,11 +60,36 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   /** The registry's login server (`<name>.azurecr.io`, a `Registry`'s `url`). Set with `registryId`. */
   registryServer?: pulumi.Input<string>;
   /**
+   * The Entra ID tenant of the Key Vault. Defaults to the stack's `azure-native:tenantId` config, or else the
+   * tenant of the credentials Pulumi runs with.
+   */
+  tenantId?: pulumi.Input<string>;
+  /**
    * The client id of the user-assigned identity every job is submitted with (the job body's `identity`);
    * it must be attached to the workspace and its compute clusters (a `GpuCluster`'s `jobIdentityId`).
    * Defaults to none: jobs then name no identity and Azure ML runs them with the submitter's token.
    */
   jobIdentityClientId?: pulumi.Input<string>;
+}
+
+/** The subnets a `TrainingApi` makes in its own network. */
+export interface ApiSubnets {
+  /** The environment's subnet, delegated to `Microsoft.App/environments`. */
+  apps: network.Subnet;
+  /** The subnet of the private endpoints to the Key Vault and the registry. */
+  endpoints: network.Subnet;
+}
+
+/** Private DNS zones of the Train API's private endpoints, when they exist already. */
+export interface PrivateDnsZoneIdsArgs {
+  /** The ARM id of a `privatelink.vaultcore.azure.net` zone. Defaults to a new zone. */
+  vault?: pulumi.Input<string>;
+  /** The ARM id of a `privatelink.azurecr.io` zone. Defaults to a new zone. */
+  registry?: pulumi.Input<string>;
+}
+
+/** The settings of the Azure `TrainingApi` a `TrainingPlatform` passes on as they are. */
+export interface TrainingApiSettings extends trainApi.TrainingApiCommonArgs {
   /**
    * Accept requests from the internet (`ingress.external: true`); the API keys are then the only gate.
    * Defaults to false: ingress is internal to the environment's virtual network, where its name resolves
@@ -96,22 +128,12 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
    * per resource group, so a second API in one resource group, or a network whose DNS is already set up,
    * passes its zones here. Defaults to new zones, linked to the environment's virtual network.
    */
-  privateDnsZoneIds?: {
-    /** The ARM id of a `privatelink.vaultcore.azure.net` zone. Defaults to a new zone. */
-    vault?: pulumi.Input<string>;
-    /** The ARM id of a `privatelink.azurecr.io` zone. Defaults to a new zone. */
-    registry?: pulumi.Input<string>;
-  };
+  privateDnsZoneIds?: PrivateDnsZoneIdsArgs;
   /**
    * The ARM id of the Log Analytics workspace the environment's logs (the API's console and system logs) go
    * to, through a diagnostic setting. Defaults to a new workspace keeping 30 days.
    */
   logAnalyticsWorkspaceId?: pulumi.Input<string>;
-  /**
-   * The Entra ID tenant of the Key Vault. Defaults to the stack's `azure-native:tenantId` config, or else the
-   * tenant of the credentials Pulumi runs with.
-   */
-  tenantId?: pulumi.Input<string>;
   /**
    * Fewest replicas. Defaults to 1: the reconciler that moves jobs through their states runs inside the
    * app, so scaling to zero would stop job tracking.
@@ -123,12 +145,6 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   cpu?: number;
   /** Memory per replica, twice the CPU in GiB for consumption plans (`1Gi` for 0.5 CPU). Defaults to `1Gi`. */
   memory?: pulumi.Input<string>;
-  /**
-   * The random suffix of the Key Vault's name, which is global and kept for 7 days after deletion (4 to 16
-   * lowercase letters or digits). Defaults to one drawn when the API is first deployed and kept in the
-   * stack's state: the same on every update, new after `pulumi destroy`.
-   */
-  nameSuffix?: pulumi.Input<string>;
   /** Tags for every resource. Defaults to the trainkit tags only. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -151,6 +167,11 @@ const MANAGED_ENV = [
   "AZURE_CLIENT_ID",
 ];
 
+/** The TrainingApi parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  privateEndpoints: Partial<Record<PrivateLinkGroup, network.PrivateEndpoint>>;
+}>();
+
 /**
  * The Train API on Azure Container Apps, submitting jobs to Azure ML as its own user-assigned managed
  * identity (AzureML Data Scientist on the workspace, AcrPull on the registry, Key Vault Secrets User on its
@@ -172,14 +193,11 @@ export class TrainingApi extends pulumi.ComponentResource {
   /** The virtual network made for the environment, when no `infrastructureSubnetId` was given. */
   public readonly virtualNetwork?: network.VirtualNetwork;
   /** The environment's subnet and the private endpoints' subnet, when this component made them. */
-  public readonly subnets?: {
-    /** The environment's subnet, delegated to `Microsoft.App/environments`. */
-    apps: network.Subnet;
-    /** The subnet of the private endpoints to the Key Vault and the registry. */
-    endpoints: network.Subnet;
-  };
+  public readonly subnets?: ApiSubnets;
   /** The private endpoints to the Key Vault (`vault`) and the registry (`registry`), by service. */
-  public readonly privateEndpoints: Partial<Record<PrivateLinkGroup, network.PrivateEndpoint>>;
+  get privateEndpoints(): Partial<Record<PrivateLinkGroup, network.PrivateEndpoint>> {
+    return offSchema.get(this, "privateEndpoints");
+  }
   /** The Log Analytics workspace made for the environment's logs, when none was given. */
   public readonly logAnalytics?: operationalinsights.Workspace;
   /** The diagnostic setting sending the environment's logs to Log Analytics, for a new environment. */
@@ -370,7 +388,7 @@ export class TrainingApi extends pulumi.ComponentResource {
 
     // Private endpoints to the vault and the registry, resolvable by their usual names in the network.
     const networkReady: pulumi.Resource[] = [];
-    this.privateEndpoints = {};
+    offSchema.set(this, "privateEndpoints", {});
     if (endpointSubnetId !== undefined) {
       const virtualNetworkId = virtualNetworkOf(endpointSubnetId);
       const targets: [PrivateLinkGroup, pulumi.Input<string>][] = [["vault", this.vault.id]];

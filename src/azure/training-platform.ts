@@ -2,21 +2,20 @@ import type * as authorization from "@pulumi/azure-native/authorization";
 import type * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as pulumi from "@pulumi/pulumi";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError } from "../components/sentences";
-import { Bucket, type BucketArgs } from "./bucket";
-import { GpuCluster, type GpuClusterArgs, privateEndpointRule } from "./gpu-cluster";
-import { Registry, type RegistryArgs } from "./registry";
+import { Bucket, type BucketSettings } from "./bucket";
+import { GpuCluster, type GpuClusterSettings, privateEndpointRule } from "./gpu-cluster";
+import { Registry, type RegistrySettings } from "./registry";
 import { type AzureRole, assignRole, azureTags, nameSuffixFor, requireResourceGroup } from "./settings";
-import { TrainingApi, type TrainingApiArgs } from "./training-api";
+import { TrainingApi, type TrainingApiSettings } from "./training-api";
 
-type Shared = "resourceGroupName" | "location" | "nameSuffix";
-
-/** A platform bucket: a `Bucket`'s own args plus the name of the Azure ML datastore over it. */
-export type PlatformBucketArgs = Omit<BucketArgs, Shared | "datastore"> & {
+/** A platform bucket: a `Bucket`'s own settings plus the name of the Azure ML datastore over it. */
+export interface PlatformBucketArgs extends BucketSettings {
   /** The datastore name jobs mount it by (`azureml://datastores/<name>/paths/...`). */
   datastoreName?: string;
-};
+}
 
 /** Inputs of the Azure `TrainingPlatform`. */
 export interface TrainingPlatformArgs {
@@ -37,12 +36,9 @@ export interface TrainingPlatformArgs {
   /**
    * The Train API: at least its `image` and `apiKeys`; the workspace and registry are filled in. Required.
    */
-  api: Omit<
-    TrainingApiArgs,
-    Shared | "workspaceId" | "registryId" | "registryServer" | "tenantId" | "jobIdentityClientId"
-  >;
+  api: TrainingApiSettings;
   /** The image registry. Defaults to a private Premium `Registry`. */
-  registry?: Omit<RegistryArgs, Shared>;
+  registry?: RegistrySettings;
   /**
    * The bucket training data is read from (jobs get Storage Blob Data Reader), registered as the datastore
    * `traindata`. Defaults to a `Bucket` with its own defaults.
@@ -58,10 +54,7 @@ export interface TrainingPlatformArgs {
    * workspace is always built; without `gpuPools` jobs use serverless compute (`job_config.compute:
    * "serverless"`). Defaults to a private workspace with no clusters.
    */
-  cluster?: Omit<
-    GpuClusterArgs,
-    Shared | "tenantId" | "containerRegistryId" | "privateStorageAccountIds" | "jobIdentityId"
-  >;
+  cluster?: GpuClusterSettings;
 }
 
 /** The role the jobs' identity holds on the data bucket's storage account: reading blobs. */
@@ -102,6 +95,15 @@ export interface TrainingPlatformOutputs {
   jobIdentityClientId: pulumi.Output<string>;
 }
 
+/** The TrainingPlatform parts TypeScript programs reach through getters, kept off the multi-language schema. */
+const offSchema = new OffSchema<{
+  registry: Registry;
+  dataBucket: Bucket;
+  outputBucket: Bucket;
+  cluster: GpuCluster;
+  api: TrainingApi;
+}>();
+
 /**
  * Everything an Azure training platform needs: a registry, a data and an output bucket registered as
  * datastores, an Azure ML workspace with GPU compute clusters whose identities may read the data, write
@@ -109,13 +111,21 @@ export interface TrainingPlatformOutputs {
  */
 export class TrainingPlatform extends pulumi.ComponentResource {
   /** The container registry for training images. */
-  public readonly registry: Registry;
+  get registry(): Registry {
+    return offSchema.get(this, "registry");
+  }
   /** The bucket training data is read from, registered as the datastore `traindata`. */
-  public readonly dataBucket: Bucket;
+  get dataBucket(): Bucket {
+    return offSchema.get(this, "dataBucket");
+  }
   /** The bucket jobs write checkpoints and models to, registered as the datastore `trainoutput`. */
-  public readonly outputBucket: Bucket;
+  get outputBucket(): Bucket {
+    return offSchema.get(this, "outputBucket");
+  }
   /** The Azure ML workspace and its GPU compute clusters; always made, since Azure ML runs every job in a workspace. */
-  public readonly cluster: GpuCluster;
+  get cluster(): GpuCluster {
+    return offSchema.get(this, "cluster");
+  }
   /** Private endpoints from the workspace's managed network to the data and output buckets. */
   public readonly bucketOutboundRules: machinelearningservices.ManagedNetworkSettingsRule[];
   /** The user-assigned identity every job runs as, attached to the workspace and each compute cluster. */
@@ -128,7 +138,9 @@ export class TrainingPlatform extends pulumi.ComponentResource {
   /** The workspace identity's grant to approve each bucket's private endpoint, on that bucket only. */
   public readonly bucketEndpointApprovals: authorization.RoleAssignment[];
   /** The Train API on Container Apps. */
-  public readonly api: TrainingApi;
+  get api(): TrainingApi {
+    return offSchema.get(this, "api");
+  }
   /** The platform's outputs in one object: `export const platform = tp.outputs` publishes them all. */
   public readonly outputs: TrainingPlatformOutputs;
 
@@ -143,7 +155,7 @@ export class TrainingPlatform extends pulumi.ComponentResource {
     const nameSuffix = nameSuffixFor(owner, name, args.nameSuffix, parent);
     const where = { resourceGroupName, location: args.location, nameSuffix };
 
-    this.registry = new Registry(`${name}-images`, { ...args.registry, ...where }, parent);
+    offSchema.set(this, "registry", new Registry(`${name}-images`, { ...args.registry, ...where }, parent));
     // Jobs run as this identity, not as the submitter's token (AMLToken, the default when a job names no
     // identity) nor as whatever identity serverless compute would pick, so that credential-less datastore
     // mounts always have exactly the data roles granted below.
@@ -157,16 +169,20 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       },
       parent,
     );
-    this.cluster = new GpuCluster(
-      `${name}-ml`,
-      {
-        ...args.cluster,
-        ...where,
-        tenantId: args.tenantId,
-        containerRegistryId: this.registry.registryId,
-        jobIdentityId: this.jobIdentity.id,
-      },
-      parent,
+    offSchema.set(
+      this,
+      "cluster",
+      new GpuCluster(
+        `${name}-ml`,
+        {
+          ...args.cluster,
+          ...where,
+          tenantId: args.tenantId,
+          containerRegistryId: this.registry.registryId,
+          jobIdentityId: this.jobIdentity.id,
+        },
+        parent,
+      ),
     );
 
     // The buckets come after the workspace, whose datastores they become, so their private endpoints in
@@ -201,8 +217,8 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       approvals.push(approval);
       return made;
     };
-    this.dataBucket = bucket("data", args.dataBucket, "traindata");
-    this.outputBucket = bucket("output", args.outputBucket, "trainoutput");
+    offSchema.set(this, "dataBucket", bucket("data", args.dataBucket, "traindata"));
+    offSchema.set(this, "outputBucket", bucket("output", args.outputBucket, "trainoutput"));
     this.bucketOutboundRules = rules;
     this.bucketEndpointApprovals = approvals;
 
@@ -226,20 +242,24 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       ),
     ];
 
-    this.api = new TrainingApi(
-      `${name}-api`,
-      {
-        ...args.api,
-        ...where,
-        tenantId: args.tenantId,
-        workspaceId: this.cluster.workspaceId,
-        registryId: this.registry.registryId,
-        registryServer: this.registry.url,
-        jobIdentityClientId: this.jobIdentity.clientId,
-        // One Log Analytics workspace for the platform: the API's logs beside the workspace's diagnostics.
-        logAnalyticsWorkspaceId: args.api.logAnalyticsWorkspaceId ?? this.cluster.logAnalyticsWorkspaceId,
-      },
-      parent,
+    offSchema.set(
+      this,
+      "api",
+      new TrainingApi(
+        `${name}-api`,
+        {
+          ...args.api,
+          ...where,
+          tenantId: args.tenantId,
+          workspaceId: this.cluster.workspaceId,
+          registryId: this.registry.registryId,
+          registryServer: this.registry.url,
+          jobIdentityClientId: this.jobIdentity.clientId,
+          // One Log Analytics workspace for the platform: the API's logs beside the workspace's diagnostics.
+          logAnalyticsWorkspaceId: args.api.logAnalyticsWorkspaceId ?? this.cluster.logAnalyticsWorkspaceId,
+        },
+        parent,
+      ),
     );
 
     this.outputs = {

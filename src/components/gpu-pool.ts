@@ -8,7 +8,7 @@ import { ArgumentError, shown } from "./sentences";
  * chosen and checked while the program runs, so that a wrong combination fails `pulumi preview` with a
  * sentence instead of failing in the cloud minutes into `pulumi up`.
  */
-export interface GpuPoolArgs {
+export interface GpuPoolCoreArgs {
   /**
    * The pool's name, unique within its cluster: lowercase letters, digits and dashes, at most 32
    * characters. Defaults to `<gpu>-x<gpusPerNode>` plus `-spot` for spot pools, e.g. `nvidia-l4-x1-spot`.
@@ -30,12 +30,20 @@ export interface GpuPoolArgs {
    * checkpoint. Defaults to false (on-demand).
    */
   spot?: boolean;
+}
+
+/** A GPU pool's shape with each node's boot disk size and extra labels, on clouds that take them. */
+export interface GpuPoolShapeArgs extends GpuPoolCoreArgs {
   /** Boot disk size of each node in GB; container images for training are large. Defaults to 200. */
   diskSizeGb?: pulumi.Input<number>;
-  /** Zones to place nodes in. Defaults to every zone of the cluster's region that the cloud chooses. */
-  zones?: pulumi.Input<pulumi.Input<string>[]>;
   /** Extra Kubernetes labels for the nodes, on top of the ones naming the GPU. Defaults to none. */
   labels?: Record<string, string>;
+}
+
+/** A GPU pool on a cloud that places nodes by zone: the pool's shape, plus its zones. */
+export interface GpuPoolArgs extends GpuPoolShapeArgs {
+  /** Zones to place nodes in. Defaults to every zone of the cluster's region that the cloud chooses. */
+  zones?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** A pool with its defaults filled in and its counts checked. */

@@ -244,7 +244,7 @@ describe("GpuCluster: the Cluster Autoscaler scales GPU pools from zero", () => 
   });
 
   it("installs no autoscaler when told not to", async () => {
-    await build("noca", { clusterAutoscaler: false });
+    await build("noca", { clusterAutoscaler: { enabled: false } });
     expect(mocks.ofType(HELM).filter((r) => r.name.startsWith("noca"))).toEqual([]);
     expect(mocks.ofType(ASSOCIATION).filter((r) => r.name.startsWith("noca"))).toEqual([]);
   });
@@ -375,9 +375,13 @@ describe("GpuCluster: the NVIDIA device plugin", () => {
   });
 
   it("leaves the device plugin out when told, and the Kubernetes provider when nothing runs in the cluster", async () => {
-    await build("nodp", { nvidiaDevicePlugin: false });
+    await build("nodp", { nvidiaDevicePlugin: { enabled: false } });
     expect(mocks.ofType(DAEMON_SET).filter((r) => r.name.startsWith("nodp"))).toEqual([]);
-    await build("nok8s", { nvidiaDevicePlugin: false, clusterAutoscaler: false, defaultStorageClass: false });
+    await build("nok8s", {
+      nvidiaDevicePlugin: { enabled: false },
+      clusterAutoscaler: { enabled: false },
+      defaultStorageClass: false,
+    });
     expect(mocks.ofType(K8S_PROVIDER).filter((r) => r.name.startsWith("nok8s"))).toEqual([]);
   });
 });
@@ -667,7 +671,7 @@ describe("GpuCluster.podIdentity", () => {
     cluster.podIdentity("wl-jobs", {
       namespace: "trainkit",
       serviceAccount: "default",
-      statements: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::data/*" }],
+      statements: [{ Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::data/*"] }],
     });
     await mocks.settle();
     expect(mocks.one(ASSOCIATION, "wl-jobs").inputs).toMatchObject({

@@ -1,5 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { GPU_AMI_TYPE, GpuCluster, type GpuClusterArgs, NODE_ROLE_POLICIES } from "../../src/aws";
+import {
+  type AwsGpuPoolArgs,
+  GPU_AMI_TYPE,
+  GpuCluster,
+  type GpuClusterArgs,
+  NODE_ROLE_POLICIES,
+} from "../../src/aws";
 import { awsComputed, awsInvoke } from "../helpers/aws-computed";
 import { installPulumiMocks, isSecret, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
 
@@ -247,7 +253,8 @@ describe("GpuCluster argument checks", () => {
       () =>
         new GpuCluster("zoned", {
           subnetIds,
-          gpuPools: [{ gpu: "nvidia-t4", maxNodes: 1, zones: ["us-east-1a"] as never }],
+          // A JavaScript caller can still pass `zones`, which the type no longer has.
+          gpuPools: [{ gpu: "nvidia-t4", maxNodes: 1, zones: ["us-east-1a"] } as AwsGpuPoolArgs],
         }),
     ).toThrow(
       "GpuCluster zoned: gpuPools[0].zones is not used on AWS, where node groups are placed by subnet; set gpuPools[0].subnetIds to private subnets in those zones instead",

@@ -31,7 +31,9 @@ describe("PodIdentity", () => {
       clusterName: "ml-eks",
       namespace: "trainkit",
       serviceAccount: "jobs",
-      statements: [{ Sid: "Read", Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::data/*" }],
+      statements: [
+        { Sid: "Read", Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::data/*"] },
+      ],
     });
     await mocks.settle();
     expect(statementsOf(mocks.one(ROLE, "reader").inputs.assumeRolePolicy)).toEqual([

@@ -142,6 +142,7 @@ describe("TrainingPlatform", () => {
       serviceAccount: "default",
       roleArn: "arn:aws:iam::123456789012:role/podjobs-jobs",
     });
+    // A one-item list is written as its item in a Pod Identity role's policy, which IAM reads the same way.
     expect(statementsOf(mocks.one(ROLE_POLICY, "podjobs-jobs").inputs.policy)).toEqual([
       {
         Sid: "ListPlatformBuckets",
@@ -149,12 +150,12 @@ describe("TrainingPlatform", () => {
         Action: ["s3:GetBucketLocation", "s3:ListBucket"],
         Resource: ["arn:aws:s3:::acme-ml-data", "arn:aws:s3:::acme-ml-output"],
       },
-      { Sid: "ReadData", Effect: "Allow", Action: "s3:GetObject", Resource: ["arn:aws:s3:::acme-ml-data/*"] },
+      { Sid: "ReadData", Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::acme-ml-data/*" },
       {
         Sid: "ReadWriteOutput",
         Effect: "Allow",
         Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-        Resource: ["arn:aws:s3:::acme-ml-output/*"],
+        Resource: "arn:aws:s3:::acme-ml-output/*",
       },
     ]);
     expect(await outputValue(platform.outputs.jobRoleArn!)).toBe(
