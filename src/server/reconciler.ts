@@ -107,6 +107,10 @@ export class Reconciler {
   private readonly noted = new Map<string, string>();
   private lastPassAt: Date | undefined;
   private lastPassError: string | undefined;
+  /** Submitted, unfinished jobs by id, as of `changes` (see `activeJobs`). */
+  private active = new Map<string, JobRecord>();
+  /** Where the store's change stream was last read; undefined until the first full read. */
+  private changes: string | undefined;
 
   constructor(
     private readonly store: Store,
@@ -449,7 +453,7 @@ export class Reconciler {
         due.push(name);
     }
     if (perJob.length === 0 && due.length === 0) return;
-    const jobs = await this.store.listActive([...perJob, ...due]);
+    const jobs = await this.activeJobs([...perJob, ...due]);
     const byBackend = new Map<string, JobRecord[]>(due.map((name) => [name, []]));
     for (const job of jobs) {
       if (this.stopped) return;
@@ -463,6 +467,37 @@ export class Reconciler {
         );
     }
     for (const [name, listed] of byBackend) this.startSync(name, listed);
+  }
+
+  /**
+   * The submitted, unfinished jobs of `backends`, oldest first, from the set this process keeps:
+   * filled by one full read of the store (at the first pass, and again after the change stream
+   * failed) and kept current from the store's changes since, so a pass reads what changed, not
+   * what exists. Nothing in it needs to survive a restart: the next process reads the store again.
+   */
+  private async activeJobs(backends: readonly string[]): Promise<JobRecord[]> {
+    try {
+      if (this.changes === undefined) {
+        // The cursor is taken first, so a write during the full read is seen again, not lost.
+        const cursor = await this.store.changeCursor();
+        this.active = new Map((await this.store.listActive()).map((job) => [job.id, job]));
+        this.changes = cursor;
+      } else {
+        const { jobs, cursor } = await this.store.changesSince(this.changes);
+        for (const job of jobs) {
+          if (job.submittedAt !== null && !isTerminal(job.status)) this.active.set(job.id, job);
+          else this.active.delete(job.id);
+        }
+        this.changes = cursor;
+      }
+    } catch (err) {
+      this.changes = undefined;
+      throw err;
+    }
+    const wanted = new Set(backends);
+    return [...this.active.values()]
+      .filter((job) => wanted.has(job.backend))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1));
   }
 
   /**

@@ -27,6 +27,8 @@ beforeAll(async () => {
       TRAINKIT_KUBERNETES_SERVICE_ACCOUNT: "trainer",
       KUBECONFIG: fake.writeKubeconfig(dir),
       TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS: "0",
+      // The backend reads its jobs by list; list often so the test sees each change soon.
+      TRAINKIT_SYNC_INTERVAL_MS: "100",
     },
   });
 });

@@ -26,7 +26,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * A loopback stand-in for the few kube-apiserver endpoints the `kubernetes` backend uses: create,
- * read and delete batch/v1 Jobs, list pods by label selector, read a pod's log. It checks the
+ * read, list (by label selector, paged with `limit`/`continue`) and delete batch/v1 Jobs, list pods
+ * by label selector, read a pod's log. It checks the
  * bearer token, refuses a second Job of one name with 409 AlreadyExists, and lets a test set a
  * Job's status and its pods as the Job controller and kubelet would.
  */
@@ -35,6 +36,9 @@ export class FakeKubernetes {
   readonly pods = new Map<string, Obj>();
   /** Each pod's log lines with the time the kubelet recorded for each (RFC3339Nano, trailing zeros dropped). */
   readonly logs = new Map<string, { time: string; text: string }[]>();
+  /** How many Job lists (pages) were answered. */
+  jobLists = 0;
+  private readonly continueTokens = new Set<string>();
 
   private constructor(
     readonly server: FakeCloud,
@@ -148,6 +152,7 @@ export class FakeKubernetes {
       const [, namespace, name] = m as unknown as [string, string, string | undefined];
       if (req.method === "POST" && !name) return this.createJob(namespace, req.json as Obj);
       if (req.method === "GET" && name) return this.readJob(namespace, name);
+      if (req.method === "GET" && !name) return this.listJobs(namespace, req.query);
       if (req.method === "DELETE" && name) return this.deleteJob(namespace, name);
     }
     m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(req.path);
@@ -204,6 +209,43 @@ export class FakeKubernetes {
     };
     this.jobs.set(key, stored);
     return { status: 201, body: stored };
+  }
+
+  /**
+   * Lists a namespace's Jobs matching `labelSelector` (`key=value` terms joined by commas), at most
+   * `limit` a page, in name order as the API server keeps them; `metadata.continue` names where the
+   * next page starts and is empty on the last. An unknown `continue` is refused with 410 Expired.
+   */
+  private listJobs(namespace: string, query: URLSearchParams): FakeResponse {
+    this.jobLists += 1;
+    const terms = (query.get("labelSelector") ?? "")
+      .split(",")
+      .filter((t) => t !== "")
+      .map((t) => t.split("=") as [string, string]);
+    const items = [...this.jobs.values()]
+      .filter(
+        (j) =>
+          j.metadata.namespace === namespace &&
+          terms.every(([k, v]) => (j.metadata.labels as Record<string, string> | undefined)?.[k] === v),
+      )
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const token = query.get("continue");
+    let start = 0;
+    if (token) {
+      start = items.findIndex((j) => j.metadata.name > Buffer.from(token, "base64url").toString());
+      if (!this.continueTokens.has(token))
+        return kubeStatus(410, "Expired", "The provided continue parameter is too old");
+      if (start < 0) start = items.length;
+    }
+    const limit = Number(query.get("limit") ?? "0");
+    const page = limit > 0 ? items.slice(start, start + limit) : items.slice(start);
+    const more = limit > 0 && start + limit < items.length;
+    const next = more ? Buffer.from(page.at(-1)!.metadata.name).toString("base64url") : "";
+    if (next) this.continueTokens.add(next);
+    return {
+      status: 200,
+      body: { kind: "JobList", apiVersion: "batch/v1", metadata: { continue: next }, items: page },
+    };
   }
 
   private readJob(namespace: string, name: string): FakeResponse {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UNFINISHED_FILTER } from "../../src/server/backends/vertex-ai";
 import type { Job } from "../../src/spec";
-import { type CloudTrainApi, startCloudTrainApi } from "../helpers/cloud-train-api";
+import { type CloudTrainApi, DEFAULT_NAMESPACE, startCloudTrainApi } from "../helpers/cloud-train-api";
 import { published } from "../helpers/published";
 import { sagemakerExample, vertexExample } from "../helpers/sgp-examples";
 import { authHeaders } from "../helpers/train-api";
@@ -195,5 +195,49 @@ describe("list-based reconciliation against the SageMaker stand-in", () => {
       );
     }
     expect(lists.some((r) => typeof (r.json as { NextToken?: string }).NextToken === "string")).toBe(true);
+  }, 240_000);
+});
+
+describe("list-based reconciliation against the Kubernetes stand-in", () => {
+  it("settles tracked Jobs from labelled Job lists, reading on its own only the Job the lists left out", async () => {
+    const body = {
+      job_config: { image: "registry.example/train:v1", command: ["python3", "train.py"] },
+      storage_mounts: [],
+    };
+    const jobs = await untilSubmitted(await submitMany("kubernetes", body, 40));
+    const names = new Map(jobs.map((j) => [j.id, j.cloud_job_identifier!.job_name!]));
+    const running = jobs.slice(0, 25);
+    const completed = jobs.slice(25, 39);
+    const deleted = jobs[39]!;
+    const reads = () =>
+      api.kubernetes.requestsFor("GET", new RegExp(`^/apis/batch/v1/namespaces/${DEFAULT_NAMESPACE}/jobs/`));
+    const readsBefore = reads().length;
+    const listsBefore = api.kubernetes.jobLists;
+    for (const j of running)
+      api.kubernetes.setJobStatus(DEFAULT_NAMESPACE, names.get(j.id)!, { active: 1, ready: 1 });
+    for (const j of completed)
+      api.kubernetes.setJobStatus(DEFAULT_NAMESPACE, names.get(j.id)!, {
+        conditions: [{ type: "Complete", status: "True" }],
+      });
+    api.kubernetes.removeJob(DEFAULT_NAMESPACE, names.get(deleted.id)!);
+
+    const seen = await settle(
+      new Map<string, string>([
+        ...running.map((j): [string, string] => [j.id, "IN_PROGRESS"]),
+        ...completed.map((j): [string, string] => [j.id, "COMPLETED"]),
+        [deleted.id, "FAILED"],
+      ]),
+    );
+    expect(seen.get(deleted.id)?.result?.failure_reason).toMatch(
+      /was deleted before the Train API saw it finish/,
+    );
+    expect(api.kubernetes.jobLists).toBeGreaterThan(listsBefore);
+    const readNames = new Set(
+      reads()
+        .slice(readsBefore)
+        .map((r) => r.path.split("/").at(-1)),
+    );
+    for (const j of [...running, ...completed]) expect(readNames.has(names.get(j.id)!)).toBe(false);
+    expect(readNames.has(names.get(deleted.id)!)).toBe(true);
   }, 240_000);
 });

@@ -23,6 +23,7 @@ import {
   type BackendJob,
   type PollResult,
   type SubmitResult,
+  type SyncResult,
 } from "../types";
 import {
   findKubeConfig,
@@ -51,6 +52,7 @@ import {
   JOB_ID_LABEL,
   type KubernetesSettings,
   kubernetesJobName,
+  MANAGED_SELECTOR,
   namespaceOf,
   podFailureOf,
   toKubernetesJob,
@@ -68,6 +70,8 @@ export {
   JOB_ID_LABEL,
   type KubernetesSettings,
   kubernetesJobName,
+  MANAGED_LABEL,
+  MANAGED_SELECTOR,
   parseClaimUri,
   podFailureOf,
   toKubernetesJob,
@@ -75,6 +79,9 @@ export {
 } from "./translate";
 
 const CLOUD = "Kubernetes";
+
+/** Jobs per page of a list; a namespace with more is read in several pages (`limit`/`continue`). */
+export const LIST_PAGE_SIZE = 500;
 
 export interface KubernetesBackendOptions {
   retry?: CloudRetryOptions;
@@ -84,6 +91,8 @@ export interface KubernetesBackendOptions {
    * jobs at about 33 API server reads a second; the factory reads `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
    */
   minPollIntervalMs?: number;
+  /** Jobs per page of `sync`'s list. Defaults to `LIST_PAGE_SIZE`. */
+  listPageSize?: number;
 }
 
 /** A failed API server call: its HTTP status (none when the server was not reached) and `Status` body. */
@@ -115,6 +124,7 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   private clients: Promise<KubeClients> | undefined;
   private readonly gate: PollGate;
   private readonly retry: Required<CloudRetryOptions>;
+  private readonly listPageSize: number;
   /**
    * Jobs whose cancel this process sent. A Job deleted by its cancel is gone without a trace, so
    * this is how a later poll tells it from a Job someone else deleted. The reconciler sends a
@@ -131,6 +141,7 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   ) {
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
     this.retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
+    this.listPageSize = options.listPageSize ?? LIST_PAGE_SIZE;
   }
 
   async submit(job: BackendJob<"kubernetes">): Promise<SubmitResult> {
@@ -163,13 +174,64 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   async poll(job: BackendJob<"kubernetes">): Promise<PollResult> {
     if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
     const { namespace, name } = this.locate(job);
+    return this.readingOf(job, await this.readJob(namespace, name));
+  }
+
+  /**
+   * Reads the state of all the Train API's Jobs with one list per namespace (paged by
+   * `listPageSize`), filtered by the label every Job it creates carries. A job whose Job the
+   * list does not hold (deleted, or created after the list began) is left out, for `poll` to read.
+   */
+  async sync(jobs: readonly BackendJob<"kubernetes">[]): Promise<SyncResult> {
+    const byNamespace = new Map<string, BackendJob<"kubernetes">[]>();
+    for (const job of jobs) {
+      const { namespace } = this.locate(job);
+      byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), job]);
+    }
+    const settled: SyncResult = new Map();
+    for (const [namespace, tracked] of byNamespace) {
+      const listed = await this.listJobs(namespace);
+      for (const job of tracked) {
+        const found = listed.get(this.locate(job).name);
+        // A missing Job, or one this process deleted, is for `poll` to explain.
+        if (!found || found.metadata?.labels?.[JOB_ID_LABEL] !== job.id || this.canceled.has(job.id))
+          continue;
+        settled.set(job.id, await this.readingOf(job, found));
+      }
+    }
+    return settled;
+  }
+
+  /** The namespace's Jobs the Train API made, by name, read page by page. */
+  private async listJobs(namespace: string): Promise<Map<string, V1Job>> {
+    const found = new Map<string, V1Job>();
+    let next: string | undefined;
+    do {
+      const page = await this.call((c) =>
+        c.batch.listNamespacedJob({
+          namespace,
+          labelSelector: MANAGED_SELECTOR,
+          limit: this.listPageSize,
+          ...(next ? { _continue: next } : {}),
+        }),
+      ).catch((err) => {
+        throw toBackendError("listing the Jobs", err);
+      });
+      for (const item of page.items) if (item.metadata?.name) found.set(item.metadata.name, item);
+      next = page.metadata?._continue || undefined;
+    } while (next);
+    return found;
+  }
+
+  /** What a read Job (or its absence) says of the job: the one mapping `poll` and `sync` share. */
+  private async readingOf(job: BackendJob<"kubernetes">, found: V1Job | undefined): Promise<PollResult> {
+    const { namespace, name } = this.locate(job);
     const state = (status: JobStatus, extra: Record<string, unknown> = {}) => ({
       namespace,
       jobName: name,
       lastStatus: status,
       ...extra,
     });
-    const found = await this.readJob(namespace, name);
     const canceled = this.canceled.has(job.id);
     if (!found || (canceled && found.metadata?.deletionTimestamp)) {
       this.gate.forget(job.id);

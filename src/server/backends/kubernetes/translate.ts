@@ -18,6 +18,9 @@ export interface KubernetesSettings {
 
 /** The label carrying the Train API's job id, on the Job and on its pods. */
 export const JOB_ID_LABEL = "trainkit.dev/job-id";
+/** Marks every Job the Train API creates; the label selector its list reads select them by. */
+export const MANAGED_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_SELECTOR = `${MANAGED_LABEL}=trainkit`;
 /** The label carrying the account that submitted the job, so a namespace can be filtered by caller. */
 export const ACCOUNT_LABEL = "trainkit.dev/account-id";
 /** The one container of every job pod; logs and termination states are read from it. */
@@ -80,7 +83,7 @@ export function toKubernetesJob(
   };
 
   const labels: Record<string, string> = {
-    "app.kubernetes.io/managed-by": "trainkit",
+    [MANAGED_LABEL]: "trainkit",
     [JOB_ID_LABEL]: jobId,
     // Label values are short and restricted; an account id that does not fit stays in the annotation.
     ...(accountId.length <= 63 && LABEL_VALUE.test(accountId) ? { [ACCOUNT_LABEL]: accountId } : {}),
