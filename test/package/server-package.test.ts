@@ -41,7 +41,8 @@ describe("the library package", () => {
   it("depends on none of the Train API's dependencies", () => {
     const deps = Object.keys(manifest.dependencies as Record<string, string>);
     expect(deps.filter((d) => SERVER_ONLY.includes(d))).toEqual([]);
-    expect(deps.sort()).toEqual(["google-auth-library", "zod"]);
+    // The policy pack's SDK ships with the library so `--policy-pack node_modules/trainkit/policy` runs.
+    expect(deps.sort()).toEqual(["@pulumi/policy", "google-auth-library", "zod"]);
   });
 
   it("ships no server code", () => {
