@@ -83,13 +83,24 @@ async function processOf(api: SpawnedTrainApi, id: string): Promise<number> {
   }
 }
 
+/** Waits until the first run has marked itself, so the preemption lands while it sleeps and not before. */
+async function untilMarked(starts: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(`${starts}.ran`)) {
+    if (Date.now() > deadline) throw new Error(`the job never wrote ${starts}.ran`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe("a server killed in the middle of a recovery", () => {
   it("submits the restart it had recorded exactly once after it starts again", async () => {
     const dataDir = newDataDir();
     const starts = join(filesDirOf(dataDir), "backoff.starts");
     const first = await spawn({ dataDir });
     const job = await submit(first, restartableJob("backoff", starts, 3));
-    process.kill(await processOf(first, job.id), "SIGTERM");
+    const pid = await processOf(first, job.id);
+    await untilMarked(starts);
+    process.kill(pid, "SIGTERM");
     // The restart is recorded and waits out its back-off when the server dies.
     const waiting = await waitForJob<Job>(first, job.id, (j) => j.restarts === 1);
     expect(waiting.attempts[1]?.started_at).toBeNull();
@@ -108,6 +119,7 @@ describe("a server killed in the middle of a recovery", () => {
     const first = await spawn({ dataDir });
     const job = await submit(first, restartableJob("offline", starts, 0));
     const pid = await processOf(first, job.id);
+    await untilMarked(starts);
     await first.kill("SIGKILL");
     process.kill(pid, "SIGTERM");
 
