@@ -10,6 +10,7 @@ import {
   type SchemaObject,
   type SchemaProperty,
 } from "../helpers/component-host";
+import { missingType, typeOf as typeIn } from "../helpers/component-package";
 import { declaredComponents } from "../helpers/component-sources";
 import { FakeEngine } from "../helpers/fake-engine";
 import { isSecret, plaintextOccurrences, REPO_ROOT } from "../helpers/provider-host";
@@ -41,23 +42,8 @@ afterAll(async () => {
   await engine?.close();
 });
 
-const SCALARS = ["string", "number", "integer", "boolean"];
-
-/** Why `prop` has no usable type, or undefined when it has one (arrays and maps down to their elements). */
-function missingType(prop: SchemaProperty | undefined): string | undefined {
-  if (!prop) return "no property";
-  if (prop.$ref !== undefined) return undefined;
-  if (prop.type === "array") return missingType(prop.items);
-  if (prop.type === "object") return missingType(prop.additionalProperties);
-  return SCALARS.includes(prop.type ?? "") ? undefined : `type ${prop.type}`;
-}
-
-function typeOf(ref: string | undefined): SchemaObject {
-  const name = ref?.replace("#/types/", "") ?? "";
-  const found = schema.types[name];
-  if (!found) throw new Error(`no type ${ref}`);
-  return found;
-}
+/** The object or enum type `ref` names in the served schema. */
+const typeOf = (ref: string | undefined): SchemaObject => typeIn(schema, ref);
 
 function camelToSnake(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
