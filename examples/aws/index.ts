@@ -50,7 +50,7 @@ const k8sPlatform = cluster
       {
         image: config.require("apiImage"),
         apiKeys: apiKey.apply((key) => ({ [key]: [accountId] })),
-        gpu: false,
+        gpu: { enabled: false },
       },
       { providers: { kubernetes: cluster.kubernetesProvider! } },
     )

@@ -18,7 +18,7 @@ export const TRAIN_API_LIVE_PATH = "/livez";
 export const TRAIN_API_READY_PATH = "/readyz";
 
 /** The arguments every cloud's TrainingApi takes under the same name and meaning. */
-export interface TrainingApiCommonArgs {
+export interface TrainingApiCommonArgs extends TrainingApiServerArgs {
   /**
    * The Train API container image, built from the repository's `Dockerfile` and pushed to a registry the
    * service can pull from (e.g. a `Registry`'s `url` plus the image name and tag). Required.
@@ -35,6 +35,10 @@ export interface TrainingApiCommonArgs {
    * `apiKeys`. Defaults to none; conflicts with `apiKeys`.
    */
   apiKeysJson?: pulumi.Input<string>;
+}
+
+/** The common Train API arguments besides its image and keys: the server's database and further settings. */
+export interface TrainingApiServerArgs {
   /**
    * A `postgresql://` URL for the API's state, kept in the secret store like the keys. Defaults to none: the
    * server keeps its state in an embedded PGlite database beside it, which no second instance could share,

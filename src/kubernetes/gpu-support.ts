@@ -3,16 +3,29 @@ import * as pulumi from "@pulumi/pulumi";
 import { wholeNumberArg } from "../components/checks";
 import { GPU_NODE_LABELS, GPU_TAINT } from "../components/gpu-pool";
 import { GPU_RESOURCE } from "../components/kubernetes";
+import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 
 /** How GPUs become schedulable on the cluster's nodes. */
-export type GpuInstaller = "nvidia-device-plugin" | "gpu-operator" | "none";
+export const GpuInstaller = {
+  /** NVIDIA's device plugin DaemonSet on GPU nodes whose drivers are already installed (EKS GPU AMIs, AKS GPU pools). */
+  NvidiaDevicePlugin: "nvidia-device-plugin",
+  /** NVIDIA's GPU operator Helm chart, which also installs drivers and the container toolkit, for bare nodes. */
+  GpuOperator: "gpu-operator",
+  /** Nothing: the cluster schedules GPUs itself (GKE with automatic driver installation runs its own device plugin). */
+  None: "none",
+} as const;
+export type GpuInstaller = (typeof GpuInstaller)[keyof typeof GpuInstaller];
 
 /** A Kueue GPU quota for one namespace's jobs (`GpuSupportArgs.kueue`). */
-export interface KueueArgs {
+export interface KueueArgs extends KueueQuotaArgs {
   /** The namespace whose jobs the queue serves; a LocalQueue is made there. Required. */
   namespace: pulumi.Input<string>;
+}
+
+/** A Kueue GPU quota without the namespace it serves: what a `TrainingPlatform` takes as `kueue`. */
+export interface KueueQuotaArgs {
   /**
    * GPUs the queue's jobs may hold at once, across the cluster: the ClusterQueue's `nvidia.com/gpu`
    * nominal quota. Jobs past it wait, suspended, instead of pending unschedulable. Required; at least 1.
@@ -32,7 +45,17 @@ export interface KueueArgs {
 }
 
 /** Arguments of a {@link GpuSupport}; every field is optional. */
-export interface GpuSupportArgs {
+export interface GpuSupportArgs extends GpuInstallerArgs {
+  /**
+   * A Kueue GPU quota: a ResourceFlavor, a ClusterQueue holding `gpuQuota` GPUs and a LocalQueue in the jobs'
+   * namespace. Kueue itself must already be installed (its controller and CRDs, e.g. from its release
+   * manifest or Helm chart); this component only configures it. Defaults to none.
+   */
+  kueue?: KueueArgs;
+}
+
+/** How a {@link GpuSupport} makes GPUs schedulable: its arguments besides the Kueue quota. */
+export interface GpuInstallerArgs {
   /**
    * What makes GPUs schedulable: `nvidia-device-plugin` (a DaemonSet on GPU nodes whose drivers are already
    * installed, as on EKS GPU AMIs and AKS GPU pools), `gpu-operator` (NVIDIA's Helm chart, which also installs
@@ -52,12 +75,6 @@ export interface GpuSupportArgs {
    * `k8s.amazonaws.com/accelerator`.
    */
   gpuNodeLabelKeys?: string[];
-  /**
-   * A Kueue GPU quota: a ResourceFlavor, a ClusterQueue holding `gpuQuota` GPUs and a LocalQueue in the jobs'
-   * namespace. Kueue itself must already be installed (its controller and CRDs, e.g. from its release
-   * manifest or Helm chart); this component only configures it. Defaults to none.
-   */
-  kueue?: KueueArgs;
 }
 
 /** The device plugin image `GpuSupport` deploys unless told otherwise. */
@@ -71,7 +88,15 @@ export const DEFAULT_GPU_NODE_LABEL_KEYS = [
   "cloud.google.com/gke-accelerator",
   "k8s.amazonaws.com/accelerator",
 ] as const;
-const INSTALLERS: readonly GpuInstaller[] = ["nvidia-device-plugin", "gpu-operator", "none"];
+const INSTALLERS: readonly GpuInstaller[] = Object.values(GpuInstaller);
+
+// Kueue's custom resources have no type in the kubernetes provider's schema, so they stay off the
+// multi-language schema (see OffSchema); their names are outputs instead.
+const offSchema = new OffSchema<{
+  resourceFlavor: k8s.apiextensions.CustomResource | undefined;
+  clusterQueue: k8s.apiextensions.CustomResource | undefined;
+  localQueue: k8s.apiextensions.CustomResource | undefined;
+}>();
 
 /**
  * GPUs on a Kubernetes cluster made schedulable (the NVIDIA device plugin on GPU nodes only, tolerating
@@ -83,13 +108,21 @@ export class GpuSupport extends pulumi.ComponentResource {
   /** The NVIDIA GPU operator's Helm release; undefined unless `installer` is `gpu-operator`. */
   public readonly gpuOperator?: k8s.helm.v3.Release;
   /** The Kueue ResourceFlavor selecting the GPU nodes and tolerating their taint; undefined without `kueue`. */
-  public readonly resourceFlavor?: k8s.apiextensions.CustomResource;
+  get resourceFlavor(): k8s.apiextensions.CustomResource | undefined {
+    return offSchema.get(this, "resourceFlavor");
+  }
   /** The Kueue ClusterQueue holding the GPU, CPU and memory quotas; undefined without `kueue`. */
-  public readonly clusterQueue?: k8s.apiextensions.CustomResource;
+  get clusterQueue(): k8s.apiextensions.CustomResource | undefined {
+    return offSchema.get(this, "clusterQueue");
+  }
   /** The Kueue LocalQueue in the jobs' namespace that feeds `clusterQueue`; undefined without `kueue`. */
-  public readonly localQueue?: k8s.apiextensions.CustomResource;
+  get localQueue(): k8s.apiextensions.CustomResource | undefined {
+    return offSchema.get(this, "localQueue");
+  }
   /** The LocalQueue jobs name as `job_config.queue`, when `kueue` was asked for. */
   public readonly queueName?: pulumi.Output<string>;
+  /** The name of the Kueue ClusterQueue holding the quotas, when `kueue` was asked for. */
+  public readonly clusterQueueName?: pulumi.Output<string>;
 
   constructor(name: string, args: GpuSupportArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:kubernetes:GpuSupport", name, {}, opts);
@@ -179,7 +212,7 @@ export class GpuSupport extends pulumi.ComponentResource {
         unit: "GPUs",
       });
       const queueName = kueue.queueName ?? "gpu";
-      this.resourceFlavor = new k8s.apiextensions.CustomResource(
+      const resourceFlavor = new k8s.apiextensions.CustomResource(
         `${name}-flavor`,
         {
           apiVersion: "kueue.x-k8s.io/v1beta1",
@@ -197,7 +230,7 @@ export class GpuSupport extends pulumi.ComponentResource {
       );
       // Kueue refuses a workload asking for a resource its ClusterQueue does not cover, so CPU and
       // memory are covered too, with quotas large enough that GPUs are what runs out.
-      this.clusterQueue = new k8s.apiextensions.CustomResource(
+      const clusterQueue = new k8s.apiextensions.CustomResource(
         `${name}-cluster-queue`,
         {
           apiVersion: "kueue.x-k8s.io/v1beta1",
@@ -211,7 +244,7 @@ export class GpuSupport extends pulumi.ComponentResource {
                 coveredResources: ["cpu", "memory", GPU_RESOURCE],
                 flavors: [
                   {
-                    name: this.resourceFlavor.metadata.name,
+                    name: resourceFlavor.metadata.name,
                     resources: [
                       { name: "cpu", nominalQuota: kueue.cpuQuota ?? "1000" },
                       { name: "memory", nominalQuota: kueue.memoryQuota ?? "8Ti" },
@@ -225,19 +258,23 @@ export class GpuSupport extends pulumi.ComponentResource {
         },
         parent,
       );
-      this.localQueue = new k8s.apiextensions.CustomResource(
+      const localQueue = new k8s.apiextensions.CustomResource(
         `${name}-local-queue`,
         {
           apiVersion: "kueue.x-k8s.io/v1beta1",
           kind: "LocalQueue",
           metadata: { name: queueName, namespace: kueue.namespace },
-          spec: { clusterQueue: this.clusterQueue.metadata.name },
+          spec: { clusterQueue: clusterQueue.metadata.name },
         },
         parent,
       );
-      this.queueName = this.localQueue.metadata.name;
+      offSchema.set(this, "resourceFlavor", resourceFlavor);
+      offSchema.set(this, "clusterQueue", clusterQueue);
+      offSchema.set(this, "localQueue", localQueue);
+      this.queueName = localQueue.metadata.name;
+      this.clusterQueueName = clusterQueue.metadata.name;
     }
 
-    this.registerOutputs({ queueName: this.queueName });
+    this.registerOutputs({ queueName: this.queueName, clusterQueueName: this.clusterQueueName });
   }
 }

@@ -7,7 +7,7 @@ import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
 
 /** Arguments of the Kubernetes {@link TrainingApi}: the common Train API arguments plus where and how it runs. */
-export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
+export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs, TrainingApiSettings {
   /** The namespace the API runs in. Defaults to `trainkit`. */
   namespace?: pulumi.Input<string>;
   /** Make the namespace (with the restricted Pod Security level enforced). Defaults to true; false uses an existing one. */
@@ -19,28 +19,30 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   jobsNamespace?: pulumi.Input<string>;
   /** The ServiceAccount (in `jobsNamespace`) the jobs' pods run as. Defaults to that namespace's `default`. */
   jobServiceAccount?: pulumi.Input<string>;
+  /**
+   * The StorageClass of the embedded database's claim (without `databaseUrl`). A cluster without a default
+   * StorageClass leaves the claim, and so the Deployment, pending forever: name the cloud's class, e.g.
+   * `standard-rwo` on GKE, `managed-csi` on AKS or `gp3` on EKS (see `CLOUD_STORAGE_CLASSES`). Defaults to the
+   * cluster's default class. Overridden by `dataVolume.storageClassName`.
+   */
+  storageClassName?: pulumi.Input<string>;
+}
+
+/**
+ * The Kubernetes `TrainingApi`'s settings besides its image, keys, namespaces, job ServiceAccount and
+ * StorageClass: what a `TrainingPlatform` passes on as `api`.
+ */
+export interface TrainingApiSettings extends trainApi.TrainingApiServerArgs {
   /** Replicas. Defaults to 1 without `databaseUrl` (which it must then stay at), 2 with it. */
   replicas?: number;
   /**
    * Where the embedded database lives without `databaseUrl`: a PersistentVolumeClaim of `size` (and
-   * `storageClassName`), or `"emptyDir"` for state that may be lost with the pod. Defaults to a 10Gi claim of
-   * the cluster's default storage class. Unused with `databaseUrl`.
+   * `storageClassName`), or, with `emptyDir: true`, an emptyDir volume whose state may be lost with the pod.
+   * Defaults to a 10Gi claim of the cluster's default storage class. Unused with `databaseUrl`.
    */
-  dataVolume?:
-    | {
-        /** The claim's requested size, as a Kubernetes quantity. Defaults to `10Gi`. */
-        size?: pulumi.Input<string>;
-        /** The claim's StorageClass. Defaults to `storageClassName`, else the cluster's default class. */
-        storageClassName?: pulumi.Input<string>;
-      }
-    | "emptyDir";
+  dataVolume?: DataVolumeArgs;
   /** CPU and memory requested (memory is also the limit). Defaults to `{cpu: "250m", memory: "512Mi"}`. */
-  resources?: {
-    /** CPU requested, as a Kubernetes quantity. Defaults to `250m`; no CPU limit is set. */
-    cpu?: pulumi.Input<string>;
-    /** Memory requested and allowed, as a Kubernetes quantity. Defaults to `512Mi`. */
-    memory?: pulumi.Input<string>;
-  };
+  resources?: ApiResourcesArgs;
   /**
    * Namespaces whose pods may reach the API. Defaults to none. With neither this nor `allowFromPods`, the
    * NetworkPolicy admits no one (on clusters that enforce NetworkPolicies).
@@ -50,13 +52,27 @@ export interface TrainingApiArgs extends trainApi.TrainingApiCommonArgs {
   allowFromPods?: Record<string, pulumi.Input<string>>;
   /** The user and group id the container runs as. Defaults to 1000, the `node` user of the repository's image. */
   runAsUser?: number;
+}
+
+/** Where a Kubernetes `TrainingApi` keeps its embedded database (`TrainingApiSettings.dataVolume`). */
+export interface DataVolumeArgs {
   /**
-   * The StorageClass of the embedded database's claim (without `databaseUrl`). A cluster without a default
-   * StorageClass leaves the claim, and so the Deployment, pending forever: name the cloud's class, e.g.
-   * `standard-rwo` on GKE, `managed-csi` on AKS or `gp3` on EKS (see `CLOUD_STORAGE_CLASSES`). Defaults to the
-   * cluster's default class. Overridden by `dataVolume.storageClassName`.
+   * Keep the database in an emptyDir volume, lost with the pod, instead of a PersistentVolumeClaim. Defaults
+   * to false. `size` and `storageClassName` must then be left out.
    */
+  emptyDir?: boolean;
+  /** The claim's requested size, as a Kubernetes quantity. Defaults to `10Gi`. */
+  size?: pulumi.Input<string>;
+  /** The claim's StorageClass. Defaults to `storageClassName`, else the cluster's default class. */
   storageClassName?: pulumi.Input<string>;
+}
+
+/** CPU and memory of the Train API's container (`TrainingApiSettings.resources`). */
+export interface ApiResourcesArgs {
+  /** CPU requested, as a Kubernetes quantity. Defaults to `250m`; no CPU limit is set. */
+  cpu?: pulumi.Input<string>;
+  /** Memory requested and allowed, as a Kubernetes quantity. Defaults to `512Mi`. */
+  memory?: pulumi.Input<string>;
 }
 
 /**
@@ -112,13 +128,13 @@ export class TrainingApi extends pulumi.ComponentResource {
   public readonly namespace?: k8s.core.v1.Namespace;
   /** The ServiceAccount the API's pods run as, bound to `role` in the jobs' namespace. */
   public readonly serviceAccount: k8s.core.v1.ServiceAccount;
-  /** The Role in the jobs' namespace granting exactly {@link API_ROLE_RULES}. */
+  /** The Role in the jobs' namespace granting exactly `API_ROLE_RULES` (run Jobs, read their pods and logs). */
   public readonly role: k8s.rbac.v1.Role;
   /** Binds `role` to the API's ServiceAccount. */
   public readonly roleBinding: k8s.rbac.v1.RoleBinding;
   /** The Secret holding the API keys (and `databaseUrl` when set); its data is secret in the state. */
   public readonly secret: k8s.core.v1.Secret;
-  /** The embedded database's PersistentVolumeClaim; undefined with `databaseUrl` or `dataVolume: "emptyDir"`. */
+  /** The embedded database's PersistentVolumeClaim; undefined with `databaseUrl` or `dataVolume.emptyDir`. */
   public readonly dataClaim?: k8s.core.v1.PersistentVolumeClaim;
   /** The Deployment running the Train API image, non-root with a read-only root filesystem. */
   public readonly deployment: k8s.apps.v1.Deployment;
@@ -213,8 +229,8 @@ export class TrainingApi extends pulumi.ComponentResource {
       parent,
     );
 
-    const volume = durable ? "emptyDir" : (args.dataVolume ?? {});
-    if (volume !== "emptyDir") {
+    const volume = durable ? { emptyDir: true } : dataVolumeArg(owner, args.dataVolume);
+    if (!volume.emptyDir) {
       this.dataClaim = new k8s.core.v1.PersistentVolumeClaim(
         `${name}-data`,
         {
@@ -347,4 +363,24 @@ export class TrainingApi extends pulumi.ComponentResource {
     this.url = pulumi.interpolate`http://${this.service.metadata.name}.${ns}.svc.cluster.local`;
     this.registerOutputs({ url: this.url, namespace: this.namespaceName });
   }
+}
+
+/**
+ * `dataVolume` as given, or `{}` when left out. The string `"emptyDir"`, which the argument's type took
+ * before it became an object, is still accepted from JavaScript as `{ emptyDir: true }`.
+ */
+function dataVolumeArg(owner: string, given: DataVolumeArgs | undefined): DataVolumeArgs {
+  if (given === undefined) return {};
+  if ((given as unknown) === "emptyDir") return { emptyDir: true };
+  if (typeof given !== "object" || given === null) {
+    throw new ArgumentError(
+      `${owner}: dataVolume must be an object such as { size: "20Gi" } or { emptyDir: true }; got ${shown(given)}`,
+    );
+  }
+  if (given.emptyDir && (given.size !== undefined || given.storageClassName !== undefined)) {
+    throw new ArgumentError(
+      `${owner}: dataVolume.size and dataVolume.storageClassName describe a claim, which emptyDir: true leaves out; drop them or emptyDir`,
+    );
+  }
+  return given;
 }

@@ -1,21 +1,25 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { OffSchema } from "../components/off-schema";
 import { ArgumentError, shown } from "../components/sentences";
 
 /** The Pod Security Standards a jobs namespace may enforce; `privileged` is left out on purpose. */
 export const POD_SECURITY_LEVELS: readonly string[] = ["restricted", "baseline"];
 
-import { GpuSupport, type GpuSupportArgs, type KueueArgs } from "./gpu-support";
-import { TrainingApi, type TrainingApiArgs } from "./training-api";
+import { type GpuInstallerArgs, GpuSupport, type KueueQuotaArgs } from "./gpu-support";
+import { TrainingApi, type TrainingApiSettings } from "./training-api";
 
 /** Arguments of a Kubernetes {@link TrainingPlatform}: `image` and `apiKeys` are required. */
 export interface TrainingPlatformArgs {
   /** The Train API image. Required. See `TrainingApi.image`. */
   image: pulumi.Input<string>;
-  /** The API keys (secret). Required unless `apiKeysJson` is set. See `TrainingApi.apiKeys`. */
-  apiKeys?: TrainingApiArgs["apiKeys"];
+  /**
+   * The API keys (secret), each with the accounts it may act for (`{"<api-key>": ["<account-id>", ...]}`).
+   * Required unless `apiKeysJson` is set. See `TrainingApi.apiKeys`.
+   */
+  apiKeys?: pulumi.Input<Record<string, string[]>>;
   /** The API keys as JSON text (secret); conflicts with `apiKeys`. See `TrainingApi.apiKeysJson`. */
-  apiKeysJson?: TrainingApiArgs["apiKeysJson"];
+  apiKeysJson?: pulumi.Input<string>;
   /** The namespace the API runs in, made by the platform. Defaults to `trainkit`. */
   namespace?: string;
   /** The namespace jobs run in, made by the platform. Defaults to `trainkit-jobs`. */
@@ -32,28 +36,30 @@ export interface TrainingPlatformArgs {
    */
   storageClassName?: pulumi.Input<string>;
   /**
-   * GPU support: the installer (see `GpuSupport.installer`), or false when the cluster already schedules GPUs
-   * and no Kueue quota is wanted. Defaults to the NVIDIA device plugin.
+   * GPU support: the installer (see `GpuSupport.installer`), or `{ enabled: false }` when the cluster already
+   * schedules GPUs and no Kueue quota is wanted. Defaults to the NVIDIA device plugin.
    */
-  gpu?: Omit<GpuSupportArgs, "kueue"> | false;
+  gpu?: PlatformGpuArgs;
   /**
    * A Kueue GPU quota for the jobs' namespace (Kueue must be installed). Its LocalQueue's name is the
    * `queue` jobs give. Defaults to none.
    */
-  kueue?: Omit<KueueArgs, "namespace">;
+  kueue?: KueueQuotaArgs;
   /** Further `TrainingApi` arguments (database URL, replicas, data volume, who may reach it). Defaults to none. */
-  api?: Omit<
-    TrainingApiArgs,
-    | "image"
-    | "apiKeys"
-    | "apiKeysJson"
-    | "namespace"
-    | "createNamespace"
-    | "jobsNamespace"
-    | "jobServiceAccount"
-    | "storageClassName"
-  >;
+  api?: TrainingApiSettings;
 }
+
+/** A `TrainingPlatform`'s GPU support: a `GpuSupport`'s installer arguments, or none at all. */
+export interface PlatformGpuArgs extends GpuInstallerArgs {
+  /**
+   * Make a `GpuSupport` at all. Defaults to true; false when the cluster already schedules GPUs (e.g. a
+   * trainkit EKS `GpuCluster`, which runs the device plugin) and no Kueue quota is wanted.
+   */
+  enabled?: boolean;
+}
+
+// Child trainkit components have no type in the multi-language schema (see OffSchema).
+const offSchema = new OffSchema<{ gpuSupport: GpuSupport | undefined; api: TrainingApi }>();
 
 /**
  * A training platform on an existing Kubernetes cluster: a namespace for jobs with their own ServiceAccount,
@@ -64,10 +70,14 @@ export class TrainingPlatform extends pulumi.ComponentResource {
   public readonly jobsNamespace: k8s.core.v1.Namespace;
   /** The ServiceAccount jobs run as; it holds no Kubernetes permissions and mounts no token. */
   public readonly jobServiceAccount: k8s.core.v1.ServiceAccount;
-  /** The GPU installer and Kueue quota; undefined when `gpu` is false. */
-  public readonly gpuSupport?: GpuSupport;
+  /** The GPU installer and Kueue quota; undefined when `gpu.enabled` is false. */
+  get gpuSupport(): GpuSupport | undefined {
+    return offSchema.get(this, "gpuSupport");
+  }
   /** The Train API, allowed to run Jobs in the jobs' namespace only. */
-  public readonly api: TrainingApi;
+  get api(): TrainingApi {
+    return offSchema.get(this, "api");
+  }
   /** The Train API's URL inside the cluster. */
   public readonly apiUrl: pulumi.Output<string>;
   /** The name of the namespace the Train API runs in. */
@@ -79,9 +89,13 @@ export class TrainingPlatform extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("trainkit:kubernetes:TrainingPlatform", name, {}, opts);
-    if (args?.kueue && args.gpu === false) {
+    // `gpu: false`, the argument's form before it became an object, is still accepted from JavaScript.
+    const gpuArg =
+      (args?.gpu as PlatformGpuArgs | false | undefined) === false ? { enabled: false } : args?.gpu;
+    const { enabled: gpuEnabled = true, ...installerArgs } = gpuArg ?? {};
+    if (args?.kueue && !gpuEnabled) {
       throw new ArgumentError(
-        `TrainingPlatform ${name}: kueue needs GPU support, but gpu is false; leave gpu out (or give its installer, "none" on GKE) to keep the quota`,
+        `TrainingPlatform ${name}: kueue needs GPU support, but gpu.enabled is false; leave gpu.enabled out (or give its installer, "none" on GKE) to keep the quota`,
       );
     }
     const parent = { parent: this };
@@ -118,19 +132,20 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       parent,
     );
 
-    if (args.gpu !== false) {
-      this.gpuSupport = new GpuSupport(
+    if (gpuEnabled) {
+      const gpuSupport = new GpuSupport(
         `${name}-gpu`,
         {
-          ...(args.gpu ?? {}),
+          ...installerArgs,
           ...(args.kueue ? { kueue: { ...args.kueue, namespace: this.jobsNamespace.metadata.name } } : {}),
         },
         parent,
       );
-      this.queueName = this.gpuSupport.queueName;
+      offSchema.set(this, "gpuSupport", gpuSupport);
+      this.queueName = gpuSupport.queueName;
     }
 
-    this.api = new TrainingApi(
+    const api = new TrainingApi(
       `${name}-api`,
       {
         ...(args.api ?? {}),
@@ -144,9 +159,10 @@ export class TrainingPlatform extends pulumi.ComponentResource {
       },
       parent,
     );
+    offSchema.set(this, "api", api);
 
-    this.apiUrl = this.api.url;
-    this.namespace = this.api.namespaceName;
+    this.apiUrl = api.url;
+    this.namespace = api.namespaceName;
     this.jobsNamespaceName = this.jobsNamespace.metadata.name;
     this.registerOutputs({
       apiUrl: this.apiUrl,

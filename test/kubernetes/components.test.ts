@@ -134,6 +134,9 @@ describe("GpuSupport", () => {
     expect(local.metadata).toEqual({ name: "gpu", namespace: "ml-jobs" });
     expect(local.spec).toEqual({ clusterQueue: "quota-cluster-queue-5f8d2c1a" });
     expect(await outputValue(gpu.queueName!)).toBe("gpu");
+    expect(await outputValue(gpu.clusterQueueName!)).toBe("quota-cluster-queue-5f8d2c1a");
+    // The custom resources themselves stay reachable from TypeScript.
+    expect(await outputValue(gpu.localQueue!.metadata.name)).toBe("gpu");
   });
 
   it("refuses a GPU quota below one with a sentence naming the field and the value", () => {
@@ -247,6 +250,29 @@ describe("TrainingApi", () => {
     });
   });
 
+  it("keeps the embedded database in an emptyDir and makes no claim with dataVolume.emptyDir", async () => {
+    const api = await buildApi("scratch", { dataVolume: { emptyDir: true } });
+    expect(mocks.ofType(PVC).filter((r) => r.name === "scratch-data")).toEqual([]);
+    expect(api.dataClaim).toBeUndefined();
+    expect(mocks.one(DEPLOYMENT, "scratch-api").inputs.spec.template.spec.volumes[0]).toEqual({
+      name: "data",
+      emptyDir: {},
+    });
+  });
+
+  it('still takes the former dataVolume: "emptyDir" from JavaScript programs', async () => {
+    await buildApi("legacy-scratch", { dataVolume: "emptyDir" as never });
+    expect(mocks.ofType(PVC).filter((r) => r.name === "legacy-scratch-data")).toEqual([]);
+  });
+
+  it("refuses a claim size together with dataVolume.emptyDir, naming both fields", () => {
+    expect(
+      () => new TrainingApi("both", { ...apiArgs, dataVolume: { emptyDir: true, size: "20Gi" } }),
+    ).toThrow(
+      "TrainingApi both: dataVolume.size and dataVolume.storageClassName describe a claim, which emptyDir: true leaves out; drop them or emptyDir",
+    );
+  });
+
   it("runs two replicas on Postgres with the URL in the Secret when databaseUrl is set", async () => {
     await buildApi("durable", { databaseUrl: "postgresql://trainkit:pw@db:5432/trainkit" });
     expect(mocks.one(DEPLOYMENT, "durable-api").inputs.spec.replicas).toBe(2);
@@ -354,11 +380,50 @@ describe("TrainingPlatform", () => {
     );
   });
 
+  it("makes no GpuSupport with gpu.enabled false, and still takes the former gpu: false from JavaScript", async () => {
+    const off = new TrainingPlatform("gpuoff", {
+      image: "i",
+      apiKeysJson: "{}",
+      jobsNamespace: "off-jobs",
+      gpu: { enabled: false },
+    });
+    const legacy = new TrainingPlatform("gpufalse", {
+      image: "i",
+      apiKeysJson: "{}",
+      jobsNamespace: "false-jobs",
+      gpu: false as never,
+    });
+    await mocks.settle();
+    expect(off.gpuSupport).toBeUndefined();
+    expect(legacy.gpuSupport).toBeUndefined();
+    expect(
+      mocks.ofType(DAEMONSET).filter((r) => r.name.startsWith("gpuoff") || r.name.startsWith("gpufalse")),
+    ).toEqual([]);
+    expect(off.api).toBeInstanceOf(TrainingApi);
+  });
+
+  it("passes the installer arguments of gpu on to its GpuSupport", async () => {
+    const platform = new TrainingPlatform("gpuop", {
+      image: "i",
+      apiKeysJson: "{}",
+      jobsNamespace: "op-jobs",
+      gpu: { installer: "gpu-operator", gpuOperatorVersion: "v24.6.0" },
+    });
+    await mocks.settle();
+    expect(platform.gpuSupport).toBeInstanceOf(GpuSupport);
+    expect(mocks.one(RELEASE, "gpuop-gpu-gpu-operator").inputs.version).toBe("v24.6.0");
+  });
+
   it("refuses a Kueue quota without GPU support", () => {
     expect(
       () =>
-        new TrainingPlatform("nogpu", { image: "i", apiKeysJson: "{}", gpu: false, kueue: { gpuQuota: 4 } }),
-    ).toThrow(/kueue needs GPU support, but gpu is false/);
+        new TrainingPlatform("nogpu", {
+          image: "i",
+          apiKeysJson: "{}",
+          gpu: { enabled: false },
+          kueue: { gpuQuota: 4 },
+        }),
+    ).toThrow(/kueue needs GPU support, but gpu.enabled is false/);
   });
 });
 
