@@ -13,5 +13,16 @@ export type {
   VendorSubmitRequest,
 } from "./clients/types";
 export { JobApiError } from "./clients/types";
+export {
+  type JobAttempt,
+  type JobAttemptEnd,
+  JobBackend,
+  JobRetryEvent,
+  type JobRetryPolicyArgs,
+  type JobStorageMountArgs,
+  JobWaitFor,
+  TrainingJobComponent,
+  type TrainingJobComponentArgs,
+} from "./component";
 export { type StorageMountProps, WAIT_FOR, type WaitFor } from "./provider";
 export { type DeepInput, type StorageMountArgs, TrainingJob, type TrainingJobArgs } from "./training-job";
