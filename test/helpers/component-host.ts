@@ -1,24 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import * as path from "node:path";
+import { PluginProcess, pulumiRequire } from "./plugin-process";
 import { REPO_ROOT } from "./provider-host";
 
 // The component provider host of a `PulumiPlugin.yaml` folder with `runtime: nodejs`, started as Pulumi's
 // Node.js language host starts a plugin: `@pulumi/pulumi/cmd/run-plugin <folder>` run in that folder,
 // printing the port of its gRPC ResourceProvider server on stdout. No engine and no Pulumi CLI take part.
 
-const pulumiRequire = createRequire(require.resolve("@pulumi/pulumi/package.json"));
-const grpc = pulumiRequire("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
 const provpb = pulumiRequire("./proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
-const provrpc = pulumiRequire(
-  "./proto/provider_grpc_pb",
-) as typeof import("@pulumi/pulumi/proto/provider_grpc_pb");
-
 const structpb = pulumiRequire(
   "google-protobuf/google/protobuf/struct_pb",
 ) as typeof import("google-protobuf/google/protobuf/struct_pb");
-
-type Client = InstanceType<typeof provrpc.ResourceProviderClient>;
 
 /** A property of a Pulumi package schema, as far as the tests read it. */
 export interface SchemaProperty {
@@ -55,16 +46,7 @@ export interface PackageSchema {
 
 /** A running component provider host, driven over gRPC as the engine drives it. */
 export class ComponentHost {
-  private stderrText = "";
-
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly client: Client,
-  ) {
-    child.stderr?.on("data", (chunk: Buffer) => {
-      this.stderrText += chunk.toString();
-    });
-  }
+  private constructor(private readonly plugin: PluginProcess) {}
 
   /**
    * Starts the host of the plugin folder `dir` (relative to the repository) and waits for its port. The engine
@@ -73,31 +55,17 @@ export class ComponentHost {
   static async start(dir: string, engineAddress?: string): Promise<ComponentHost> {
     const cwd = path.join(REPO_ROOT, dir);
     const script = path.join(REPO_ROOT, "node_modules/@pulumi/pulumi/cmd/run-plugin");
-    const child = spawn(process.execPath, [script, cwd, ...(engineAddress ? [engineAddress] : [])], {
-      cwd,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      child.stderr?.on("data", (c: Buffer) => {
-        err += c.toString();
-      });
-      child.stdout?.on("data", (c: Buffer) => {
-        out += c.toString();
-        const line = /^(\d+)\s*$/m.exec(out);
-        if (line) resolve(Number(line[1]));
-      });
-      child.once("exit", (code) => reject(new Error(`component host exited with ${code}: ${err}${out}`)));
-      child.once("error", reject);
-    });
-    const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    return new ComponentHost(child, client);
+    const args = [cwd, ...(engineAddress ? [engineAddress] : [])];
+    return new ComponentHost(await PluginProcess.start("component host", script, args, { cwd }));
   }
 
   /** What the host wrote to stderr so far. */
   get logs(): string {
-    return this.stderrText;
+    return this.plugin.stderr;
+  }
+
+  private get client() {
+    return this.plugin.client;
   }
 
   /** GetSchema, as `pulumi package add` and the SDK generators call it. */
@@ -143,11 +111,7 @@ export class ComponentHost {
     return { urn: resp.getUrn(), state: (resp.getState()?.toJavaScript() ?? {}) as Record<string, unknown> };
   }
 
-  async close(): Promise<void> {
-    this.client.close();
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
-    this.child.kill("SIGTERM");
-    await exited;
+  close(): Promise<void> {
+    return this.plugin.close();
   }
 }

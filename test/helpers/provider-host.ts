@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { PluginProcess, type ProviderClient, pulumiRequire } from "./plugin-process";
 
 // An engine stand-in for dynamic resources: the program side runs under Pulumi's mock runtime (to
 // get the inputs, serialized provider included, exactly as a program registers them), and the
@@ -11,12 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 
-const pulumiRequire = createRequire(require.resolve("@pulumi/pulumi/package.json"));
-const grpc = pulumiRequire("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
 const provpb = pulumiRequire("./proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
-const provrpc = pulumiRequire(
-  "./proto/provider_grpc_pb",
-) as typeof import("@pulumi/pulumi/proto/provider_grpc_pb");
 const statuspb = pulumiRequire("./proto/status_pb") as typeof import("@pulumi/pulumi/proto/status_pb");
 const structpb = pulumiRequire(
   "google-protobuf/google/protobuf/struct_pb",
@@ -260,21 +254,17 @@ export interface ProviderHostOptions {
   readonly additionalSecretOutputs?: readonly string[];
 }
 
-type Client = InstanceType<typeof provrpc.ResourceProviderClient>;
+type Client = ProviderClient;
 
 /** A running dynamic provider host, driven as the engine drives it. */
 export class ProviderHost {
-  private stderrText = "";
-  private stdoutText = "";
-
   private constructor(
-    private readonly child: ChildProcess,
-    private readonly client: Client,
+    private readonly plugin: PluginProcess,
     private readonly secretOutputs: readonly string[],
-  ) {
-    child.stderr?.on("data", (chunk: Buffer) => {
-      this.stderrText += chunk.toString();
-    });
+  ) {}
+
+  private get client(): Client {
+    return this.plugin.client;
   }
 
   static async start(options: ProviderHostOptions = {}): Promise<ProviderHost> {
@@ -283,37 +273,15 @@ export class ProviderHost {
     const script = path.join(cwd, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js");
     if (!existsSync(script)) throw new Error(`no dynamic provider host at ${script}`);
     const env = options.env ?? withoutTrainkitEnv(process.env);
-    const child = spawn(process.execPath, [script, "127.0.0.1:0"], {
-      cwd,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      child.stderr?.on("data", (c: Buffer) => {
-        err += c.toString();
-      });
-      child.stdout?.on("data", (c: Buffer) => {
-        out += c.toString();
-        const line = /^(\d+)\s*$/m.exec(out);
-        if (line) resolve(Number(line[1]));
-      });
-      child.once("exit", (code) => reject(new Error(`provider host exited with ${code}: ${err}`)));
-      child.once("error", reject);
-    });
-    const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    const host = new ProviderHost(child, client, options.additionalSecretOutputs ?? ["apiKey"]);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      host.stdoutText += chunk.toString();
-    });
+    const plugin = await PluginProcess.start("provider host", script, ["127.0.0.1:0"], { cwd, env });
+    const host = new ProviderHost(plugin, options.additionalSecretOutputs ?? ["apiKey"]);
     await host.configure(options.config ?? {});
     return host;
   }
 
   /** Everything the host wrote to stderr and stdout so far (the port line included). */
   get logs(): string {
-    return this.stdoutText + this.stderrText;
+    return this.plugin.stdout + this.plugin.stderr;
   }
 
   private async configure(config: PropertyBag): Promise<void> {
@@ -414,12 +382,8 @@ export class ProviderHost {
     await this.unary("delete", req);
   }
 
-  async close(): Promise<void> {
-    this.client.close();
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
-    this.child.kill("SIGTERM");
-    await exited;
+  close(): Promise<void> {
+    return this.plugin.close();
   }
 
   private unary<T>(method: string, req: unknown): Promise<T> {
