@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobBackend, JobRetryEvent, JobWaitFor } from "../../src/job";
 import { WAIT_FOR } from "../../src/job/provider";
@@ -6,7 +8,8 @@ import { ComponentHost, type PackageSchema } from "../helpers/component-host";
 import { expectComponentsAsDeclared, expectTypesResolved, typeOf } from "../helpers/component-package";
 import { declaredComponents } from "../helpers/component-sources";
 import { FakeEngine } from "../helpers/fake-engine";
-import { isSecret, plaintextOccurrences } from "../helpers/provider-host";
+import { isSecret, plaintextOccurrences, REPO_ROOT } from "../helpers/provider-host";
+import { published } from "../helpers/published";
 
 // plugins/job served by Pulumi's own component provider host (`@pulumi/pulumi/cmd/run-plugin`, as the Node.js
 // language host starts a PulumiPlugin.yaml folder), asked for its schema over gRPC and compared with what
@@ -158,5 +161,22 @@ describe("Construct of a TrainingJobComponent, as a program in another language 
     ).rejects.toThrow(
       /TrainingJobComponent odd: backend must be one of vertex-ai, sagemaker, azure-ml, kubernetes, local, baseten, tensorone, customtraining, simplismart; got modal/,
     );
+  });
+});
+
+describe("where the job's dynamic provider runs (why the README asks for trainkit in the program's folder)", () => {
+  const fact = published<{ excerpt: string; pulumiVersion: string; scriptLine: string }>(
+    "pulumi/dynamic-provider-cwd.json",
+  );
+
+  it("the installed @pulumi/pulumi's plugin script finds the dynamic provider host from its working directory", () => {
+    const pkg = path.join(REPO_ROOT, "node_modules/@pulumi/pulumi");
+    const version = (JSON.parse(readFileSync(path.join(pkg, "package.json"), "utf8")) as { version: string })
+      .version;
+    expect(version).toBe(fact.pulumiVersion);
+    const script = readFileSync(path.join(pkg, "pulumi-resource-pulumi-nodejs"), "utf8");
+    expect(script.split("\n")).toContain(fact.scriptLine);
+    // ...and the engine starts that script in the program's directory (pulumi/pulumi#5455).
+    expect(fact.excerpt).toContain("the dir of the Pulumi program");
   });
 });
