@@ -109,6 +109,13 @@ export class BackendError extends Error {
   }
 }
 
+/**
+ * The `BackendError` code of a submission the cloud refused because a quota or its capacity ran
+ * out (SageMaker ResourceLimitExceeded, Vertex AI RESOURCE_EXHAUSTED, Azure Resource Manager
+ * QuotaExceeded): the attempt ends `no_capacity`, which a retry policy may restart.
+ */
+export const NO_CAPACITY_ERROR_CODE = "cloud_quota_exceeded";
+
 /** What the server hands every backend when it builds it. */
 export interface BackendContext {
   /** The server's data directory (`TRAINKIT_DATA_DIR`); a backend keeps its files under `<dataDir>/<backend>/`. */
