@@ -260,6 +260,11 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
     }
   }
 
+  /** The cursor of a log's very start: a follower moving on to a restart's log reads it whole. */
+  logStart(): string {
+    return fileCursor.encode(null);
+  }
+
   /**
    * The job's own output, as `az ml job stream` reads it: the files `user_logs/std_log*.txt` that
    * run history lists for the job's run, read with ranged requests. Without `cursor`, the last

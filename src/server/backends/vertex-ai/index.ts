@@ -284,6 +284,11 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
     return typeof (job.backendState?.customJobName ?? job.cloudJobIdentifier?.job_name) === "string";
   }
 
+  /** The cursor of a log's very start: a follower moving on to a restart's log reads it whole. */
+  logStart(): string {
+    return entryCursor.encode(null);
+  }
+
   /**
    * The CustomJob's output from Cloud Logging: the last `tail` lines, or with `cursor` at most `tail`
    * lines logged after it. Cloud Logging keeps a replica's stdout and stderr as one log, so only
