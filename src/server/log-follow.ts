@@ -1,7 +1,8 @@
 import { isTerminal, type Job, type JobLogs } from "../spec";
 import type { BackendRegistry, BackendSlot } from "./backends";
-import { BackendError } from "./backends/types";
+import { type Backend, BackendError, type BackendJob } from "./backends/types";
 import { toApiJob, toBackendJob } from "./jobs";
+import { attemptJobId } from "./recovery";
 import type { JobRecord, Store } from "./store/types";
 
 /** What one follower is sent: new lines, a mark after each read, and the job once it ended. */
@@ -16,8 +17,12 @@ export interface Follower {
   failed(error: BackendError): void;
 }
 
-/** Where a follower is: a cursor, or waiting (since a time) for the job's log to appear. */
-type Position = { cursor: string } | { waitingSince: number };
+/**
+ * Where a follower is: in the log of which attempt of the job, at a cursor or waiting (since a time)
+ * for that log to appear. A restarted job writes a new log per attempt, so a cursor is only good
+ * for the attempt it was read from.
+ */
+type Position = ({ cursor: string } | { waitingSince: number }) & { attempt: number };
 
 /**
  * Cloud Logging reads followers make per minute unless `TRAINKIT_VERTEX_LOGGING_READS_PER_MINUTE`
@@ -99,7 +104,11 @@ export class LogFollowers {
       );
       this.jobs.set(key, follow);
     }
-    return follow.add(follower, cursor === null ? { waitingSince: this.now() } : { cursor });
+    const attempt = job.attempt;
+    return follow.add(
+      follower,
+      cursor === null ? { waitingSince: this.now(), attempt } : { cursor, attempt },
+    );
   }
 
   /** How many jobs are being followed now. */
@@ -162,13 +171,17 @@ class JobFollow {
       const backend = "backend" in slot ? slot.backend : undefined;
       if (!backend?.logs) return this.stop();
       const ended = isTerminal(job.status);
-      const byCursor = new Map<string | null, Follower[]>();
+      const byPosition = new Map<string, { attempt: number; cursor: string | null; followers: Follower[] }>();
       for (const [follower, position] of this.cursors) {
-        const key = "cursor" in position ? position.cursor : null;
-        byCursor.set(key, [...(byCursor.get(key) ?? []), follower]);
+        const cursor = "cursor" in position ? position.cursor : null;
+        const key = JSON.stringify([position.attempt, cursor]);
+        const group = byPosition.get(key) ?? { attempt: position.attempt, cursor, followers: [] };
+        group.followers.push(follower);
+        byPosition.set(key, group);
       }
       let drained = true;
-      for (const [cursor, followers] of byCursor) {
+      for (const { attempt, cursor, followers } of byPosition.values()) {
+        const current = attempt === job.attempt;
         if (!this.budget.take(job.backend)) {
           drained = false;
           continue;
@@ -177,12 +190,20 @@ class JobFollow {
         try {
           // Followers waiting for the log read its start once it appears: the last lines, as many
           // as one read takes.
-          logs = await backend.logs(toBackendJob(job), {
+          logs = await backend.logs(current ? toBackendJob(job) : pastAttempt(job, attempt), {
             stream: this.stream,
             tail: READ_LINES,
             ...(cursor === null ? {} : { cursor }),
           });
         } catch (err) {
+          if (!current) {
+            // An earlier attempt's log that cannot be read (never written, or gone with its native
+            // job) has nothing more to give: its followers go on to the next attempt's.
+            this.reads++;
+            for (const follower of followers) this.nextAttempt(follower, attempt, backend);
+            drained = false;
+            continue;
+          }
           if (cursor === null && notYetLogged(err)) {
             this.reads++;
             for (const follower of followers) this.stillWaiting(follower, err, ended);
@@ -193,12 +214,18 @@ class JobFollow {
           continue;
         }
         this.reads++;
-        if (logs.lines.length >= READ_LINES) drained = false;
+        const more = logs.lines.length >= READ_LINES;
+        if (more) drained = false;
         for (const follower of followers) {
           if (logs.lines.length > 0) follower.lines({ ...logs, job_id: job.id });
           if (logs.next_cursor !== undefined) {
-            this.cursors.set(follower, { cursor: logs.next_cursor });
+            this.cursors.set(follower, { cursor: logs.next_cursor, attempt });
             follower.polled(this.reads);
+            // An earlier attempt's log read to its end: the follower goes on to the next attempt's.
+            if (!current && !more) {
+              this.nextAttempt(follower, attempt, backend);
+              drained = false;
+            }
           } else {
             this.cursors.delete(follower);
             follower.failed(
@@ -224,6 +251,20 @@ class JobFollow {
   }
 
   /**
+   * Moves a follower that has read all of `attempt`'s log to the start of the next attempt's, so it
+   * goes on with what the restart logs rather than reading the new log from the old one's cursor.
+   */
+  private nextAttempt(follower: Follower, attempt: number, backend: Backend): void {
+    if (!this.cursors.has(follower)) return;
+    const next = attempt + 1;
+    const start = backend.logStart?.();
+    this.cursors.set(
+      follower,
+      start === undefined ? { waitingSince: this.now(), attempt: next } : { cursor: start, attempt: next },
+    );
+  }
+
+  /**
    * A follower whose job has no log yet: told so after each read, until the log appears, the job
    * ends (nothing more will be logged) or the wait runs out.
    */
@@ -243,4 +284,18 @@ class JobFollow {
       ),
     );
   }
+}
+
+/**
+ * An attempt of the job before its current one, as its backend saw it: the attempt's own id, which
+ * names its native job, and the native identifier recorded when it ended.
+ */
+function pastAttempt(job: JobRecord, attempt: number): BackendJob {
+  const recorded = job.attempts.find((a) => a.attempt === attempt);
+  return {
+    ...toBackendJob(job),
+    id: attemptJobId(job.id, attempt),
+    cloudJobIdentifier: recorded?.cloud_job_identifier ?? null,
+    backendState: null,
+  };
 }

@@ -3,7 +3,7 @@ import type { BackendRegistry } from "./backends";
 import { SUBMIT_RATE_VARIABLES, SubmitPacer } from "./backends/cloud-common";
 import { type Backend, BackendError, type BackendLogger, type PollResult } from "./backends/types";
 import { toBackendJob } from "./jobs";
-import { asRecovering, settle } from "./recovery";
+import { asRecovering, refusedSubmit, settle } from "./recovery";
 import type { JobRecord, Store } from "./store/types";
 
 export interface ReconcilerOptions {
@@ -290,6 +290,23 @@ export class Reconciler {
       if (recorded?.cancelRequestedAt) this.kick();
       return recorded ?? (await this.store.getJobById(job.id)) ?? claimed;
     } catch (err) {
+      const noCapacity = refusedSubmit(err);
+      if (noCapacity) {
+        // A quota or capacity refusal ends this attempt `no_capacity`; the retry policy decides
+        // whether the job waits for its next attempt or ends FAILED with the cloud's reason.
+        const settled = await settle(this.store, claimed, noCapacity);
+        if (settled.kind === "restarted") {
+          this.options.log.warn(
+            { jobId: job.id, code: (err as BackendError).code },
+            "no capacity; restarting",
+          );
+          setTimeout(() => this.kick(), settled.delayMs).unref();
+          return settled.job;
+        }
+        const failed = await this.store.transition(job.id, settled.change);
+        this.options.log.warn({ jobId: job.id, code: (err as BackendError).code }, "backend refused job");
+        throw Object.assign(err as BackendError, { job: failed ?? claimed });
+      }
       if (err instanceof BackendError && !err.retryable) {
         const failed = await this.store.transition(job.id, {
           status: "FAILED",

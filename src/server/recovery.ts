@@ -6,7 +6,7 @@ import {
   type JobStatus,
   type RetryEvent,
 } from "../spec";
-import type { AttemptEnd, PollResult } from "./backends/types";
+import { type AttemptEnd, BackendError, NO_CAPACITY_ERROR_CODE, type PollResult } from "./backends/types";
 import type { JobRecord, StatusChange, Store } from "./store/types";
 
 /**
@@ -109,7 +109,10 @@ export async function settle(store: Store, job: JobRecord, polled: PollResult): 
     if (restarted) return { kind: "restarted", job: restarted, delayMs: delaySeconds * 1000 };
     // Someone else moved the job meanwhile (a cancel, another server's restart): record nothing here.
     const current = await store.getJobById(job.id);
-    if (current && (current.attempt !== job.attempt || current.submittedAt === null)) {
+    const restartedElsewhere =
+      current &&
+      (current.attempt !== job.attempt || (job.submittedAt !== null && current.submittedAt === null));
+    if (current && restartedElsewhere) {
       return { kind: "restarted", job: current, delayMs: 0 };
     }
   }
@@ -118,4 +121,19 @@ export async function settle(store: Store, job: JobRecord, polled: PollResult): 
     change.result = { ...(polled.result ?? {}), failure_reason: reason };
   }
   return { kind: "change", change: { ...change, endedAttempt: ended } };
+}
+
+/**
+ * A submission the backend refused for good, as an ended attempt: a quota or capacity refusal ends
+ * the attempt `no_capacity`, which `settle` restarts when the policy names it. Undefined for any
+ * other refusal (an invalid request, a missing permission), which a restart would only repeat.
+ */
+export function refusedSubmit(err: unknown): PollResult | undefined {
+  if (!(err instanceof BackendError) || err.retryable || err.code !== NO_CAPACITY_ERROR_CODE)
+    return undefined;
+  return {
+    status: "FAILED",
+    result: { failure_reason: err.message },
+    end: { kind: "no_capacity", reason: err.message },
+  };
 }

@@ -1,8 +1,11 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job, JobLogs } from "../../src/spec";
 import { type CloudTrainApi, startCloudTrainApi } from "../helpers/cloud-train-api";
 import { azureExample, sagemakerExample, vertexExample } from "../helpers/sgp-examples";
-import { authHeaders, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
+import { authHeaders, filesMount, startTrainApi, type TrainApi, waitForJob } from "../helpers/train-api";
 
 // GET /v1/jobs/{id}/logs?follow=true: Server-Sent Events until the job ends, with one read of the
 // job's log per interval however many clients follow it.
@@ -81,6 +84,86 @@ describe("following a local job's log", () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
       'follow: must be "true" or "false"',
     );
+  });
+});
+
+describe("following a local job's log across a restart", () => {
+  let api: TrainApi;
+
+  beforeAll(async () => {
+    api = await startTrainApi({
+      followIntervalMs: 100,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TRAINKIT_LOCAL_CANCEL_GRACE_SECONDS: "1" },
+    });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** The pid of the job's running process, from its supervisor's status file. */
+  async function pidOf(job: Job): Promise<number> {
+    for (;;) {
+      const current = await waitForJob<Job>(api, job.id, (j) => j.cloud_job_identifier !== null);
+      const file = join(current.cloud_job_identifier?.job_dir ?? "", "status.json");
+      if (existsSync(file)) {
+        const status = JSON.parse(readFileSync(file, "utf8")) as { process?: { pid: number } };
+        if (status.process) return status.process.pid;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("goes on with the new attempt's log from its start after a preemption, after every line of the old one", async () => {
+    // The second attempt writes longer lines than the first, so the first attempt's cursor lies
+    // inside the second's first line: a follower that kept it would miss the restart's start.
+    const mark = `$STORAGE_MOUNT_0_PATH/follow-restart-${randomUUID()}`;
+    const pad = "x".repeat(200);
+    const script = [
+      `if [ -f ${mark} ]; then for i in 1 2 3; do echo second-$i-${pad}; done; exit 0; fi`,
+      `touch ${mark}`,
+      "for i in $(seq 1 10); do echo first-$i; done",
+      "sleep 60",
+    ].join("\n");
+    const created = await fetch(`${api.url}/v1/local/jobs`, {
+      method: "POST",
+      headers: { ...authHeaders(api), "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "followed-restart",
+        job_config: { command: ["sh", "-c", script] },
+        storage_mounts: [filesMount(api)],
+        retry_policy: { max_restarts: 1, on: ["preemption"], backoff_seconds: 0 },
+      }),
+    });
+    const job = (await created.json()) as Job;
+    await waitForJob<Job>(api, job.id, (j) => j.status === "IN_PROGRESS");
+    const res = await fetch(`${api.url}/v1/jobs/${job.id}/logs?follow=true&tail=100`, {
+      headers: authHeaders(api),
+    });
+    expect(res.status).toBe(200);
+    const text = res.text();
+    // Preempt the first attempt once it has logged all its lines (the follower has them or will).
+    const logFile = join(
+      (await waitForJob<Job>(api, job.id, (j) => j.cloud_job_identifier !== null)).cloud_job_identifier!
+        .job_dir!,
+      "stdout.log",
+    );
+    await waitForJob<Job>(
+      api,
+      job.id,
+      () => existsSync(logFile) && readFileSync(logFile, "utf8").includes("first-10"),
+    );
+    process.kill(await pidOf(job), "SIGTERM");
+
+    const { events } = parseStream(await text);
+    const expected = [
+      ...Array.from({ length: 10 }, (_, i) => `first-${i + 1}`),
+      ...[1, 2, 3].map((i) => `second-${i}-${pad}`),
+    ];
+    expect(linesOf(events)).toEqual(expected);
+    const last = events.at(-1)!;
+    expect(last.event).toBe("end");
+    expect(last.data).toMatchObject({ id: job.id, status: "COMPLETED", restarts: 1 });
   });
 });
 

@@ -1,5 +1,5 @@
 import { type JobStatus, storageMountEnvName } from "../../spec";
-import { BackendError } from "./types";
+import { BackendError, NO_CAPACITY_ERROR_CODE } from "./types";
 
 // What the three cloud backends share: reading their settings, naming native jobs after the API's
 // job id, turning a cloud's error into a `BackendError`, keeping the last status a job had when the
@@ -85,7 +85,7 @@ const KIND_STATUS: Record<CloudFailureKind, number> = {
 };
 
 const KIND_CODE: Record<CloudFailureKind, string> = {
-  quota: "cloud_quota_exceeded",
+  quota: NO_CAPACITY_ERROR_CODE,
   permission: "cloud_permission_denied",
   invalid: "cloud_rejected_request",
   not_found: "cloud_resource_not_found",

@@ -73,6 +73,11 @@ export interface Backend<B extends BackendName = BackendName> {
    */
   logs?(job: BackendJob<B>, query: LogsQuery): Promise<JobLogs>;
   /**
+   * The cursor that reads a log from its very start. A follower of a restarted job moves on to the
+   * new attempt's log with it; without it the follower starts from the new log's last lines.
+   */
+  logStart?(): string;
+  /**
    * Learns the state of many of the backend's jobs at once from the cloud's list calls, instead of
    * one read per job. Returns what the lists settled, by job id: a new reading, or `"unchanged"`
    * for a job the lists show has not changed since `since`; the reconciler reads each job left out
@@ -108,6 +113,13 @@ export class BackendError extends Error {
     this.name = "BackendError";
   }
 }
+
+/**
+ * The `BackendError` code of a submission the cloud refused because a quota or its capacity ran
+ * out (SageMaker ResourceLimitExceeded, Vertex AI RESOURCE_EXHAUSTED, Azure Resource Manager
+ * QuotaExceeded): the attempt ends `no_capacity`, which a retry policy may restart.
+ */
+export const NO_CAPACITY_ERROR_CODE = "cloud_quota_exceeded";
 
 /** What the server hands every backend when it builds it. */
 export interface BackendContext {

@@ -527,13 +527,16 @@ export class SqlStore implements Store {
 
   beginRestart(id: string, change: RestartChange): Promise<JobRecord | null> {
     // One statement, conditional on the attempt that ended still being the current one and on no
-    // cancel having arrived: two servers that both saw the end start one restart between them.
+    // cancel having arrived: two servers that both saw the end start one restart between them. The
+    // attempt ended either as a submitted native job or as a submission the cloud refused, which
+    // the server refusing it still holds the claim of.
     return this.write(
       `UPDATE jobs SET attempt = attempt + 1, attempts = attempts || $3::jsonb, status = 'IN_PROGRESS',
                        cloud_job_identifier = NULL, backend_state = NULL, submitted_at = NULL,
                        submit_claimed_at = NULL, submit_attempts = 0, submit_started_at = NULL,
                        last_error = NULL, restart_at = $4::timestamptz, updated_at = now()
-       WHERE id = $1 AND attempt = $2 AND ${ACTIVE} AND submitted_at IS NOT NULL AND cancel_requested_at IS NULL
+       WHERE id = $1 AND attempt = $2 AND ${ACTIVE} AND cancel_requested_at IS NULL
+         AND (submitted_at IS NOT NULL OR submit_claimed_at IS NOT NULL)
        RETURNING *`,
       [id, change.endedAttemptNumber, json([change.endedAttempt]), change.restartAt.toISOString()],
     );

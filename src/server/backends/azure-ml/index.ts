@@ -37,6 +37,7 @@ import {
   type PollResult,
   type SubmitResult,
 } from "../types";
+import { endReason } from "./end-reason";
 import {
   AZURE_ML_DATA_PLANE_SCOPE,
   DEFAULT_EXPERIMENT,
@@ -230,7 +231,13 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
     }
     const { status, result } = statusOfAzureJob(found, job.backendState);
     if (isTerminal(status)) this.gate.forget(job.id);
-    return { status, ...(result ? { result } : {}), backendState: { jobName: name, lastStatus: status } };
+    const end = status === "FAILED" ? endReason(found) : undefined;
+    return {
+      status,
+      ...(result ? { result } : {}),
+      ...(end ? { end } : {}),
+      backendState: { jobName: name, lastStatus: status },
+    };
   }
 
   async cancel(job: BackendJob<"azure-ml">): Promise<void> {
@@ -251,6 +258,11 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
       }
       throw err;
     }
+  }
+
+  /** The cursor of a log's very start: a follower moving on to a restart's log reads it whole. */
+  logStart(): string {
+    return fileCursor.encode(null);
   }
 
   /**

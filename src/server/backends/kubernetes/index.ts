@@ -291,6 +291,11 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     }
   }
 
+  /** The cursor of a log's very start: a follower moving on to a restart's log reads it whole. */
+  logStart(): string {
+    return podLogCursor.encode(null);
+  }
+
   /**
    * The newest pod's log: the last `tail` lines, or with `cursor` at most `tail` lines written after
    * it. Kubernetes keeps a container's stdout and stderr as one log, so only `stdout` is served, and

@@ -281,6 +281,11 @@ export class LocalBackend implements Backend<"local"> {
     }
   }
 
+  /** The cursor of a log's very start: a follower moving on to a restart's log reads it whole. */
+  logStart(): string {
+    return offsetCursor.encode(0);
+  }
+
   /** The last lines of a job's stdout or stderr, or those written since `cursor`. */
   async logs(job: LocalJob, query: LogsQuery): Promise<JobLogs> {
     const place = this.placeOf(job);

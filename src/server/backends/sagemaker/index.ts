@@ -280,6 +280,11 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
     }
   }
 
+  /** The cursor of a log's very start: a follower moving on to a restart's log reads it whole. */
+  logStart(): string {
+    return eventCursor.encode(null);
+  }
+
   /**
    * The training job's output from CloudWatch Logs: the last `tail` lines of all its instances'
    * streams, or with `cursor` at most `tail` lines (whole events) logged after it. SageMaker writes

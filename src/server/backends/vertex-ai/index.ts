@@ -28,6 +28,7 @@ import {
   type SubmitResult,
   type SyncResult,
 } from "../types";
+import { endReason } from "./end-reason";
 import {
   type CloudLogEntry,
   customJobFilter,
@@ -205,9 +206,11 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
     }
     const { status, result } = statusOfCustomJob(customJob, job.backendState);
     if (isTerminal(status)) this.gate.forget(job.id);
+    const end = status === "FAILED" ? endReason(customJob) : undefined;
     return {
       status,
       ...(result ? { result } : {}),
+      ...(end ? { end } : {}),
       backendState: { customJobName: name, lastStatus: status },
     };
   }
@@ -239,9 +242,13 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
         const job = customJob.name ? byName.get(customJob.name) : undefined;
         if (!job) continue;
         const { status, result } = statusOfCustomJob(customJob, job.backendState);
+        // The list holds unfinished jobs only; a job that failed since is read by `poll`, which
+        // tells preemption from the job's own failure. Should the list ever carry one, it is told here.
+        const end = status === "FAILED" ? endReason(customJob) : undefined;
         settled.set(job.id, {
           status,
           ...(result ? { result } : {}),
+          ...(end ? { end } : {}),
           backendState: { customJobName: customJob.name, lastStatus: status },
         });
       }
@@ -275,6 +282,11 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
 
   private hasCustomJobName(job: BackendJob<"vertex-ai">): boolean {
     return typeof (job.backendState?.customJobName ?? job.cloudJobIdentifier?.job_name) === "string";
+  }
+
+  /** The cursor of a log's very start: a follower moving on to a restart's log reads it whole. */
+  logStart(): string {
+    return entryCursor.encode(null);
   }
 
   /**
