@@ -370,6 +370,8 @@ export function logCursor<P>(
 export const SUBMIT_RATE_VARIABLES: Readonly<Record<string, string>> = {
   "vertex-ai": "TRAINKIT_VERTEX_SUBMIT_PER_MINUTE",
   sagemaker: "TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE",
+  "azure-ml": "TRAINKIT_AZUREML_SUBMIT_PER_MINUTE",
+  kubernetes: "TRAINKIT_KUBERNETES_SUBMIT_PER_MINUTE",
 };
 
 /** A check for `TRAINKIT_<BACKEND>_SUBMIT_PER_MINUTE` settings. */
