@@ -103,6 +103,8 @@ export class Reconciler {
     { startedAt: number; since: Date | undefined; running: boolean }
   >();
   private readonly pacers = new Map<string, SubmitPacer | null>();
+  /** Backends that read by list and told of a change to one of their jobs: synced at the next pass. */
+  private readonly syncSoon = new Set<string>();
   /** The waiting reason last recorded per queued job, so each is written once. */
   private readonly noted = new Map<string, string>();
   private lastPassAt: Date | undefined;
@@ -158,8 +160,14 @@ export class Reconciler {
       });
   }
 
-  /** What backends call through `ctx.notify` when one of their jobs changed. */
-  notify = (_jobId: string): void => {
+  /**
+   * What backends call through `ctx.notify` when one of their jobs changed. A backend that reads
+   * its jobs by list (and learns of the change from a watch) is synced at the next pass, before
+   * its interval is up.
+   */
+  notify = (jobId: string): void => {
+    const job = this.active.get(jobId);
+    if (job && this.backendOf(job)?.sync) this.syncSoon.add(job.backend);
     this.kick();
   };
 
@@ -466,7 +474,11 @@ export class Reconciler {
         continue;
       }
       const sync = this.syncs.get(name);
-      if (!sync?.running && now - (sync?.startedAt ?? Number.NEGATIVE_INFINITY) >= this.syncIntervalMs)
+      if (sync?.running) continue;
+      if (
+        this.syncSoon.delete(name) ||
+        now - (sync?.startedAt ?? Number.NEGATIVE_INFINITY) >= this.syncIntervalMs
+      )
         due.push(name);
     }
     if (perJob.length === 0 && due.length === 0) return;
@@ -558,6 +570,8 @@ export class Reconciler {
       .finally(() => {
         state.running = false;
         this.tasks.delete(task);
+        // A change told while this sync ran is read by the next one, now.
+        if (this.syncSoon.has(name)) this.kick();
       });
     this.tasks.add(task);
   }

@@ -31,6 +31,8 @@ beforeAll(async () => {
     retry: { initialDelayMs: 5, maxDelayMs: 20 },
     minPollIntervalMs: 0,
     listPageSize: PAGE,
+    // The list sync itself, as it runs while a watch is off or broken (kubernetes-watch.test.ts).
+    watch: false,
   });
 });
 

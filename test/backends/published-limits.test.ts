@@ -966,7 +966,9 @@ const tally = new Map<
 >();
 
 beforeAll(async () => {
-  api = await startCloudTrainApi();
+  // Each refused request must send the cloud nothing; a Kubernetes watch, started by an accepted
+  // job's namespace, would list and watch in the background meanwhile.
+  api = await startCloudTrainApi({ env: { TRAINKIT_KUBERNETES_WATCH: "false" } });
 }, 180_000);
 
 afterAll(async () => {

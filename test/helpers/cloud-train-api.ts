@@ -100,6 +100,7 @@ export async function startCloudTrainApi(
     // Submissions are not paced unless a test asks: the tests here send many jobs at once.
     TRAINKIT_VERTEX_SUBMIT_PER_MINUTE: "600000",
     TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE: "600000",
+    TRAINKIT_AZUREML_SUBMIT_PER_MINUTE: "600000",
     ...options.env,
   };
   // The Azure backend the factory builds, trusting the stand-in's self-signed certificate.
@@ -114,6 +115,7 @@ export async function startCloudTrainApi(
         }),
         tlsCa: azure.ca,
         minPollIntervalMs: 0,
+        submitsPerMinute: made.backend.submitsPerMinute,
       }),
     };
   };
@@ -122,7 +124,7 @@ export async function startCloudTrainApi(
   const store = await openStore({ dataDir });
   const backends: BackendRegistry = buildBackends(
     env,
-    { dataDir, notify: () => reconciler.kick(), log: quiet },
+    { dataDir, notify: (jobId) => reconciler.notify(jobId), log: quiet },
     { ...BACKEND_FACTORIES, "azure-ml": azureOnLoopback },
   );
   const reconciler = new Reconciler(store, backends, {

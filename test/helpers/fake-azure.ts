@@ -38,6 +38,11 @@ export class FakeAzure {
   readonly issuedTokens = new Map<string, string>();
   /** Each job's log files in run history (`user_logs/std_log.txt`, ...) and their bytes so far. */
   readonly logFiles = new Map<string, Map<string, Buffer>>();
+  /**
+   * Jobs per `Jobs_List` page. The service sets its own page size (the API takes none); a test
+   * sets this one to see paging.
+   */
+  listPageSize = 100;
   private constructor(
     readonly cloud: FakeCloud,
     /** The certificate to trust for this fake. */
@@ -69,6 +74,36 @@ export class FakeAzure {
     if (serviceError) {
       (properties.services as Record<string, Record<string, unknown>>).Studio!.errorMessage = serviceError;
     }
+  }
+
+  /**
+   * Puts a command job into the workspace as if this server had submitted it earlier (tagged with
+   * `jobId`), without the two PUTs: for tests that need many jobs.
+   */
+  addJob(name: string, tags: Record<string, string>, status: string, archived = false): void {
+    this.jobs.set(name, {
+      id: `/jobs/${name}`,
+      name,
+      type: "Microsoft.MachineLearningServices/workspaces/jobs",
+      properties: {
+        jobType: "Command",
+        command: "python train.py",
+        environmentId: "azureml:trainkit-env:1",
+        tags,
+        isArchived: archived,
+        status,
+        services: { Studio: { jobServiceType: "Studio", endpoint: `https://ml.azure.com/runs/${name}` } },
+      },
+      systemData: {
+        createdAt: new Date(Date.now() + this.jobs.size).toISOString(),
+        createdBy: FAKE_CLIENT_ID,
+      },
+    });
+  }
+
+  /** `Jobs_List` pages answered. */
+  jobLists(): RecordedRequest[] {
+    return this.arm("GET", /\/workspaces\/[^/]+\/jobs$/);
   }
 
   /** Appends `text` to one of a job's log files, creating the file in run history if need be. */
@@ -131,6 +166,7 @@ export class FakeAzure {
       return this.putEnvironment(`${prefix}/${rest}`, env[1]!, env[2]!, req.json);
     const cancel = /^jobs\/([^/]+)\/cancel$/.exec(rest);
     if (cancel && req.method === "POST") return this.cancel(cancel[1]!);
+    if (rest === "jobs" && req.method === "GET") return this.listJobs(req);
     const job = /^jobs\/([^/]+)$/.exec(rest);
     if (job && req.method === "PUT") return this.putJob(`${prefix}/${rest}`, job[1]!, req.json);
     if (job && req.method === "GET") {
@@ -142,6 +178,45 @@ export class FakeAzure {
     const operation = /^operations\/([^/]+)$/.exec(rest);
     if (operation && req.method === "GET") return { status: 200, body: { status: "Succeeded" } };
     return armError(404, "NotFound", `no route for ${req.method} ${req.path}`);
+  }
+
+  /**
+   * Jobs_List as api-version 2024-04-01 defines it: `jobType`, `tag` (jobs that have this tag key),
+   * `listViewType` (ActiveOnly, the default, leaves archived jobs out; ArchivedOnly; All) and
+   * `$skipToken`; each page is `{value, nextLink}`, `nextLink` the full URL of the next page with the
+   * same filters, absent on the last. Newest first: the order is this stand-in's choice, the API
+   * states none.
+   */
+  private listJobs(req: RecordedRequest): FakeResponse {
+    const jobType = req.query.get("jobType");
+    const tag = req.query.get("tag");
+    const view = req.query.get("listViewType") ?? "ActiveOnly";
+    if (!["ActiveOnly", "ArchivedOnly", "All"].includes(view)) {
+      return armError(400, "UserError", `listViewType ${view} is not one of ActiveOnly, ArchivedOnly, All.`);
+    }
+    const matching = [...this.jobs.values()]
+      .filter((j) => {
+        const p = j.properties as { jobType?: string; tags?: Record<string, string>; isArchived?: boolean };
+        if (jobType && p.jobType !== jobType) return false;
+        if (tag && !(tag in (p.tags ?? {}))) return false;
+        if (view === "ActiveOnly" && p.isArchived) return false;
+        if (view === "ArchivedOnly" && !p.isArchived) return false;
+        return true;
+      })
+      .sort((a, b) =>
+        String((b.systemData as { createdAt: string }).createdAt).localeCompare(
+          String((a.systemData as { createdAt: string }).createdAt),
+        ),
+      );
+    const skip = Number(req.query.get("$skipToken") ?? "0");
+    const value = matching.slice(skip, skip + this.listPageSize);
+    const more = skip + this.listPageSize < matching.length;
+    const next = new URLSearchParams(req.query);
+    next.set("$skipToken", String(skip + this.listPageSize));
+    return {
+      status: 200,
+      body: { value, ...(more ? { nextLink: `${this.url}${req.path}?${next.toString()}` } : {}) },
+    };
   }
 
   private openid(tenant: string): FakeResponse {

@@ -23,6 +23,11 @@ export interface FakeResponse {
   status: number;
   headers?: Record<string, string>;
   body?: unknown;
+  /**
+   * For a streamed answer (a watch): called with the response once the status and headers are
+   * sent, instead of sending `body`; it writes and ends the response when it chooses.
+   */
+  stream?: (res: http.ServerResponse) => void;
 }
 
 /**
@@ -131,6 +136,12 @@ export class FakeCloud {
 }
 
 function send(res: http.ServerResponse, answer: FakeResponse): void {
+  if (answer.stream) {
+    res.writeHead(answer.status, answer.headers ?? {});
+    res.flushHeaders();
+    answer.stream(res);
+    return;
+  }
   // Bytes (a ranged read of a blob) are sent as they are, like text.
   const isText = typeof answer.body === "string" || Buffer.isBuffer(answer.body);
   const payload =

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import type http from "node:http";
 import { join } from "node:path";
 import { FakeCloud, type FakeResponse, type RecordedRequest, selfSignedCertificate } from "./fake-cloud";
 
@@ -17,6 +18,20 @@ type Obj = Record<string, unknown> & {
   metadata: Record<string, unknown> & { name: string; namespace: string };
 };
 
+/** One change to a Job, as a watch delivers it. */
+interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  object: Obj;
+  resourceVersion: number;
+}
+
+/** An open watch: its namespace, label terms and response stream. */
+interface OpenWatch {
+  namespace: string;
+  terms: [string, string][];
+  res: http.ServerResponse;
+}
+
 /** A time as the kubelet writes it with `timestamps=true`: RFC3339Nano, whose fraction drops trailing zeros. */
 export function rfc3339Nano(date: Date): string {
   return date.toISOString().replace(/\.?0+Z$/, "Z");
@@ -26,10 +41,16 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * A loopback stand-in for the few kube-apiserver endpoints the `kubernetes` backend uses: create,
- * read, list (by label selector, paged with `limit`/`continue`) and delete batch/v1 Jobs, list pods
- * by label selector, read a pod's log. It checks the
- * bearer token, refuses a second Job of one name with 409 AlreadyExists, and lets a test set a
- * Job's status and its pods as the Job controller and kubelet would.
+ * read, list (by label selector, paged with `limit`/`continue`), watch and delete batch/v1 Jobs,
+ * list pods by label selector, read a pod's log. It checks the bearer token, refuses a second Job
+ * of one name with 409 AlreadyExists, and lets a test set a Job's status and its pods as the Job
+ * controller and kubelet would.
+ *
+ * Watches follow the API concepts (test/fixtures/published/kubernetes/watch.json): every change
+ * gets the next `resourceVersion`; a list answers the version it is current at; `?watch=true` from
+ * a version streams each later change as one JSON line `{type, object}` and stays open; a version
+ * older than the history kept (`compact`) is answered with an ERROR event holding a 410 `Status`,
+ * and the stream ends.
  */
 export class FakeKubernetes {
   readonly jobs = new Map<string, Obj>();
@@ -39,6 +60,11 @@ export class FakeKubernetes {
   /** How many Job lists (pages) were answered. */
   jobLists = 0;
   private readonly continueTokens = new Set<string>();
+  private resourceVersion = 1;
+  private readonly history: WatchEvent[] = [];
+  /** The oldest resourceVersion a watch may start from; older ones are answered 410. */
+  private oldestWatchable = 1;
+  private readonly watches = new Set<OpenWatch>();
 
   private constructor(
     readonly server: FakeCloud,
@@ -98,6 +124,77 @@ export class FakeKubernetes {
     if (!job) throw new Error(`no Job ${namespace}/${name}`);
     job.status = status;
     if (suspend !== undefined) (job.spec as Record<string, unknown>).suspend = suspend;
+    this.changed("MODIFIED", job);
+  }
+
+  /** Watches open now. */
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
+  /** Watch requests received (`?watch=true`). */
+  watchRequests(): RecordedRequest[] {
+    return this.server
+      .received("GET", /^\/apis\/batch\/v1\/namespaces\/[^/]+\/jobs$/)
+      .filter((r) => r.query.get("watch") === "true");
+  }
+
+  /** Forgets the change history, as etcd compaction does: a watch from an older version gets 410. */
+  compact(): void {
+    this.history.length = 0;
+    this.oldestWatchable = this.resourceVersion;
+  }
+
+  /** Ends every open watch as the API server does when a watch's timeout runs out. */
+  endWatches(): void {
+    for (const w of this.watches) w.res.end();
+    this.watches.clear();
+  }
+
+  /**
+   * Sends every open watch an ERROR event holding a 410 Expired `Status` and ends it, as the API
+   * server does when a watcher falls too far behind.
+   */
+  expireWatches(): void {
+    for (const w of this.watches) {
+      w.res.end(`${JSON.stringify({ type: "ERROR", object: expired() })}\n`);
+    }
+    this.watches.clear();
+    this.compact();
+  }
+
+  /** Records a change to a Job and sends it to the watches it matches. */
+  private changed(type: WatchEvent["type"], job: Obj): void {
+    this.resourceVersion += 1;
+    job.metadata.resourceVersion = String(this.resourceVersion);
+    const event = { type, object: structuredClone(job), resourceVersion: this.resourceVersion };
+    this.history.push(event);
+    for (const w of this.watches) if (matches(w.namespace, w.terms, job)) write(w.res, event);
+  }
+
+  /** A watch of a namespace's Jobs from `resourceVersion` (the query's; now when absent or "0"). */
+  private watchJobs(namespace: string, query: URLSearchParams): FakeResponse {
+    const terms = selectorTerms(query.get("labelSelector"));
+    const from = Number(query.get("resourceVersion") || "0") || this.resourceVersion;
+    const headers = { "content-type": "application/json", "transfer-encoding": "chunked" };
+    if (from < this.oldestWatchable) {
+      return {
+        status: 200,
+        headers,
+        stream: (res) => res.end(`${JSON.stringify({ type: "ERROR", object: expired() })}\n`),
+      };
+    }
+    return {
+      status: 200,
+      headers,
+      stream: (res) => {
+        for (const e of this.history)
+          if (e.resourceVersion > from && matches(namespace, terms, e.object)) write(res, e);
+        const open = { namespace, terms, res };
+        this.watches.add(open);
+        res.on("close", () => this.watches.delete(open));
+      },
+    };
   }
 
   /** Adds a pod carrying the job-id label, with the given status and optional log. */
@@ -132,7 +229,9 @@ export class FakeKubernetes {
 
   /** Removes a Job as someone else (kubectl, the TTL controller) would. */
   removeJob(namespace: string, name: string): void {
+    const job = this.jobs.get(`${namespace}/${name}`);
     this.jobs.delete(`${namespace}/${name}`);
+    if (job) this.changed("DELETED", job);
   }
 
   requestsFor(method: string, path: RegExp): RecordedRequest[] {
@@ -140,6 +239,7 @@ export class FakeKubernetes {
   }
 
   close(): Promise<void> {
+    this.endWatches();
     return this.server.close();
   }
 
@@ -152,6 +252,8 @@ export class FakeKubernetes {
       const [, namespace, name] = m as unknown as [string, string, string | undefined];
       if (req.method === "POST" && !name) return this.createJob(namespace, req.json as Obj);
       if (req.method === "GET" && name) return this.readJob(namespace, name);
+      if (req.method === "GET" && !name && req.query.get("watch") === "true")
+        return this.watchJobs(namespace, req.query);
       if (req.method === "GET" && !name) return this.listJobs(namespace, req.query);
       if (req.method === "DELETE" && name) return this.deleteJob(namespace, name);
     }
@@ -208,6 +310,7 @@ export class FakeKubernetes {
       status: {},
     };
     this.jobs.set(key, stored);
+    this.changed("ADDED", stored);
     return { status: 201, body: stored };
   }
 
@@ -218,16 +321,9 @@ export class FakeKubernetes {
    */
   private listJobs(namespace: string, query: URLSearchParams): FakeResponse {
     this.jobLists += 1;
-    const terms = (query.get("labelSelector") ?? "")
-      .split(",")
-      .filter((t) => t !== "")
-      .map((t) => t.split("=") as [string, string]);
+    const terms = selectorTerms(query.get("labelSelector"));
     const items = [...this.jobs.values()]
-      .filter(
-        (j) =>
-          j.metadata.namespace === namespace &&
-          terms.every(([k, v]) => (j.metadata.labels as Record<string, string> | undefined)?.[k] === v),
-      )
+      .filter((j) => matches(namespace, terms, j))
       .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
     const token = query.get("continue");
     let start = 0;
@@ -244,7 +340,12 @@ export class FakeKubernetes {
     if (next) this.continueTokens.add(next);
     return {
       status: 200,
-      body: { kind: "JobList", apiVersion: "batch/v1", metadata: { continue: next }, items: page },
+      body: {
+        kind: "JobList",
+        apiVersion: "batch/v1",
+        metadata: { continue: next, resourceVersion: String(this.resourceVersion) },
+        items: page,
+      },
     };
   }
 
@@ -258,6 +359,7 @@ export class FakeKubernetes {
     const job = this.jobs.get(`${namespace}/${name}`);
     if (!job) return kubeStatus(404, "NotFound", `jobs.batch "${name}" not found`);
     this.jobs.delete(`${namespace}/${name}`);
+    this.changed("DELETED", job);
     return {
       status: 200,
       body: {
@@ -279,6 +381,35 @@ export class FakeKubernetes {
     );
     return { status: 200, body: { kind: "PodList", apiVersion: "v1", metadata: {}, items } };
   }
+}
+
+function selectorTerms(selector: string | null): [string, string][] {
+  return (selector ?? "")
+    .split(",")
+    .filter((t) => t !== "")
+    .map((t) => t.split("=") as [string, string]);
+}
+
+function matches(namespace: string, terms: [string, string][], job: Obj): boolean {
+  const labels = job.metadata.labels as Record<string, string> | undefined;
+  return job.metadata.namespace === namespace && terms.every(([k, v]) => labels?.[k] === v);
+}
+
+function write(res: http.ServerResponse, event: WatchEvent): void {
+  res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+}
+
+/** The `Status` a watch from a compacted resourceVersion receives. */
+function expired(): Record<string, unknown> {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: "too old resource version",
+    reason: "Expired",
+    code: 410,
+  };
 }
 
 /**

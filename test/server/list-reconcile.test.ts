@@ -3,7 +3,7 @@ import { UNFINISHED_FILTER } from "../../src/server/backends/vertex-ai";
 import type { Job } from "../../src/spec";
 import { type CloudTrainApi, DEFAULT_NAMESPACE, startCloudTrainApi } from "../helpers/cloud-train-api";
 import { published } from "../helpers/published";
-import { sagemakerExample, vertexExample } from "../helpers/sgp-examples";
+import { azureExample, sagemakerExample, vertexExample } from "../helpers/sgp-examples";
 import { authHeaders } from "../helpers/train-api";
 
 // The real Train API (routes, PGlite store, reconciler) with the vertex-ai and sagemaker backends
@@ -16,7 +16,12 @@ const JOBS = 110;
 let api: CloudTrainApi;
 
 beforeAll(async () => {
-  api = await startCloudTrainApi({ reconcileIntervalMs: 50, syncIntervalMs: 300 });
+  // Kubernetes by list here; its watch is kubernetes-watch.test.ts's and reconciler-watch.test.ts's.
+  api = await startCloudTrainApi({
+    reconcileIntervalMs: 50,
+    syncIntervalMs: 300,
+    env: { TRAINKIT_KUBERNETES_WATCH: "false" },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -195,6 +200,41 @@ describe("list-based reconciliation against the SageMaker stand-in", () => {
       );
     }
     expect(lists.some((r) => typeof (r.json as { NextToken?: string }).NextToken === "string")).toBe(true);
+  }, 240_000);
+});
+
+describe("list-based reconciliation against the Azure ML stand-in", () => {
+  it("settles every tracked command job from the tagged Jobs_List pages, reading on its own only the job they left out", async () => {
+    const jobs = await untilSubmitted(await submitMany("azure-ml", azureExample, 30));
+    const names = new Map(jobs.map((j) => [j.id, j.cloud_job_identifier!.job_name!]));
+    api.azure.listPageSize = 10;
+    const reads = () => api.azure.arm("GET", /\/workspaces\/[^/]+\/jobs\/[^/]+$/);
+    const readsBefore = reads().length;
+    const listsBefore = api.azure.jobLists().length;
+    const [archived, ...rest] = jobs;
+    for (const j of rest.slice(0, 20)) api.azure.setStatus(names.get(j.id)!, "Running");
+    for (const j of rest.slice(20)) api.azure.setStatus(names.get(j.id)!, "Completed");
+    // Archived: Jobs_List's default view leaves it out, so the reconciler reads it on its own.
+    const hidden = api.azure.jobs.get(names.get(archived!.id)!)!;
+    (hidden.properties as Record<string, unknown>).isArchived = true;
+    api.azure.setStatus(names.get(archived!.id)!, "Completed");
+
+    await settle(
+      new Map<string, string>([
+        ...rest.slice(0, 20).map((j): [string, string] => [j.id, "IN_PROGRESS"]),
+        ...rest.slice(20).map((j): [string, string] => [j.id, "COMPLETED"]),
+        [archived!.id, "COMPLETED"],
+      ]),
+    );
+    const lists = api.azure.jobLists().slice(listsBefore);
+    expect(lists.some((r) => r.query.has("$skipToken"))).toBe(true);
+    const readNames = new Set(
+      reads()
+        .slice(readsBefore)
+        .map((r) => r.path.split("/").at(-1)),
+    );
+    expect(readNames.has(names.get(archived!.id)!)).toBe(true);
+    for (const j of rest) expect(readNames.has(names.get(j.id)!)).toBe(false);
   }, 240_000);
 });
 

@@ -370,17 +370,20 @@ export function logCursor<P>(
 export const SUBMIT_RATE_VARIABLES: Readonly<Record<string, string>> = {
   "vertex-ai": "TRAINKIT_VERTEX_SUBMIT_PER_MINUTE",
   sagemaker: "TRAINKIT_SAGEMAKER_SUBMIT_PER_MINUTE",
+  "azure-ml": "TRAINKIT_AZUREML_SUBMIT_PER_MINUTE",
+  kubernetes: "TRAINKIT_KUBERNETES_SUBMIT_PER_MINUTE",
 };
 
 /** A check for `TRAINKIT_<BACKEND>_SUBMIT_PER_MINUTE` settings. */
-export function submitRateSetting(name: string, publishedDefault: number): SettingRule {
+export function submitRateSetting(name: string, publishedDefault: number | undefined): SettingRule {
+  const unset = publishedDefault === undefined ? "no pace" : `the default of ${publishedDefault}`;
   return {
     name,
     required: false,
     check: (v) =>
       /^\d+(\.\d+)?$/.test(v) && Number(v) > 0
         ? undefined
-        : `must be a number of job submissions per minute above 0 (unset it for the default of ${publishedDefault})`,
+        : `must be a number of job submissions per minute above 0 (unset it for ${unset})`,
   };
 }
 

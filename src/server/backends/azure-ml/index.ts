@@ -26,6 +26,8 @@ import {
   minPollIntervalMs,
   PollGate,
   readCloudSettings,
+  submitRateSetting,
+  submitsPerMinute,
   withDeadline,
 } from "../cloud-common";
 import {
@@ -36,6 +38,7 @@ import {
   type BackendJob,
   type PollResult,
   type SubmitResult,
+  type SyncResult,
 } from "../types";
 import { endReason } from "./end-reason";
 import {
@@ -57,6 +60,7 @@ import {
   ENVIRONMENT_VERSION,
   environmentId,
   environmentName,
+  JOB_ID_TAG,
   statusOfAzureJob,
   toCommandJob,
   toEnvironmentVersion,
@@ -84,6 +88,22 @@ const ARM_SCOPE = "https://management.azure.com/.default";
  */
 export const AZURE_ML_API_VERSION = "2024-04-01";
 
+/**
+ * Job submissions per minute the reconciler paces to when `TRAINKIT_AZUREML_SUBMIT_PER_MINUTE` is
+ * unset. Azure ML publishes no job-submission rate of its own; Azure Resource Manager's published
+ * write limit (a bucket of 200 writes refilled at 10 a second, per subscription, service principal
+ * and region; test/fixtures/published/azure-docs/arm-throttling.json) is 600 writes a minute, and a
+ * submission is two writes (the environment version and the job), so 300 a minute.
+ */
+export const AZURE_ML_SUBMITS_PER_MINUTE = 300;
+
+/**
+ * The `Jobs_List` filters `sync` sends (api-version 2024-04-01 offers `jobType`, `tag`, `listViewType`,
+ * `properties` and `$skipToken`, nothing on status or time): command jobs carrying the tag every job
+ * this server submits carries, archived ones left out.
+ */
+export const JOBS_LIST_FILTER = { jobType: "Command", tag: JOB_ID_TAG, listViewType: "ActiveOnly" } as const;
+
 export interface AzureMlBackendOptions {
   retry?: CloudRetryOptions;
   /** The credential; defaults to `DefaultAzureCredential`. */
@@ -104,6 +124,8 @@ export interface AzureMlBackendOptions {
   callTimeoutMs?: number;
   /** Bytes one ranged read of a log file asks for. Defaults to `DEFAULT_LOG_READ_BYTES` (4 MiB). */
   logReadBytes?: number;
+  /** Submissions per minute the reconciler paces to. Defaults to `AZURE_ML_SUBMITS_PER_MINUTE`. */
+  submitsPerMinute?: number;
 }
 
 /** Run history's RunDetails, the fields read here. */
@@ -134,6 +156,7 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
   private readonly logReadBytes: number;
   private runHistory: string | undefined;
   private readonly experiments = new Map<string, string>();
+  readonly submitsPerMinute: number;
 
   constructor(
     readonly settings: AzureMlSettings,
@@ -141,6 +164,7 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
     options: AzureMlBackendOptions = {},
   ) {
     this.timeoutMs = options.callTimeoutMs ?? callTimeoutMs(undefined);
+    this.submitsPerMinute = options.submitsPerMinute ?? AZURE_ML_SUBMITS_PER_MINUTE;
     const retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
     const endpoint = settings.endpoint?.replace(/\/+$/, "");
@@ -238,6 +262,40 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
       ...(end ? { end } : {}),
       backendState: { jobName: name, lastStatus: status },
     };
+  }
+
+  /**
+   * Settles the tracked jobs from the pages of one `Jobs_List` (the SDK's pager, following each
+   * page's `nextLink`), filtered to the command jobs this server tagged. The list cannot filter by
+   * status or time, so it holds finished jobs too; paging stops once every tracked job has been
+   * seen, and a tracked job the pages never name (deleted, archived, or made after the list began)
+   * is left out for `poll`.
+   */
+  async sync(jobs: readonly BackendJob<"azure-ml">[]): Promise<SyncResult> {
+    const byName = new Map<string, BackendJob<"azure-ml">>();
+    for (const job of jobs) byName.set(this.jobNameOf(job), job);
+    const settled: SyncResult = new Map();
+    if (byName.size === 0) return settled;
+    await this.arm("jobs.list", async (abortSignal) => {
+      const pages = this.client.jobs
+        .list(this.settings.resourceGroup, this.settings.workspace, { ...JOBS_LIST_FILTER, abortSignal })
+        .byPage();
+      for await (const page of pages) {
+        for (const found of page) {
+          const job = found.name ? byName.get(found.name) : undefined;
+          // A job under the name that was not made for this one is for `poll` to explain.
+          if (!job || found.properties.tags?.[JOB_ID_TAG] !== job.id) continue;
+          const { status, result } = statusOfAzureJob(found, job.backendState);
+          settled.set(job.id, {
+            status,
+            ...(result ? { result } : {}),
+            backendState: { jobName: found.name, lastStatus: status },
+          });
+        }
+        if (settled.size === byName.size) break;
+      }
+    });
+    return settled;
   }
 
   async cancel(job: BackendJob<"azure-ml">): Promise<void> {
@@ -556,6 +614,7 @@ export const azureMlBackend: BackendFactory<"azure-ml"> = (env, ctx) => {
     },
     MIN_POLL_INTERVAL_SETTING,
     CALL_TIMEOUT_SETTING,
+    submitRateSetting("TRAINKIT_AZUREML_SUBMIT_PER_MINUTE", AZURE_ML_SUBMITS_PER_MINUTE),
   ]);
   if ("missing" in read) return read;
   const v = read.values;
@@ -574,6 +633,7 @@ export const azureMlBackend: BackendFactory<"azure-ml"> = (env, ctx) => {
       {
         minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS),
         callTimeoutMs: callTimeoutMs(v.TRAINKIT_BACKEND_CALL_TIMEOUT_MS),
+        submitsPerMinute: submitsPerMinute(v.TRAINKIT_AZUREML_SUBMIT_PER_MINUTE, AZURE_ML_SUBMITS_PER_MINUTE),
       },
     ),
   };

@@ -1,9 +1,14 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { BatchV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node" with {
-  "resolution-mode": "import",
-};
+import type {
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesListObject,
+  KubernetesObject,
+  ListWatch,
+} from "@kubernetes/client-node" with { "resolution-mode": "import" };
 
 /** Where the kubeconfig comes from, found without loading the client. */
 export type KubeConfigSource = { files: string[] } | { inCluster: true };
@@ -11,6 +16,16 @@ export type KubeConfigSource = { files: string[] } | { inCluster: true };
 export interface KubeClients {
   batch: BatchV1Api;
   core: CoreV1Api;
+  /**
+   * The client's list-then-watch cache of the objects under `path` matching `labelSelector`, not yet
+   * started: it lists with `list`, watches from the list's resourceVersion, resumes from the last
+   * version it saw when a watch ends, and lists again when the server answers 410 Gone.
+   */
+  listWatch<T extends KubernetesObject>(
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    labelSelector: string,
+  ): ListWatch<T>;
 }
 
 /**
@@ -54,7 +69,12 @@ export async function makeClients(
     }
   }
   const config = endpoint ? withEndpoint(kc, endpoint, new k8s.KubeConfig()) : kc;
-  return { batch: config.makeApiClient(k8s.BatchV1Api), core: config.makeApiClient(k8s.CoreV1Api) };
+  return {
+    batch: config.makeApiClient(k8s.BatchV1Api),
+    core: config.makeApiClient(k8s.CoreV1Api),
+    listWatch: (path, list, labelSelector) =>
+      new k8s.ListWatch(path, new k8s.Watch(config), list, false, labelSelector),
+  };
 }
 
 /**

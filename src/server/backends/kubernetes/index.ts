@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { V1Job, V1Pod } from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { V1Job, V1JobList, V1Pod } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { KUBERNETES_SETTINGS } from "../../../components/kubernetes";
 import type { JobLogs, JobStatus, LogsQuery } from "../../../spec";
 import {
@@ -14,6 +14,7 @@ import {
   minPollIntervalMs,
   PollGate,
   readCloudSettings,
+  submitRateSetting,
 } from "../cloud-common";
 import {
   type Backend,
@@ -58,6 +59,7 @@ import {
   toKubernetesJob,
   waitingReasonOf,
 } from "./translate";
+import { JobWatch } from "./watch";
 
 export { findKubeConfig, type KubeConfigSource } from "./client";
 export {
@@ -83,6 +85,13 @@ const CLOUD = "Kubernetes";
 /** Jobs per page of a list; a namespace with more is read in several pages (`limit`/`continue`). */
 export const LIST_PAGE_SIZE = 500;
 
+/**
+ * How long `sync` trusts a namespace's watch before listing the namespace again anyway: a watch
+ * connection that stalls without closing delivers nothing and reports nothing, and this bounds how
+ * long that could hide a change.
+ */
+export const WATCH_RELIST_MS = 5 * 60_000;
+
 export interface KubernetesBackendOptions {
   retry?: CloudRetryOptions;
   /**
@@ -93,6 +102,20 @@ export interface KubernetesBackendOptions {
   minPollIntervalMs?: number;
   /** Jobs per page of `sync`'s list. Defaults to `LIST_PAGE_SIZE`. */
   listPageSize?: number;
+  /**
+   * Whether `sync` keeps a watch on each namespace's Train API Jobs and answers from it, telling the
+   * reconciler of each change as it happens, instead of listing every sync. Defaults to true; the
+   * factory reads `TRAINKIT_KUBERNETES_WATCH`.
+   */
+  watch?: boolean;
+  /** Longest time `sync` answers from a watch before listing again anyway. Defaults to `WATCH_RELIST_MS`. */
+  watchRelistMs?: number;
+  /**
+   * Submissions per minute the reconciler paces to. Left out (the default), submissions are not
+   * paced: the API server has no quota on Job creation and throttles with 429 under load, which the
+   * backend honours; the factory reads `TRAINKIT_KUBERNETES_SUBMIT_PER_MINUTE`.
+   */
+  submitsPerMinute?: number;
 }
 
 /** A failed API server call: its HTTP status (none when the server was not reached) and `Status` body. */
@@ -132,6 +155,12 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
    * entry goes once a poll has reported the job's end.
    */
   private readonly canceled = new Set<string>();
+  private readonly watching: boolean;
+  private readonly watchRelistMs: number;
+  /** Per namespace: its watch, and when `sync` last listed it (or the watch last listed it). */
+  private readonly watches = new Map<string, JobWatch>();
+  private readonly listedAt = new Map<string, number>();
+  readonly submitsPerMinute?: number;
 
   constructor(
     readonly settings: KubernetesSettings,
@@ -142,12 +171,17 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
     this.retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
     this.listPageSize = options.listPageSize ?? LIST_PAGE_SIZE;
+    this.watching = options.watch ?? true;
+    this.watchRelistMs = options.watchRelistMs ?? WATCH_RELIST_MS;
+    if (options.submitsPerMinute !== undefined) this.submitsPerMinute = options.submitsPerMinute;
   }
 
   async submit(job: BackendJob<"kubernetes">): Promise<SubmitResult> {
     const body = toKubernetesJob(job.id, job.accountId, job.request, this.settings);
     const name = body.metadata!.name!;
     const namespace = body.metadata!.namespace!;
+    // The namespace's watch tells of this Job's changes from the start, not from the next sync.
+    this.watchOf(namespace);
     try {
       await this.call((c) => c.batch.createNamespacedJob({ namespace, body }));
       return this.submitted(namespace, name, "PENDING");
@@ -178,9 +212,11 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   }
 
   /**
-   * Reads the state of all the Train API's Jobs with one list per namespace (paged by
-   * `listPageSize`), filtered by the label every Job it creates carries. A job whose Job the
-   * list does not hold (deleted, or created after the list began) is left out, for `poll` to read.
+   * Reads the state of all the Train API's Jobs, filtered by the label every Job it creates carries:
+   * from each namespace's watch while it is current, otherwise with one list per namespace (paged
+   * by `listPageSize`). The first sync of a namespace starts its watch, which from then on tells
+   * the reconciler of each change as it happens (`ctx.notify`). A job whose Job neither holds
+   * (deleted, or created after the list began) is left out, for `poll` to read.
    */
   async sync(jobs: readonly BackendJob<"kubernetes">[]): Promise<SyncResult> {
     const byNamespace = new Map<string, BackendJob<"kubernetes">[]>();
@@ -190,9 +226,17 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     }
     const settled: SyncResult = new Map();
     for (const [namespace, tracked] of byNamespace) {
-      const listed = await this.listJobs(namespace);
+      const fresh =
+        Date.now() - (this.listedAt.get(namespace) ?? Number.NEGATIVE_INFINITY) < this.watchRelistMs;
+      const watched = fresh ? this.watchOf(namespace)?.current() : undefined;
+      let lookup = watched;
+      if (!lookup) {
+        const listed = await this.listJobs(namespace);
+        lookup = (name) => listed.byName.get(name);
+        this.watchOf(namespace);
+      }
       for (const job of tracked) {
-        const found = listed.get(this.locate(job).name);
+        const found = lookup(this.locate(job).name);
         // A missing Job, or one this process deleted, is for `poll` to explain.
         if (!found || found.metadata?.labels?.[JOB_ID_LABEL] !== job.id || this.canceled.has(job.id))
           continue;
@@ -202,9 +246,48 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     return settled;
   }
 
-  /** The namespace's Jobs the Train API made, by name, read page by page. */
-  private async listJobs(namespace: string): Promise<Map<string, V1Job>> {
+  /** The namespace's watch, started on first use; undefined when watching is off. */
+  private watchOf(namespace: string): JobWatch | undefined {
+    if (!this.watching) return undefined;
+    let watch = this.watches.get(namespace);
+    if (!watch) {
+      watch = new JobWatch(
+        namespace,
+        async () => {
+          const clients = await this.connect();
+          return clients.listWatch<V1Job>(
+            `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`,
+            async () => (await this.listJobs(namespace)).list,
+            MANAGED_SELECTOR,
+          );
+        },
+        (changed) => {
+          const jobId = changed.metadata?.labels?.[JOB_ID_LABEL];
+          if (jobId) this.ctx.notify(jobId);
+        },
+        this.ctx.log,
+        { retryInitialMs: this.retry.initialDelayMs, retryMaxMs: this.retry.maxDelayMs },
+      );
+      this.watches.set(namespace, watch);
+      watch.start();
+    }
+    return watch;
+  }
+
+  /** Stops the watches. */
+  async close(): Promise<void> {
+    for (const watch of this.watches.values()) watch.stop();
+    this.watches.clear();
+  }
+
+  /**
+   * The namespace's Jobs the Train API made, read page by page: by name, and as one list carrying
+   * the resourceVersion it is current at (a continued list is one snapshot, the first page's).
+   */
+  private async listJobs(namespace: string): Promise<{ byName: Map<string, V1Job>; list: V1JobList }> {
     const found = new Map<string, V1Job>();
+    const items: V1Job[] = [];
+    let resourceVersion: string | undefined;
     let next: string | undefined;
     do {
       const page = await this.call((c) =>
@@ -218,9 +301,12 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
         throw toBackendError("listing the Jobs", err);
       });
       for (const item of page.items) if (item.metadata?.name) found.set(item.metadata.name, item);
+      items.push(...page.items);
+      resourceVersion ??= page.metadata?.resourceVersion;
       next = page.metadata?._continue || undefined;
     } while (next);
-    return found;
+    this.listedAt.set(namespace, Date.now());
+    return { byName: found, list: { items, metadata: { ...(resourceVersion ? { resourceVersion } : {}) } } };
   }
 
   /** What a read Job (or its absence) says of the job: the one mapping `poll` and `sync` share. */
@@ -506,7 +592,8 @@ function toBackendError(action: string, err: unknown): BackendError {
 /**
  * The `kubernetes` backend. Needs `TRAINKIT_KUBERNETES_NAMESPACE` and a kubeconfig (`KUBECONFIG`,
  * `~/.kube/config`, or the pod's service account in the cluster); reads
- * `TRAINKIT_KUBERNETES_SERVICE_ACCOUNT` and `TRAINKIT_KUBERNETES_ENDPOINT`.
+ * `TRAINKIT_KUBERNETES_SERVICE_ACCOUNT`, `TRAINKIT_KUBERNETES_ENDPOINT`, `TRAINKIT_KUBERNETES_WATCH` and
+ * `TRAINKIT_KUBERNETES_SUBMIT_PER_MINUTE`.
  */
 export const kubernetesBackend: BackendFactory<"kubernetes"> = (env, ctx) => {
   const dnsLabel = (v: string) =>
@@ -525,6 +612,12 @@ export const kubernetesBackend: BackendFactory<"kubernetes"> = (env, ctx) => {
     },
     { name: KUBERNETES_SETTINGS.endpoint, required: false, check: checkEndpoint },
     MIN_POLL_INTERVAL_SETTING,
+    {
+      name: "TRAINKIT_KUBERNETES_WATCH",
+      required: false,
+      check: (v) => (["true", "false"].includes(v) ? undefined : "must be true or false (unset it for true)"),
+    },
+    submitRateSetting("TRAINKIT_KUBERNETES_SUBMIT_PER_MINUTE", undefined),
   ]);
   if ("missing" in read) return read;
   const v = read.values;
@@ -547,7 +640,13 @@ export const kubernetesBackend: BackendFactory<"kubernetes"> = (env, ctx) => {
       },
       source,
       ctx,
-      { minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS) },
+      {
+        minPollIntervalMs: minPollIntervalMs(v.TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS),
+        watch: v.TRAINKIT_KUBERNETES_WATCH !== "false",
+        ...(v.TRAINKIT_KUBERNETES_SUBMIT_PER_MINUTE
+          ? { submitsPerMinute: Number(v.TRAINKIT_KUBERNETES_SUBMIT_PER_MINUTE) }
+          : {}),
+      },
     ),
   };
 };
