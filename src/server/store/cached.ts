@@ -1,11 +1,12 @@
-import type {
-  JobRecord,
-  ListJobsOptions,
-  NewJob,
-  RestartChange,
-  StatusChange,
-  Store,
-  SubmittedChange,
+import {
+  isQueued,
+  type JobRecord,
+  type ListJobsOptions,
+  type NewJob,
+  type RestartChange,
+  type StatusChange,
+  type Store,
+  type SubmittedChange,
 } from "./types";
 
 export interface ChangeHandlers {
@@ -73,6 +74,16 @@ export class CachedStore implements Store {
   private readonly accountEpochs = new Map<string, number>();
   private readonly maxJobs: number;
   private readonly maxAccountJobs: number;
+  /**
+   * Per backend, the jobs waiting for their first submission (see `isQueued`), by id: every one in
+   * the store once `queueRead`, kept so by the writes that pass through here. A submit asks it
+   * whether an older job waits, instead of the store.
+   */
+  private readonly queued = new Map<string, Map<string, JobRecord>>();
+  private queueRead = false;
+  private queueLoading: Promise<boolean> | undefined;
+  /** Jobs another writer changed and nobody read since: whether they wait is not known. */
+  private readonly unknown = new Set<string>();
 
   constructor(
     private readonly inner: Store,
@@ -98,6 +109,9 @@ export class CachedStore implements Store {
     this.accounts.clear();
     this.accountEpochs.clear();
     this.large.clear();
+    this.queued.clear();
+    this.queueRead = false;
+    this.unknown.clear();
   }
 
   private changedElsewhere(id: string, version: number, accountId: string): void {
@@ -107,12 +121,33 @@ export class CachedStore implements Store {
     this.jobs.set(id, { version, job: null });
     this.accounts.delete(accountId);
     this.large.delete(accountId);
+    this.unknown.add(id);
+    // Nobody reads them (no reconciler here): the queue is read again when next needed.
+    if (this.unknown.size > this.maxJobs) {
+      this.unknown.clear();
+      this.queued.clear();
+      this.queueRead = false;
+    }
+  }
+
+  /** Files `job` (its newest known state) among the waiting jobs of its backend, or takes it out. */
+  private track(job: JobRecord): void {
+    this.unknown.delete(job.id);
+    let waiting = this.queued.get(job.backend);
+    if (isQueued(job)) {
+      if (!waiting) {
+        waiting = new Map();
+        this.queued.set(job.backend, waiting);
+      }
+      waiting.set(job.id, job);
+    } else waiting?.delete(job.id);
   }
 
   /** Keeps `job` unless something newer is known; answers the newest known state. */
   private remember(job: JobRecord | null): JobRecord | null {
     if (!job) return job;
     const entry = this.jobs.get(job.id);
+    // A newer state changed elsewhere and not read yet stays unknown (`unknown`).
     if (entry && entry.version > job.version) return entry.job ?? job;
     if (entry?.job && entry.version === job.version) return entry.job;
     if (!entry) {
@@ -121,6 +156,7 @@ export class CachedStore implements Store {
       this.loading.get(job.accountId)?.add(job.id);
     }
     this.jobs.set(job.id, { version: job.version, job });
+    this.track(job);
     this.evict();
     return job;
   }
@@ -240,8 +276,44 @@ export class CachedStore implements Store {
     return this.remember(await this.inner.requestCancel(id));
   }
 
-  hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
-    return this.inner.hasOlderUnsubmitted(job);
+  /**
+   * Answered from memory: the waiting jobs of the job's backend, read from the store once and kept
+   * current by every write through here. The store answers instead while another replica's change
+   * has not been read yet (a reconciler pass reads them all) or the change feed is not live.
+   */
+  async hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
+    if (!this.queueRead && !this.bypass) await this.loadQueue();
+    if (!this.queueRead || this.bypass || this.unknown.size > 0) return this.inner.hasOlderUnsubmitted(job);
+    for (const other of this.queued.get(job.backend)?.values() ?? []) {
+      if (other.id !== job.id && isAfter(other, job)) return true;
+    }
+    return false;
+  }
+
+  /** Reads every waiting job into `queued`, once at a time; false when a reset outdated the read. */
+  private loadQueue(): Promise<boolean> {
+    this.queueLoading ??= (async () => {
+      const epoch = this.epoch;
+      try {
+        const jobs = await this.inner.listQueued();
+        if (epoch !== this.epoch) return false;
+        // A write that passed through meanwhile carries a higher version and wins in `remember`.
+        for (const row of jobs) {
+          this.remember(row);
+          const known = this.jobs.get(row.id)?.job;
+          if (known) this.track(known);
+        }
+        this.queueRead = true;
+        return true;
+      } finally {
+        this.queueLoading = undefined;
+      }
+    })();
+    return this.queueLoading;
+  }
+
+  async listQueued(): Promise<JobRecord[]> {
+    return this.rememberAll(await this.inner.listQueued());
   }
 
   async listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]> {

@@ -113,6 +113,8 @@ export interface Store {
   requestCancel(id: string): Promise<JobRecord | null>;
   /** Whether an unsubmitted PENDING job of the same backend was created before `job`. */
   hasOlderUnsubmitted(job: JobRecord): Promise<boolean>;
+  /** Every unsubmitted PENDING job nobody asked to cancel (those `hasOlderUnsubmitted` looks for), oldest first. */
+  listQueued(): Promise<JobRecord[]>;
   /** Unsubmitted PENDING jobs, oldest first, leaving out the backends named. */
   listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]>;
   /** Submitted jobs that are not terminal yet; only those of `backends` when given. */
@@ -138,6 +140,11 @@ export interface Store {
   /** Resolves once the database answered a trivial query; throws `StoreUnavailableError` otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Whether the job is one `hasOlderUnsubmitted` counts: PENDING, never submitted, no cancel asked. */
+export function isQueued(job: JobRecord): boolean {
+  return job.status === "PENDING" && job.submittedAt === null && job.cancelRequestedAt === null;
 }
 
 /**
