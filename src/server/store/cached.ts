@@ -23,7 +23,10 @@ export interface ChangeFeed {
   start(handlers: ChangeHandlers): void;
   /** Whether changes made elsewhere are being delivered now; the cache is bypassed while not. */
   live(): boolean;
-  /** Resolves once every change committed before the call was delivered. */
+  /**
+   * Resolves once every change committed before the call was delivered; rejects when that cannot be
+   * known soon (the connection is gone or silent).
+   */
   sync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -58,7 +61,10 @@ const newerFirst = (a: JobRecord, b: JobRecord): number =>
  * Serves job reads and an account's lists from memory, writing through to `inner`: every write's
  * answer (the row as committed, with its version) replaces what is cached, and a read's answer is
  * kept only when it is newer than what is. Changes made by other replicas arrive through the feed
- * and drop what they touch; while the feed is not live, every read goes to the store.
+ * and drop what they touch; a read from memory first waits until every change committed before it
+ * arrived (one round trip on the listening connection, shared by the reads that arrive together),
+ * so no replica answers older than a write another one acknowledged before the read. While the feed
+ * is not live, every read goes to the store.
  */
 export class CachedStore implements Store {
   readonly kind: Store["kind"];
@@ -84,6 +90,9 @@ export class CachedStore implements Store {
   private queueLoading: Promise<boolean> | undefined;
   /** Jobs another writer changed and nobody read since: whether they wait is not known. */
   private readonly unknown = new Set<string>();
+  /** The feed's sync in flight, and the one reads arriving meanwhile wait for (see `fresh`). */
+  private syncing: Promise<void> = Promise.resolve();
+  private nextSync: Promise<void> | undefined;
 
   constructor(
     private readonly inner: Store,
@@ -100,6 +109,32 @@ export class CachedStore implements Store {
 
   private get bypass(): boolean {
     return this.options.feed !== undefined && !this.options.feed.live();
+  }
+
+  /**
+   * Resolves once every change other writers committed before the call is known here, so a read
+   * answered from memory afterwards is as new as one from the store: a write another replica
+   * acknowledged before this read began is never missed. Reads arriving together share one sync
+   * (one round trip on the listening connection), which starts after all of them arrived. False
+   * when that could not be learnt: the read goes to the store.
+   */
+  private async fresh(): Promise<boolean> {
+    const feed = this.options.feed;
+    if (!feed) return true;
+    if (!feed.live()) return false;
+    this.nextSync ??= this.syncing
+      .catch(() => {})
+      .then(() => {
+        this.nextSync = undefined;
+        this.syncing = feed.sync();
+        return this.syncing;
+      });
+    try {
+      await this.nextSync;
+      return feed.live();
+    } catch {
+      return false;
+    }
   }
 
   /** Forgets everything cached. */
@@ -181,7 +216,7 @@ export class CachedStore implements Store {
   }
 
   async getJobById(id: string, accountId?: string): Promise<JobRecord | null> {
-    if (!this.bypass) {
+    if (await this.fresh()) {
       const cached = this.jobs.get(id)?.job;
       if (cached) return cached;
       // Every job of a fully read account is cached: one missing does not exist for it.
@@ -192,7 +227,7 @@ export class CachedStore implements Store {
   }
 
   async listJobs(accountId: string, options: ListJobsOptions): Promise<JobRecord[]> {
-    if (this.bypass || this.large.has(accountId))
+    if (!(await this.fresh()) || this.large.has(accountId))
       return this.rememberAll(await this.inner.listJobs(accountId, options));
     const index = this.accounts.get(accountId) ?? (await this.loadAccount(accountId));
     if (!index) return this.rememberAll(await this.inner.listJobs(accountId, options));
@@ -256,8 +291,12 @@ export class CachedStore implements Store {
     return this.remember(await this.inner.recordSubmitted(id, change));
   }
 
-  async releaseClaim(id: string, error: string): Promise<JobRecord | null> {
-    return this.remember(await this.inner.releaseClaim(id, error));
+  async releaseClaim(
+    id: string,
+    error: string,
+    options?: { throttled?: boolean },
+  ): Promise<JobRecord | null> {
+    return this.remember(await this.inner.releaseClaim(id, error, options));
   }
 
   async transition(id: string, change: StatusChange): Promise<JobRecord | null> {
@@ -283,7 +322,8 @@ export class CachedStore implements Store {
    */
   async hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
     if (!this.queueRead && !this.bypass) await this.loadQueue();
-    if (!this.queueRead || this.bypass || this.unknown.size > 0) return this.inner.hasOlderUnsubmitted(job);
+    if (!this.queueRead || !(await this.fresh()) || this.unknown.size > 0)
+      return this.inner.hasOlderUnsubmitted(job);
     for (const other of this.queued.get(job.backend)?.values() ?? []) {
       if (other.id !== job.id && isAfter(other, job)) return true;
     }

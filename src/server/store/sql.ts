@@ -438,16 +438,19 @@ export class SqlStore implements Store {
     );
   }
 
-  releaseClaim(id: string, error: string): Promise<JobRecord | null> {
+  releaseClaim(id: string, error: string, options: { throttled?: boolean } = {}): Promise<JobRecord | null> {
     // A cancel that arrived while the submit was in flight could not be carried out then; with the
     // submit given up, nothing runs, so the job ends here instead of waiting for a submit it refuses.
+    // A throttled attempt is given back: it neither counts toward the attempts nor starts the clock.
     return this.write(
       `UPDATE jobs SET submit_claimed_at = NULL, last_error = $2,
+                       submit_attempts = CASE WHEN $3::boolean THEN greatest(submit_attempts - 1, 0) ELSE submit_attempts END,
+                       submit_started_at = CASE WHEN $3::boolean AND submit_attempts <= 1 THEN NULL ELSE submit_started_at END,
                        status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE status END,
                        updated_at = now()
        WHERE id = $1 AND submitted_at IS NULL AND ${ACTIVE}
        RETURNING *`,
-      [id, error],
+      [id, error, options.throttled === true],
     );
   }
 

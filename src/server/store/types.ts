@@ -96,10 +96,11 @@ export interface Store {
   /** Records what the backend returned for a claimed job. */
   recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null>;
   /**
-   * Gives a claim back after a retryable failure, keeping the error for the logs; a job whose cancel
-   * arrived during the submit becomes CANCELED instead.
+   * Gives a claim back after a retryable failure, keeping the error (shown as `status_reason`); a
+   * job whose cancel arrived during the submit becomes CANCELED instead. A `throttled` attempt (the
+   * cloud refused for its request rate) does not count toward `submitAttempts` or the submit's time.
    */
-  releaseClaim(id: string, error: string): Promise<JobRecord | null>;
+  releaseClaim(id: string, error: string, options?: { throttled?: boolean }): Promise<JobRecord | null>;
   /** Moves a non-terminal job to `status`; null when the job is already terminal. */
   transition(id: string, change: StatusChange): Promise<JobRecord | null>;
   /**
