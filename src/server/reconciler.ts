@@ -44,6 +44,24 @@ export interface ReconcilerHealth {
   inFlight: number;
 }
 
+/**
+ * Whether a submit failed because the cloud refused it for its request rate (HTTP 429,
+ * `ThrottlingException`, Vertex AI's `RATE_LIMIT_EXCEEDED`), as opposed to a used-up resource quota,
+ * which is final and not retryable.
+ */
+function isThrottled(err: unknown): err is BackendError {
+  return err instanceof BackendError && err.retryable && err.status === 429;
+}
+
+/** A throttled job's `status_reason`: the cloud's answer and the pace it waits at now. */
+function throttledReason(job: JobRecord, err: BackendError, pacer: SubmitPacer | null): string {
+  const setting = SUBMIT_RATE_VARIABLES[job.backend];
+  const pace = pacer
+    ? ` The ${job.backend} backend now submits at most ${Math.round(pacer.currentPerMinute * 10) / 10} jobs a minute (from ${pacer.perMinute}${setting ? `, set by ${setting}` : ""}), recovering as the cloud stops throttling.`
+    : "";
+  return `throttled: ${err.message.trim()}${pace} The job stays PENDING and is submitted again when its turn comes.`;
+}
+
 /** How many waiting jobs one pass looks at. */
 const SUBMIT_BATCH = 100;
 
@@ -323,10 +341,17 @@ export class Reconciler {
         this.options.log.warn({ jobId: job.id, code: err.code }, "backend refused job");
         throw Object.assign(err, { job: failed ?? claimed });
       }
-      // A throttled submit slows the backend's pace and waits its turn again; it never ends the job.
-      const throttled = err instanceof BackendError && err.status === 429;
-      if (throttled) this.pacer(job.backend, backend)?.slowDown();
-      if (!throttled && this.submitExhausted(claimed) && !claimed.cancelRequestedAt)
+      // A throttled submit slows the backend's pace and waits its turn again; it never ends the job,
+      // and it does not count as an attempt. The retry finds the native job by the same name, so
+      // a create that went through after all is adopted, not made twice.
+      if (isThrottled(err)) {
+        const pacer = this.pacer(job.backend, backend);
+        pacer?.slowDown();
+        await this.store.releaseClaim(job.id, throttledReason(job, err, pacer), { throttled: true });
+        this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "submit throttled; pace lowered");
+        return (await this.store.getJobById(job.id)) ?? claimed;
+      }
+      if (this.submitExhausted(claimed) && !claimed.cancelRequestedAt)
         return this.giveUp(claimed, backend, err);
       await this.store.releaseClaim(job.id, errorMessage(err));
       this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "submit failed; will retry");

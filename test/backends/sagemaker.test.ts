@@ -220,10 +220,23 @@ describe("the sagemaker backend", () => {
     ).toBeGreaterThanOrEqual(2);
   });
 
-  it("retries a throttled create through the SDK and then succeeds", async () => {
+  it("fails a throttled create at once as retryable throttling, without the SDK sending it again, and creates it on the next submit", async () => {
     const job = backendJob("sagemaker", sagemakerExample);
     const before = fake.calls("CreateTrainingJob").length;
     fake.cloud.failNext(isCreate, { respond: awsError(400, "ThrottlingException", "Rate exceeded") });
+    const err = (await backend.submit(job).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect([err.status, err.code, err.retryable]).toEqual([429, "cloud_throttled", true]);
+    expect(fake.calls("CreateTrainingJob").length - before).toBe(1);
+    const result = await backend.submit(job);
+    expect(fake.calls("CreateTrainingJob").length - before).toBe(2);
+    expect(fake.jobs.has(result.cloudJobIdentifier.training_job_name!)).toBe(true);
+  });
+
+  it("still retries a create that failed with a 5xx through the SDK", async () => {
+    const job = backendJob("sagemaker", sagemakerExample);
+    const before = fake.calls("CreateTrainingJob").length;
+    fake.cloud.failNext(isCreate, { respond: awsError(500, "InternalFailure", "internal error") });
     const result = await backend.submit(job);
     expect(fake.calls("CreateTrainingJob").length - before).toBe(2);
     expect(fake.jobs.has(result.cloudJobIdentifier.training_job_name!)).toBe(true);

@@ -187,15 +187,27 @@ describe("the vertex-ai backend", () => {
     expect(again.cloudJobIdentifier.job_name).toBe(mine[0]!.name);
   });
 
-  it("retries a throttled create and then succeeds with one CustomJob", async () => {
+  it("fails a rate-limited create at once as retryable throttling, without sending it again, and creates one CustomJob on the next submit", async () => {
     const job = backendJob("vertex-ai", vertexExample);
     const before = creates().length;
-    fake.cloud.failNext((r) => r.method === "POST" && r.path.endsWith("/customJobs"), {
-      respond: googleError(429, "RESOURCE_EXHAUSTED", "Too many requests, please retry later."),
-    });
+    // A per-minute rate quota, as google.rpc.ErrorInfo reports one (error_reason.proto).
+    const throttled = googleError(429, "RESOURCE_EXHAUSTED", "Too many requests, please retry later.");
+    (throttled.body as { error: Record<string, unknown> }).error.details = [
+      published<{ example: Record<string, unknown> }>("googleapis/error-reason-quota.json").example,
+    ];
+    fake.cloud.failNext((r) => r.method === "POST" && r.path.endsWith("/customJobs"), { respond: throttled });
+    const err = (await backend.submit(job).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect([err.status, err.code, err.retryable]).toEqual([429, "cloud_throttled", true]);
+    expect(creates().length - before).toBe(1);
     const result = await backend.submit(job);
     expect(creates().length - before).toBe(2);
     expect(fake.jobs.get(result.cloudJobIdentifier.job_name!)).toBeDefined();
+    expect(
+      [...fake.jobs.values()].filter(
+        (j) => (j.labels as Record<string, string>)["trainkit-job-id"] === job.id,
+      ),
+    ).toHaveLength(1);
   });
 
   it("retries a status read that failed with a 503", async () => {
@@ -207,22 +219,20 @@ describe("the vertex-ai backend", () => {
     expect((await backend.poll(held)).status).toBe("PENDING");
   });
 
-  it("fails the submit with Vertex's quota message and status 429 once retries run out", async () => {
-    fake.cloud.failNext(
-      (r) => r.method === "POST" && r.path.endsWith("/customJobs"),
-      {
-        respond: googleError(
-          429,
-          "RESOURCE_EXHAUSTED",
-          "The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_training_nvidia_l4_gpus",
-        ),
-      },
-      3,
-    );
+  it("fails the submit with Vertex's quota message and status 429 at once: a used-up resource quota is not retried", async () => {
+    const before = creates().length;
+    fake.cloud.failNext((r) => r.method === "POST" && r.path.endsWith("/customJobs"), {
+      respond: googleError(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_training_nvidia_l4_gpus",
+      ),
+    });
     const err = (await backend
       .submit(backendJob("vertex-ai", vertexExample))
       .catch((e: unknown) => e)) as BackendError;
     expect(err).toBeInstanceOf(BackendError);
+    expect(creates().length - before).toBe(1);
     expect(err.status).toBe(429);
     expect(err.code).toBe("cloud_quota_exceeded");
     expect(err.retryable).toBe(false);

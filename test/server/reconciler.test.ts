@@ -313,3 +313,84 @@ describe("the reconciler with a backend that never answers", () => {
     expect(pollsMeanwhile).toBe(2);
   });
 });
+
+/** A backend that answers its first `throttles` submits with the throttling error `error()` gives. */
+class ThrottlingBackend<B extends BackendName> extends ScriptedBackend<B> {
+  attempts = 0;
+  constructor(
+    name: B,
+    private throttles: number,
+    private readonly error: () => BackendError,
+  ) {
+    super(name);
+  }
+  override submit(job: { id: string }): Promise<SubmitResult> {
+    this.attempts += 1;
+    if (this.throttles > 0) {
+      this.throttles -= 1;
+      return Promise.reject(this.error());
+    }
+    return super.submit(job);
+  }
+}
+
+describe("the reconciler with a backend that throttles submits", () => {
+  // What the azure-ml and kubernetes backends raise for ARM's TooManyRequests and a Kubernetes 429
+  // (cloudError's throttled kind), scripted here: neither backend has a pace of its own.
+  it.each([
+    ["azure-ml", "Azure ML refused the job (TooManyRequests, 429): rate exceeded"],
+    ["kubernetes", "the Kubernetes API answered 429: Too many requests"],
+  ] as const)(
+    "keeps a %s job PENDING with the throttle shown, past the attempts a failing submit gets, then submits it once",
+    async (name, message) => {
+      const backend = new ThrottlingBackend(
+        name,
+        4,
+        () => new BackendError(429, "cloud_throttled", message, true),
+      );
+      const job = await insert(name);
+      const reconciler = new Reconciler(store, registry({ [name]: backend }), {
+        intervalMs: 50,
+        submitMaxAttempts: 2,
+        log: quiet,
+      });
+      const first = await reconciler.submit(job);
+      expect(first.status).toBe("PENDING");
+      expect(first.lastError).toBe(
+        `throttled: ${message} The job stays PENDING and is submitted again when its turn comes.`,
+      );
+      expect(first.submitAttempts).toBe(0);
+      reconciler.start();
+      const submitted = await until(
+        () => store.getJobById(job.id),
+        (j) => j?.submittedAt !== null,
+      );
+      await reconciler.stop();
+      expect(submitted?.status).toBe("PENDING");
+      expect(submitted?.submittedAt).toBeInstanceOf(Date);
+      expect(backend.attempts).toBe(5);
+      expect(backend.submitted).toEqual([job.id]);
+    },
+  );
+
+  it("does not retry a used-up resource quota (429, not retryable): the job ends FAILED with the cloud's message", async () => {
+    const backend = new ThrottlingBackend(
+      "azure-ml",
+      1,
+      () =>
+        new BackendError(
+          429,
+          "cloud_quota_exceeded",
+          "Azure ML refused the job (QuotaExceeded, 429): no GPUs left",
+        ),
+    );
+    const job = await insert("azure-ml");
+    const reconciler = new Reconciler(store, registry({ "azure-ml": backend }), {
+      intervalMs: 50,
+      log: quiet,
+    });
+    await expect(reconciler.submit(job)).rejects.toMatchObject({ code: "cloud_quota_exceeded" });
+    expect((await store.getJobById(job.id))?.status).toBe("FAILED");
+    expect(backend.attempts).toBe(1);
+  });
+});

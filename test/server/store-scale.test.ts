@@ -265,7 +265,8 @@ function counting(inner: Store): { store: Store; reads: () => number } {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
-        if (key === "getJob" || key === "getJobById" || key === "listJobs") reads += 1;
+        if (["getJob", "getJobById", "listJobs", "hasOlderUnsubmitted", "listQueued"].includes(String(key)))
+          reads += 1;
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
@@ -334,6 +335,40 @@ describe("the cache on the embedded store", () => {
     }
     expect(reads()).toBe(before);
   });
+
+  it("tells from memory, exactly as the store does, whether an older job of a backend still waits", async () => {
+    const backend = "vertex-ai" as const;
+    const base = Date.now() + 7_200_000;
+    const jobs: JobRecord[] = [];
+    for (let i = 0; i < 4; i++)
+      jobs.push((await cache.insertJob(newJob({ backend, createdAt: new Date(base + i) }))).job);
+    const [first, second, third, fourth] = jobs as [JobRecord, JobRecord, JobRecord, JobRecord];
+    const agree = async () => {
+      for (const job of jobs)
+        expect(await cache.hasOlderUnsubmitted(job)).toBe(await sql.hasOlderUnsubmitted(job));
+    };
+    // The first question reads the waiting jobs once; every later one is answered from memory.
+    await cache.hasOlderUnsubmitted(first);
+    const before = reads();
+    expect(await cache.hasOlderUnsubmitted(first)).toBe(false);
+    expect(await cache.hasOlderUnsubmitted(second)).toBe(true);
+    await cache.claimSubmit(first.id, 60_000);
+    await cache.recordSubmitted(first.id, {
+      cloudJobIdentifier: { job_name: "a" },
+      backendState: null,
+      status: "PENDING",
+    });
+    expect(await cache.hasOlderUnsubmitted(second)).toBe(false);
+    expect(await cache.hasOlderUnsubmitted(third)).toBe(true);
+    await cache.cancelUnsubmitted(second.id);
+    await cache.transition(third.id, { status: "FAILED", result: { failure_reason: "refused" } });
+    expect(await cache.hasOlderUnsubmitted(fourth)).toBe(false);
+    const { job: fifth } = await cache.insertJob(newJob({ backend, createdAt: new Date(base + 9) }));
+    jobs.push(fifth);
+    expect(await cache.hasOlderUnsubmitted(fifth)).toBe(true);
+    expect(reads()).toBe(before);
+    await agree();
+  });
 });
 
 if (databaseUrl) {
@@ -376,6 +411,19 @@ if (databaseUrl) {
       const { job: other } = await b.cache.insertJob(newJob({ accountId }));
       await a.feed.sync();
       expect((await a.cache.listJobs(accountId, { limit: 10 })).map((j) => j.id)).toEqual([other.id, job.id]);
+    });
+
+    it("never tells a job it may go first while another replica's older job waits", async () => {
+      const backend = "sagemaker" as const;
+      const base = Date.now() + 3_600_000;
+      const { job: mine } = await a.cache.insertJob(newJob({ backend, createdAt: new Date(base + 10) }));
+      expect(await a.cache.hasOlderUnsubmitted(mine)).toBe(false);
+      const { job: older } = await b.cache.insertJob(newJob({ backend, createdAt: new Date(base) }));
+      await a.feed.sync();
+      expect(await a.cache.hasOlderUnsubmitted(mine)).toBe(true);
+      await b.cache.cancelUnsubmitted(older.id);
+      await a.feed.sync();
+      expect(await a.cache.hasOlderUnsubmitted(mine)).toBe(false);
     });
 
     it("reads from the store while its listening connection is gone, and starts empty once back", async () => {

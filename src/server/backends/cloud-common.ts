@@ -101,7 +101,7 @@ const KIND_HINT: Record<CloudFailureKind, string> = {
   not_found: "check that the resource named above exists",
   conflict: "retry once the conflicting operation has finished",
   throttled:
-    "the request was retried and still throttled; a submit is tried again on later passes until TRAINKIT_SUBMIT_MAX_ATTEMPTS or TRAINKIT_SUBMIT_TIMEOUT_MS is used up; check the cloud's API quotas",
+    "the cloud's request rate is exceeded; a submit is tried again at a lower pace and never counts as a failed attempt, while other calls are retried on later passes; check the cloud's API rate quotas",
   upstream:
     "the request was retried and still failed; a submit is tried again on later passes until TRAINKIT_SUBMIT_MAX_ATTEMPTS or TRAINKIT_SUBMIT_TIMEOUT_MS is used up; check the cloud's service health and the server's network path to it",
 };

@@ -1,11 +1,12 @@
-import type {
-  JobRecord,
-  ListJobsOptions,
-  NewJob,
-  RestartChange,
-  StatusChange,
-  Store,
-  SubmittedChange,
+import {
+  isQueued,
+  type JobRecord,
+  type ListJobsOptions,
+  type NewJob,
+  type RestartChange,
+  type StatusChange,
+  type Store,
+  type SubmittedChange,
 } from "./types";
 
 export interface ChangeHandlers {
@@ -22,7 +23,10 @@ export interface ChangeFeed {
   start(handlers: ChangeHandlers): void;
   /** Whether changes made elsewhere are being delivered now; the cache is bypassed while not. */
   live(): boolean;
-  /** Resolves once every change committed before the call was delivered. */
+  /**
+   * Resolves once every change committed before the call was delivered; rejects when that cannot be
+   * known soon (the connection is gone or silent).
+   */
   sync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -57,7 +61,10 @@ const newerFirst = (a: JobRecord, b: JobRecord): number =>
  * Serves job reads and an account's lists from memory, writing through to `inner`: every write's
  * answer (the row as committed, with its version) replaces what is cached, and a read's answer is
  * kept only when it is newer than what is. Changes made by other replicas arrive through the feed
- * and drop what they touch; while the feed is not live, every read goes to the store.
+ * and drop what they touch; a read from memory first waits until every change committed before it
+ * arrived (one round trip on the listening connection, shared by the reads that arrive together),
+ * so no replica answers older than a write another one acknowledged before the read. While the feed
+ * is not live, every read goes to the store.
  */
 export class CachedStore implements Store {
   readonly kind: Store["kind"];
@@ -73,6 +80,19 @@ export class CachedStore implements Store {
   private readonly accountEpochs = new Map<string, number>();
   private readonly maxJobs: number;
   private readonly maxAccountJobs: number;
+  /**
+   * Per backend, the jobs waiting for their first submission (see `isQueued`), by id: every one in
+   * the store once `queueRead`, kept so by the writes that pass through here. A submit asks it
+   * whether an older job waits, instead of the store.
+   */
+  private readonly queued = new Map<string, Map<string, JobRecord>>();
+  private queueRead = false;
+  private queueLoading: Promise<boolean> | undefined;
+  /** Jobs another writer changed and nobody read since: whether they wait is not known. */
+  private readonly unknown = new Set<string>();
+  /** The feed's sync in flight, and the one reads arriving meanwhile wait for (see `fresh`). */
+  private syncing: Promise<void> = Promise.resolve();
+  private nextSync: Promise<void> | undefined;
 
   constructor(
     private readonly inner: Store,
@@ -91,6 +111,32 @@ export class CachedStore implements Store {
     return this.options.feed !== undefined && !this.options.feed.live();
   }
 
+  /**
+   * Resolves once every change other writers committed before the call is known here, so a read
+   * answered from memory afterwards is as new as one from the store: a write another replica
+   * acknowledged before this read began is never missed. Reads arriving together share one sync
+   * (one round trip on the listening connection), which starts after all of them arrived. False
+   * when that could not be learnt: the read goes to the store.
+   */
+  private async fresh(): Promise<boolean> {
+    const feed = this.options.feed;
+    if (!feed) return true;
+    if (!feed.live()) return false;
+    this.nextSync ??= this.syncing
+      .catch(() => {})
+      .then(() => {
+        this.nextSync = undefined;
+        this.syncing = feed.sync();
+        return this.syncing;
+      });
+    try {
+      await this.nextSync;
+      return feed.live();
+    } catch {
+      return false;
+    }
+  }
+
   /** Forgets everything cached. */
   reset(): void {
     this.epoch += 1;
@@ -98,6 +144,9 @@ export class CachedStore implements Store {
     this.accounts.clear();
     this.accountEpochs.clear();
     this.large.clear();
+    this.queued.clear();
+    this.queueRead = false;
+    this.unknown.clear();
   }
 
   private changedElsewhere(id: string, version: number, accountId: string): void {
@@ -107,12 +156,33 @@ export class CachedStore implements Store {
     this.jobs.set(id, { version, job: null });
     this.accounts.delete(accountId);
     this.large.delete(accountId);
+    this.unknown.add(id);
+    // Nobody reads them (no reconciler here): the queue is read again when next needed.
+    if (this.unknown.size > this.maxJobs) {
+      this.unknown.clear();
+      this.queued.clear();
+      this.queueRead = false;
+    }
+  }
+
+  /** Files `job` (its newest known state) among the waiting jobs of its backend, or takes it out. */
+  private track(job: JobRecord): void {
+    this.unknown.delete(job.id);
+    let waiting = this.queued.get(job.backend);
+    if (isQueued(job)) {
+      if (!waiting) {
+        waiting = new Map();
+        this.queued.set(job.backend, waiting);
+      }
+      waiting.set(job.id, job);
+    } else waiting?.delete(job.id);
   }
 
   /** Keeps `job` unless something newer is known; answers the newest known state. */
   private remember(job: JobRecord | null): JobRecord | null {
     if (!job) return job;
     const entry = this.jobs.get(job.id);
+    // A newer state changed elsewhere and not read yet stays unknown (`unknown`).
     if (entry && entry.version > job.version) return entry.job ?? job;
     if (entry?.job && entry.version === job.version) return entry.job;
     if (!entry) {
@@ -121,6 +191,7 @@ export class CachedStore implements Store {
       this.loading.get(job.accountId)?.add(job.id);
     }
     this.jobs.set(job.id, { version: job.version, job });
+    this.track(job);
     this.evict();
     return job;
   }
@@ -145,7 +216,7 @@ export class CachedStore implements Store {
   }
 
   async getJobById(id: string, accountId?: string): Promise<JobRecord | null> {
-    if (!this.bypass) {
+    if (await this.fresh()) {
       const cached = this.jobs.get(id)?.job;
       if (cached) return cached;
       // Every job of a fully read account is cached: one missing does not exist for it.
@@ -156,7 +227,7 @@ export class CachedStore implements Store {
   }
 
   async listJobs(accountId: string, options: ListJobsOptions): Promise<JobRecord[]> {
-    if (this.bypass || this.large.has(accountId))
+    if (!(await this.fresh()) || this.large.has(accountId))
       return this.rememberAll(await this.inner.listJobs(accountId, options));
     const index = this.accounts.get(accountId) ?? (await this.loadAccount(accountId));
     if (!index) return this.rememberAll(await this.inner.listJobs(accountId, options));
@@ -220,8 +291,12 @@ export class CachedStore implements Store {
     return this.remember(await this.inner.recordSubmitted(id, change));
   }
 
-  async releaseClaim(id: string, error: string): Promise<JobRecord | null> {
-    return this.remember(await this.inner.releaseClaim(id, error));
+  async releaseClaim(
+    id: string,
+    error: string,
+    options?: { throttled?: boolean },
+  ): Promise<JobRecord | null> {
+    return this.remember(await this.inner.releaseClaim(id, error, options));
   }
 
   async transition(id: string, change: StatusChange): Promise<JobRecord | null> {
@@ -240,8 +315,45 @@ export class CachedStore implements Store {
     return this.remember(await this.inner.requestCancel(id));
   }
 
-  hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
-    return this.inner.hasOlderUnsubmitted(job);
+  /**
+   * Answered from memory: the waiting jobs of the job's backend, read from the store once and kept
+   * current by every write through here. The store answers instead while another replica's change
+   * has not been read yet (a reconciler pass reads them all) or the change feed is not live.
+   */
+  async hasOlderUnsubmitted(job: JobRecord): Promise<boolean> {
+    if (!this.queueRead && !this.bypass) await this.loadQueue();
+    if (!this.queueRead || !(await this.fresh()) || this.unknown.size > 0)
+      return this.inner.hasOlderUnsubmitted(job);
+    for (const other of this.queued.get(job.backend)?.values() ?? []) {
+      if (other.id !== job.id && isAfter(other, job)) return true;
+    }
+    return false;
+  }
+
+  /** Reads every waiting job into `queued`, once at a time; false when a reset outdated the read. */
+  private loadQueue(): Promise<boolean> {
+    this.queueLoading ??= (async () => {
+      const epoch = this.epoch;
+      try {
+        const jobs = await this.inner.listQueued();
+        if (epoch !== this.epoch) return false;
+        // A write that passed through meanwhile carries a higher version and wins in `remember`.
+        for (const row of jobs) {
+          this.remember(row);
+          const known = this.jobs.get(row.id)?.job;
+          if (known) this.track(known);
+        }
+        this.queueRead = true;
+        return true;
+      } finally {
+        this.queueLoading = undefined;
+      }
+    })();
+    return this.queueLoading;
+  }
+
+  async listQueued(): Promise<JobRecord[]> {
+    return this.rememberAll(await this.inner.listQueued());
   }
 
   async listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]> {

@@ -155,7 +155,24 @@ class PostgresChangeFeed implements ChangeFeed {
   }
 
   async sync(): Promise<void> {
-    await this.client?.query("SELECT 1");
+    const client = this.client;
+    if (!client) throw new Error("the change feed is not connected");
+    // Notifications travel ahead of the answer on the same connection. A silent connection is
+    // given up on after two heartbeats, as `live` does, so a read waits no longer than that.
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.query("SELECT 1"),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("the change feed did not answer")),
+            2 * this.heartbeatMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async connect(): Promise<void> {

@@ -110,6 +110,8 @@ const ACTIVE = `status IN ('PENDING', 'IN_PROGRESS')`;
  * its own earlier native job) so the cancel reaches whatever it may have started.
  */
 const CLAIMABLE = "(cancel_requested_at IS NULL OR submit_claimed_at IS NOT NULL)";
+/** New jobs waiting for their first submission, which keep their order (see `isQueued`). */
+const QUEUED = "status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL";
 /** A restart waits out its back-off before it is submitted. */
 const DUE = "(restart_at IS NULL OR restart_at <= now())";
 
@@ -246,25 +248,58 @@ const INSERT_JOBS = `INSERT INTO jobs (id, account_id, backend, name, status, re
   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::timestamptz[])
     AS n(id, account_id, backend, name, request, request_hash, idempotency_key, created_at)
   ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING *`;
+  RETURNING id`;
 
 /**
- * Inserts new jobs with one statement; each answer is the inserted row, or null when the account
+ * Inserts new jobs with one statement; each answer is the inserted job, or null when the account
  * already had a job under its idempotency key (also one inserted earlier in the same statement).
+ * Only the ids come back: every other column of a new row is known here, and sending the request
+ * back and parsing it again cost more than the insert itself on the embedded store.
  */
-async function insertJobs(db: SqlClient, jobs: NewJob[]): Promise<(JobRow | null)[]> {
-  const { rows } = await db.query<JobRow>(INSERT_JOBS, [
+async function insertJobs(db: SqlClient, jobs: NewJob[]): Promise<(JobRecord | null)[]> {
+  const requests = jobs.map((j) => json(j.request));
+  const { rows } = await db.query<{ id: string }>(INSERT_JOBS, [
     jobs.map((j) => j.id),
     jobs.map((j) => j.accountId),
     jobs.map((j) => j.backend),
     jobs.map((j) => j.name),
-    jobs.map((j) => json(j.request)),
+    requests,
     jobs.map((j) => j.requestHash),
     jobs.map((j) => j.idempotencyKey),
     jobs.map((j) => j.createdAt.toISOString()),
   ]);
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return jobs.map((j) => byId.get(j.id) ?? null);
+  const inserted = new Set(rows.map((r) => r.id));
+  return jobs.map((j, i) => (inserted.has(j.id) ? insertedRecord(j, requests[i]!) : null));
+}
+
+/** A job as its insert wrote it: the columns' defaults, and the request as jsonb keeps it (no undefined keys). */
+function insertedRecord(job: NewJob, request: string): JobRecord {
+  const createdAt = new Date(job.createdAt.getTime());
+  return {
+    id: job.id,
+    accountId: job.accountId,
+    backend: job.backend,
+    name: job.name,
+    status: "PENDING",
+    request: JSON.parse(request) as JobRecord["request"],
+    requestHash: job.requestHash,
+    cloudJobIdentifier: null,
+    backendState: null,
+    result: null,
+    idempotencyKey: job.idempotencyKey,
+    cancelRequestedAt: null,
+    submitAttempts: 0,
+    submitClaimedAt: null,
+    submitStartedAt: null,
+    submittedAt: null,
+    lastError: null,
+    attempt: 0,
+    attempts: [],
+    restartAt: null,
+    createdAt,
+    updatedAt: new Date(createdAt.getTime()),
+    version: 1,
+  };
 }
 
 export interface SqlStoreOptions {
@@ -340,7 +375,7 @@ export class SqlStore implements Store {
   async insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
     // One statement, so the idempotency key and the job are recorded together; a concurrent
     // duplicate loses on the unique index and reads the winner below.
-    let inserted: JobRow | null;
+    let inserted: JobRecord | null;
     try {
       inserted = this.writes
         ? await this.writes.writeMerged(insertJobs, job)
@@ -348,7 +383,7 @@ export class SqlStore implements Store {
     } catch (err) {
       throw unavailability(err) ?? err;
     }
-    if (inserted) return { job: fromRow(inserted), created: true };
+    if (inserted) return { job: inserted, created: true };
     const existing = await this.one("SELECT * FROM jobs WHERE account_id = $1 AND idempotency_key = $2", [
       job.accountId,
       job.idempotencyKey,
@@ -403,16 +438,19 @@ export class SqlStore implements Store {
     );
   }
 
-  releaseClaim(id: string, error: string): Promise<JobRecord | null> {
+  releaseClaim(id: string, error: string, options: { throttled?: boolean } = {}): Promise<JobRecord | null> {
     // A cancel that arrived while the submit was in flight could not be carried out then; with the
     // submit given up, nothing runs, so the job ends here instead of waiting for a submit it refuses.
+    // A throttled attempt is given back: it neither counts toward the attempts nor starts the clock.
     return this.write(
       `UPDATE jobs SET submit_claimed_at = NULL, last_error = $2,
+                       submit_attempts = CASE WHEN $3::boolean THEN greatest(submit_attempts - 1, 0) ELSE submit_attempts END,
+                       submit_started_at = CASE WHEN $3::boolean AND submit_attempts <= 1 THEN NULL ELSE submit_started_at END,
                        status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE status END,
                        updated_at = now()
        WHERE id = $1 AND submitted_at IS NULL AND ${ACTIVE}
        RETURNING *`,
-      [id, error],
+      [id, error, options.throttled === true],
     );
   }
 
@@ -459,12 +497,15 @@ export class SqlStore implements Store {
     const { rows } = await this.query<{ found: boolean }>(
       `SELECT EXISTS (
          SELECT 1 FROM jobs
-         WHERE backend = $1 AND status = 'PENDING' AND submitted_at IS NULL AND cancel_requested_at IS NULL
-           AND (created_at, id) < ($2::timestamptz, $3::uuid)
+         WHERE backend = $1 AND ${QUEUED} AND (created_at, id) < ($2::timestamptz, $3::uuid)
        ) AS found`,
       [job.backend, job.createdAt.toISOString(), job.id],
     );
     return rows[0]?.found === true;
+  }
+
+  listQueued(): Promise<JobRecord[]> {
+    return this.many(`SELECT * FROM jobs WHERE ${QUEUED} ORDER BY created_at, id`, []);
   }
 
   listUnsubmitted(limit: number, exceptBackends: readonly string[] = []): Promise<JobRecord[]> {

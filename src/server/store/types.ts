@@ -96,10 +96,11 @@ export interface Store {
   /** Records what the backend returned for a claimed job. */
   recordSubmitted(id: string, change: SubmittedChange): Promise<JobRecord | null>;
   /**
-   * Gives a claim back after a retryable failure, keeping the error for the logs; a job whose cancel
-   * arrived during the submit becomes CANCELED instead.
+   * Gives a claim back after a retryable failure, keeping the error (shown as `status_reason`); a
+   * job whose cancel arrived during the submit becomes CANCELED instead. A `throttled` attempt (the
+   * cloud refused for its request rate) does not count toward `submitAttempts` or the submit's time.
    */
-  releaseClaim(id: string, error: string): Promise<JobRecord | null>;
+  releaseClaim(id: string, error: string, options?: { throttled?: boolean }): Promise<JobRecord | null>;
   /** Moves a non-terminal job to `status`; null when the job is already terminal. */
   transition(id: string, change: StatusChange): Promise<JobRecord | null>;
   /**
@@ -113,6 +114,8 @@ export interface Store {
   requestCancel(id: string): Promise<JobRecord | null>;
   /** Whether an unsubmitted PENDING job of the same backend was created before `job`. */
   hasOlderUnsubmitted(job: JobRecord): Promise<boolean>;
+  /** Every unsubmitted PENDING job nobody asked to cancel (those `hasOlderUnsubmitted` looks for), oldest first. */
+  listQueued(): Promise<JobRecord[]>;
   /** Unsubmitted PENDING jobs, oldest first, leaving out the backends named. */
   listUnsubmitted(limit: number, exceptBackends?: readonly string[]): Promise<JobRecord[]>;
   /** Submitted jobs that are not terminal yet; only those of `backends` when given. */
@@ -138,6 +141,11 @@ export interface Store {
   /** Resolves once the database answered a trivial query; throws `StoreUnavailableError` otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Whether the job is one `hasOlderUnsubmitted` counts: PENDING, never submitted, no cancel asked. */
+export function isQueued(job: JobRecord): boolean {
+  return job.status === "PENDING" && job.submittedAt === null && job.cancelRequestedAt === null;
 }
 
 /**

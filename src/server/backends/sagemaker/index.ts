@@ -11,6 +11,7 @@ import {
   ListTrainingJobsCommand,
   type ListTrainingJobsCommandOutput,
   SageMakerClient,
+  type SageMakerClientConfig,
   StopTrainingJobCommand,
 } from "@aws-sdk/client-sagemaker";
 import { isTerminal, type JobLogs, type LogLine, type LogsQuery } from "../../../spec";
@@ -118,11 +119,14 @@ export interface SageMakerBackendOptions {
 /**
  * Runs jobs as SageMaker training jobs through `@aws-sdk/client-sagemaker`, with credentials from
  * the AWS default chain (environment, shared config, web identity, container or instance role).
- * Throttling, 5xx answers and dropped connections are retried by the SDK's standard retry mode.
+ * Throttling, 5xx answers and dropped connections are retried by the SDK's standard retry mode,
+ * except a throttled CreateTrainingJob: that fails at once, and the reconciler lowers the pace.
  */
 export class SageMakerBackend implements Backend<"sagemaker"> {
   readonly name = "sagemaker" as const;
   private readonly client: SageMakerClient;
+  /** CreateTrainingJob's client: the same, but a throttled create is not retried by the SDK. */
+  private readonly creates: SageMakerClient;
   private readonly logsClient: CloudWatchLogsClient;
   private readonly gate: PollGate;
   private readonly timeoutMs: number;
@@ -147,6 +151,11 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
       ...common,
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     });
+    this.creates = new SageMakerClient({
+      ...common,
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      retryStrategy: withoutThrottlingRetries(() => this.client.config.retryStrategy()),
+    });
     this.logsClient = new CloudWatchLogsClient({
       ...common,
       ...(settings.logsEndpoint ? { endpoint: settings.logsEndpoint } : {}),
@@ -169,7 +178,7 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
     const name = input.TrainingJobName!;
     try {
       await this.send("CreateTrainingJob", (abortSignal) =>
-        this.client.send(new CreateTrainingJobCommand(input), { abortSignal }),
+        this.creates.send(new CreateTrainingJobCommand(input), { abortSignal }),
       );
     } catch (err) {
       // The name is derived from the job id, so a training job already holding it is the one an
@@ -463,6 +472,7 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.creates.destroy();
     this.logsClient.destroy();
   }
 
@@ -488,6 +498,35 @@ export class SageMakerBackend implements Backend<"sagemaker"> {
       throw toBackendError("DescribeTrainingJob", err);
     }
   }
+}
+
+type RetryStrategy = NonNullable<SageMakerClientConfig["retryStrategy"]>;
+type RetryStrategyV2 = Extract<RetryStrategy, { acquireInitialRetryToken: unknown }>;
+
+/**
+ * The client's own retry strategy, except that an error the SDK classes as throttling is not
+ * retried: the call fails with it at once. The SDK's retry middleware ends a call with its last
+ * error when `refreshRetryTokenForRetry` throws (`@smithy/core` retry middleware).
+ */
+function withoutThrottlingRetries(standard: () => Promise<RetryStrategy>): RetryStrategyV2 {
+  let inner: RetryStrategyV2 | undefined;
+  return {
+    async acquireInitialRetryToken(scope) {
+      const strategy = await standard();
+      if (!("acquireInitialRetryToken" in strategy))
+        throw new Error("the AWS SDK's retry strategy is not the token-based one this backend wraps");
+      inner = strategy;
+      return inner.acquireInitialRetryToken(scope);
+    },
+    async refreshRetryTokenForRetry(token, errorInfo) {
+      if (errorInfo.errorType === "THROTTLING" || !inner)
+        throw new Error("a throttled create is paced by the reconciler, not retried by the SDK");
+      return inner.refreshRetryTokenForRetry(token, errorInfo);
+    },
+    recordSuccess(token) {
+      inner?.recordSuccess(token);
+    },
+  };
 }
 
 /** An AWS SDK error (`name` is the error code, `$metadata.httpStatusCode` the status) as a `BackendError`. */

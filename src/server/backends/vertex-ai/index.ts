@@ -156,16 +156,14 @@ export class VertexAiBackend implements Backend<"vertex-ai"> {
       ],
     };
     // customJobs.create has no request id: a create whose answer was lost may have made the job, so
-    // only answers that say nothing was done (429, 503) are retried here. Anything else fails the
-    // submit as retryable, and the next submit finds the job by its label before creating.
+    // only an answer that says nothing was done (503) is retried here. A throttled create (429) is
+    // not: it fails at once so the reconciler lowers the pace. Anything else fails the submit as
+    // retryable, and the next submit finds the job by its label before creating.
     this.creates = {
       ...common,
       noResponseRetries: 0,
       httpMethodsToRetry: ["POST"],
-      statusCodesToRetry: [
-        [429, 429],
-        [503, 503],
-      ],
+      statusCodesToRetry: [[503, 503]],
     };
   }
 
