@@ -127,8 +127,10 @@ export interface GpuClusterSettings {
    * CIDR blocks allowed to reach the control plane endpoint, e.g. `["203.0.113.0/24", "198.51.100.7/32"]` for
    * an office and a CI runner's egress address. Defaults to none, which is refused unless `privateEndpoint` is
    * true or `authorizedNetworks` lists some: GKE would otherwise accept connections from any address. With
-   * `privateEndpoint`, they narrow who inside the VPC may connect. `0.0.0.0/0` is accepted with a warning, and
-   * the policy pack's `trainkit-kubernetes-api-private` rule reports it. Adds to `authorizedNetworks`.
+   * `privateEndpoint`, they narrow who inside the VPC may connect. Compute Engine's public addresses are not let
+   * in besides them (`gcpPublicCidrsAccessEnabled: false`): list a runner's address, or run it in the VPC.
+   * `0.0.0.0/0` is accepted with a warning, and the policy pack's `trainkit-kubernetes-api-private` rule
+   * reports it. Adds to `authorizedNetworks`.
    */
   authorizedCidrBlocks?: string[];
   /**
@@ -392,7 +394,12 @@ export class GpuCluster extends pulumi.ComponentResource {
           enablePrivateEndpoint: args.privateEndpoint ?? false,
           masterIpv4CidrBlock: args.masterIpv4CidrBlock,
         },
-        masterAuthorizedNetworksConfig: authorized.length === 0 ? undefined : { cidrBlocks: authorized },
+        // Left unset, GKE may also let in every Compute Engine VM's public address, any customer's; only the
+        // listed networks are meant.
+        masterAuthorizedNetworksConfig:
+          authorized.length === 0
+            ? undefined
+            : { cidrBlocks: authorized, gcpPublicCidrsAccessEnabled: false },
         workloadIdentityConfig: { workloadPool: pulumi.interpolate`${project}.svc.id.goog` },
         enableShieldedNodes: true,
         enableLegacyAbac: false,

@@ -520,13 +520,14 @@ describe("GpuCluster network and APIs", () => {
     expect(lookup?.inputs).toMatchObject({ project: "acme-ml", region: "us-central1" });
   });
 
-  it("limits the control plane to the CIDR blocks given", async () => {
+  it("limits the control plane to the CIDR blocks given, without every Compute Engine public address", async () => {
     await build("authnet", {
       authorizedCidrBlocks: ["203.0.113.0/24"],
       authorizedNetworks: [{ cidrBlock: "198.51.100.7/32", displayName: "ci" }],
     });
     expect(mocks.one(CLUSTER, "authnet").inputs.masterAuthorizedNetworksConfig).toEqual({
       cidrBlocks: [{ cidrBlock: "203.0.113.0/24" }, { cidrBlock: "198.51.100.7/32", displayName: "ci" }],
+      gcpPublicCidrsAccessEnabled: false,
     });
   });
 
@@ -547,6 +548,7 @@ describe("GpuCluster network and APIs", () => {
     });
     expect(mocks.one(CLUSTER, "named").inputs.masterAuthorizedNetworksConfig).toEqual({
       cidrBlocks: [{ cidrBlock: "198.51.100.7/32", displayName: "ci" }],
+      gcpPublicCidrsAccessEnabled: false,
     });
   });
 
