@@ -8,6 +8,14 @@ const accountId = config.get("accountId") ?? "team-vision";
 // maps it to the accounts it may act for.
 const apiKey = config.requireSecret("apiKey");
 
+function gkeCluster(networks: string[]) {
+  return {
+    gpuPools: [{ gpu: "nvidia-l4" as const, gpusPerNode: 1, maxNodes: 2, spot: true }],
+    deletionProtection: false,
+    ...(networks.length === 0 ? { privateEndpoint: true } : { authorizedCidrBlocks: networks }),
+  };
+}
+
 const platform = new TrainingPlatform("ml", {
   api: {
     image: config.require("apiImage"),
@@ -17,9 +25,10 @@ const platform = new TrainingPlatform("ml", {
     externalIngress: config.getBoolean("externalIngress") ?? false,
     invokers: config.getObject<string[]>("invokers") ?? [],
   },
-  // Vertex AI needs no cluster. Set trainkit-gcp:gkeCluster to true for a GKE cluster with a spot L4 pool.
+  // Vertex AI needs no cluster. Set trainkit-gcp:gkeCluster to true for a GKE cluster with a spot L4 pool, and
+  // trainkit-gcp:clusterNetworks to the CIDR blocks that may reach its control plane ([] keeps it in the VPC).
   cluster: config.getBoolean("gkeCluster")
-    ? { gpuPools: [{ gpu: "nvidia-l4", gpusPerNode: 1, maxNodes: 2, spot: true }], deletionProtection: false }
+    ? gkeCluster(config.requireObject<string[]>("clusterNetworks"))
     : undefined,
 });
 

@@ -15,6 +15,8 @@ platform = trainkit_gcp.TrainingPlatform(
         api_keys=api_key.apply(lambda key: {key: [account_id]}),
     ),
     cluster=trainkit_gcp.PlatformClusterArgs(
+        # Who may reach the control plane: your office's and CI runner's egress ranges (or private_endpoint=True).
+        authorized_cidr_blocks=config.require_object("clusterNetworks"),
         gpu_pools=[
             trainkit_gcp.GcpGpuPoolArgsArgs(name="l4", gpu="nvidia-l4", gpus_per_node=1, max_nodes=2, spot=True),
         ],

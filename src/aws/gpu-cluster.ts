@@ -155,8 +155,10 @@ export interface GpuClusterSettings {
    */
   publicEndpoint?: boolean;
   /**
-   * CIDR blocks allowed to reach the public endpoint. Defaults to EKS's `0.0.0.0/0` when `publicEndpoint` is
-   * on. Only valid with `publicEndpoint: true`.
+   * CIDR blocks allowed to reach the public endpoint, e.g. your office's and your CI runner's egress addresses.
+   * Required with `publicEndpoint: true` (EKS would otherwise open it to `0.0.0.0/0`; give that explicitly to
+   * mean it, and the policy pack's `trainkit-kubernetes-api-private` rule reports it). Only valid with
+   * `publicEndpoint: true`.
    */
   publicAccessCidrs?: pulumi.Input<pulumi.Input<string>[]>;
   /**
@@ -563,11 +565,18 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${owner}: publicAccessCidrs must not be set while publicEndpoint is false, since there is no public endpoint to restrict; set publicEndpoint: true as well or drop publicAccessCidrs`,
       );
     }
+    // EKS would open a public endpoint to 0.0.0.0/0, which the policy pack reports; as on GKE, the networks
+    // are asked for rather than left open by default.
+    if (publicEndpoint && args.publicAccessCidrs === undefined) {
+      throw new ArgumentError(
+        `${owner}: publicAccessCidrs must list the networks that may reach the public endpoint, such as your ` +
+          `office's and your CI runner's egress addresses (["203.0.113.0/24"]), when publicEndpoint is true; got ` +
+          "nothing, which EKS would open to any address (0.0.0.0/0)",
+      );
+    }
     if (publicEndpoint) {
       pulumi.log.warn(
-        `GpuCluster ${name} has a public control plane endpoint: it is reachable from ${
-          args.publicAccessCidrs === undefined ? "any address" : "the publicAccessCidrs"
-        }, behind IAM authentication.`,
+        `GpuCluster ${name} has a public control plane endpoint: it is reachable from the publicAccessCidrs, behind IAM authentication.`,
         this,
       );
     }

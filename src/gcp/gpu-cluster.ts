@@ -110,8 +110,12 @@ export interface GpuClusterSettings {
   /** Name of the subnetwork's secondary range for services. Defaults to a range GKE creates. Set with `podsRangeName`. */
   servicesRangeName?: pulumi.Input<string>;
   /**
-   * Make the control plane reachable only from inside the VPC. Nodes are private either way. Defaults to false,
-   * so `pulumi up` and `kubectl` work from outside; then restrict `authorizedNetworks`.
+   * Make the control plane reachable only from inside the VPC (and networks peered or connected to it). Nodes
+   * are private either way. Defaults to false, and then `authorizedCidrBlocks` or `authorizedNetworks` must
+   * list who may reach the public endpoint: one of the two is required, so no default leaves the endpoint
+   * open to any address. The cluster itself is managed through the GKE API, so `pulumi up` of this component
+   * works from anywhere either way; the endpoint gates `kubectl`, `@pulumi/kubernetes` and the Train API's
+   * `kubernetes` backend.
    */
   privateEndpoint?: boolean;
   /**
@@ -120,12 +124,19 @@ export interface GpuClusterSettings {
    */
   masterIpv4CidrBlock?: pulumi.Input<string>;
   /**
-   * CIDR blocks allowed to reach the control plane endpoint, e.g. `["203.0.113.0/24"]` for an office and a CI
-   * runner's address. Defaults to none, which leaves the public endpoint reachable from any address (callers
-   * still need Google credentials with access to the cluster). Adds to `authorizedNetworks`.
+   * CIDR blocks allowed to reach the control plane endpoint, e.g. `["203.0.113.0/24", "198.51.100.7/32"]` for
+   * an office and a CI runner's egress address. Defaults to none, which is refused unless `privateEndpoint` is
+   * true or `authorizedNetworks` lists some: GKE would otherwise accept connections from any address. With
+   * `privateEndpoint`, they narrow who inside the VPC may connect. Compute Engine's public addresses are not let
+   * in besides them (`gcpPublicCidrsAccessEnabled: false`): list a runner's address, or run it in the VPC.
+   * `0.0.0.0/0` is accepted with a warning, and the policy pack's `trainkit-kubernetes-api-private` rule
+   * reports it. Adds to `authorizedNetworks`.
    */
   authorizedCidrBlocks?: string[];
-  /** Named CIDR blocks allowed to reach the control plane endpoint. Defaults to none. Adds to `authorizedCidrBlocks`. */
+  /**
+   * Named CIDR blocks allowed to reach the control plane endpoint. Defaults to none (see
+   * `authorizedCidrBlocks`: one of the two, or `privateEndpoint`, is required). Adds to `authorizedCidrBlocks`.
+   */
   authorizedNetworks?: AuthorizedNetworkArgs[];
   /**
    * Create a Cloud Router and Cloud NAT for the network in the cluster's region, so the private nodes reach
@@ -181,6 +192,9 @@ export const NODE_SERVICE_ACCOUNT_ROLES = [
   "roles/stackdriver.resourceMetadata.writer",
   "roles/artifactregistry.reader",
 ] as const;
+
+// The ranges that match every address, which authorize nothing in particular.
+const OPEN_CIDRS = ["0.0.0.0/0", "::/0"];
 
 // Nodes get their permissions from IAM only, so the broad scope is narrowed by the service account's roles.
 const NODE_OAUTH_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"];
@@ -296,9 +310,19 @@ export class GpuCluster extends pulumi.ComponentResource {
       }
     }
     const authorized = [...cidrs.map((cidrBlock) => ({ cidrBlock })), ...(args.authorizedNetworks ?? [])];
+    // A private endpoint would break every Kubernetes deploy from outside the VPC (a hosted CI runner, a
+    // laptop), and an open one breaks the policy pack, so neither is chosen for the user.
     if (authorized.length === 0 && !args.privateEndpoint) {
-      pulumi.log.info(
-        `${owner}: the control plane endpoint is public (any address with Google credentials for the cluster may connect); set authorizedCidrBlocks to limit it.`,
+      throw new ArgumentError(
+        `${owner}: authorizedCidrBlocks (or authorizedNetworks) must list the networks that may reach the control ` +
+          `plane's public endpoint, such as your office's and your CI runner's egress addresses (["203.0.113.0/24"]), ` +
+          "or privateEndpoint must be true to reach it only from inside the VPC; got neither, which would leave the " +
+          "endpoint open to any address",
+      );
+    }
+    if (cidrs.some((c) => OPEN_CIDRS.includes(c))) {
+      pulumi.log.warn(
+        `${owner}: authorizedCidrBlocks includes ${cidrs.find((c) => OPEN_CIDRS.includes(c))}, so the control plane endpoint is open to any address (callers still need Google credentials for the cluster).`,
         this,
       );
     }
@@ -370,7 +394,12 @@ export class GpuCluster extends pulumi.ComponentResource {
           enablePrivateEndpoint: args.privateEndpoint ?? false,
           masterIpv4CidrBlock: args.masterIpv4CidrBlock,
         },
-        masterAuthorizedNetworksConfig: authorized.length === 0 ? undefined : { cidrBlocks: authorized },
+        // Left unset, GKE may also let in every Compute Engine VM's public address, any customer's; only the
+        // listed networks are meant.
+        masterAuthorizedNetworksConfig:
+          authorized.length === 0
+            ? undefined
+            : { cidrBlocks: authorized, gcpPublicCidrsAccessEnabled: false },
         workloadIdentityConfig: { workloadPool: pulumi.interpolate`${project}.svc.id.goog` },
         enableShieldedNodes: true,
         enableLegacyAbac: false,

@@ -50,30 +50,67 @@ export interface OfferedZonesArgs {
 
 /**
  * The zones of the cluster's region (or its one zone) whose machine-type list holds `machineType`, sorted.
- * Fails the deployment with a sentence when no zone does.
+ * Fails the deployment with a sentence naming `<field>.zones` when no zone does, or when the lookup itself
+ * fails or answers something that is not a list (a Pulumi mock that echoes its inputs does that).
  */
 export function offeredZones(args: OfferedZonesArgs, opts: pulumi.InvokeOptions): pulumi.Output<string[]> {
-  return pulumi.all([args.project, args.location, ...(args.after ?? [])]).apply(async (values) => {
+  return pulumi.all([args.project, args.location, ...(args.after ?? [])]).apply((values) => {
     const [project, location] = values as unknown as [string, string];
-    const region = regionOf(location);
-    const candidates = isZone(location)
-      ? [location]
-      : (await gcp.compute.getZones({ project, region, status: "UP" }, opts)).names;
-    const offered: string[] = [];
-    for (const zone of [...candidates].sort()) {
-      const listed = await gcp.compute.getMachineTypes(
-        { project, zone, filter: machineTypeFilter(args.machineType) },
-        opts,
-      );
-      if (listed.machineTypes.some((m) => m.name === args.machineType)) offered.push(zone);
-    }
-    if (offered.length === 0) {
-      const where = isZone(location) ? `zone ${location}` : `any zone of ${region}`;
-      throw new Error(
-        `${args.owner}: ${args.field}.machineType ${args.machineType} is not offered in ${where}; choose a location ` +
-          `that offers it (gcloud compute machine-types list --filter="name=${args.machineType}") or set ${args.field}.zones`,
-      );
-    }
-    return offered;
+    return lookUpOfferedZones(project, location, args, opts);
   });
+}
+
+/** {@link offeredZones} once the project and location are known. */
+export async function lookUpOfferedZones(
+  project: string,
+  location: string,
+  args: Pick<OfferedZonesArgs, "machineType" | "owner" | "field">,
+  opts: pulumi.InvokeOptions,
+): Promise<string[]> {
+  const region = regionOf(location);
+  const fix =
+    `set ${args.field}.zones to the zones to use (gcloud compute machine-types list --filter="name=${args.machineType}" ` +
+    "lists them), which skips the lookup";
+  const failed = (what: string, cause: unknown): Error =>
+    new pulumi.ResourceError(
+      `${args.owner}: ${args.field}.zones is not set, so the zones offering ${args.machineType} are looked up, and ` +
+        `${what} ${cause instanceof Error ? `failed: ${cause.message || "no reason given"}` : `answered ${shownAnswer(cause)}, not a list`}; ${fix}. ` +
+        "Under Pulumi's mocks, answer gcp:compute/getZones:getZones and gcp:compute/getMachineTypes:getMachineTypes",
+      opts.parent,
+    );
+  let candidates: string[] = [location];
+  if (!isZone(location)) {
+    const zones = await gcp.compute.getZones({ project, region, status: "UP" }, opts).catch((e: unknown) => {
+      throw failed(`listing the zones of ${region}`, e instanceof Error ? e : new Error(String(e)));
+    });
+    if (!Array.isArray(zones?.names)) throw failed(`listing the zones of ${region}`, zones?.names);
+    candidates = zones.names;
+  }
+  const offered: string[] = [];
+  for (const zone of [...candidates].sort()) {
+    const listed = await gcp.compute
+      .getMachineTypes({ project, zone, filter: machineTypeFilter(args.machineType) }, opts)
+      .catch((e: unknown) => {
+        throw failed(`listing the machine types of ${zone}`, e instanceof Error ? e : new Error(String(e)));
+      });
+    if (!Array.isArray(listed?.machineTypes)) {
+      throw failed(`listing the machine types of ${zone}`, listed?.machineTypes);
+    }
+    if (listed.machineTypes.some((m) => m.name === args.machineType)) offered.push(zone);
+  }
+  if (offered.length === 0) {
+    const where = isZone(location) ? `zone ${location}` : `any zone of ${region}`;
+    throw new pulumi.ResourceError(
+      `${args.owner}: ${args.field}.machineType ${args.machineType} is not offered in ${where}; choose a location ` +
+        `that offers it (gcloud compute machine-types list --filter="name=${args.machineType}") or set ${args.field}.zones`,
+      opts.parent,
+    );
+  }
+  return offered;
+}
+
+// What a data source answered in place of a list, for the message: short, and never a whole object.
+function shownAnswer(value: unknown): string {
+  if (value === undefined) return "nothing";
+  return typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : typeof value;
 }

@@ -370,14 +370,25 @@ export const kubernetesApiPrivate: TrainkitPolicy = {
     const p = args.props;
     switch (args.type) {
       case TYPES.gkeCluster: {
-        if (p.privateClusterConfig?.enablePrivateEndpoint === true) return;
-        const blocks = Array.isArray(p.masterAuthorizedNetworksConfig?.cidrBlocks)
-          ? p.masterAuthorizedNetworksConfig.cidrBlocks.map((b: Props) => b?.cidrBlock)
+        // The provider documents enablePrivateEndpoint as applying only to private clusters, those with
+        // enablePrivateNodes; on any other cluster the public endpoint stays.
+        const pcc = p.privateClusterConfig ?? {};
+        if (pcc.enablePrivateEndpoint === true && pcc.enablePrivateNodes === true) return;
+        const man = p.masterAuthorizedNetworksConfig ?? {};
+        const blocks = Array.isArray(man.cidrBlocks)
+          ? man.cidrBlocks.map((b: Props) => b?.cidrBlock)
           : undefined;
         if (!restricted(blocks)) {
+          const only =
+            pcc.enablePrivateEndpoint === true ? " (it takes effect only with enablePrivateNodes)" : "";
           reportViolation(
             "the control plane has a public endpoint open to any address; set privateClusterConfig.enablePrivateEndpoint " +
-              "to true, or list the networks in masterAuthorizedNetworksConfig.cidrBlocks (not 0.0.0.0/0)",
+              `and enablePrivateNodes to true${only}, or list the networks in masterAuthorizedNetworksConfig.cidrBlocks (not 0.0.0.0/0)`,
+          );
+        } else if (man.gcpPublicCidrsAccessEnabled === true) {
+          reportViolation(
+            "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled is true, so any Compute Engine VM's public " +
+              "address, in any project, reaches the control plane besides the listed networks; set it to false",
           );
         }
         return;

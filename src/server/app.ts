@@ -12,8 +12,8 @@ import {
   JobLogsQuery,
   ListJobsQuery,
 } from "../spec";
-import type { BackendRegistry, BackendSlot } from "./backends";
-import { BackendError } from "./backends/types";
+import type { BackendRegistry } from "./backends";
+import { type Backend, BackendError } from "./backends/types";
 import type { ApiKeyring } from "./config";
 import { ApiError, errorBody, installErrorHandlers } from "./errors";
 import { requestHash, toApiJob, toBackendJob } from "./jobs";
@@ -93,20 +93,6 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     "cursor is not one this server issued; pass next_cursor from the previous page unchanged",
     [{ path: "cursor", message: "must be the next_cursor of a previous response" }],
   );
-}
-
-/** Where a job's output is when this server cannot read it, as a sentence that names the place. */
-function whereLogsAre(job: JobRecord): string {
-  const id = job.cloudJobIdentifier ?? {};
-  if (job.backend === "sagemaker") {
-    const name = id.training_job_name ?? "<training job name>";
-    return `read them in CloudWatch Logs, log group /aws/sagemaker/TrainingJobs, streams ${name}/algo-*`;
-  }
-  if (job.backend === "azure-ml") {
-    const name = id.job_name ?? "<job name>";
-    return `read them in Azure ML studio under job ${name}, Outputs + logs (user_logs/std_log.txt)`;
-  }
-  return "read them where the backend keeps them";
 }
 
 /** Builds the Train API as a Fastify app; `listen` is the caller's business. */
@@ -268,6 +254,27 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return job;
   };
 
+  // The backend a request needs, or the 503 that says why this server cannot use it (the same answer for a
+  // new job and for an existing job's logs once the backend was turned off or lost its settings).
+  const runningBackend = (backend: BackendName): Backend => {
+    const slot = backends[backend];
+    if ("disabled" in slot) {
+      throw new ApiError(
+        503,
+        "backend_not_enabled",
+        `this server does not run the ${backend} backend; it runs ${slot.disabled.enabled.join(", ")} (set by TRAINKIT_BACKENDS)`,
+      );
+    }
+    if ("missing" in slot) {
+      throw new ApiError(
+        503,
+        "backend_not_configured",
+        `the ${backend} backend is not configured on this server; set ${slot.missing.join(", ")} and restart it`,
+      );
+    }
+    return slot.backend as Backend;
+  };
+
   app.post<{ Params: { backend: string } }>("/v1/:backend/jobs", async (request, reply) => {
     const name = request.params.backend;
     if (!(BACKENDS as readonly string[]).includes(name)) {
@@ -297,21 +304,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         details,
       );
     }
-    const slot = backends[backend];
-    if ("disabled" in slot) {
-      throw new ApiError(
-        503,
-        "backend_not_enabled",
-        `this server does not run the ${backend} backend; it runs ${slot.disabled.enabled.join(", ")} (set by TRAINKIT_BACKENDS)`,
-      );
-    }
-    if ("missing" in slot) {
-      throw new ApiError(
-        503,
-        "backend_not_configured",
-        `the ${backend} backend is not configured on this server; set ${slot.missing.join(", ")} and restart it`,
-      );
-    }
+    runningBackend(backend);
 
     const { job, created } = await store.insertJob({
       id: randomUUID(),
@@ -415,16 +408,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         );
       }
       const job = await findJob(request);
-      const slot: BackendSlot = backends[job.backend];
-      const backend = "backend" in slot ? slot.backend : undefined;
-      if (!backend?.logs) {
+      const backend: Backend = runningBackend(job.backend);
+      // Every backend trainkit ships reads logs; a backend added without `logs` is answered here.
+      if (!backend.logs) {
         return reply
           .code(501)
           .send(
-            errorBody(
-              "logs_not_supported",
-              `this server does not read ${job.backend} logs yet; ${whereLogsAre(job)}`,
-            ),
+            errorBody("logs_not_supported", `the ${job.backend} backend keeps no logs this server can read`),
           );
       }
       const { follow, ...query } = parsed.data;

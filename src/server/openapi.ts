@@ -151,7 +151,10 @@ export function openApiDocument(): Record<string, unknown> {
         "409": error(
           "logs_not_available: the cloud holds no log for the job yet (ask again once it runs, or follow it); job_not_started or logs_not_followable with follow=true",
         ),
-        "501": error("The job's backend keeps no logs"),
+        "501": error("logs_not_supported: the job's backend keeps no logs this server can read"),
+        "503": error(
+          "backend_not_enabled or backend_not_configured: this server does not run the job's backend now (TRAINKIT_BACKENDS), or lacks its settings",
+        ),
       },
     },
   };

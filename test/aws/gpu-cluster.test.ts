@@ -267,6 +267,12 @@ describe("GpuCluster argument checks", () => {
     );
   });
 
+  it("refuses a public endpoint without publicAccessCidrs, which EKS would open to any address", () => {
+    expect(() => new GpuCluster("open", { subnetIds, publicEndpoint: true })).toThrow(
+      "GpuCluster open: publicAccessCidrs must list the networks that may reach the public endpoint, such as your office's and your CI runner's egress addresses ([\"203.0.113.0/24\"]), when publicEndpoint is true; got nothing, which EKS would open to any address (0.0.0.0/0)",
+    );
+  });
+
   it("rejects a cluster without subnets", () => {
     expect(() => new GpuCluster("nosubnets", {} as GpuClusterArgs)).toThrow(
       "GpuCluster nosubnets: subnetIds must be set to at least two private subnets in different zones; got nothing",

@@ -23,7 +23,8 @@ beforeAll(async () => {
   mocks = await installPulumiMocks({ computed: gcpComputed, invoke: gcpInvoke });
 });
 
-const base = { project: "acme-ml", location: "us-central1" };
+// Every cluster here lists who may reach its control plane, which a public endpoint requires.
+const base = { project: "acme-ml", location: "us-central1", authorizedCidrBlocks: ["203.0.113.0/24"] };
 
 async function build(name: string, args: ConstructorParameters<typeof GpuCluster>[1] = {}) {
   const cluster = new GpuCluster(name, { ...base, ...args });
@@ -519,13 +520,35 @@ describe("GpuCluster network and APIs", () => {
     expect(lookup?.inputs).toMatchObject({ project: "acme-ml", region: "us-central1" });
   });
 
-  it("limits the control plane to the CIDR blocks given", async () => {
+  it("limits the control plane to the CIDR blocks given, without every Compute Engine public address", async () => {
     await build("authnet", {
       authorizedCidrBlocks: ["203.0.113.0/24"],
       authorizedNetworks: [{ cidrBlock: "198.51.100.7/32", displayName: "ci" }],
     });
     expect(mocks.one(CLUSTER, "authnet").inputs.masterAuthorizedNetworksConfig).toEqual({
       cidrBlocks: [{ cidrBlock: "203.0.113.0/24" }, { cidrBlock: "198.51.100.7/32", displayName: "ci" }],
+      gcpPublicCidrsAccessEnabled: false,
+    });
+  });
+
+  it("refuses a public control plane open to any address, naming the fields that close it", () => {
+    expect(() => new GpuCluster("open", { project: "acme-ml", location: "us-central1" })).toThrow(
+      "GpuCluster open: authorizedCidrBlocks (or authorizedNetworks) must list the networks that may reach the control plane's public endpoint, " +
+        "such as your office's and your CI runner's egress addresses ([\"203.0.113.0/24\"]), or privateEndpoint must be true to reach it only " +
+        "from inside the VPC; got neither, which would leave the endpoint open to any address",
+    );
+  });
+
+  it("takes a private endpoint without authorized networks, or named networks alone", async () => {
+    await build("privonly", { authorizedCidrBlocks: undefined, privateEndpoint: true });
+    expect(mocks.one(CLUSTER, "privonly").inputs.masterAuthorizedNetworksConfig).toBeUndefined();
+    await build("named", {
+      authorizedCidrBlocks: undefined,
+      authorizedNetworks: [{ cidrBlock: "198.51.100.7/32", displayName: "ci" }],
+    });
+    expect(mocks.one(CLUSTER, "named").inputs.masterAuthorizedNetworksConfig).toEqual({
+      cidrBlocks: [{ cidrBlock: "198.51.100.7/32", displayName: "ci" }],
+      gcpPublicCidrsAccessEnabled: false,
     });
   });
 

@@ -114,7 +114,9 @@ describe("TrainingPlatform", () => {
   });
 
   it("adds a GKE cluster in the platform's region when cluster args are given, with its kubeconfig as a secret output", async () => {
-    const platform = await build("gke", { cluster: { gpuPools: [{ gpu: "nvidia-l4", maxNodes: 2 }] } });
+    const platform = await build("gke", {
+      cluster: { authorizedCidrBlocks: ["203.0.113.0/24"], gpuPools: [{ gpu: "nvidia-l4", maxNodes: 2 }] },
+    });
     expect(platform.cluster).toBeDefined();
     expect(mocks.one("gcp:container/cluster:Cluster", "gke-gke").inputs.location).toBe("us-central1");
     expect(mocks.one("trainkit:gcp:GpuCluster", "gke-gke").parentType).toBe("trainkit:gcp:TrainingPlatform");
@@ -133,7 +135,9 @@ describe("TrainingPlatform", () => {
   });
 
   it("enables every API its parts call once, kept on after destroy, and each part's resources wait for them", async () => {
-    await build("fresh", { cluster: { gpuPools: [{ gpu: "nvidia-l4", maxNodes: 1 }] } });
+    await build("fresh", {
+      cluster: { privateEndpoint: true, gpuPools: [{ gpu: "nvidia-l4", maxNodes: 1 }] },
+    });
     const services = mocks.ofType(API).filter((r) => r.name.startsWith("fresh-"));
     expect(services.map((r) => r.inputs.service).sort()).toEqual([
       "aiplatform.googleapis.com",

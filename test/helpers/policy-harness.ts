@@ -58,3 +58,16 @@ export function violationsOver(
       ),
     );
 }
+
+/** {@link violationsOver}, split by each rule's default enforcement level. */
+export function violationsByLevel(
+  policies: readonly ResourceValidationPolicy[],
+  resources: readonly { type: string; name: string; inputs: Record<string, unknown>; custom: boolean }[],
+): { mandatory: string[]; advisory: string[] } {
+  const of = (level: string) =>
+    violationsOver(
+      policies.filter((p) => (p.enforcementLevel ?? "advisory") === level),
+      resources,
+    );
+  return { mandatory: of("mandatory"), advisory: of("advisory") };
+}

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { TrainingPlatform } from "../../src/azure";
+import { Bucket, GpuCluster, Registry, TrainingApi, TrainingPlatform } from "../../src/azure";
 import { TRAINKIT_POLICIES } from "../../src/policy";
 import { azureComputed } from "../helpers/azure-computed";
-import { violationsOver } from "../helpers/policy-harness";
+import { violationsByLevel, violationsOver } from "../helpers/policy-harness";
 import { installPulumiMocks, type MockRuntime } from "../helpers/pulumi-mocks";
 
 // trainkit's own Azure components held to the policy pack: the inputs of every resource a TrainingPlatform
@@ -35,5 +35,41 @@ describe("the Azure components under the policy pack", () => {
       ).toBe(true);
     }
     expect(violationsOver(TRAINKIT_POLICIES, mocks.resources)).toEqual([]);
+  });
+
+  it("keep every rule with each component's fewest arguments", async () => {
+    const resourceGroupName = "min-rg";
+    const image = "ghcr.io/acme/trainkit:0.1.0";
+    const apiKeys = { tk_live_0123456789abcdef: ["team-a"] };
+    const sub = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/min-rg/providers";
+    new TrainingPlatform("min", { resourceGroupName, api: { image, apiKeys } });
+    new GpuCluster("mincluster", { resourceGroupName });
+    new Registry("minimages", { resourceGroupName });
+    new Bucket("mindata", { resourceGroupName });
+    new TrainingApi("minapi", {
+      resourceGroupName,
+      image: "acmeimages.azurecr.io/trainkit:0.1.0",
+      workspaceId: `${sub}/Microsoft.MachineLearningServices/workspaces/ml-ws`,
+      registryId: `${sub}/Microsoft.ContainerRegistry/registries/acmeimages`,
+      registryServer: "acmeimages.azurecr.io",
+      apiKeys,
+    });
+    await mocks.settle();
+    const mine = mocks.resources.filter((r) => r.name.startsWith("min"));
+    for (const type of [
+      "azure-native:machinelearningservices:Workspace",
+      "azure-native:storage:StorageAccount",
+      "azure-native:containerregistry:Registry",
+      "azure-native:app:ContainerApp",
+    ]) {
+      expect(
+        mine.some((r) => r.type === type),
+        type,
+      ).toBe(true);
+    }
+    const found = violationsByLevel(TRAINKIT_POLICIES, mine);
+    expect(found.mandatory).toEqual([]);
+    // No TrainingJob or GPU Job is among the components, so the one advisory rule has nothing to say.
+    expect(found.advisory).toEqual([]);
   });
 });

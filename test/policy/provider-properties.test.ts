@@ -89,6 +89,33 @@ describe("the provider property excerpt the policies rely on", () => {
   });
 });
 
+describe("the GKE control plane access excerpt", () => {
+  it("quotes the doc comments of the installed @pulumi/gcp, word for word", () => {
+    const excerpt = published<{
+      package: string;
+      version: string;
+      file: string;
+      fields: Record<string, string>;
+    }>("pulumi-providers/gke-control-plane-access.json");
+    expect(JSON.parse(read(excerpt.package, "package.json")).version).toBe(excerpt.version);
+    const text = read(excerpt.package, excerpt.file);
+    for (const [qualified, quoted] of Object.entries(excerpt.fields)) {
+      const [iface, field] = qualified.split(".") as [string, string];
+      const body = interfaceBody(text, `container.${iface}`);
+      const at = body.search(new RegExp(`\\n\\s+${field}\\?:`));
+      expect(at, qualified).toBeGreaterThan(0);
+      const comment = body.slice(body.lastIndexOf("/**", at), at);
+      const words = comment
+        .replace(/^\s*\/\*\*|\*\/\s*$/g, "")
+        .split("\n")
+        .map((l) => l.replace(/^\s*\* ?/, "").trim())
+        .filter(Boolean)
+        .join(" ");
+      expect(words, qualified).toBe(quoted);
+    }
+  });
+});
+
 describe("the TrainingJob type token", () => {
   it("is the one pulumi.dynamic.Resource builds from trainkit's module and type names", () => {
     const dynamic = read("@pulumi/pulumi", "dynamic/index.js");

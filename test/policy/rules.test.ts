@@ -11,6 +11,12 @@ import {
   TYPES,
 } from "../../src/policy";
 import { violations } from "../helpers/policy-harness";
+import { published } from "../helpers/published";
+
+// The provider's own words on the GKE fields the Kubernetes API rule reads (see the fixture's source).
+const GKE_ACCESS = published<{ version: string; file: string; fields: Record<string, string> }>(
+  "pulumi-providers/gke-control-plane-access.json",
+);
 
 // Each rule called directly, as @pulumi/policy's analyzer calls it, on resources that keep it and resources
 // that break it. Inputs are written the way the providers' schemas name them (see
@@ -447,7 +453,7 @@ describe("trainkit-kubernetes-api-private", () => {
   it("passes a GKE cluster with a private endpoint or authorized networks, and rejects one open to all", () => {
     expect(
       violations(kubernetesApiPrivate, TYPES.gkeCluster, {
-        privateClusterConfig: { enablePrivateEndpoint: true },
+        privateClusterConfig: { enablePrivateNodes: true, enablePrivateEndpoint: true },
       }),
     ).toEqual([]);
     expect(
@@ -466,6 +472,36 @@ describe("trainkit-kubernetes-api-private", () => {
     expect(violations(kubernetesApiPrivate, TYPES.gkeCluster, {})[0]).toMatch(
       /^the control plane has a public endpoint/,
     );
+  });
+
+  it("does not count enablePrivateEndpoint on a cluster without private nodes, where the provider says it does not apply", () => {
+    expect(GKE_ACCESS.fields["ClusterPrivateClusterConfig.enablePrivateEndpoint"]).toContain(
+      "This field only applies to private clusters, when `enablePrivateNodes` is `true`.",
+    );
+    expect(
+      violations(kubernetesApiPrivate, TYPES.gkeCluster, {
+        privateClusterConfig: { enablePrivateEndpoint: true },
+      }),
+    ).toEqual([
+      "the control plane has a public endpoint open to any address; set privateClusterConfig.enablePrivateEndpoint and enablePrivateNodes to true (it takes effect only with enablePrivateNodes), or list the networks in masterAuthorizedNetworksConfig.cidrBlocks (not 0.0.0.0/0)",
+    ]);
+  });
+
+  it("rejects authorized networks that also let in every Compute Engine public address", () => {
+    expect(GKE_ACCESS.fields["ClusterMasterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled"]).toBe(
+      "Whether Kubernetes master is accessible via Google Compute Engine Public IPs.",
+    );
+    const props = (gcpPublicCidrsAccessEnabled: boolean) => ({
+      privateClusterConfig: { enablePrivateNodes: true },
+      masterAuthorizedNetworksConfig: {
+        cidrBlocks: [{ cidrBlock: "203.0.113.0/24" }],
+        gcpPublicCidrsAccessEnabled,
+      },
+    });
+    expect(violations(kubernetesApiPrivate, TYPES.gkeCluster, props(true))).toEqual([
+      "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled is true, so any Compute Engine VM's public address, in any project, reaches the control plane besides the listed networks; set it to false",
+    ]);
+    expect(violations(kubernetesApiPrivate, TYPES.gkeCluster, props(false))).toEqual([]);
   });
 
   it("treats an EKS cluster as public unless endpointPublicAccess is false or publicAccessCidrs narrows it", () => {
