@@ -164,10 +164,7 @@ class PostgresChangeFeed implements ChangeFeed {
       await Promise.race([
         client.query("SELECT 1"),
         new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error("the change feed did not answer")),
-            2 * this.heartbeatMs,
-          );
+          timer = setTimeout(() => reject(new Error("the change feed did not answer")), 2 * this.heartbeatMs);
         }),
       ]);
     } finally {
