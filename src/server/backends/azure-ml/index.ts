@@ -142,6 +142,18 @@ const RUN_ENDED = new Set(["Completed", "Failed", "Canceled"]);
  * Azure CLI). Throttling (429 with Retry-After), 5xx answers and dropped connections are retried by
  * the Azure core pipeline's retry policy, configured here.
  */
+/** What a read or a listed page says of a job: its status, result and, for a failure, what ended it. */
+function pollResultOf(found: JobBase, job: BackendJob<"azure-ml">, jobName: string): PollResult {
+  const { status, result } = statusOfAzureJob(found, job.backendState);
+  const end = status === "FAILED" ? endReason(found) : undefined;
+  return {
+    status,
+    ...(result ? { result } : {}),
+    ...(end ? { end } : {}),
+    backendState: { jobName, lastStatus: status },
+  };
+}
+
 export class AzureMlBackend implements Backend<"azure-ml"> {
   readonly name = "azure-ml" as const;
   private readonly client: AzureMachineLearningWorkspaces;
@@ -253,15 +265,9 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
       this.gate.forget(job.id);
       throw err;
     }
-    const { status, result } = statusOfAzureJob(found, job.backendState);
-    if (isTerminal(status)) this.gate.forget(job.id);
-    const end = status === "FAILED" ? endReason(found) : undefined;
-    return {
-      status,
-      ...(result ? { result } : {}),
-      ...(end ? { end } : {}),
-      backendState: { jobName: name, lastStatus: status },
-    };
+    const polled = pollResultOf(found, job, name);
+    if (isTerminal(polled.status)) this.gate.forget(job.id);
+    return polled;
   }
 
   /**
@@ -285,12 +291,7 @@ export class AzureMlBackend implements Backend<"azure-ml"> {
           const job = found.name ? byName.get(found.name) : undefined;
           // A job under the name that was not made for this one is for `poll` to explain.
           if (!job || found.properties.tags?.[JOB_ID_TAG] !== job.id) continue;
-          const { status, result } = statusOfAzureJob(found, job.backendState);
-          settled.set(job.id, {
-            status,
-            ...(result ? { result } : {}),
-            backendState: { jobName: found.name, lastStatus: status },
-          });
+          settled.set(job.id, pollResultOf(found, job, this.jobNameOf(job)));
         }
         if (settled.size === byName.size) break;
       }
