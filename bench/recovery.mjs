@@ -1,17 +1,28 @@
 // Time from a preemption to the next attempt's start on the `local` backend, against the time from
-// a fresh submission to its start (the baseline), and the native calls one recovery costs. Run
-// after `npm run build`:
+// a fresh submission to its start (the baseline), and the native calls one recovery costs, on the
+// local backend and on each cloud backend against its counting loopback stand-in. Run after
+// `npm run build`:
 //
-//   node bench/recovery.mjs [--restarts 20] [--reconcile-ms 200]
+//   node bench/recovery.mjs [--restarts 20] [--reconcile-ms 200] [--cloud-recoveries 5]
 //
 // One job with `retry_policy.backoff_seconds: 0` runs a process that waits to be killed; the bench
 // plays a spot VM's shutdown by sending SIGTERM to that process from outside the server, as often
 // as --restarts says, and reads each attempt's start from the job's `attempts`. The local backend's
 // native calls (supervisor launches) are counted from its job directories.
+//
+// For vertex-ai, sagemaker, azure-ml and kubernetes, the real Train API (loaded from the sources
+// through tsx, with the test suite's stand-ins, test/helpers/cloud-train-api.ts) runs one job per
+// backend under a retry policy; the bench ends each attempt with that cloud's preemption signal
+// (as test/backends/cloud-recovery.test.ts does) and counts the requests the stand-in received from
+// the preemption until the next attempt's native job is recorded. The count includes the reads the
+// reconciler makes meanwhile (polls, list syncs), which depend on its intervals; the submission
+// calls are shown apart.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startServer } from "../packages/server/dist/server/index.js";
 
 const arg = (name, fallback) => {
@@ -20,6 +31,7 @@ const arg = (name, fallback) => {
 };
 const RESTARTS = arg("restarts", 20);
 const RECONCILE_MS = arg("reconcile-ms", 200);
+const CLOUD_RECOVERIES = arg("cloud-recoveries", 5);
 
 const dataDir = mkdtempSync(join(tmpdir(), "trainkit-bench-recovery-"));
 const apiKey = `tk_bench_${randomBytes(12).toString("hex")}`;
@@ -117,3 +129,19 @@ try {
   await api.close();
   rmSync(dataDir, { recursive: true, force: true });
 }
+
+// The cloud part loads the Train API and the stand-ins from the TypeScript sources, so it runs in
+// its own process under tsx's loader.
+execFileSync(
+  process.execPath,
+  [
+    "--import",
+    "tsx",
+    fileURLToPath(new URL("./lib/recovery-clouds.mjs", import.meta.url)),
+    "--reconcile-ms",
+    String(RECONCILE_MS),
+    "--cloud-recoveries",
+    String(CLOUD_RECOVERIES),
+  ],
+  { stdio: "inherit" },
+);
