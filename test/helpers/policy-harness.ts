@@ -1,4 +1,5 @@
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { expect } from "vitest";
 
 /** What a policy is called with besides the resource: its config and the stack's tags. */
 export interface PolicyCall {
@@ -70,4 +71,23 @@ export function violationsByLevel(
       resources,
     );
   return { mandatory: of("mandatory"), advisory: of("advisory") };
+}
+
+type Registered = { type: string; name: string; inputs: Record<string, unknown>; custom: boolean };
+
+/**
+ * Asserts that components registered at least one resource of each of `types` (so the rules had something to
+ * look at) and that no rule, mandatory or advisory, reports any of `resources`.
+ */
+export function expectEveryRuleKept(
+  policies: readonly ResourceValidationPolicy[],
+  resources: readonly Registered[],
+  types: readonly string[],
+): void {
+  const registered = new Set(resources.map((r) => r.type));
+  expect(
+    types.filter((t) => !registered.has(t)),
+    "resource types the components should have registered",
+  ).toEqual([]);
+  expect(violationsByLevel(policies, resources)).toEqual({ mandatory: [], advisory: [] });
 }
