@@ -1,40 +1,24 @@
-import { DefaultAzureCredential } from "@azure/identity";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AzureMlBackend, azureMlBackend } from "../../src/server/backends/azure-ml";
+import type { AzureMlBackend } from "../../src/server/backends/azure-ml";
 import type { BackendJob } from "../../src/server/backends/types";
 import { BackendError } from "../../src/server/backends/types";
-import { backendJob, submitted, testContext } from "../helpers/backend-job";
-import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_TENANT_ID, FakeAzure } from "../helpers/fake-azure";
+import { AZURE_ML_SUB, AZURE_ML_WORKSPACE_ID, azureMlOnLoopback } from "../helpers/azure-ml-backend";
+import { backendJob, submitted } from "../helpers/backend-job";
+import { FakeAzure } from "../helpers/fake-azure";
 import { published } from "../helpers/published";
 import { azureExample } from "../helpers/sgp-examples";
 
 // Azure ML job logs read through @azure/core-rest-pipeline and @azure/identity against FakeAzure, a
 // loopback stand-in for the identity platform, ARM, run history and Blob Storage.
 
-const SUB = "00000000-1111-2222-3333-444444444444";
-const WS = `/subscriptions/${SUB}/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws`;
+const SUB = AZURE_ML_SUB;
+const WS = AZURE_ML_WORKSPACE_ID;
 const RUN_HISTORY = published<Record<string, unknown>>("azure-rest-api-specs/run-history-2019-08-01.json");
 
 let fake: FakeAzure;
 
 function makeBackend(logReadBytes?: number): AzureMlBackend {
-  const made = azureMlBackend(
-    {
-      TRAINKIT_AZUREML_SUBSCRIPTION_ID: SUB,
-      TRAINKIT_AZUREML_RESOURCE_GROUP: "ml-rg",
-      TRAINKIT_AZUREML_WORKSPACE: "ml-ws",
-      TRAINKIT_AZUREML_ENDPOINT: fake.url,
-    },
-    testContext(),
-  );
-  if (!("backend" in made)) throw new Error(`backend not built: ${made.missing.join(", ")}`);
-  return new AzureMlBackend((made.backend as AzureMlBackend).settings, testContext(), {
-    credential: new DefaultAzureCredential({ tlsOptions: { ca: fake.ca }, disableInstanceDiscovery: true }),
-    tlsCa: fake.ca,
-    retry: { maxAttempts: 2, initialDelayMs: 5, maxDelayMs: 10 },
-    minPollIntervalMs: 0,
-    ...(logReadBytes ? { logReadBytes } : {}),
-  });
+  return azureMlOnLoopback(fake, { maxAttempts: 2, ...(logReadBytes ? { logReadBytes } : {}) });
 }
 
 async function submittedJob(
@@ -48,10 +32,6 @@ async function submittedJob(
 
 beforeAll(async () => {
   fake = await FakeAzure.start();
-  process.env.AZURE_TENANT_ID = FAKE_TENANT_ID;
-  process.env.AZURE_CLIENT_ID = FAKE_CLIENT_ID;
-  process.env.AZURE_CLIENT_SECRET = FAKE_CLIENT_SECRET;
-  process.env.AZURE_AUTHORITY_HOST = fake.url;
 });
 
 afterAll(async () => {

@@ -1,18 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { DefaultAzureCredential } from "@azure/identity";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AZURE_ML_API_VERSION,
   AZURE_ML_SUBMITS_PER_MINUTE,
-  AzureMlBackend,
+  type AzureMlBackend,
   azureJobName,
   azureMlBackend,
   JOB_ID_TAG,
   JOBS_LIST_FILTER,
 } from "../../src/server/backends/azure-ml";
 import type { BackendJob, PollResult } from "../../src/server/backends/types";
+import { AZURE_ML_SUB, azureMlOnLoopback } from "../helpers/azure-ml-backend";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
-import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_TENANT_ID, FakeAzure } from "../helpers/fake-azure";
+import { FakeAzure } from "../helpers/fake-azure";
 import { published } from "../helpers/published";
 import { azureExample } from "../helpers/sgp-examples";
 
@@ -21,7 +21,7 @@ import { azureExample } from "../helpers/sgp-examples";
 // 2024-04-01 publishes, page by page with nextLink, and counts the pages. What the real service
 // lists first, and its page size, are not published: the fake's are its own.
 
-const SUB = "00000000-1111-2222-3333-444444444444";
+const SUB = AZURE_ML_SUB;
 const SETTINGS = {
   TRAINKIT_AZUREML_SUBSCRIPTION_ID: SUB,
   TRAINKIT_AZUREML_RESOURCE_GROUP: "ml-rg",
@@ -43,18 +43,7 @@ let backend: AzureMlBackend;
 
 beforeAll(async () => {
   fake = await FakeAzure.start();
-  process.env.AZURE_TENANT_ID = FAKE_TENANT_ID;
-  process.env.AZURE_CLIENT_ID = FAKE_CLIENT_ID;
-  process.env.AZURE_CLIENT_SECRET = FAKE_CLIENT_SECRET;
-  process.env.AZURE_AUTHORITY_HOST = fake.url;
-  const made = azureMlBackend({ ...SETTINGS, TRAINKIT_AZUREML_ENDPOINT: fake.url }, testContext());
-  if (!("backend" in made)) throw new Error(`backend not built: ${made.missing.join(", ")}`);
-  backend = new AzureMlBackend((made.backend as AzureMlBackend).settings, testContext(), {
-    credential: new DefaultAzureCredential({ tlsOptions: { ca: fake.ca }, disableInstanceDiscovery: true }),
-    tlsCa: fake.ca,
-    retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 10 },
-    minPollIntervalMs: 0,
-  });
+  backend = azureMlOnLoopback(fake);
 });
 
 afterAll(async () => {

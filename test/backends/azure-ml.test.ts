@@ -8,6 +8,7 @@ import {
   environmentName,
 } from "../../src/server/backends/azure-ml";
 import { BackendError } from "../../src/server/backends/types";
+import { AZURE_ML_SUB, AZURE_ML_WORKSPACE_ID, azureMlOnLoopback } from "../helpers/azure-ml-backend";
 import { backendJob, submitted, testContext } from "../helpers/backend-job";
 import {
   armError,
@@ -21,8 +22,8 @@ import { azureExample } from "../helpers/sgp-examples";
 
 let fake: FakeAzure;
 let backend: AzureMlBackend;
-const SUB = "00000000-1111-2222-3333-444444444444";
-const WS = `/subscriptions/${SUB}/resourceGroups/ml-rg/providers/Microsoft.MachineLearningServices/workspaces/ml-ws`;
+const SUB = AZURE_ML_SUB;
+const WS = AZURE_ML_WORKSPACE_ID;
 const IMAGE = "docker-registry.your-sgp-deployment-url/pytorch-gpu:v1";
 const MOUNTING_COMMAND =
   // biome-ignore lint/suspicious/noTemplateCurlyInString: Azure ML's binding syntax, sent as is
@@ -30,30 +31,7 @@ const MOUNTING_COMMAND =
 
 beforeAll(async () => {
   fake = await FakeAzure.start();
-  process.env.AZURE_TENANT_ID = FAKE_TENANT_ID;
-  process.env.AZURE_CLIENT_ID = FAKE_CLIENT_ID;
-  process.env.AZURE_CLIENT_SECRET = FAKE_CLIENT_SECRET;
-  process.env.AZURE_AUTHORITY_HOST = fake.url;
-  const made = azureMlBackend(
-    {
-      TRAINKIT_AZUREML_SUBSCRIPTION_ID: SUB,
-      TRAINKIT_AZUREML_RESOURCE_GROUP: "ml-rg",
-      TRAINKIT_AZUREML_WORKSPACE: "ml-ws",
-      TRAINKIT_AZUREML_ENDPOINT: fake.url,
-    },
-    testContext(),
-  );
-  if (!("backend" in made)) throw new Error(`backend not built: ${made.missing.join(", ")}`);
-  // The factory's settings, with the one thing a loopback endpoint needs on top: trust in its
-  // self-signed certificate, for the identity flow and the ARM client alike. The credential is the
-  // default chain's, authenticating with the client secret in the environment; instance discovery
-  // is off because it would ask login.microsoftonline.com about the loopback authority.
-  backend = new AzureMlBackend((made.backend as AzureMlBackend).settings, testContext(), {
-    credential: new DefaultAzureCredential({ tlsOptions: { ca: fake.ca }, disableInstanceDiscovery: true }),
-    tlsCa: fake.ca,
-    retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 10 },
-    minPollIntervalMs: 0,
-  });
+  backend = azureMlOnLoopback(fake);
 });
 
 afterAll(async () => {
