@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Job } from "../../src/spec";
 import {
@@ -122,6 +123,36 @@ describe("a server killed with SIGKILL", () => {
     const retried = await submit(second, countedJob("acked-0", files(dataDir, "acked-0.starts")), "acked-0");
     expect(retried.status).toBe(200);
     expect(retried.job.id).toBe(acknowledged[0]);
+  });
+
+  it("submits at once, and once, a job whose submit the killed server had claimed", async () => {
+    const dataDir = newDataDir();
+    const env = { TRAINKIT_LOCAL_MAX_CONCURRENT: "1" };
+    const first = await spawn({ dataDir, env });
+    const goFile = files(dataDir, "blocker.go");
+    const blocker = await submit(first, countedJob("blocker", files(dataDir, "blocker.starts"), goFile));
+    await waitForJob<Job>(first, blocker.job.id, (j) => j.status === "IN_PROGRESS");
+    const startsFile = files(dataDir, "claimed.starts");
+    const { job } = await submit(first, countedJob("claimed", startsFile));
+    expect(job.status).toBe("PENDING");
+    await first.kill("SIGKILL");
+
+    // What a kill between claiming a submit and recording it leaves: a claim nobody will release.
+    // Its lease (over a minute) outlasts the wait below, so only a start that knows the claim is
+    // dead gets the job submitted in time.
+    const db = await PGlite.create({ dataDir: join(dataDir, "db") });
+    const claimed = await db.query(
+      "UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1 WHERE id = $1 AND submitted_at IS NULL RETURNING id",
+      [job.id],
+    );
+    await db.close();
+    expect(claimed.rows).toHaveLength(1);
+
+    const second = await spawn({ dataDir, apiKey: first.apiKey, env });
+    writeFileSync(goFile, "");
+    const done = await waitForJob<Job>(second, job.id, (j) => j.status === "COMPLETED", 20_000);
+    expect(done.status).toBe("COMPLETED");
+    expect(lines(startsFile)).toEqual(["started"]);
   });
 
   it("closes on SIGTERM without stopping the running job, which the next start adopts", async () => {

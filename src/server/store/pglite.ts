@@ -69,6 +69,13 @@ export async function openPgliteStore(
     // One process owns this database, so nobody listens for its changes.
     await db.query("SET trainkit.notify_changes = off");
     await migrate(db);
+    // A claim lives only while a submit is in flight, and this process has just become the only
+    // writer: any claim left is a killed server's. Expired now instead of when its lease runs out,
+    // the job is submitted at the next pass; the backend finds what the dead server may already
+    // have started under the job's name, so nothing starts twice.
+    await db.query(
+      "UPDATE jobs SET submit_claimed_at = '-infinity' WHERE submit_claimed_at IS NOT NULL AND submitted_at IS NULL",
+    );
     return new SqlStore(
       "pglite",
       db,
