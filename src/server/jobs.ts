@@ -4,8 +4,23 @@ import type { BackendJob } from "./backends/types";
 import { attemptJobId, attemptsOf } from "./recovery";
 import type { JobRecord } from "./store/types";
 
+/**
+ * Each record's API form, built once: a record is never changed in place (every write makes a new
+ * one), and a read served from memory answers the same record again and again.
+ */
+const apiForms = new WeakMap<JobRecord, Job>();
+
 /** The job object of the SGP Train API. What the server keeps for itself (request, backend state) stays out. */
 export function toApiJob(job: JobRecord): Job {
+  let api = apiForms.get(job);
+  if (!api) {
+    api = apiFormOf(job);
+    apiForms.set(job, api);
+  }
+  return api;
+}
+
+function apiFormOf(job: JobRecord): Job {
   return {
     id: job.id,
     name: job.name,
