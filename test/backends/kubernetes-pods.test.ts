@@ -276,16 +276,16 @@ describe("the kubernetes backend's pod reads in a sync", () => {
     for (const job of jobs) waitOnNodes(job);
     const first = await backend.sync(jobs);
     jobs = jobs.map((job) => recorded(first, job));
-    const listed = podLists().length;
+    const listed = fake.podLists;
 
     vi.setSystemTime(Date.now() + 29_000);
     const again = await backend.sync(jobs);
-    expect(podLists().length).toBe(listed);
+    expect(fake.podLists).toBe(listed);
     for (const job of jobs) expect(waitingOf(again, job)).toMatch(/: Unschedulable: 0\/4 nodes/);
 
     vi.setSystemTime(Date.now() + 2_000);
     await backend.sync(jobs);
-    expect(podLists().length).toBe(listed + 1);
+    expect(fake.podLists).toBe(listed + 1);
   });
 
   it("lists no pods again for the syncs the watch brings on within the interval, and keeps the reasons", async () => {
@@ -302,7 +302,7 @@ describe("the kubernetes backend's pod reads in a sync", () => {
       { timeout: 10_000, interval: 10 },
     );
     jobs = jobs.map((job) => recorded(first, job));
-    const listed = podLists().length;
+    const listed = fake.podLists;
 
     for (const job of jobs.slice(0, 3)) {
       notified.length = 0;
@@ -311,7 +311,7 @@ describe("the kubernetes backend's pod reads in a sync", () => {
       const settled = await backend.sync(jobs);
       for (const j of jobs) expect(waitingOf(settled, j)).toMatch(/: ImagePullBackOff: /);
     }
-    expect(podLists().length).toBe(listed);
+    expect(fake.podLists).toBe(listed);
   });
 
   it("sends a pod selector of only the fields, operators and phases the Kubernetes documentation lists", () => {
