@@ -8,6 +8,11 @@
 //    list calls in the documented shapes (filters, pages of 100, `nextLink` for Azure ML, or
 //    `limit`/`continue` for Kubernetes). Kubernetes is measured twice: listing on every sync (its
 //    fallback) and watching (a list only every WATCH_RELIST_MS).
+// 1b. Kubernetes with 1,000 jobs whose pods wait (PENDING, each with an unschedulable pod): the pod
+//    reads that say why, per job on every sync before (one pod list per waiting job, as `poll`
+//    still reads them; counted here from polls) against one paged list of the namespace's waiting
+//    pods at most once per min poll interval after, over one simulated minute of syncs (one every
+//    sync interval, plus one per watch event) with the clock moved forward.
 // 2. Time to notice a change: for the list-synced backends, at most one sync interval plus the
 //    sync's own duration; for the Kubernetes watch, measured here from the stand-in sending a Job's
 //    change to the backend telling the reconciler of it, and to a sync reading it from the watch.
@@ -269,10 +274,12 @@ function azureCloud() {
  */
 function kubernetesCloud() {
   const jobs = new Map();
+  const pods = new Map();
   const watches = new Set();
   let version = 1;
   return {
     jobs,
+    pods,
     get openWatches() {
       return watches.size;
     },
@@ -285,6 +292,7 @@ function kubernetesCloud() {
       for (const res of watches) res.write(`${JSON.stringify({ type: "MODIFIED", object: job })}\n`);
     },
     answer(req, url) {
+      if (/^\/api\/v1\/namespaces\/[^/]+\/pods$/.test(url.pathname)) return listPods(pods, url);
       const m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(url.pathname);
       if (!m || req.method !== "GET")
         return { kind: "other", status: 404, json: { kind: "Status", code: 404 } };
@@ -317,6 +325,29 @@ function kubernetesCloud() {
         },
       };
     },
+  };
+}
+
+/**
+ * Pods matching `labelSelector` (`key=value` or a key alone) and `fieldSelector` (`status.phase`
+ * terms with `=` or `!=`, joined by commas), paged by `limit`/`continue`.
+ */
+function listPods(pods, url) {
+  const [key, value] = (url.searchParams.get("labelSelector") ?? "").split("=");
+  const phases = (url.searchParams.get("fieldSelector") ?? "")
+    .split(",")
+    .filter((t) => t !== "")
+    .map((t) => /^status\.phase(!=|=)(.*)$/.exec(t));
+  const all = [...pods.values()].filter(
+    (p) =>
+      (!key || (value === undefined ? key in p.metadata.labels : p.metadata.labels[key] === value)) &&
+      phases.every(([, op, phase]) => (p.status.phase === phase) === (op === "=")),
+  );
+  const limit = Number(url.searchParams.get("limit")) || all.length;
+  const { items, next } = page(all, url.searchParams.get("continue"), limit);
+  return {
+    kind: "pods",
+    json: { kind: "PodList", apiVersion: "v1", metadata: { continue: next ?? "" }, items },
   };
 }
 
@@ -563,6 +594,7 @@ async function callsFigures() {
     kc.change(j.cloudJobIdentifier.job_name, { active: 1, ready: 1 });
   const watched = await watchFigures(kc, ks, kubeconfig, kjobs);
   rows.push(watched.row);
+  const waitingRows = await waitingFigures(kc, ks, kubeconfig, kjobs);
   await ks.close();
 
   console.log(
@@ -576,6 +608,10 @@ async function callsFigures() {
       .map((r) => `${r.backend} ${r["sync duration ms"]} ms`)
       .join(", ")} here); on average half the interval plus the duration.`,
   );
+  console.log(
+    `kubernetes, ${TRACKED} jobs whose pods wait (each PENDING with one unschedulable pod): native calls per minute per 1,000 tracked jobs, with ${WATCH_EVENTS_PER_MINUTE} watch events a minute each bringing a sync on (min poll interval ${DEFAULT_MIN_POLL_INTERVAL_SECONDS} s, pod pages of ${LIST_PAGE_SIZE}):`,
+  );
+  console.table(waitingRows);
   console.log(
     `time to notice a change, kubernetes watch (${watched.notices.length} changes, one at a time): the backend tells the reconciler in median ${watched.median.notify} ms (max ${watched.max.notify} ms); a sync from the watch reads the new status in median ${watched.median.read} ms (max ${watched.max.read} ms) after the change was sent. Ratio to the list sync's worst case (${DEFAULT_SYNC_INTERVAL_MS / 1000} s): ${(watched.max.read / DEFAULT_SYNC_INTERVAL_MS).toFixed(5)}.`,
   );
@@ -644,6 +680,102 @@ async function watchFigures(kc, ks, kubeconfig, kjobs) {
       "sync duration ms": Math.round(syncMs),
     },
   };
+}
+
+/** Watch events a minute in the waiting case: as many as jobs finishing in the churn figures. */
+const WATCH_EVENTS_PER_MINUTE = CHANGED_PER_INTERVAL * SYNCS_PER_MINUTE;
+
+/**
+ * Kubernetes with every tracked job waiting: PENDING, its Job with one active pod that is not
+ * ready, the pod unschedulable. Before: the Job lists of each sync plus one pod list per waiting
+ * job per sync (counted from polling each job once, which reads the job's pods as every sync did).
+ * After: the calls of one minute of syncs, moved through by advancing `Date.now`: one sync each
+ * sync interval, and with the watch on, one after each watch event too.
+ */
+async function waitingFigures(kc, ks, kubeconfig, tracked) {
+  // Jobs the reconciler last recorded PENDING: a Job seen running stays IN_PROGRESS.
+  const kjobs = tracked.map((j) => ({ ...j, backendState: { ...j.backendState, lastStatus: "PENDING" } }));
+  for (const j of kjobs) {
+    const name = j.cloudJobIdentifier.job_name;
+    kc.change(name, { active: 1, ready: 0 });
+    kc.pods.set(`${name}-0`, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: `${name}-0`, namespace: "ml-jobs", labels: { "trainkit.dev/job-id": j.id } },
+      status: {
+        phase: "Pending",
+        conditions: [
+          {
+            type: "PodScheduled",
+            status: "False",
+            reason: "Unschedulable",
+            message: "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.",
+          },
+        ],
+      },
+    });
+  }
+  const realNow = Date.now;
+  let skew = 0;
+  Date.now = () => realNow.call(Date) + skew;
+  const rows = [];
+  try {
+    for (const watch of [false, true]) {
+      const kb = new KubernetesBackend({ namespace: "ml-jobs" }, { files: [kubeconfig] }, ctx, { watch });
+      let settled = await kb.sync(kjobs, undefined);
+      if (watch) {
+        // Until the watch's own list is in, a sync lists the Jobs itself.
+        while (kc.openWatches === 0) await new Promise((r) => setTimeout(r, 10));
+        for (;;) {
+          ks.reset();
+          settled = await kb.sync(kjobs, undefined);
+          if (ks.counts.get("list") === undefined) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      const explained = kjobs.filter((j) => settled.get(j.id)?.backendState?.waiting).length;
+      ks.reset();
+      await kb.sync(kjobs, undefined);
+      const jobListsPerSync = ks.counts.get("list") ?? 0;
+      ks.reset();
+      for (const j of kjobs) await kb.poll(j);
+      const perJobPodLists = ks.counts.get("pods") ?? 0;
+      const syncsPerMinute = SYNCS_PER_MINUTE + (watch ? WATCH_EVENTS_PER_MINUTE : 0);
+      const before = jobListsPerSync * SYNCS_PER_MINUTE + perJobPodLists * syncsPerMinute;
+
+      // One minute from a read of the pods just made: in each sync interval, the syncs the watch
+      // brings on, then the interval's own.
+      skew += DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000;
+      await kb.sync(kjobs, undefined);
+      ks.reset();
+      const events = watch ? WATCH_EVENTS_PER_MINUTE / SYNCS_PER_MINUTE : 0;
+      const step = DEFAULT_SYNC_INTERVAL_MS / (events + 1);
+      let changed = 0;
+      for (let interval = 0; interval < SYNCS_PER_MINUTE; interval += 1) {
+        for (let e = 0; e <= events; e += 1) {
+          skew += step;
+          if (e < events) kc.change(kjobs[changed++].cloudJobIdentifier.job_name, { active: 1, ready: 0 });
+          await kb.sync(kjobs, undefined);
+        }
+      }
+      const podLists = ks.counts.get("pods") ?? 0;
+      const relist = watch ? Math.ceil(TRACKED / LIST_PAGE_SIZE) * (60_000 / WATCH_RELIST_MS) : 0;
+      const after = ks.calls("watch") + relist;
+      await kb.close();
+      rows.push({
+        backend: watch ? "kubernetes (watch)" : "kubernetes (list)",
+        "syncs /min": syncsPerMinute,
+        "waiting reasons shown": `${explained}/${kjobs.length}`,
+        "before: per-job pod reads /min": per1000(before),
+        "after: /min": Math.round(((after * 1000) / TRACKED) * 10) / 10,
+        "of which pod list pages": per1000(podLists),
+        ratio: (after / before).toFixed(4),
+      });
+    }
+  } finally {
+    Date.now = realNow;
+  }
+  return rows;
 }
 
 async function paceFigures() {

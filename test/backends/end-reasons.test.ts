@@ -93,6 +93,19 @@ describe("kubernetes: what ended a failed Job", () => {
     ]);
     expect(end).toBeUndefined();
   });
+
+  it("passes over a pod that Succeeded, disrupted or not: its own exit ended it", () => {
+    const end = kubernetesEnd([
+      {
+        metadata: { name: "train-done" },
+        status: {
+          phase: "Succeeded",
+          conditions: [{ type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI" }],
+        },
+      },
+    ]);
+    expect(end).toBeUndefined();
+  });
 });
 
 describe("sagemaker: what ended a training job", () => {

@@ -3,6 +3,12 @@ import { writeFileSync } from "node:fs";
 import type http from "node:http";
 import { join } from "node:path";
 import { FakeCloud, type FakeResponse, type RecordedRequest, selfSignedCertificate } from "./fake-cloud";
+import { published } from "./published";
+
+/** The field selectors Pods support and the operators field selectors take, as documented. */
+const POD_FIELD_SELECTORS = published<{ fieldSelectors: { podFields: string[]; operators: string[] } }>(
+  "kubernetes/pod-list.json",
+).fieldSelectors;
 
 export const FAKE_KUBE_TOKEN = "fake-kube-token-for-loopback-tests";
 
@@ -25,10 +31,17 @@ interface WatchEvent {
   resourceVersion: number;
 }
 
+/** One requirement of a label selector: `key=value` (or `==`), `key!=value`, `key`, `!key`. */
+interface LabelTerm {
+  key: string;
+  op: "=" | "!=" | "exists" | "!exists";
+  value?: string;
+}
+
 /** An open watch: its namespace, label terms and response stream. */
 interface OpenWatch {
   namespace: string;
-  terms: [string, string][];
+  terms: LabelTerm[];
   res: http.ServerResponse;
 }
 
@@ -42,9 +55,14 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /**
  * A loopback stand-in for the few kube-apiserver endpoints the `kubernetes` backend uses: create,
  * read, list (by label selector, paged with `limit`/`continue`), watch and delete batch/v1 Jobs,
- * list pods by label selector, read a pod's log. It checks the bearer token, refuses a second Job
- * of one name with 409 AlreadyExists, and lets a test set a Job's status and its pods as the Job
- * controller and kubelet would.
+ * list pods (by label selector and `status.phase` field selector, paged the same way), read a
+ * pod's log. Label selectors take `key=value`, `key!=value`, `key` and `!key` terms joined by
+ * commas; a pod field selector takes `=`, `==` and `!=` terms on the fields the documentation
+ * lists (test/fixtures/published/kubernetes/pod-list.json), of which it evaluates `status.phase`,
+ * `metadata.name` and `metadata.namespace`, and refuses any other field with 400 BadRequest as
+ * the API server does. It checks the bearer token, refuses a second Job of one name with 409
+ * AlreadyExists, and lets a test set a Job's status and its pods as the Job controller and
+ * kubelet would.
  *
  * Watches follow the API concepts (test/fixtures/published/kubernetes/watch.json): every change
  * gets the next `resourceVersion`; a list answers the version it is current at; `?watch=true` from
@@ -59,6 +77,8 @@ export class FakeKubernetes {
   readonly logs = new Map<string, { time: string; text: string }[]>();
   /** How many Job lists (pages) were answered. */
   jobLists = 0;
+  /** How many pod lists (pages) were answered, one job's or a namespace's. */
+  podLists = 0;
   private readonly continueTokens = new Set<string>();
   private resourceVersion = 1;
   private readonly history: WatchEvent[] = [];
@@ -258,7 +278,7 @@ export class FakeKubernetes {
       if (req.method === "DELETE" && name) return this.deleteJob(namespace, name);
     }
     m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(req.path);
-    if (m && req.method === "GET") return this.listPods(m[1]!, req.query.get("labelSelector") ?? "");
+    if (m && req.method === "GET") return this.listPods(m[1]!, req.query);
     m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(req.path);
     if (m && req.method === "GET") {
       const log = this.logs.get(`${m[1]}/${m[2]}`);
@@ -322,9 +342,17 @@ export class FakeKubernetes {
   private listJobs(namespace: string, query: URLSearchParams): FakeResponse {
     this.jobLists += 1;
     const terms = selectorTerms(query.get("labelSelector"));
-    const items = [...this.jobs.values()]
-      .filter((j) => matches(namespace, terms, j))
-      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const items = [...this.jobs.values()].filter((j) => matches(namespace, terms, j));
+    return this.listPage("JobList", "batch/v1", items, query);
+  }
+
+  /**
+   * One page of a list, in name order as the API server keeps objects: at most `limit` items;
+   * `metadata.continue` names where the next page starts and is empty on the last. An unknown
+   * `continue` is refused with 410 Expired.
+   */
+  private listPage(kind: string, apiVersion: string, all: Obj[], query: URLSearchParams): FakeResponse {
+    const items = [...all].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
     const token = query.get("continue");
     let start = 0;
     if (token) {
@@ -341,8 +369,8 @@ export class FakeKubernetes {
     return {
       status: 200,
       body: {
-        kind: "JobList",
-        apiVersion: "batch/v1",
+        kind,
+        apiVersion,
         metadata: { continue: next, resourceVersion: String(this.resourceVersion) },
         items: page,
       },
@@ -372,27 +400,74 @@ export class FakeKubernetes {
     };
   }
 
-  private listPods(namespace: string, selector: string): FakeResponse {
-    const [key, value] = selector.split("=");
+  /** Lists a namespace's pods matching `labelSelector` and `fieldSelector`, paged like Jobs. */
+  private listPods(namespace: string, query: URLSearchParams): FakeResponse {
+    this.podLists += 1;
+    const labels = selectorTerms(query.get("labelSelector"));
+    const fieldSelector = query.get("fieldSelector") ?? "";
+    const fields = fieldTerms(fieldSelector);
+    if ("unknown" in fields) {
+      return kubeStatus(
+        400,
+        "BadRequest",
+        `Unable to find "pods" that match label selector "${query.get("labelSelector") ?? ""}", field selector "${fieldSelector}": "${fields.unknown}" is not a known field selector: only ${POD_FIELD_SELECTORS.podFields.map((f) => `"${f}"`).join(", ")}`,
+      );
+    }
     const items = [...this.pods.values()].filter(
       (p) =>
-        p.metadata.namespace === namespace &&
-        (!key || (p.metadata.labels as Record<string, string> | undefined)?.[key] === value),
+        matches(namespace, labels, p) &&
+        fields.terms.every(({ field, op, value }) => (fieldOf(p, field) === value) === (op !== "!=")),
     );
-    return { status: 200, body: { kind: "PodList", apiVersion: "v1", metadata: {}, items } };
+    return this.listPage("PodList", "v1", items, query);
   }
 }
 
-function selectorTerms(selector: string | null): [string, string][] {
+function selectorTerms(selector: string | null): LabelTerm[] {
   return (selector ?? "")
     .split(",")
     .filter((t) => t !== "")
-    .map((t) => t.split("=") as [string, string]);
+    .map((t): LabelTerm => {
+      const m = /^([^!=]+)(==|=|!=)(.*)$/.exec(t);
+      if (m) return { key: m[1]!, op: m[2] === "!=" ? "!=" : "=", value: m[3]! };
+      return t.startsWith("!") ? { key: t.slice(1), op: "!exists" } : { key: t, op: "exists" };
+    });
 }
 
-function matches(namespace: string, terms: [string, string][], job: Obj): boolean {
-  const labels = job.metadata.labels as Record<string, string> | undefined;
-  return job.metadata.namespace === namespace && terms.every(([k, v]) => labels?.[k] === v);
+function matches(namespace: string, terms: LabelTerm[], obj: Obj): boolean {
+  const labels = (obj.metadata.labels ?? {}) as Record<string, string>;
+  return (
+    obj.metadata.namespace === namespace &&
+    terms.every(({ key, op, value }) => {
+      if (op === "exists") return key in labels;
+      if (op === "!exists") return !(key in labels);
+      return (labels[key] === value) === (op === "=");
+    })
+  );
+}
+
+/**
+ * A pod field selector's terms, or the first field it names that Pods do not support. A term with
+ * no `=`, `==` or `!=` (a set-based one) is refused the same way, naming the whole term.
+ */
+function fieldTerms(
+  selector: string,
+): { terms: { field: string; op: string; value: string }[] } | { unknown: string } {
+  const terms: { field: string; op: string; value: string }[] = [];
+  for (const term of selector.split(",").filter((t) => t !== "")) {
+    const m = /^([^!=]+)(==|=|!=)(.*)$/.exec(term);
+    if (!m || !POD_FIELD_SELECTORS.operators.includes(m[2]!)) return { unknown: term };
+    if (!POD_FIELD_SELECTORS.podFields.includes(m[1]!)) return { unknown: m[1]! };
+    terms.push({ field: m[1]!, op: m[2]!, value: m[3]! });
+  }
+  return { terms };
+}
+
+/** The value of a field a pod field selector names, as far as the stand-in keeps pods' fields. */
+function fieldOf(pod: Obj, field: string): string | undefined {
+  if (field === "metadata.name") return pod.metadata.name;
+  if (field === "metadata.namespace") return pod.metadata.namespace;
+  if (field === "status.phase") return (pod.status as { phase?: string } | undefined)?.phase;
+  return undefined;
 }
 
 function write(res: http.ServerResponse, event: WatchEvent): void {

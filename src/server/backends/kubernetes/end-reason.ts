@@ -20,10 +20,13 @@ const LEGACY_POD_REASONS = new Set(["Evicted", "NodeLost", "Shutdown", "Terminat
 /**
  * What ended a failed Job, from its pods: a pod carrying `DisruptionTarget` (or, on older
  * kubelets, failed with reason `Evicted`, `Shutdown`, `NodeLost`) was preempted; otherwise the
- * failure is the job's own. Undefined when no pod says either way.
+ * failure is the job's own. Undefined when no pod says either way. A pod that Succeeded ended by
+ * its own exit, disrupted or not, so it says nothing of what ended the Job; `sync` leaves such pods
+ * out of its reads.
  */
 export function endReason(pods: readonly V1Pod[]): AttemptEnd | undefined {
   for (const pod of pods) {
+    if (pod.status?.phase === "Succeeded") continue;
     const disruption = pod.status?.conditions?.find(
       (c) => c.type === "DisruptionTarget" && c.status === "True",
     );

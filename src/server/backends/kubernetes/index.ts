@@ -92,15 +92,44 @@ export const LIST_PAGE_SIZE = 500;
  */
 export const WATCH_RELIST_MS = 5 * 60_000;
 
+/**
+ * The field selector of `sync`'s namespace-wide pod list: pods neither running nor succeeded, that
+ * is Pending (a waiting job's pods, whose containers have not all started) and Failed (an ended
+ * job's failed pods), and the long-unused Unknown. Pods support `status.phase` selectors, `!=`,
+ * and chaining with commas (test/fixtures/published/kubernetes/pod-list.json).
+ */
+export const PENDING_OR_FAILED_PODS = "status.phase!=Running,status.phase!=Succeeded";
+
+/** Why `readingOf` reads a job's pods: its Job ended Failed, or it waits with pods that exist. */
+type PodsNeed = "failed" | "waiting";
+
+/**
+ * How `readingOf` learns about a job's pods: `poll` reads them per job; `sync` answers from one
+ * read of the namespace, remembered for the waiting reasons.
+ */
+interface PodSource {
+  /** The pods of a job whose Job ended Failed. */
+  failed(jobId: string, namespace: string): Promise<V1Pod[]>;
+  /** Why a waiting job's pods have not started; `before` when the source has no word of the job. */
+  waiting(jobId: string, namespace: string, before: string | undefined): Promise<string | undefined>;
+}
+
+/** One namespace-wide pod read: when it was made, and the waiting reason of each job it covered. */
+interface WaitingRead {
+  at: number;
+  reasons: Map<string, string | undefined>;
+}
+
 export interface KubernetesBackendOptions {
   retry?: CloudRetryOptions;
   /**
    * Least time between two reads of one job's Job object; polls in between report the stored
    * status. Defaults to `DEFAULT_MIN_POLL_INTERVAL_SECONDS` (30 s), which keeps a thousand tracked
    * jobs at about 33 API server reads a second; the factory reads `TRAINKIT_CLOUD_MIN_POLL_INTERVAL_SECONDS`.
+   * `sync` reads a namespace's waiting jobs' pods (for why they wait) at most once per this too.
    */
   minPollIntervalMs?: number;
-  /** Jobs per page of `sync`'s list. Defaults to `LIST_PAGE_SIZE`. */
+  /** Jobs (and pods) per page of `sync`'s lists. Defaults to `LIST_PAGE_SIZE`. */
   listPageSize?: number;
   /**
    * Whether `sync` keeps a watch on each namespace's Train API Jobs and answers from it, telling the
@@ -160,6 +189,12 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   /** Per namespace: its watch, and when `sync` last listed it (or the watch last listed it). */
   private readonly watches = new Map<string, JobWatch>();
   private readonly listedAt = new Map<string, number>();
+  /**
+   * Per namespace, the last read of its waiting jobs' pods: `sync` reads them again only once
+   * `minPollIntervalMs` has passed, so syncs the watch brings on in between cost no pod list.
+   */
+  private readonly waitingReads = new Map<string, WaitingRead>();
+  private readonly minPollIntervalMs: number;
   readonly submitsPerMinute?: number;
 
   constructor(
@@ -168,7 +203,8 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     private readonly ctx: BackendContext,
     options: KubernetesBackendOptions = {},
   ) {
-    this.gate = new PollGate(options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000);
+    this.minPollIntervalMs = options.minPollIntervalMs ?? DEFAULT_MIN_POLL_INTERVAL_SECONDS * 1000;
+    this.gate = new PollGate(this.minPollIntervalMs);
     this.retry = { ...DEFAULT_CLOUD_RETRY, ...options.retry };
     this.listPageSize = options.listPageSize ?? LIST_PAGE_SIZE;
     this.watching = options.watch ?? true;
@@ -208,7 +244,7 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   async poll(job: BackendJob<"kubernetes">): Promise<PollResult> {
     if (!this.gate.shouldRead(job.id)) return { status: lastKnownStatus(job.backendState) };
     const { namespace, name } = this.locate(job);
-    return this.readingOf(job, await this.readJob(namespace, name));
+    return this.readingOf(job, await this.readJob(namespace, name), this.podsPerJob);
   }
 
   /**
@@ -216,7 +252,8 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
    * from each namespace's watch while it is current, otherwise with one list per namespace (paged
    * by `listPageSize`). The first sync of a namespace starts its watch, which from then on tells
    * the reconciler of each change as it happens (`ctx.notify`). A job whose Job neither holds
-   * (deleted, or created after the list began) is left out, for `poll` to read.
+   * (deleted, or created after the list began) is left out, for `poll` to read. Pods are read per
+   * namespace, not per job (`podsForSync`).
    */
   async sync(jobs: readonly BackendJob<"kubernetes">[]): Promise<SyncResult> {
     const byNamespace = new Map<string, BackendJob<"kubernetes">[]>();
@@ -235,13 +272,16 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
         lookup = (name) => listed.byName.get(name);
         this.watchOf(namespace);
       }
+      const read: [BackendJob<"kubernetes">, V1Job][] = [];
       for (const job of tracked) {
         const found = lookup(this.locate(job).name);
         // A missing Job, or one this process deleted, is for `poll` to explain.
         if (!found || found.metadata?.labels?.[JOB_ID_LABEL] !== job.id || this.canceled.has(job.id))
           continue;
-        settled.set(job.id, await this.readingOf(job, found));
+        read.push([job, found]);
       }
+      const pods = await this.podsForSync(namespace, read);
+      for (const [job, found] of read) settled.set(job.id, await this.readingOf(job, found, pods));
     }
     return settled;
   }
@@ -310,7 +350,11 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
   }
 
   /** What a read Job (or its absence) says of the job: the one mapping `poll` and `sync` share. */
-  private async readingOf(job: BackendJob<"kubernetes">, found: V1Job | undefined): Promise<PollResult> {
+  private async readingOf(
+    job: BackendJob<"kubernetes">,
+    found: V1Job | undefined,
+    pods: PodSource,
+  ): Promise<PollResult> {
     const { namespace, name } = this.locate(job);
     const state = (status: JobStatus, extra: Record<string, unknown> = {}) => ({
       namespace,
@@ -337,18 +381,17 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     if (finished) {
       this.gate.forget(job.id);
       this.canceled.delete(job.id);
-      const pods = finished.type === "Failed" ? await this.podsIfReadable(job.id, namespace) : [];
-      const { status, result } = finishedStatusOf(finished, podFailureOf(pods), waitingBefore);
-      const end = status === "FAILED" ? endReason(pods) : undefined;
+      const failedPods = finished.type === "Failed" ? await pods.failed(job.id, namespace) : [];
+      const { status, result } = finishedStatusOf(finished, podFailureOf(failedPods), waitingBefore);
+      const end = status === "FAILED" ? endReason(failedPods) : undefined;
       return { status, ...(result ? { result } : {}), ...(end ? { end } : {}), backendState: state(status) };
     }
-    const last = job.backendState?.lastStatus as JobStatus | undefined;
-    const status = activeStatusOf(found, last);
+    const status = activeStatusOf(found, lastStatusOf(job));
     // Pods that exist but are not running are read to say why (an image that does not pull, no
     // GPU node to schedule on); a running job costs no read past its Job.
     let waiting: string | undefined;
-    if (status === "PENDING" && (found.status?.active ?? 0) > 0) {
-      waiting = waitingReasonOf(await this.podsIfReadable(job.id, namespace));
+    if (podsNeed(job, found) === "waiting") {
+      waiting = await pods.waiting(job.id, namespace, waitingBefore);
       if (waiting && waiting !== waitingBefore) {
         this.ctx.log.warn({ jobId: job.id, namespace, kubernetesJob: name, waiting }, "job is waiting");
       }
@@ -498,6 +541,121 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     }
   }
 
+  /** `poll`'s pod source: the job's own pods, read when asked. */
+  private readonly podsPerJob: PodSource = {
+    failed: (jobId, namespace) => this.podsIfReadable(jobId, namespace),
+    waiting: async (jobId, namespace) => waitingReasonOf(await this.podsIfReadable(jobId, namespace)),
+  };
+
+  /**
+   * The pods `sync` needs for one namespace's read Jobs, in one paged list of the namespace's pods
+   * that carry the job-id label and are neither running nor succeeded (`PENDING_OR_FAILED_PODS`)
+   * when two or more jobs need pods, per job when one does.
+   *
+   * A job whose Job ended Failed needs its pods once, fresh. Its Failed pods are what explain it;
+   * Succeeded pods explain nothing (`podFailureOf` and `endReason` pass over them), and a Job the
+   * controller counts no pod of as stopping (`status.terminating` 0; `active` is 0 once it ended)
+   * has no pod left Pending or Running. Where `terminating` is not 0, or not reported (clusters
+   * without the JobPodReplacementPolicy gate), a pod still stopping may carry the disruption that
+   * ended the Job, so that Job's pods are read on their own, whatever their phase.
+   *
+   * Waiting jobs' reasons come from pods that have not started, which are Pending. They are read
+   * again at most once per `minPollIntervalMs` per namespace; in between, each sync answers from
+   * the last read, and a job that read did not cover keeps the reason it had.
+   */
+  private async podsForSync(
+    namespace: string,
+    read: [BackendJob<"kubernetes">, V1Job][],
+  ): Promise<PodSource> {
+    const failed = new Set<string>();
+    const waiting: string[] = [];
+    for (const [job, found] of read) {
+      const need = podsNeed(job, found);
+      if (need === "failed" && found.status?.terminating === 0) failed.add(job.id);
+      if (need === "waiting") waiting.push(job.id);
+    }
+    const last = this.waitingReads.get(namespace);
+    const waitingDue = waiting.length > 0 && (!last || Date.now() - last.at >= this.minPollIntervalMs);
+    const wanted = failed.size + (waitingDue ? waiting.length : 0);
+    let grouped: Map<string, V1Pod[]> | undefined;
+    if (wanted >= 2) {
+      const at = Date.now();
+      grouped = await this.pendingOrFailedPods(namespace);
+      if (grouped) this.rememberWaiting(namespace, at, waiting, grouped);
+    } else if (waitingDue) {
+      const jobId = waiting[0]!;
+      const at = Date.now();
+      try {
+        const pods = await this.podsOf(namespace, jobId);
+        this.rememberWaiting(namespace, at, waiting, new Map([[jobId, pods]]));
+      } catch (err) {
+        this.ctx.log.warn({ jobId, namespace, err: messageOf(err) }, "could not read the job's pods");
+      }
+    }
+    const remembered = this.waitingReads.get(namespace);
+    return {
+      failed: async (jobId, ns) =>
+        wanted >= 2 && failed.has(jobId) ? (grouped?.get(jobId) ?? []) : this.podsIfReadable(jobId, ns),
+      waiting: async (jobId, _ns, before) =>
+        remembered?.reasons.has(jobId) ? remembered.reasons.get(jobId) : before,
+    };
+  }
+
+  /**
+   * Records, for the syncs that follow, the waiting reasons a pod read made at `at` gives: of the
+   * jobs that were waiting, and of every other job it found pods of, which may be waiting by the
+   * next sync.
+   */
+  private rememberWaiting(
+    namespace: string,
+    at: number,
+    waiting: readonly string[],
+    podsByJob: ReadonlyMap<string, V1Pod[]>,
+  ): void {
+    const reasons = new Map<string, string | undefined>();
+    for (const jobId of new Set([...waiting, ...podsByJob.keys()]))
+      reasons.set(jobId, waitingReasonOf(podsByJob.get(jobId) ?? []));
+    this.waitingReads.set(namespace, { at, reasons });
+  }
+
+  /**
+   * The namespace's pods that carry the job-id label (the key alone selects them, whatever job
+   * they belong to) and are Pending or Failed, by job id, read page by page; undefined when they
+   * cannot be read, which is logged and leaves the jobs' statuses to their Jobs.
+   */
+  private async pendingOrFailedPods(namespace: string): Promise<Map<string, V1Pod[]> | undefined> {
+    const byJob = new Map<string, V1Pod[]>();
+    let next: string | undefined;
+    try {
+      do {
+        const page = await this.call((c) =>
+          c.core.listNamespacedPod({
+            namespace,
+            labelSelector: JOB_ID_LABEL,
+            fieldSelector: PENDING_OR_FAILED_PODS,
+            limit: this.listPageSize,
+            ...(next ? { _continue: next } : {}),
+          }),
+        );
+        for (const pod of page.items) {
+          const jobId = pod.metadata?.labels?.[JOB_ID_LABEL];
+          if (!jobId) continue;
+          const pods = byJob.get(jobId);
+          if (pods) pods.push(pod);
+          else byJob.set(jobId, [pod]);
+        }
+        next = page.metadata?._continue || undefined;
+      } while (next);
+    } catch (err) {
+      this.ctx.log.warn(
+        { namespace, err: messageOf(toBackendError("listing the pods", err)) },
+        "could not read the namespace's pods",
+      );
+      return undefined;
+    }
+    return byJob;
+  }
+
   /** One API server call, retried while the server throttles, fails with 5xx or cannot be reached. */
   private async call<T>(request: (clients: KubeClients) => Promise<T>): Promise<T> {
     const clients = await this.connect();
@@ -538,6 +696,20 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
       );
     }
   }
+}
+
+/** The status the reconciler last recorded for the job. */
+function lastStatusOf(job: BackendJob<"kubernetes">): JobStatus | undefined {
+  return job.backendState?.lastStatus as JobStatus | undefined;
+}
+
+/** Whether a read Job makes `readingOf` look at its job's pods, and why. */
+function podsNeed(job: BackendJob<"kubernetes">, found: V1Job): PodsNeed | undefined {
+  const finished = finishedConditionOf(found);
+  if (finished) return finished.type === "Failed" ? "failed" : undefined;
+  if (activeStatusOf(found, lastStatusOf(job)) === "PENDING" && (found.status?.active ?? 0) > 0)
+    return "waiting";
+  return undefined;
 }
 
 function created(pod: V1Pod): number {
