@@ -595,7 +595,8 @@ export class KubernetesBackend implements Backend<"kubernetes"> {
     const remembered = this.waitingReads.get(namespace);
     return {
       failed: async (jobId, ns) =>
-        wanted >= 2 && failed.has(jobId) ? (grouped?.get(jobId) ?? []) : this.podsIfReadable(jobId, ns),
+        // When the namespace's read failed, each failed job's pods are read on their own.
+        grouped && failed.has(jobId) ? (grouped.get(jobId) ?? []) : this.podsIfReadable(jobId, ns),
       waiting: async (jobId, _ns, before) =>
         remembered?.reasons.has(jobId) ? remembered.reasons.get(jobId) : before,
     };
