@@ -116,6 +116,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       // Half the pool commits batches; the rest stays free for reads.
       maxBatchesInFlight: Math.max(1, Math.floor(maxConnections / 2)),
       changeFeed: feed,
+      // The pool's connections carry the replica's name, and the feed's `<replica>-changes`.
+      claimsByReplica: true,
     },
   );
 }

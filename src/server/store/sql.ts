@@ -101,6 +101,12 @@ export const MIGRATIONS: readonly { version: number; statements: readonly string
       "ALTER TABLE jobs ADD COLUMN restart_at timestamptz",
     ],
   },
+  {
+    version: 6,
+    // Who holds a submit claim: the claiming connection's application_name, which on Postgres names
+    // the replica (see `SqlStoreOptions.claimsByReplica`).
+    statements: ["ALTER TABLE jobs ADD COLUMN submit_claimed_by text"],
+  },
 ];
 
 const ACTIVE = `status IN ('PENDING', 'IN_PROGRESS')`;
@@ -312,12 +318,28 @@ export interface SqlStoreOptions {
   maxBatchesInFlight?: number;
   /** Other writers' changes, for a cache in front of this store; none when this process is the only writer. */
   changeFeed?: ChangeFeed;
+  /**
+   * Whether every connection of a replica carries that replica's name as its application_name
+   * (Postgres): then a submit claim whose replica has no session left on the server (the process
+   * died, and the database closed its connections) is taken over at once instead of after its lease.
+   */
+  claimsByReplica?: boolean;
 }
+
+/**
+ * A claim held by a replica with no session left: neither its pool's connections nor its change
+ * feed's (`<replica>-changes`) show in pg_stat_activity. Every role reads every session's
+ * application_name there, whatever role the replicas connect as.
+ */
+export const CLAIM_OWNER_GONE = `(submit_claimed_by IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM pg_stat_activity
+     WHERE application_name IN (jobs.submit_claimed_by, jobs.submit_claimed_by || '-changes')))`;
 
 /** The store over any SQL client: both engines run exactly these statements. */
 export class SqlStore implements Store {
   private readonly writes: GroupCommit | undefined;
   readonly changeFeed: ChangeFeed | undefined;
+  private readonly claimOwnerGone: string;
 
   constructor(
     readonly kind: Store["kind"],
@@ -326,6 +348,7 @@ export class SqlStore implements Store {
     options: SqlStoreOptions = {},
   ) {
     this.changeFeed = options.changeFeed;
+    this.claimOwnerGone = options.claimsByReplica ? `OR ${CLAIM_OWNER_GONE}` : "";
     this.writes = options.transact
       ? new GroupCommit(db, options.transact, (err) => unavailability(err) !== undefined, {
           ...(options.maxBatchesInFlight !== undefined ? { maxInFlight: options.maxBatchesInFlight } : {}),
@@ -418,10 +441,12 @@ export class SqlStore implements Store {
 
   claimSubmit(id: string, leaseMs: number): Promise<JobRecord | null> {
     return this.write(
-      `UPDATE jobs SET submit_claimed_at = now(), submit_attempts = submit_attempts + 1,
+      `UPDATE jobs SET submit_claimed_at = now(), submit_claimed_by = current_setting('application_name'),
+                       submit_attempts = submit_attempts + 1,
                        submit_started_at = coalesce(submit_started_at, now()), updated_at = now()
        WHERE id = $1 AND ${ACTIVE} AND submitted_at IS NULL AND ${CLAIMABLE} AND ${DUE}
-         AND (submit_claimed_at IS NULL OR submit_claimed_at < now() - make_interval(secs => $2::double precision / 1000))
+         AND (submit_claimed_at IS NULL OR submit_claimed_at < now() - make_interval(secs => $2::double precision / 1000)
+              ${this.claimOwnerGone})
        RETURNING *`,
       [id, leaseMs],
     );
