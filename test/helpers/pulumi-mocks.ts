@@ -47,6 +47,14 @@ export interface MockOptions {
    * undefined to echo its inputs back. Each cloud's tests answer the few their components call.
    */
   invoke?: (token: string, inputs: Inputs) => Record<string, unknown> | undefined;
+  /**
+   * Which creation of the stack's resources this runtime stands for. `@pulumi/random` draws a value when its
+   * resource is created and keeps it in the state, so every `pulumi up` of a stack reads the same value back
+   * until `pulumi destroy`; the mocks derive it from the resource's URN and this number instead. Runtimes with
+   * the same generation are updates of one deployment; a test that destroys and deploys again installs the
+   * mocks with another generation. Defaults to 0.
+   */
+  generation?: number;
 }
 
 export interface MockRuntime {
@@ -66,6 +74,7 @@ export interface MockRuntime {
 interface RegisterRequest {
   getType(): string;
   getName(): string;
+  getParent(): string;
   getDependenciesList(): string[];
   getRetainondelete(): boolean | undefined;
 }
@@ -90,6 +99,26 @@ function unwrapSecrets(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The outputs `@pulumi/random`'s provider computes that trainkit reads: a `RandomId`'s `hex`, `byteLength`
+ * bytes written as two hex digits each, taken from a hash of the resource's URN and the deployment's
+ * generation, so it is the same on every update and new after a destroy.
+ */
+export function randomComputed(
+  type: string,
+  urn: string,
+  generation: number,
+  inputs: Inputs,
+): Record<string, unknown> {
+  if (type !== "random:index/randomId:RandomId") return {};
+  const bytes = Number(inputs.byteLength);
+  let hex = "";
+  for (let block = 0; hex.length < 2 * bytes; block++) {
+    hex += createHash("sha256").update(`${urn}#${generation}#${block}`).digest("hex");
+  }
+  return { hex: hex.slice(0, 2 * bytes) };
+}
+
 // The mock monitor sees only types and names; the parent is recovered from the URN it builds.
 function parentTypeOf(urn: string): string | undefined {
   const qualified = urn.split("::")[2] ?? "";
@@ -99,7 +128,8 @@ function parentTypeOf(urn: string): string | undefined {
 
 /**
  * Puts Pulumi's process-global runtime into mock mode and records every resource registered afterwards.
- * Vitest runs each test file in its own process, so one call per file, before any component is constructed.
+ * Vitest runs each test file in its own process, so one call per file, before any component is constructed;
+ * a test that deploys a stack again (an update, or an up after a destroy) calls it again for a fresh runtime.
  */
 export async function installPulumiMocks(options: MockOptions = {}): Promise<MockRuntime> {
   const resources: RegisteredResource[] = [];
@@ -108,6 +138,8 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
   // (by type and name) before it is passed on.
   const dependencies = new Map<string, string[]>();
   const retained = new Set<string>();
+  const urns = new Map<string, string>();
+  const generation = options.generation ?? 0;
   const urnKey = (urn: string) => {
     const parts = urn.split("::");
     return `${(parts[2] ?? "").split("$").pop()}::${parts[3] ?? ""}`;
@@ -129,7 +161,12 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
           retainOnDelete: retained.has(`${args.type}::${args.name}`),
         };
         resources.push(record);
-        const { id, ...computed } = options.computed?.({ type: args.type, name: args.name, inputs }) ?? {};
+        // A resource read rather than registered (`.get`) has no URN recorded; its type and name stand in.
+        const urn = urns.get(`${args.type}::${args.name}`) ?? `${args.type}::${args.name}`;
+        const { id, ...computed } = {
+          ...randomComputed(args.type, urn, generation, inputs),
+          ...options.computed?.({ type: args.type, name: args.name, inputs }),
+        };
         // A cloud whose components parse resource ids (Azure's ARM ids) returns the id the cloud would give.
         return { id: typeof id === "string" ? id : `${args.name}-id`, state: { ...raw, ...computed } };
       },
@@ -144,6 +181,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: RegisterRequest, callback: unknown): Promise<void>;
+    newUrn(parent: string, type: string, name: string): string;
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
@@ -151,6 +189,10 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
       ...new Set(req.getDependenciesList().map(urnKey)),
     ]);
     if (req.getRetainondelete()) retained.add(`${req.getType()}::${req.getName()}`);
+    urns.set(
+      `${req.getType()}::${req.getName()}`,
+      monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+    );
     return register(req, callback);
   };
 
