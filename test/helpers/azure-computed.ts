@@ -1,4 +1,4 @@
-import { randomSuffix } from "../../src/azure/name-suffix";
+import { randomSuffix } from "../../src/components/name-suffix";
 import type { Inputs } from "./pulumi-mocks";
 
 /** The subscription the mock Azure resources live in. */
