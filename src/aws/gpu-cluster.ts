@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { wholeNumberArg } from "../components/checks";
 import {
   GPU_NODE_LABELS,
@@ -13,6 +12,7 @@ import {
 import { execKubeconfig } from "../components/kubeconfig";
 import { GPU_RESOURCE } from "../components/kubernetes";
 import { mergeLabels } from "../components/labels";
+import { NameSuffix } from "../components/name-suffix";
 import { boundedName } from "../components/naming";
 import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
@@ -334,8 +334,8 @@ const NODE_TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
 
 /** The longest name EKS accepts for a cluster. */
 const EKS_CLUSTER_NAME_MAX = 100;
-/** Random bytes in the suffix of a cluster's name: 6 hex characters, about 16.7 million choices. */
-const CLUSTER_NAME_SUFFIX_BYTES = 3;
+/** Characters in the suffix of a cluster's name: lowercase letters and digits, about 2.2 billion choices. */
+const CLUSTER_NAME_SUFFIX_LENGTH = 6;
 /** The log group EKS sends a cluster's control plane logs to; `GpuCluster` creates it first to set its retention and key. */
 const controlPlaneLogGroupName = (clusterName: string) => `/aws/eks/${clusterName}/cluster`;
 
@@ -490,7 +490,7 @@ const offSchema = new OffSchema<{
   gpuSupport: GpuSupport | undefined;
   /** The `region` the cluster was given, which `podIdentity` passes on. */
   regionArg: pulumi.Input<string> | undefined;
-  nameSuffix: random.RandomId;
+  nameSuffix: NameSuffix;
 }>();
 
 /**
@@ -527,11 +527,12 @@ export class GpuCluster extends pulumi.ComponentResource {
   /** The `vpc-cni` add-on's role (IAM roles for service accounts, through the OIDC provider). */
   public readonly vpcCniRole: aws.iam.Role;
   /**
-   * The random suffix of the cluster's name, drawn when the cluster is first created and kept in the stack's
-   * state; drawn again when `clusterRole` is replaced, which replaces the cluster. Replacing it on purpose
+   * The random suffix of the cluster's name (its `suffix` output: 6 lowercase letters and digits), drawn when
+   * the cluster is first created and kept in the stack's state, so every `pulumi up` keeps the name and the
+   * first `pulumi up` after `pulumi destroy` draws a new one. Replacing it on purpose
    * (`pulumi up --replace <its URN>`) replaces the cluster under a new name.
    */
-  get nameSuffix(): random.RandomId {
+  get nameSuffix(): NameSuffix {
     return offSchema.get(this, "nameSuffix");
   }
   /** The EBS CSI driver's role, associated with its service account by the add-on. */
@@ -697,17 +698,11 @@ export class GpuCluster extends pulumi.ComponentResource {
     // EKS goes on delivering control plane logs for a while after a cluster is deleted, and re-creates its log
     // group to hold them, so a new cluster of the same name could not create its own group. Each creation of the
     // cluster therefore gets a name of its own: a random suffix kept in the stack's state, the same on every
-    // `pulumi up` and drawn again after `pulumi destroy`. The role's ARN is the one input this component gives
-    // the cluster that forces a new cluster when it changes; keeping the suffix on it gives that replacement a
-    // new name too, so it is created beside the old cluster rather than clashing with its name.
-    const nameSuffix = new random.RandomId(
-      `${name}-name-suffix`,
-      { byteLength: CLUSTER_NAME_SUFFIX_BYTES, keepers: { clusterRoleArn: this.clusterRole.arn } },
-      parent,
-    );
+    // `pulumi up` and drawn again after `pulumi destroy`.
+    const nameSuffix = new NameSuffix(`${name}-name-suffix`, { length: CLUSTER_NAME_SUFFIX_LENGTH }, parent);
     offSchema.set(this, "nameSuffix", nameSuffix);
-    const stem = boundedName(name, EKS_CLUSTER_NAME_MAX - 1 - 2 * CLUSTER_NAME_SUFFIX_BYTES);
-    const clusterName = pulumi.interpolate`${stem}-${nameSuffix.hex}`;
+    const stem = boundedName(name, EKS_CLUSTER_NAME_MAX - 1 - CLUSTER_NAME_SUFFIX_LENGTH);
+    const clusterName = pulumi.interpolate`${stem}-${nameSuffix.suffix}`;
     const logGroupName = clusterName.apply(controlPlaneLogGroupName);
     const attach = (role: aws.iam.Role, roleKey: string, policy: string) =>
       new aws.iam.RolePolicyAttachment(
@@ -780,7 +775,10 @@ export class GpuCluster extends pulumi.ComponentResource {
         deletionProtection: args.deletionProtection ?? true,
         tags,
       },
-      { ...parent, dependsOn: [...clusterAttachments, this.logGroup] },
+      // A replacement (for an input EKS cannot change in place, such as the cluster role) keeps the suffix, so
+      // the name, and the log group named after it, which stays in the state; EKS holds one cluster per name,
+      // so deleting the old cluster first is what lets the new one take it.
+      { ...parent, dependsOn: [...clusterAttachments, this.logGroup], deleteBeforeReplace: true },
     );
 
     this.oidcProvider = new aws.iam.OpenIdConnectProvider(

@@ -3,24 +3,21 @@ import { GpuCluster, type GpuClusterArgs } from "../../src/aws";
 import { awsComputed, awsInvoke, MOCK_ACCOUNT, MOCK_REGION } from "../helpers/aws-computed";
 import { statementsOf } from "../helpers/iam-policies";
 import { published } from "../helpers/published";
-import { installPulumiMocks, type MockRuntime, outputValue } from "../helpers/pulumi-mocks";
+import { installPulumiMocks, type MockRuntime, NAME_SUFFIX_TYPE, outputValue } from "../helpers/pulumi-mocks";
 
 // Under Pulumi's mock runtime, each deployment below installs the runtime afresh. Runtimes of one generation are
-// updates of one stack (`pulumi up` again, the RandomId read back from the state); a new generation is a
-// `pulumi up` after `pulumi destroy`, which draws the RandomId again (see `randomComputed`).
+// updates of one stack (`pulumi up` again, the NameSuffix read back from the state); a new generation is a
+// `pulumi up` after `pulumi destroy`, which draws the NameSuffix again (see `nameSuffixComputed`). That the real
+// NameSuffix provider keeps its suffix across updates is proven in test/components/name-suffix.test.ts.
 
 const CLUSTER = "aws:eks/cluster:Cluster";
 const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
 const KMS_KEY = "aws:kms/key:Key";
-const ROLE = "aws:iam/role:Role";
 const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
 const NODE_GROUP = "aws:eks/nodeGroup:NodeGroup";
 const ADDON = "aws:eks/addon:Addon";
 const ASG_TAG = "aws:autoscaling/tag:Tag";
 
-const RANDOM_ID = published<{ type: string; fields: Record<"byteLength" | "hex" | "keepers", string> }>(
-  "pulumi-providers/random-id.json",
-);
 const CONTROL_PLANE_LOGS = published<{ logGroupNameFormat: string; clusterNamePlaceholder: string }>(
   "aws-docs/eks-control-plane-logs.json",
 );
@@ -37,7 +34,7 @@ interface Deployment {
   clusterName: string;
   /** The name of the control plane log group. */
   logGroupName: string;
-  /** The `hex` of the cluster's name suffix. */
+  /** The `suffix` of the cluster's NameSuffix. */
   suffix: string;
 }
 
@@ -55,7 +52,7 @@ async function deploy(
     cluster,
     clusterName: mocks.one(CLUSTER, name).inputs.name,
     logGroupName: mocks.one(LOG_GROUP, `${name}-control-plane`).inputs.name,
-    suffix: await outputValue(cluster.nameSuffix.hex),
+    suffix: await outputValue(cluster.nameSuffix.suffix),
   };
 }
 
@@ -67,13 +64,12 @@ function documentedLogGroup(clusterName: string): string {
 }
 
 describe("GpuCluster: a name of its own for each creation of the cluster", () => {
-  it("ends the cluster's name with the 6 hex characters of a 3-byte RandomId, and outputs that name", async () => {
+  it("ends the cluster's name with a 6-character NameSuffix of its own, and outputs that name", async () => {
     const { mocks, cluster, clusterName, suffix } = await deploy(0);
-    expect(RANDOM_ID.fields.hex).toContain("twice as long as the requested byte length");
-    const randomId = mocks.one(RANDOM_ID.type, "ml-name-suffix");
-    expect(randomId.inputs.byteLength).toBe(3);
-    expect(randomId.parentType).toBe("trainkit:aws:GpuCluster");
-    expect(suffix).toMatch(/^[0-9a-f]{6}$/);
+    const nameSuffix = mocks.one(NAME_SUFFIX_TYPE, "ml-name-suffix");
+    expect(nameSuffix.inputs.length).toBe(6);
+    expect(nameSuffix.parentType).toBe("trainkit:aws:GpuCluster");
+    expect(suffix).toMatch(/^[a-z0-9]{6}$/);
     expect(clusterName).toMatch(new RegExp(`^ml-[0-9a-f]{6}-${suffix}$`));
     expect(await outputValue(cluster.name)).toBe(clusterName);
   });
@@ -127,7 +123,8 @@ describe("GpuCluster: a name of its own for each creation of the cluster", () =>
   });
 
   it("puts the generated name on the node groups, the add-ons and the autoscaler's owner tag and policy", async () => {
-    const { mocks, clusterName } = await deploy(1);
+    const { mocks, clusterName, suffix } = await deploy(1);
+    expect(clusterName).toMatch(new RegExp(`^ml-[0-9a-f]{6}-${suffix}$`));
     for (const group of ["ml-system", "ml-nvidia-l4-x1"]) {
       expect(mocks.one(NODE_GROUP, group).inputs.clusterName).toBe(clusterName);
       expect(mocks.one(ASG_TAG, `${group}-autoscaler-owner`).inputs.tag).toEqual({
@@ -145,13 +142,11 @@ describe("GpuCluster: a name of its own for each creation of the cluster", () =>
     });
   });
 
-  it("draws a new suffix when the cluster role is replaced, the one input EKS cannot change in place", async () => {
-    expect(RANDOM_ID.fields.keepers).toContain("when changed, will trigger recreation of resource");
+  it("deletes the old cluster before creating its replacement, which keeps the suffix and so the name", async () => {
     const { mocks } = await deploy(0);
-    expect(mocks.one(RANDOM_ID.type, "ml-name-suffix").inputs.keepers).toEqual({
-      clusterRoleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/ml-cluster`,
-    });
-    expect(mocks.one(ROLE, "ml-cluster").inputs.description).toBe("EKS control plane of ml (trainkit)");
+    expect(mocks.one(CLUSTER, "ml").deleteBeforeReplace).toBe(true);
+    // The suffix depends on nothing a replacement of the cluster changes, so it is not drawn again.
+    expect(mocks.one(NAME_SUFFIX_TYPE, "ml-name-suffix").dependsOn).toEqual([]);
   });
 
   it("keeps a long component name within EKS's 100 characters, suffix included", async () => {

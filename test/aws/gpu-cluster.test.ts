@@ -46,7 +46,7 @@ describe("GpuCluster", () => {
     });
     expect(cluster.deletionProtection).toBe(true);
     // The stack's hash, then the suffix drawn for this creation of the cluster.
-    expect(cluster.name).toMatch(/^private-[0-9a-f]{6}-[0-9a-f]{6}$/);
+    expect(cluster.name).toMatch(/^private-[0-9a-f]{6}-[a-z0-9]{6}$/);
   });
 
   it("encrypts Kubernetes secrets with a new rotating KMS key", async () => {

@@ -30,6 +30,8 @@ export interface RegisteredResource {
   dependsOn: string[];
   /** Whether the resource was registered with `retainOnDelete` (left in the cloud by `pulumi destroy`). */
   retainOnDelete: boolean;
+  /** Whether the resource was registered with `deleteBeforeReplace` (its old self deleted before a replacement). */
+  deleteBeforeReplace: boolean;
 }
 
 export interface MockOptions {
@@ -48,11 +50,12 @@ export interface MockOptions {
    */
   invoke?: (token: string, inputs: Inputs) => Record<string, unknown> | undefined;
   /**
-   * Which creation of the stack's resources this runtime stands for. `@pulumi/random` draws a value when its
-   * resource is created and keeps it in the state, so every `pulumi up` of a stack reads the same value back
-   * until `pulumi destroy`; the mocks derive it from the resource's URN and this number instead. Runtimes with
-   * the same generation are updates of one deployment; a test that destroys and deploys again installs the
-   * mocks with another generation. Defaults to 0.
+   * Which creation of the stack's resources this runtime stands for. A `NameSuffix` is drawn when it is created
+   * and kept in the state, so every `pulumi up` of a stack reads the same suffix back until `pulumi destroy`;
+   * the mocks derive it from the resource's URN and this number instead (see `nameSuffixComputed`). Runtimes
+   * with the same generation are updates of one deployment; another generation is a deployment from a fresh
+   * state: the same stack after `pulumi destroy`, or another team's stack of the same project and name.
+   * Defaults to 0.
    */
   generation?: number;
 }
@@ -77,6 +80,7 @@ interface RegisterRequest {
   getParent(): string;
   getDependenciesList(): string[];
   getRetainondelete(): boolean | undefined;
+  getDeletebeforereplace(): boolean | undefined;
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -99,24 +103,32 @@ function unwrapSecrets(value: unknown): unknown {
   return value;
 }
 
+/** The type token Pulumi gives trainkit's `NameSuffix`, a dynamic resource (src/components/name-suffix.ts). */
+export const NAME_SUFFIX_TYPE = "pulumi-nodejs:dynamic/trainkit:NameSuffix";
+
 /**
- * The outputs `@pulumi/random`'s provider computes that trainkit reads: a `RandomId`'s `hex`, `byteLength`
- * bytes written as two hex digits each, taken from a hash of the resource's URN and the deployment's
- * generation, so it is the same on every update and new after a destroy.
+ * What the `NameSuffix` provider's create returns, stood in for: a suffix of the requested `length` in
+ * lowercase letters and digits, and the same suffix as the resource's id. It is taken from a hash of the
+ * resource's URN and the deployment's generation, so it is the same on every update of a stack and new after
+ * a destroy, in another stack or project, or for another resource of the same stack.
  */
-export function randomComputed(
+export function nameSuffixComputed(
   type: string,
   urn: string,
   generation: number,
   inputs: Inputs,
 ): Record<string, unknown> {
-  if (type !== "random:index/randomId:RandomId") return {};
-  const bytes = Number(inputs.byteLength);
-  let hex = "";
-  for (let block = 0; hex.length < 2 * bytes; block++) {
-    hex += createHash("sha256").update(`${urn}#${generation}#${block}`).digest("hex");
+  if (type !== NAME_SUFFIX_TYPE) return {};
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const length = Number(inputs.length);
+  let suffix = "";
+  for (let block = 0; suffix.length < length; block++) {
+    for (const byte of createHash("sha256").update(`${urn}#${generation}#${block}`).digest()) {
+      suffix += alphabet[byte % alphabet.length];
+    }
   }
-  return { hex: hex.slice(0, 2 * bytes) };
+  suffix = suffix.slice(0, length);
+  return { id: suffix, suffix };
 }
 
 // The mock monitor sees only types and names; the parent is recovered from the URN it builds.
@@ -138,6 +150,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
   // (by type and name) before it is passed on.
   const dependencies = new Map<string, string[]>();
   const retained = new Set<string>();
+  const deletedFirst = new Set<string>();
   const urns = new Map<string, string>();
   const generation = options.generation ?? 0;
   const urnKey = (urn: string) => {
@@ -159,12 +172,13 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
           ...(args.provider ? { provider: args.provider } : {}),
           dependsOn: dependencies.get(`${args.type}::${args.name}`) ?? [],
           retainOnDelete: retained.has(`${args.type}::${args.name}`),
+          deleteBeforeReplace: deletedFirst.has(`${args.type}::${args.name}`),
         };
         resources.push(record);
         // A resource read rather than registered (`.get`) has no URN recorded; its type and name stand in.
         const urn = urns.get(`${args.type}::${args.name}`) ?? `${args.type}::${args.name}`;
         const { id, ...computed } = {
-          ...randomComputed(args.type, urn, generation, inputs),
+          ...nameSuffixComputed(args.type, urn, generation, inputs),
           ...options.computed?.({ type: args.type, name: args.name, inputs }),
         };
         // A cloud whose components parse resource ids (Azure's ARM ids) returns the id the cloud would give.
@@ -189,6 +203,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
       ...new Set(req.getDependenciesList().map(urnKey)),
     ]);
     if (req.getRetainondelete()) retained.add(`${req.getType()}::${req.getName()}`);
+    if (req.getDeletebeforereplace()) deletedFirst.add(`${req.getType()}::${req.getName()}`);
     urns.set(
       `${req.getType()}::${req.getName()}`,
       monitor.newUrn(req.getParent(), req.getType(), req.getName()),
