@@ -145,8 +145,12 @@ describe("GpuCluster: a name of its own for each creation of the cluster", () =>
   it("deletes the old cluster before creating its replacement, which keeps the suffix and so the name", async () => {
     const { mocks } = await deploy(0);
     expect(mocks.one(CLUSTER, "ml").deleteBeforeReplace).toBe(true);
-    // The suffix depends on nothing a replacement of the cluster changes, so it is not drawn again.
-    expect(mocks.one(NAME_SUFFIX_TYPE, "ml-name-suffix").dependsOn).toEqual([]);
+    // The suffix is drawn again only for another length, and its length is all it is given: no input of the
+    // cluster reaches it, so replacing the cluster keeps it.
+    const nameSuffix = mocks.one(NAME_SUFFIX_TYPE, "ml-name-suffix");
+    const { __provider, ...inputs } = nameSuffix.inputs;
+    expect(inputs).toEqual({ length: 6 });
+    expect(nameSuffix.dependsOn).toEqual([]);
   });
 
   it("keeps a long component name within EKS's 100 characters, suffix included", async () => {
