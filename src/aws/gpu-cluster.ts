@@ -12,6 +12,7 @@ import {
 import { execKubeconfig } from "../components/kubeconfig";
 import { GPU_RESOURCE } from "../components/kubernetes";
 import { mergeLabels } from "../components/labels";
+import { NameSuffix } from "../components/name-suffix";
 import { boundedName } from "../components/naming";
 import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
@@ -330,6 +331,14 @@ export const CLUSTER_AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator";
 
 /** The tag prefix the Cluster Autoscaler reads a node group's labels, taints and resources from at zero nodes. */
 const NODE_TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
+
+/** The longest name EKS accepts for a cluster. */
+const EKS_CLUSTER_NAME_MAX = 100;
+/** Characters in the suffix of a cluster's name: lowercase letters and digits, about 2.2 billion choices. */
+const CLUSTER_NAME_SUFFIX_LENGTH = 6;
+/** The log group EKS sends a cluster's control plane logs to; `GpuCluster` creates it first to set its retention and key. */
+const controlPlaneLogGroupName = (clusterName: string) => `/aws/eks/${clusterName}/cluster`;
+
 /** The Auto Scaling group tag marking a group as this cluster's, which the autoscaler's writes are limited to. */
 export const clusterOwnerTag = (clusterName: string) => `k8s.io/cluster-autoscaler/${clusterName}`;
 
@@ -481,6 +490,7 @@ const offSchema = new OffSchema<{
   gpuSupport: GpuSupport | undefined;
   /** The `region` the cluster was given, which `podIdentity` passes on. */
   regionArg: pulumi.Input<string> | undefined;
+  nameSuffix: NameSuffix;
 }>();
 
 /**
@@ -516,6 +526,15 @@ export class GpuCluster extends pulumi.ComponentResource {
   }
   /** The `vpc-cni` add-on's role (IAM roles for service accounts, through the OIDC provider). */
   public readonly vpcCniRole: aws.iam.Role;
+  /**
+   * The random suffix of the cluster's name (its `suffix` output: 6 lowercase letters and digits), drawn when
+   * the cluster is first created and kept in the stack's state, so every `pulumi up` keeps the name and the
+   * first `pulumi up` after `pulumi destroy` draws a new one. Replacing it on purpose
+   * (`pulumi up --replace <its URN>`) replaces the cluster under a new name.
+   */
+  get nameSuffix(): NameSuffix {
+    return offSchema.get(this, "nameSuffix");
+  }
   /** The EBS CSI driver's role, associated with its service account by the add-on. */
   get ebsCsiIdentity(): PodIdentity {
     return offSchema.get(this, "ebsCsiIdentity");
@@ -666,8 +685,6 @@ export class GpuCluster extends pulumi.ComponentResource {
     const region = args.region;
     // Off the schema: the analyzer makes even private fields outputs.
     offSchema.set(this, "regionArg", region);
-    const clusterName = boundedName(name, 100);
-    const logGroupName = `/aws/eks/${clusterName}/cluster`;
 
     this.clusterRole = new aws.iam.Role(
       `${name}-cluster`,
@@ -678,6 +695,15 @@ export class GpuCluster extends pulumi.ComponentResource {
       },
       parent,
     );
+    // EKS goes on delivering control plane logs for a while after a cluster is deleted, and re-creates its log
+    // group to hold them, so a new cluster of the same name could not create its own group. Each creation of the
+    // cluster therefore gets a name of its own: a random suffix kept in the stack's state, the same on every
+    // `pulumi up` and drawn again after `pulumi destroy`.
+    const nameSuffix = new NameSuffix(`${name}-name-suffix`, { length: CLUSTER_NAME_SUFFIX_LENGTH }, parent);
+    offSchema.set(this, "nameSuffix", nameSuffix);
+    const stem = boundedName(name, EKS_CLUSTER_NAME_MAX - 1 - CLUSTER_NAME_SUFFIX_LENGTH);
+    const clusterName = pulumi.interpolate`${stem}-${nameSuffix.suffix}`;
+    const logGroupName = clusterName.apply(controlPlaneLogGroupName);
     const attach = (role: aws.iam.Role, roleKey: string, policy: string) =>
       new aws.iam.RolePolicyAttachment(
         `${name}-${roleKey}-${policy.split("/").pop()}`,
@@ -697,13 +723,15 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${name}-secrets`,
         {
           region,
-          description: `Envelope encryption of Kubernetes secrets and control plane logs of EKS cluster ${clusterName} (trainkit)`,
+          description: pulumi.interpolate`Envelope encryption of Kubernetes secrets and control plane logs of EKS cluster ${clusterName} (trainkit)`,
           enableKeyRotation: true,
           deletionWindowInDays: 30,
-          policy: pulumi.all([this.clusterRole.arn, regionName]).apply(([roleArn, r]) => {
-            const { partition, account } = arnParts(roleArn);
-            return clusterKeyPolicy(partition, r, account, logGroupName);
-          }),
+          policy: pulumi
+            .all([this.clusterRole.arn, regionName, logGroupName])
+            .apply(([roleArn, r, group]) => {
+              const { partition, account } = arnParts(roleArn);
+              return clusterKeyPolicy(partition, r, account, group);
+            }),
           tags,
         },
         parent,
@@ -747,7 +775,9 @@ export class GpuCluster extends pulumi.ComponentResource {
         deletionProtection: args.deletionProtection ?? true,
         tags,
       },
-      // The name is fixed (the log group is named after it), so a replacement must delete the old cluster first.
+      // A replacement (for an input EKS cannot change in place, such as the cluster role) keeps the suffix, so
+      // the name, and the log group named after it, which stays in the state; EKS holds one cluster per name,
+      // so deleting the old cluster first is what lets the new one take it.
       { ...parent, dependsOn: [...clusterAttachments, this.logGroup], deleteBeforeReplace: true },
     );
 
@@ -787,7 +817,7 @@ export class GpuCluster extends pulumi.ComponentResource {
     this.vpcCniRole = new aws.iam.Role(
       `${name}-vpc-cni`,
       {
-        description: `The vpc-cni add-on (aws-node) of EKS cluster ${clusterName} (trainkit)`,
+        description: pulumi.interpolate`The vpc-cni add-on (aws-node) of EKS cluster ${clusterName} (trainkit)`,
         assumeRolePolicy: this.oidcProvider.arn.apply((arn) =>
           serviceAccountTrustPolicy(arn, "kube-system", "aws-node"),
         ),
@@ -829,7 +859,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         {
           region,
           vpcId,
-          description: `EFA traffic between GPU nodes of EKS cluster ${clusterName} (trainkit)`,
+          description: pulumi.interpolate`EFA traffic between GPU nodes of EKS cluster ${clusterName} (trainkit)`,
           tags,
         },
         parent,
@@ -869,7 +899,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         `${name}-${group}`,
         {
           region,
-          description: `Nodes of ${group} in EKS cluster ${clusterName} (trainkit)`,
+          description: pulumi.interpolate`Nodes of ${group} in EKS cluster ${clusterName} (trainkit)`,
           metadataOptions: {
             httpEndpoint: "enabled",
             httpTokens: "required",
@@ -939,9 +969,9 @@ export class GpuCluster extends pulumi.ComponentResource {
     const asgTag = (
       group: string,
       nodeGroup: aws.eks.NodeGroup,
-      key: string,
+      key: pulumi.Input<string>,
       value: pulumi.Input<string>,
-      resourceName = key.replace(`${NODE_TEMPLATE}/`, "").replace(/[^a-zA-Z0-9-]+/g, "-"),
+      resourceName: string,
     ) => {
       this.autoscalingTags.push(
         new aws.autoscaling.Tag(
@@ -956,11 +986,19 @@ export class GpuCluster extends pulumi.ComponentResource {
         ),
       );
     };
+    const templateTag = (group: string, nodeGroup: aws.eks.NodeGroup, key: string, value: string) =>
+      asgTag(
+        group,
+        nodeGroup,
+        key,
+        value,
+        key.replace(`${NODE_TEMPLATE}/`, "").replace(/[^a-zA-Z0-9-]+/g, "-"),
+      );
     // EKS tags a managed node group's Auto Scaling group the same way; tagging it here as well is what the
     // autoscaler's write permission is conditioned on, so that condition does not rest on EKS's habit.
     const ownership = (group: string, nodeGroup: aws.eks.NodeGroup) => {
       asgTag(group, nodeGroup, "k8s.io/cluster-autoscaler/enabled", "true", "autoscaler-enabled");
-      asgTag(group, nodeGroup, clusterOwnerTag(clusterName), "owned", "autoscaler-owner");
+      asgTag(group, nodeGroup, clusterName.apply(clusterOwnerTag), "owned", "autoscaler-owner");
     };
     ownership("system", systemGroup);
     for (const [i, pool] of pools.entries()) {
@@ -1021,23 +1059,28 @@ export class GpuCluster extends pulumi.ComponentResource {
       this.nodeGroups[pool.name] = nodeGroup;
       // At zero nodes the autoscaler knows a group only from these tags: what it would carry, where, and how.
       ownership(pool.name, nodeGroup);
-      asgTag(pool.name, nodeGroup, `${NODE_TEMPLATE}/resources/${GPU_RESOURCE}`, String(pool.gpusPerNode));
+      templateTag(
+        pool.name,
+        nodeGroup,
+        `${NODE_TEMPLATE}/resources/${GPU_RESOURCE}`,
+        String(pool.gpusPerNode),
+      );
       if (settings.efaInterfaces > 0) {
-        asgTag(
+        templateTag(
           pool.name,
           nodeGroup,
           `${NODE_TEMPLATE}/resources/vpc.amazonaws.com/efa`,
           String(settings.efaInterfaces),
         );
       }
-      asgTag(
+      templateTag(
         pool.name,
         nodeGroup,
         `${NODE_TEMPLATE}/taint/${GPU_TAINT.key}`,
         `${GPU_TAINT.value}:${GPU_TAINT.effect}`,
       );
       for (const [key, value] of Object.entries(labels)) {
-        asgTag(pool.name, nodeGroup, `${NODE_TEMPLATE}/label/${key}`, value);
+        templateTag(pool.name, nodeGroup, `${NODE_TEMPLATE}/label/${key}`, value);
       }
     }
 

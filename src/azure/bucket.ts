@@ -2,9 +2,9 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as machinelearningservices from "@pulumi/azure-native/machinelearningservices";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { suffixedName } from "../components/name-suffix";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
-import { suffixedName } from "./name-suffix";
 import { azureTags, nameSuffixFor, requireResourceGroup, subscriptionOf } from "./settings";
 
 /** Where a `Bucket` is registered as an Azure ML datastore, so jobs can mount it by `azureml://` URI. */

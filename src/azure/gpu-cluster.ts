@@ -7,12 +7,12 @@ import type * as operationalinsights from "@pulumi/azure-native/operationalinsig
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { type GpuPoolCoreArgs, resolveGpuPools } from "../components/gpu-pool";
+import { suffixedName } from "../components/name-suffix";
 import { boundedName } from "../components/naming";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
 import { azureVmSizeFor, type InstanceShape } from "../gpu";
 import { secureStorageAccountArgs } from "./bucket";
-import { suffixedName } from "./name-suffix";
 import {
   type AzureRole,
   assignRole,

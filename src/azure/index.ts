@@ -1,8 +1,9 @@
 // trainkit/azure: the Azure components. Importing this loads @pulumi/azure-native modules, which the
 // package root never does.
+
+export { NameSuffix, type NameSuffixArgs } from "../components/name-suffix";
 export * from "./bucket";
 export * from "./gpu-cluster";
-export { NameSuffix, type NameSuffixArgs } from "./name-suffix";
 export * from "./registry";
 export {
   AZURE_RESOURCE_PROVIDERS,

@@ -1,8 +1,8 @@
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
+import { suffixedName } from "../components/name-suffix";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, oneOf, shown } from "../components/sentences";
-import { suffixedName } from "./name-suffix";
 import { azureTags, nameSuffixFor, requireResourceGroup } from "./settings";
 
 /** The registry SKUs `sku` may name. */

@@ -2,9 +2,9 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as pulumi from "@pulumi/pulumi";
 import { mergeLabels } from "../components/labels";
+import { checkSuffix, NameSuffix } from "../components/name-suffix";
 import { boundedName } from "../components/naming";
 import { ArgumentError, shown } from "../components/sentences";
-import { checkSuffix, NameSuffix } from "./name-suffix";
 
 /**
  * The Azure built-in roles trainkit assigns, by the name the portal shows, with their role definition

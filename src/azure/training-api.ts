@@ -7,12 +7,12 @@ import * as network from "@pulumi/azure-native/network";
 import type * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as pulumi from "@pulumi/pulumi";
+import { suffixedName } from "../components/name-suffix";
 import { boundedName } from "../components/naming";
 import { OffSchema } from "../components/off-schema";
 import { ownerOf } from "../components/owners";
 import { ArgumentError, shown } from "../components/sentences";
 import * as trainApi from "../components/train-api";
-import { suffixedName } from "./name-suffix";
 import {
   linkedZone,
   PRIVATE_LINK_ZONES,

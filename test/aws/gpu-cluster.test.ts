@@ -45,7 +45,8 @@ describe("GpuCluster", () => {
       bootstrapClusterCreatorAdminPermissions: true,
     });
     expect(cluster.deletionProtection).toBe(true);
-    expect(cluster.name).toMatch(/^private-[0-9a-f]{6}$/);
+    // The stack's hash, then the suffix drawn for this creation of the cluster.
+    expect(cluster.name).toMatch(/^private-[0-9a-f]{6}-[a-z0-9]{6}$/);
   });
 
   it("encrypts Kubernetes secrets with a new rotating KMS key", async () => {

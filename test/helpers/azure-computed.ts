@@ -1,4 +1,3 @@
-import { randomSuffix } from "../../src/azure/name-suffix";
 import type { Inputs } from "./pulumi-mocks";
 
 /** The subscription the mock Azure resources live in. */
@@ -71,10 +70,6 @@ export function azureComputed({ type, name, inputs }: { type: string; name: stri
     return { id, name: given, ...extra };
   }
   switch (type) {
-    // A NameSuffix (a dynamic resource): the mock draws its suffix with the function the real provider's
-    // create runs, so every mock deployment gets a new one, as every real first deployment does.
-    case "pulumi-nodejs:dynamic/trainkit:NameSuffix":
-      return { suffix: randomSuffix(inputs.length) };
     case "azure-native:machinelearningservices:Compute":
       return {
         name: inputs.computeName ?? name,

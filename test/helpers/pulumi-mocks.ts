@@ -30,6 +30,8 @@ export interface RegisteredResource {
   dependsOn: string[];
   /** Whether the resource was registered with `retainOnDelete` (left in the cloud by `pulumi destroy`). */
   retainOnDelete: boolean;
+  /** Whether the resource was registered with `deleteBeforeReplace` (its old self deleted before a replacement). */
+  deleteBeforeReplace: boolean;
 }
 
 export interface MockOptions {
@@ -47,6 +49,15 @@ export interface MockOptions {
    * undefined to echo its inputs back. Each cloud's tests answer the few their components call.
    */
   invoke?: (token: string, inputs: Inputs) => Record<string, unknown> | undefined;
+  /**
+   * Which creation of the stack's resources this runtime stands for. A `NameSuffix` is drawn when it is created
+   * and kept in the state, so every `pulumi up` of a stack reads the same suffix back until `pulumi destroy`;
+   * the mocks derive it from the resource's URN and this number instead (see `nameSuffixComputed`). Runtimes
+   * with the same generation are updates of one deployment; another generation is a deployment from a fresh
+   * state: the same stack after `pulumi destroy`, or another team's stack of the same project and name.
+   * Defaults to 0.
+   */
+  generation?: number;
 }
 
 export interface MockRuntime {
@@ -66,8 +77,10 @@ export interface MockRuntime {
 interface RegisterRequest {
   getType(): string;
   getName(): string;
+  getParent(): string;
   getDependenciesList(): string[];
   getRetainondelete(): boolean | undefined;
+  getDeletebeforereplace(): boolean | undefined;
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -90,6 +103,34 @@ function unwrapSecrets(value: unknown): unknown {
   return value;
 }
 
+/** The type token Pulumi gives trainkit's `NameSuffix`, a dynamic resource (src/components/name-suffix.ts). */
+export const NAME_SUFFIX_TYPE = "pulumi-nodejs:dynamic/trainkit:NameSuffix";
+
+/**
+ * What the `NameSuffix` provider's create returns, stood in for: a suffix of the requested `length` in
+ * lowercase letters and digits, and the same suffix as the resource's id. It is taken from a hash of the
+ * resource's URN and the deployment's generation, so it is the same on every update of a stack and new after
+ * a destroy, in another stack or project, or for another resource of the same stack.
+ */
+export function nameSuffixComputed(
+  type: string,
+  urn: string,
+  generation: number,
+  inputs: Inputs,
+): Record<string, unknown> {
+  if (type !== NAME_SUFFIX_TYPE) return {};
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const length = Number(inputs.length);
+  let suffix = "";
+  for (let block = 0; suffix.length < length; block++) {
+    for (const byte of createHash("sha256").update(`${urn}#${generation}#${block}`).digest()) {
+      suffix += alphabet[byte % alphabet.length];
+    }
+  }
+  suffix = suffix.slice(0, length);
+  return { id: suffix, suffix };
+}
+
 // The mock monitor sees only types and names; the parent is recovered from the URN it builds.
 function parentTypeOf(urn: string): string | undefined {
   const qualified = urn.split("::")[2] ?? "";
@@ -99,7 +140,8 @@ function parentTypeOf(urn: string): string | undefined {
 
 /**
  * Puts Pulumi's process-global runtime into mock mode and records every resource registered afterwards.
- * Vitest runs each test file in its own process, so one call per file, before any component is constructed.
+ * Vitest runs each test file in its own process, so one call per file, before any component is constructed;
+ * a test that deploys a stack again (an update, or an up after a destroy) calls it again for a fresh runtime.
  */
 export async function installPulumiMocks(options: MockOptions = {}): Promise<MockRuntime> {
   const resources: RegisteredResource[] = [];
@@ -108,6 +150,9 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
   // (by type and name) before it is passed on.
   const dependencies = new Map<string, string[]>();
   const retained = new Set<string>();
+  const deletedFirst = new Set<string>();
+  const urns = new Map<string, string>();
+  const generation = options.generation ?? 0;
   const urnKey = (urn: string) => {
     const parts = urn.split("::");
     return `${(parts[2] ?? "").split("$").pop()}::${parts[3] ?? ""}`;
@@ -127,9 +172,15 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
           ...(args.provider ? { provider: args.provider } : {}),
           dependsOn: dependencies.get(`${args.type}::${args.name}`) ?? [],
           retainOnDelete: retained.has(`${args.type}::${args.name}`),
+          deleteBeforeReplace: deletedFirst.has(`${args.type}::${args.name}`),
         };
         resources.push(record);
-        const { id, ...computed } = options.computed?.({ type: args.type, name: args.name, inputs }) ?? {};
+        // A resource read rather than registered (`.get`) has no URN recorded; its type and name stand in.
+        const urn = urns.get(`${args.type}::${args.name}`) ?? `${args.type}::${args.name}`;
+        const { id, ...computed } = {
+          ...nameSuffixComputed(args.type, urn, generation, inputs),
+          ...options.computed?.({ type: args.type, name: args.name, inputs }),
+        };
         // A cloud whose components parse resource ids (Azure's ARM ids) returns the id the cloud would give.
         return { id: typeof id === "string" ? id : `${args.name}-id`, state: { ...raw, ...computed } };
       },
@@ -144,6 +195,7 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: RegisterRequest, callback: unknown): Promise<void>;
+    newUrn(parent: string, type: string, name: string): string;
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
@@ -151,6 +203,11 @@ export async function installPulumiMocks(options: MockOptions = {}): Promise<Moc
       ...new Set(req.getDependenciesList().map(urnKey)),
     ]);
     if (req.getRetainondelete()) retained.add(`${req.getType()}::${req.getName()}`);
+    if (req.getDeletebeforereplace()) deletedFirst.add(`${req.getType()}::${req.getName()}`);
+    urns.set(
+      `${req.getType()}::${req.getName()}`,
+      monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+    );
     return register(req, callback);
   };
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NameSuffix, randomSuffix } from "../../src/azure/name-suffix";
+import { NameSuffix, randomSuffix } from "../../src/components/name-suffix";
 import {
   ProviderHost,
   type Registration,
@@ -11,7 +11,7 @@ import {
 // runtime (which yields the serialized provider exactly as it would be stored in state), and the real
 // dynamic provider host from @pulumi/pulumi, in its own process, is driven over gRPC with Create,
 // Diff and Read as `pulumi up`, a later `pulumi up` and `pulumi refresh` call them. Nothing here
-// stands in for Azure: the suffix never leaves the stack's state.
+// stands in for a cloud: the suffix never leaves the stack's state.
 
 let host: ProviderHost;
 let registration: Registration;
@@ -69,7 +69,7 @@ describe("NameSuffix", () => {
     expect([...seen].sort().join("")).toBe("0123456789abcdefghijklmnopqrstuvwxyz");
   });
 
-  it("refuses a length Azure names have no room for", () => {
+  it("refuses a length outside 4 to 16 characters", () => {
     expect(() => new NameSuffix("long", { length: 40 })).toThrow(
       "NameSuffix long: length must be a whole number from 4 to 16; got 40",
     );

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { ArgumentError, shown } from "../components/sentences";
+import { ArgumentError, shown } from "./sentences";
 
 /** Characters in a suffix: 36^8 (about 2.8 trillion) choices, so two deployments practically never meet. */
 export const SUFFIX_LENGTH = 8;
@@ -8,7 +8,8 @@ const SUFFIX = /^[a-z0-9]{4,16}$/;
 
 /**
  * A fresh random suffix of `length` lowercase letters and digits, drawn from the operating system's
- * cryptographic generator. Rejection sampling keeps every character equally likely.
+ * cryptographic generator. Rejection sampling keeps every character equally likely. Those characters are
+ * the ones every Azure global name accepts, and EKS cluster names accept them too.
  */
 export function randomSuffix(length: number = SUFFIX_LENGTH): string {
   const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
@@ -26,6 +27,8 @@ export function randomSuffix(length: number = SUFFIX_LENGTH): string {
 
 // The provider is serialized into the state with the resource (Pulumi's dynamic providers), so it is
 // self-contained: no module-level state, only `require` of Node's own crypto module inside `create`.
+// Its text, comments included, is what existing stacks hold: editing it shows as a change to them.
+// The type token (`trainkit`, `NameSuffix`) is what identifies their resources; it must not change.
 const provider: pulumi.dynamic.ResourceProvider = {
   async create(inputs) {
     const suffix = randomSuffix(inputs.length);
@@ -52,8 +55,10 @@ export interface NameSuffixArgs {
  * A random suffix drawn once, when the resource is created, and kept in the stack's state: every later
  * `pulumi up` of the stack reads the same suffix back, while another stack, project, tenant or a
  * `destroy` followed by `up` draws a new one. It is what makes trainkit's globally unique Azure names
- * (storage accounts, registries, Key Vaults) and its soft-deleted names (Key Vaults, Azure ML
- * workspaces) new per deployment yet stable across updates, as Pulumi's own auto-naming does.
+ * (storage accounts, registries, Key Vaults), its soft-deleted names (Key Vaults, Azure ML
+ * workspaces) and the AWS GpuCluster's EKS cluster name (whose log group EKS re-creates after the
+ * cluster is deleted) new per deployment yet stable across updates, as Pulumi's own auto-naming does.
+ * It is a dynamic resource: no provider package or plugin of its own to install.
  */
 export class NameSuffix extends pulumi.dynamic.Resource {
   /** The suffix: lowercase letters and digits. */
