@@ -1,10 +1,11 @@
 import { isTerminal } from "../spec";
 import type { BackendRegistry } from "./backends";
-import { SUBMIT_RATE_VARIABLES, SubmitPacer } from "./backends/cloud-common";
+import { SUBMIT_RATE_VARIABLES } from "./backends/cloud-common";
 import { type Backend, BackendError, type BackendLogger, type PollResult } from "./backends/types";
 import { toBackendJob } from "./jobs";
 import { asRecovering, refusedSubmit, settle } from "./recovery";
 import type { JobRecord, Store } from "./store/types";
+import { type SubmitPace, submitPace } from "./submit-pace";
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -54,7 +55,7 @@ function isThrottled(err: unknown): err is BackendError {
 }
 
 /** A throttled job's `status_reason`: the cloud's answer and the pace it waits at now. */
-function throttledReason(job: JobRecord, err: BackendError, pacer: SubmitPacer | null): string {
+function throttledReason(job: JobRecord, err: BackendError, pacer: SubmitPace | null): string {
   const setting = SUBMIT_RATE_VARIABLES[job.backend];
   const pace = pacer
     ? ` The ${job.backend} backend now submits at most ${Math.round(pacer.currentPerMinute * 10) / 10} jobs a minute (from ${pacer.perMinute}${setting ? `, set by ${setting}` : ""}), recovering as the cloud stops throttling.`
@@ -120,7 +121,7 @@ export class Reconciler {
     string,
     { startedAt: number; since: Date | undefined; running: boolean }
   >();
-  private readonly pacers = new Map<string, SubmitPacer | null>();
+  private readonly pacers = new Map<string, SubmitPace | null>();
   /** Backends that read by list and told of a change to one of their jobs: synced at the next pass. */
   private readonly syncSoon = new Set<string>();
   /** The waiting reason last recorded per queued job, so each is written once. */
@@ -223,11 +224,15 @@ export class Reconciler {
     if (!backend.hasCapacity && !pacer) return true;
     if (backend.hasCapacity && !backend.hasCapacity()) return false;
     if (await this.store.hasOlderUnsubmitted(job)) {
-      if (pacer) await this.noteQueued(job, pacer);
+      if (pacer) {
+        // Another server may have changed a shared pace since this one last asked.
+        await pacer.read();
+        await this.noteQueued(job, pacer);
+      }
       this.kick();
       return false;
     }
-    if (pacer && !pacer.tryTake()) {
+    if (pacer && !(await pacer.tryTake())) {
       await this.noteQueued(job, pacer);
       this.kick();
       return false;
@@ -235,19 +240,22 @@ export class Reconciler {
     return true;
   }
 
-  /** The backend's submission pace, or null for a backend that is not paced. */
-  private pacer(name: string, backend: Backend): SubmitPacer | null {
+  /**
+   * The backend's submission pace, or null for a backend that is not paced. On Postgres it is kept
+   * in the store and shared with every server there; on the embedded store it stays in memory.
+   */
+  private pacer(name: string, backend: Backend): SubmitPace | null {
     let pacer = this.pacers.get(name);
     if (pacer === undefined) {
       const perMinute = this.options.submitsPerMinute?.[name] ?? backend.submitsPerMinute;
-      pacer = perMinute === undefined ? null : new SubmitPacer(perMinute);
+      pacer = perMinute === undefined ? null : submitPace(this.store, name, perMinute);
       this.pacers.set(name, pacer);
     }
     return pacer;
   }
 
   /** Shows on a job held back by its backend's pace why it waits (written once per reason). */
-  private async noteQueued(job: JobRecord, pacer: SubmitPacer): Promise<void> {
+  private async noteQueued(job: JobRecord, pacer: SubmitPace): Promise<void> {
     const pace = Math.round(pacer.currentPerMinute * 10) / 10;
     const slowed =
       pace < pacer.perMinute ? `, slowed from ${pacer.perMinute} after the cloud throttled a submission` : "";
@@ -346,7 +354,14 @@ export class Reconciler {
       // a create that went through after all is adopted, not made twice.
       if (isThrottled(err)) {
         const pacer = this.pacer(job.backend, backend);
-        pacer?.slowDown();
+        await pacer
+          ?.slowDown()
+          .catch((slowErr) =>
+            this.options.log.warn(
+              { backend: job.backend, err: errorMessage(slowErr) },
+              "could not lower the submission pace",
+            ),
+          );
         await this.store.releaseClaim(job.id, throttledReason(job, err, pacer), { throttled: true });
         this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "submit throttled; pace lowered");
         return (await this.store.getJobById(job.id)) ?? claimed;
@@ -357,6 +372,12 @@ export class Reconciler {
       this.options.log.warn({ jobId: job.id, err: errorMessage(err) }, "submit failed; will retry");
       return (await this.store.getJobById(job.id)) ?? claimed;
     }
+  }
+
+  /** Whether a server holds the job's submit claim and its lease has not run out (checked by this server's clock). */
+  private claimedElsewhere(job: JobRecord): boolean {
+    const claimedAt = job.submitClaimedAt?.getTime();
+    return claimedAt !== undefined && Date.now() - claimedAt < this.submitLeaseMs;
   }
 
   private submitExhausted(job: JobRecord): boolean {
@@ -440,7 +461,7 @@ export class Reconciler {
     const full = new Set<string>();
     const paced = new Set<string>();
     const seen = new Set<string>();
-    const pass = (jobs: JobRecord[]) => {
+    const pass = async (jobs: JobRecord[]) => {
       for (const job of jobs) {
         if (this.stopped || seen.has(job.id)) continue;
         seen.add(job.id);
@@ -461,7 +482,9 @@ export class Reconciler {
         // the room the previous one left; the others submit in parallel up to the lane's bound.
         const limited = backend.hasCapacity !== undefined;
         const pacer = this.pacer(job.backend, backend);
-        if (pacer && !this.busy.has(job.id) && !pacer.tryTake()) {
+        // A job another server holds the claim of is being submitted there: no slot is spent on it.
+        if (pacer && !this.busy.has(job.id) && this.claimedElsewhere(job)) continue;
+        if (pacer && !this.busy.has(job.id) && !(await pacer.tryTake())) {
           full.add(job.backend);
           paced.add(job.backend);
           void this.noteQueued(job, pacer);
@@ -475,10 +498,10 @@ export class Reconciler {
       }
     };
     const first = await this.store.listUnsubmitted(SUBMIT_BATCH);
-    pass(first);
+    await pass(first);
     // A long queue of one backend waiting for room must not hide the other backends' jobs behind it.
     if (first.length === SUBMIT_BATCH && full.size > 0) {
-      pass(await this.store.listUnsubmitted(SUBMIT_BATCH, [...full]));
+      await pass(await this.store.listUnsubmitted(SUBMIT_BATCH, [...full]));
     }
   }
 

@@ -16,6 +16,8 @@ export interface RecordedRequest {
   body: string;
   /** The body parsed as JSON, when it is JSON. */
   json: unknown;
+  /** When the whole request had arrived (`Date.now()`). */
+  receivedAt: number;
 }
 
 /** What a fake answers: a status, headers and a body (objects are sent as JSON, strings and bytes as they are). */
@@ -110,6 +112,7 @@ export class FakeCloud {
       headers: req.headers,
       body,
       json,
+      receivedAt: Date.now(),
     };
     this.requests.push(recorded);
     const slot = this.faults.find((f) => f.times > 0 && f.match(recorded));

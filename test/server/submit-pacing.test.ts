@@ -7,7 +7,8 @@ import { type CloudTrainApi, startCloudTrainApi } from "../helpers/cloud-train-a
 import { googleError } from "../helpers/fake-vertex";
 import { published } from "../helpers/published";
 import { vertexExample } from "../helpers/sgp-examples";
-import { authHeaders } from "../helpers/train-api";
+import { authHeaders, type TrainApi } from "../helpers/train-api";
+import { mostOverPace, startVertexReplicas, type VertexReplicas } from "../helpers/vertex-replicas";
 
 describe("a backend's submission pace", () => {
   it("lets one submission through at once and then one per 60/perMinute seconds", () => {
@@ -176,3 +177,120 @@ describe("a throttled submission", () => {
     expect(seen.status_reason).toBeUndefined();
   }, 240_000);
 });
+
+// Replicas of the Train API on one Postgres share each backend's pace through the store. Selected by
+// DATABASE_URL like the store's other Postgres tests, each describe in a schema of its own.
+const databaseUrl = process.env.DATABASE_URL;
+
+/**
+ * Waits until `done` holds, checking every 100 ms and running `meanwhile` before each wait; throws
+ * after `timeoutMs`.
+ */
+async function until(
+  done: () => boolean,
+  what: string,
+  timeoutMs = 60_000,
+  meanwhile: () => Promise<unknown> = async () => {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await meanwhile();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+if (databaseUrl) {
+  const create = async (replicas: VertexReplicas, api: TrainApi, name: string): Promise<Job> => {
+    const res = await fetch(`${api.url}/v1/vertex-ai/jobs`, {
+      method: "POST",
+      headers: { ...replicas.headers, "content-type": "application/json" },
+      body: JSON.stringify({ ...vertexExample, name }),
+    });
+    expect(res.status).toBe(201);
+    return (await res.json()) as Job;
+  };
+  const listed = async (replicas: VertexReplicas, api: TrainApi, status: string): Promise<Job[]> => {
+    const res = await fetch(`${api.url}/v1/jobs?limit=100&status=${status}`, { headers: replicas.headers });
+    return ((await res.json()) as { items: Job[] }).items;
+  };
+
+  describe("a burst of submissions split between two replicas on one Postgres", () => {
+    let replicas: VertexReplicas;
+
+    beforeAll(async () => {
+      replicas = await startVertexReplicas({ databaseUrl, perMinute: 60, reconcileIntervalMs: 100 });
+    }, 120_000);
+
+    afterAll(async () => {
+      await replicas?.close();
+    });
+
+    it("creates jobs no faster than the pace between them; the rest stay PENDING with the reason shown on both", async () => {
+      const { a, b } = replicas;
+      for (let i = 0; i < 120; i += 20) {
+        const api = (i / 20) % 2 === 0 ? a : b;
+        await Promise.all(Array.from({ length: 20 }, (_, k) => create(replicas, api, `burst-${i + k}`)));
+      }
+      await until(() => replicas.creations().length >= 6, "six creations");
+      // One at once, then one a second, counted in every window between two creations; one slot of slack.
+      expect(mostOverPace(replicas.creations(), 60, 1)).toBeLessThanOrEqual(1);
+      for (const api of [a, b]) {
+        const waiting = (await listed(replicas, api, "PENDING")).filter(
+          (j) => j.cloud_job_identifier === null,
+        );
+        expect(waiting.length).toBeGreaterThan(50);
+        expect(waiting[0]!.status_reason).toMatch(
+          /^queued: the vertex-ai backend submits at most 60 jobs a minute; .*TRAINKIT_VERTEX_SUBMIT_PER_MINUTE/,
+        );
+        expect(await listed(replicas, api, "FAILED")).toHaveLength(0);
+      }
+    }, 120_000);
+  });
+
+  describe("a throttled submission on one of two replicas on one Postgres", () => {
+    let replicas: VertexReplicas;
+
+    beforeAll(async () => {
+      // Passes run only when a request asks for one, so a job is submitted by the replica it was
+      // created on unless the other one is asked for a pass.
+      replicas = await startVertexReplicas({ databaseUrl, perMinute: 60, reconcileIntervalMs: 600_000 });
+    }, 120_000);
+
+    afterAll(async () => {
+      await replicas?.close();
+    });
+
+    it("lowers the pace the other replica submits at, and the other's queued jobs say so", async () => {
+      const { a, b, proxyOfA } = replicas;
+      const isCreate = (method: string, path: string) => method === "POST" && /\/customJobs(\?|$)/.test(path);
+      proxyOfA.inject(isCreate, [{ kind: "status", status: 429 }]);
+      const throttled = await create(replicas, a, "throttled");
+      expect(proxyOfA.seen.filter((r) => r.fault === "status")).toHaveLength(1);
+      expect(throttled.status).toBe("PENDING");
+      expect(throttled.status_reason).toMatch(
+        /^throttled: .* now submits at most 30 jobs a minute \(from 60/,
+      );
+
+      // The other replica never saw a throttling answer.
+      const created = await create(replicas, b, "after-0");
+      const queued = (await (
+        await fetch(`${b.url}/v1/jobs/${created.id}`, { headers: replicas.headers })
+      ).json()) as Job;
+      expect(queued.status_reason).toMatch(
+        /^queued: the vertex-ai backend submits at most 30 jobs a minute, slowed from 60 after the cloud throttled a submission;/,
+      );
+      // Jobs keep arriving at the other replica, each asking it for a pass, until five were created.
+      let sent = 1;
+      await until(
+        () => replicas.creations().length >= 5,
+        "five creations",
+        60_000,
+        () => create(replicas, b, `after-${sent++}`),
+      );
+      // One every two seconds from an emptied bucket, in every window between two creations; one slot of slack.
+      expect(mostOverPace(replicas.creations(), 30, 1)).toBeLessThanOrEqual(1);
+      expect(await listed(replicas, b, "FAILED")).toHaveLength(0);
+    }, 120_000);
+  });
+}

@@ -6,6 +6,7 @@ import {
   type RestartChange,
   type StatusChange,
   type Store,
+  type SubmitPaceAnswer,
   type SubmittedChange,
 } from "./types";
 
@@ -375,6 +376,18 @@ export class CachedStore implements Store {
   async changesSince(cursor: string): Promise<{ jobs: JobRecord[]; cursor: string }> {
     const answer = await this.inner.changesSince(cursor);
     return { jobs: this.rememberAll(answer.jobs), cursor: answer.cursor };
+  }
+
+  takeSubmitSlot(backend: string, perMinute: number): Promise<SubmitPaceAnswer> {
+    return this.inner.takeSubmitSlot(backend, perMinute);
+  }
+
+  slowSubmitPace(backend: string, perMinute: number): Promise<number> {
+    return this.inner.slowSubmitPace(backend, perMinute);
+  }
+
+  readSubmitPace(backend: string, perMinute: number): Promise<number> {
+    return this.inner.readSubmitPace(backend, perMinute);
   }
 
   ping(): Promise<void> {

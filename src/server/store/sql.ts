@@ -9,6 +9,7 @@ import {
   type StatusChange,
   type Store,
   StoreUnavailableError,
+  type SubmitPaceAnswer,
   type SubmittedChange,
 } from "./types";
 
@@ -99,6 +100,72 @@ export const MIGRATIONS: readonly { version: number; statements: readonly string
       "ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 0",
       "ALTER TABLE jobs ADD COLUMN attempts jsonb NOT NULL DEFAULT '[]'::jsonb",
       "ALTER TABLE jobs ADD COLUMN restart_at timestamptz",
+    ],
+  },
+  {
+    version: 5,
+    // Each paced backend's submission pace, shared by every server on the database (see
+    // `takeSubmitSlot`): the token bucket `SubmitPacer` keeps in memory, as a row. `share` is the pace
+    // in force as a fraction of the configured one (1 until the cloud throttles, down to 0.1), so
+    // the row holds no rate of its own and every server applies the share to the pace it is
+    // configured with. `tokens` are the slots free at `refilled_at`; `recovered_at` is when the pace
+    // was last lowered or last given back a step (null while it was never lowered).
+    //
+    // One function does the arithmetic on the row it has locked, reading the database's clock after
+    // the lock is granted: two servers asking at once are served one after the other, each from the
+    // row the other left, so no slot is handed out twice, and no server's own clock counts. Its
+    // `action` is 'take' (a slot, when one is free), 'slow_down' (after a throttling answer) or
+    // 'read' (only the pace in force).
+    statements: [
+      `CREATE TABLE submit_pace (
+        backend text PRIMARY KEY,
+        tokens double precision NOT NULL,
+        share double precision NOT NULL,
+        refilled_at timestamptz NOT NULL,
+        recovered_at timestamptz
+      )`,
+      `CREATE FUNCTION trainkit_pace_submission(pace_backend text, configured double precision, action text)
+       RETURNS TABLE (taken boolean, pace_per_minute double precision) LANGUAGE plpgsql AS $$
+       DECLARE
+         pace submit_pace%ROWTYPE;
+         asked_at timestamptz;
+         rate double precision;
+       BEGIN
+         SELECT * INTO pace FROM submit_pace WHERE backend = pace_backend FOR UPDATE;
+         IF NOT FOUND THEN
+           -- A new bucket starts full, as a server's own pacer does.
+           INSERT INTO submit_pace (backend, tokens, share, refilled_at)
+             VALUES (pace_backend, greatest(1, configured / 60), 1, clock_timestamp())
+             ON CONFLICT (backend) DO NOTHING;
+           SELECT * INTO pace FROM submit_pace WHERE backend = pace_backend FOR UPDATE;
+         END IF;
+         asked_at := clock_timestamp();
+         -- Each whole quiet minute since the last slowdown or step gives back a quarter of what was taken.
+         IF pace.share < 1 AND asked_at - pace.recovered_at >= interval '1 minute' THEN
+           pace.share := least(1, pace.share + (1 - pace.share) / 4
+                                   * floor(extract(epoch FROM asked_at - pace.recovered_at)::double precision / 60));
+           pace.recovered_at := asked_at;
+         END IF;
+         rate := configured * pace.share;
+         -- The bucket holds one second's worth, and at least one slot.
+         pace.tokens := least(greatest(1, rate / 60),
+                              pace.tokens + greatest(0, extract(epoch FROM asked_at - pace.refilled_at)::double precision) * rate / 60);
+         pace.refilled_at := asked_at;
+         taken := false;
+         IF action = 'take' AND pace.tokens >= 1 - 1e-9 THEN
+           pace.tokens := pace.tokens - 1;
+           taken := true;
+         ELSIF action = 'slow_down' THEN
+           pace.share := greatest(pace.share / 2, 0.1);
+           pace.tokens := least(pace.tokens, 0);
+           pace.recovered_at := asked_at;
+         END IF;
+         UPDATE submit_pace
+           SET tokens = pace.tokens, share = pace.share, refilled_at = pace.refilled_at, recovered_at = pace.recovered_at
+           WHERE backend = pace_backend;
+         pace_per_minute := configured * pace.share;
+         RETURN NEXT;
+       END $$`,
     ],
   },
   {
@@ -606,6 +673,33 @@ export class SqlStore implements Store {
        RETURNING *`,
       [id, change.endedAttemptNumber, json([change.endedAttempt]), change.restartAt.toISOString()],
     );
+  }
+
+  takeSubmitSlot(backend: string, perMinute: number): Promise<SubmitPaceAnswer> {
+    return this.pace(backend, perMinute, "take");
+  }
+
+  async slowSubmitPace(backend: string, perMinute: number): Promise<number> {
+    return (await this.pace(backend, perMinute, "slow_down")).perMinute;
+  }
+
+  async readSubmitPace(backend: string, perMinute: number): Promise<number> {
+    return (await this.pace(backend, perMinute, "read")).perMinute;
+  }
+
+  /** One statement, in a transaction of its own: the row stays locked only while the function runs. */
+  private async pace(
+    backend: string,
+    perMinute: number,
+    action: "take" | "slow_down" | "read",
+  ): Promise<SubmitPaceAnswer> {
+    const { rows } = await this.query<{ taken: boolean; pace_per_minute: number }>(
+      "SELECT taken, pace_per_minute FROM trainkit_pace_submission($1, $2, $3)",
+      [backend, perMinute, action],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`the store answered nothing for the ${backend} backend's submission pace`);
+    return { taken: row.taken, perMinute: Number(row.pace_per_minute) };
   }
 
   /** The migration versions recorded as applied, in order. */

@@ -138,9 +138,32 @@ export interface Store {
    * so handle each by its current state. Throws on a cursor this store did not issue.
    */
   changesSince(cursor: string): Promise<{ jobs: JobRecord[]; cursor: string }>;
+  /**
+   * Takes one submission slot from the backend's pace, shared by every server on the store: a token
+   * bucket refilled at `perMinute` times the share the pace is at (lowered by `slowSubmitPace`),
+   * holding at most one second's worth and at least one slot. Atomic across servers, timed by the
+   * database's clock. Answers whether a slot was taken and the pace in force, per minute.
+   */
+  takeSubmitSlot(backend: string, perMinute: number): Promise<SubmitPaceAnswer>;
+  /**
+   * The cloud throttled a submission of the backend: halves its shared pace (down to a tenth of
+   * `perMinute`) and empties its bucket. Each minute without another slowdown gives back a quarter
+   * of what was taken. Answers the pace in force afterwards, per minute.
+   */
+  slowSubmitPace(backend: string, perMinute: number): Promise<number>;
+  /** The backend's shared pace in force, per minute, taking no slot. */
+  readSubmitPace(backend: string, perMinute: number): Promise<number>;
   /** Resolves once the database answered a trivial query; throws `StoreUnavailableError` otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a backend's shared submission pace answered. */
+export interface SubmitPaceAnswer {
+  /** Whether a submission slot was taken. */
+  taken: boolean;
+  /** The pace in force, in submissions per minute. */
+  perMinute: number;
 }
 
 /** Whether the job is one `hasOlderUnsubmitted` counts: PENDING, never submitted, no cancel asked. */
