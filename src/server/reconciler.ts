@@ -482,9 +482,10 @@ export class Reconciler {
         // the room the previous one left; the others submit in parallel up to the lane's bound.
         const limited = backend.hasCapacity !== undefined;
         const pacer = this.pacer(job.backend, backend);
-        // A job another server holds the claim of is being submitted there: no slot is spent on it.
-        if (pacer && !this.busy.has(job.id) && this.claimedElsewhere(job)) continue;
-        if (pacer && !this.busy.has(job.id) && !(await pacer.tryTake())) {
+        // A job another server holds the claim of took its slot there. It is only tried, which
+        // takes the claim over once that server is gone, and never spends a second slot.
+        const claimedElsewhere = this.claimedElsewhere(job);
+        if (pacer && !this.busy.has(job.id) && !claimedElsewhere && !(await pacer.tryTake())) {
           full.add(job.backend);
           paced.add(job.backend);
           void this.noteQueued(job, pacer);
