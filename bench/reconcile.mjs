@@ -28,7 +28,6 @@ import http from "node:http";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { CREATE_JOB_REQUESTS } from "../dist/spec/index.js";
 import { AzureMlBackend, JOB_ID_TAG } from "../packages/server/dist/server/backends/azure-ml/index.js";
 import { DEFAULT_MIN_POLL_INTERVAL_SECONDS } from "../packages/server/dist/server/backends/cloud-common.js";
@@ -47,6 +46,7 @@ import { DEFAULT_SYNC_INTERVAL_MS } from "../packages/server/dist/server/config.
 import { requestHash } from "../packages/server/dist/server/jobs.js";
 import { Reconciler } from "../packages/server/dist/server/reconciler.js";
 import { openStore } from "../packages/server/dist/server/store/index.js";
+import { withBenchSchema } from "./lib/postgres-schema.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -850,23 +850,14 @@ async function paceFigures() {
   await embedded.close();
   const databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) {
-    const schema = `trainkit_bench_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    try {
-      const url = new URL(databaseUrl);
-      url.searchParams.set("options", `-c search_path=${schema}`);
+    await withBenchSchema(databaseUrl, async (url) => {
       const replicas = [
-        await openStore({ dataDir: join(tmp, "replica-a"), databaseUrl: url.toString() }),
-        await openStore({ dataDir: join(tmp, "replica-b"), databaseUrl: url.toString() }),
+        await openStore({ dataDir: join(tmp, "replica-a"), databaseUrl: url }),
+        await openStore({ dataDir: join(tmp, "replica-b"), databaseUrl: url }),
       ];
       rows.push(await paceRun("Postgres, 2 servers", replicas));
       for (const store of replicas) await store.close();
-    } finally {
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.end();
-    }
+    });
   }
   console.log(
     `creations per minute against the configured pace (burst of ${BURST} jobs, pace ${PACE}/min, ${PACE_SECONDS} s run; Vertex AI's published default is ${VERTEX_SUBMITS_PER_MINUTE}/min):`,

@@ -13,8 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import Fastify from "fastify";
-import pg from "pg";
 import { startServer } from "../packages/server/dist/server/index.js";
+import { withBenchSchema } from "./lib/postgres-schema.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -127,19 +127,7 @@ console.log("trainkit server bench: the full Train API against a bare Fastify ro
 await measure("embedded");
 const databaseUrl = process.env.DATABASE_URL;
 if (databaseUrl) {
-  // A schema of its own, so the bench never reads or leaves rows next to anyone else's.
-  const schema = `trainkit_bench_${process.pid}`;
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  try {
-    const url = new URL(databaseUrl);
-    url.searchParams.set("options", `-c search_path=${schema}`);
-    await measure(url.host, url.toString());
-  } finally {
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-  }
+  await withBenchSchema(databaseUrl, (url) => measure(new URL(url).host, url));
 } else {
   console.log("\n(set DATABASE_URL to measure on Postgres as well)");
 }

@@ -9,8 +9,7 @@ import {
   PENDING_OR_FAILED_PODS,
 } from "../../src/server/backends/kubernetes";
 import type { BackendJob, PollResult, SyncResult } from "../../src/server/backends/types";
-import type { CreateJobRequest } from "../../src/spec";
-import { backendJob, submitted, testContext } from "../helpers/backend-job";
+import { submitKubernetesJobs, testContext } from "../helpers/backend-job";
 import { FAKE_KUBE_TOKEN, FakeKubernetes } from "../helpers/fake-kubernetes";
 import { published } from "../helpers/published";
 
@@ -62,29 +61,6 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const request = (namespace?: string): CreateJobRequest<"kubernetes"> => ({
-  name: "sweep",
-  job_config: {
-    image: "registry.example/train:v1",
-    command: ["python3", "train.py"],
-    ...(namespace ? { namespace } : {}),
-  },
-  storage_mounts: [],
-});
-
-async function submitMany(
-  backend: KubernetesBackend,
-  count: number,
-  namespace?: string,
-): Promise<BackendJob<"kubernetes">[]> {
-  const jobs: BackendJob<"kubernetes">[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const job = backendJob("kubernetes", request(namespace));
-    jobs.push(submitted(job, await backend.submit(job)));
-  }
-  return jobs;
-}
 
 const nameOf = (job: BackendJob<"kubernetes">) => job.cloudJobIdentifier!.job_name!;
 const namespaceOf = (job: BackendJob<"kubernetes">) => job.cloudJobIdentifier!.namespace!;
@@ -170,10 +146,10 @@ const recorded = (settled: SyncResult, job: BackendJob<"kubernetes">): BackendJo
 describe("the kubernetes backend's pod reads in a sync", () => {
   it("reads the pods of many waiting jobs with one paged pod list per namespace, not one per job", async () => {
     const backend = makeBackend("waiting", { minPollIntervalMs: 0, watch: false });
-    const pulling = await submitMany(backend, 14);
-    const unschedulable = await submitMany(backend, 9);
-    const elsewhere = await submitMany(backend, 3, "waiting-too");
-    const running = await submitMany(backend, 4);
+    const pulling = await submitKubernetesJobs(backend, 14);
+    const unschedulable = await submitKubernetesJobs(backend, 9);
+    const elsewhere = await submitKubernetesJobs(backend, 3, "waiting-too");
+    const running = await submitKubernetesJobs(backend, 4);
     for (const job of [...pulling, ...elsewhere]) waitOnImage(job);
     for (const job of unschedulable) waitOnNodes(job);
     for (const job of running) {
@@ -209,7 +185,7 @@ describe("the kubernetes backend's pod reads in a sync", () => {
 
   it("gives Failed jobs their end through the grouped read, and reads on its own a Job whose pods may still be stopping", async () => {
     const backend = makeBackend("failed", { minPollIntervalMs: 0, watch: false });
-    const [preempted, crashed, stopping] = await submitMany(backend, 3);
+    const [preempted, crashed, stopping] = await submitKubernetesJobs(backend, 3);
     fake.addPod("failed", preempted!.id, `${nameOf(preempted!)}-a`, {
       phase: "Failed",
       conditions: [
@@ -272,7 +248,7 @@ describe("the kubernetes backend's pod reads in a sync", () => {
   it("answers waiting reasons from the last pod read until the min poll interval has passed", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     const backend = makeBackend("interval", { minPollIntervalMs: 30_000, watch: false });
-    let jobs = await submitMany(backend, 5);
+    let jobs = await submitKubernetesJobs(backend, 5);
     for (const job of jobs) waitOnNodes(job);
     const first = await backend.sync(jobs);
     jobs = jobs.map((job) => recorded(first, job));
@@ -290,7 +266,7 @@ describe("the kubernetes backend's pod reads in a sync", () => {
 
   it("lists no pods again for the syncs the watch brings on within the interval, and keeps the reasons", async () => {
     const backend = makeBackend("watched", { minPollIntervalMs: 60_000, watch: true });
-    let jobs = await submitMany(backend, 6);
+    let jobs = await submitKubernetesJobs(backend, 6);
     for (const job of jobs) waitOnImage(job);
     // Until the watch has delivered every Job's status, a sync sees some jobs not waiting yet.
     let first: SyncResult = new Map();

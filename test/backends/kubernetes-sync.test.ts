@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubernetesBackend, LIST_PAGE_SIZE, MANAGED_SELECTOR } from "../../src/server/backends/kubernetes";
 import type { BackendJob } from "../../src/server/backends/types";
-import type { CreateJobRequest } from "../../src/spec";
-import { backendJob, submitted, testContext } from "../helpers/backend-job";
+import { submitKubernetesJobs, testContext } from "../helpers/backend-job";
 import { FakeKubernetes } from "../helpers/fake-kubernetes";
 import { published } from "../helpers/published";
 
@@ -41,24 +40,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const request = (namespace?: string): CreateJobRequest<"kubernetes"> => ({
-  name: "sweep",
-  job_config: {
-    image: "registry.example/train:v1",
-    command: ["python3", "train.py"],
-    ...(namespace ? { namespace } : {}),
-  },
-  storage_mounts: [],
-});
-
-async function submitMany(count: number, namespace?: string): Promise<BackendJob<"kubernetes">[]> {
-  const jobs: BackendJob<"kubernetes">[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const job = backendJob("kubernetes", request(namespace));
-    jobs.push(submitted(job, await backend.submit(job)));
-  }
-  return jobs;
-}
+const submitMany = (count: number, namespace?: string) => submitKubernetesJobs(backend, count, namespace);
 
 const nameOf = (job: BackendJob<"kubernetes">) => job.cloudJobIdentifier!.job_name!;
 const jobReads = () => fake.requestsFor("GET", /^\/apis\/batch\/v1\/namespaces\/[^/]+\/jobs\/[^/]+$/).length;

@@ -5,7 +5,7 @@ import type {
   BackendLogger,
   SubmitResult,
 } from "../../src/server/backends/types";
-import { type Backend, CREATE_JOB_REQUESTS } from "../../src/spec";
+import { type Backend, CREATE_JOB_REQUESTS, type CreateJobRequest } from "../../src/spec";
 
 /** A job as the server hands it to a backend: the request parsed with the API's own schema. */
 export function backendJob<B extends Backend>(
@@ -26,6 +26,31 @@ export function backendJob<B extends Backend>(
 /** The job as the server holds it after `submit` returned. */
 export function submitted<B extends Backend>(job: BackendJob<B>, result: SubmitResult): BackendJob<B> {
   return { ...job, cloudJobIdentifier: result.cloudJobIdentifier, backendState: result.backendState ?? null };
+}
+
+/** A Kubernetes job request, in `namespace` when given (the backend's own otherwise). */
+export const kubernetesRequest = (namespace?: string): CreateJobRequest<"kubernetes"> => ({
+  name: "sweep",
+  job_config: {
+    image: "registry.example/train:v1",
+    command: ["python3", "train.py"],
+    ...(namespace ? { namespace } : {}),
+  },
+  storage_mounts: [],
+});
+
+/** Submits `count` Kubernetes jobs through `backend`, one after the other; answers them as submitted. */
+export async function submitKubernetesJobs(
+  backend: { submit(job: BackendJob<"kubernetes">): Promise<SubmitResult> },
+  count: number,
+  namespace?: string,
+): Promise<BackendJob<"kubernetes">[]> {
+  const jobs: BackendJob<"kubernetes">[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const job = backendJob("kubernetes", kubernetesRequest(namespace));
+    jobs.push(submitted(job, await backend.submit(job)));
+  }
+  return jobs;
 }
 
 /** A backend context whose log is kept for assertions. */
