@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import type { BackendRegistry } from "../../src/server/backends";
 import type {
+  Backend as BackendApi,
   BackendContext,
   BackendJob,
   BackendLogger,
@@ -62,4 +64,18 @@ export function testContext(): BackendContext & { lines: { level: string; obj: o
     error: (obj, msg) => lines.push({ level: "error", obj, ...(msg ? { msg } : {}) }),
   };
   return { dataDir: "/nonexistent", notify: () => {}, log, lines };
+}
+
+/** The backends of a server that runs only `backend`: every other one is missing (not configured). */
+export function registryOf<B extends Backend>(
+  backend: BackendApi<B> & { readonly name: B },
+): BackendRegistry {
+  return {
+    "vertex-ai": { missing: [] },
+    sagemaker: { missing: [] },
+    "azure-ml": { missing: [] },
+    kubernetes: { missing: [] },
+    local: { missing: [] },
+    [backend.name]: { backend },
+  } as BackendRegistry;
 }

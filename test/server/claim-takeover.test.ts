@@ -4,7 +4,6 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import type { BackendRegistry } from "../../src/server/backends";
 import type {
   Backend,
   BackendJob,
@@ -15,6 +14,7 @@ import type {
 import { Reconciler } from "../../src/server/reconciler";
 import { openPostgresStore, type SqlStore } from "../../src/server/store";
 import { CLAIM_OWNER_GONE } from "../../src/server/store/sql";
+import { registryOf } from "../helpers/backend-job";
 import { published } from "../helpers/published";
 import { VALID_REQUESTS } from "../helpers/train-api-requests";
 
@@ -39,16 +39,6 @@ class CountingBackend implements Backend<"azure-ml"> {
     return { status: "IN_PROGRESS" };
   }
   async cancel(): Promise<void> {}
-}
-
-function registry(backend: CountingBackend): BackendRegistry {
-  return {
-    "vertex-ai": { missing: [] },
-    sagemaker: { missing: [] },
-    "azure-ml": { backend },
-    kubernetes: { missing: [] },
-    local: { missing: [] },
-  };
 }
 
 describe("whether a claim's replica is gone", () => {
@@ -142,7 +132,7 @@ if (databaseUrl) {
       // One submission a minute: the shared bucket holds one slot, for the job that waits. The
       // orphaned job took its slot on the dead replica, so it goes out beside it, not a minute later.
       const backend = new CountingBackend();
-      const reconciler = new Reconciler(store, registry(backend), {
+      const reconciler = new Reconciler(store, registryOf(backend), {
         intervalMs: 50,
         log: quiet,
         submitsPerMinute: { "azure-ml": 1 },

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BackendRegistry } from "../../src/server/backends";
 import type {
   Backend,
   BackendJob,
@@ -13,6 +12,7 @@ import type {
 } from "../../src/server/backends/types";
 import { Reconciler } from "../../src/server/reconciler";
 import { openStore, type Store } from "../../src/server/store";
+import { registryOf } from "../helpers/backend-job";
 import { seedEmbeddedStore } from "../helpers/store-template";
 import { VALID_REQUESTS } from "../helpers/train-api-requests";
 
@@ -79,16 +79,6 @@ class PerJobBackend implements Backend<"azure-ml"> {
   async cancel(): Promise<void> {}
 }
 
-function registry(backend: PerJobBackend): BackendRegistry {
-  return {
-    "vertex-ai": { missing: [] },
-    sagemaker: { missing: [] },
-    "azure-ml": { backend },
-    kubernetes: { missing: [] },
-    local: { missing: [] },
-  };
-}
-
 async function submittedJob(reconciler: Reconciler) {
   const id = randomUUID();
   const { job } = await store.insertJob({
@@ -115,7 +105,7 @@ describe("the reconciler's pass over active jobs", () => {
   it("reads the store in full once, then follows its changes: new jobs are polled, ended ones no longer", async () => {
     const backend = new PerJobBackend();
     const { store: watched, counts } = counted(store);
-    const reconciler = new Reconciler(watched, registry(backend), { intervalMs: 20, log: quiet });
+    const reconciler = new Reconciler(watched, registryOf(backend), { intervalMs: 20, log: quiet });
     const before = await submittedJob(reconciler);
     reconciler.start();
     await until(() => backend.polled.includes(before.id));
@@ -136,7 +126,7 @@ describe("the reconciler's pass over active jobs", () => {
   it("reads the store in full again after the change stream failed, losing no job written meanwhile", async () => {
     const backend = new PerJobBackend();
     const { store: watched, counts } = counted(store);
-    const reconciler = new Reconciler(watched, registry(backend), { intervalMs: 20, log: quiet });
+    const reconciler = new Reconciler(watched, registryOf(backend), { intervalMs: 20, log: quiet });
     reconciler.start();
     await until(() => counts.changesSince > 0);
     // The stream fails on every read until the job below is written: each pass meanwhile falls back
@@ -158,14 +148,14 @@ describe("the reconciler's pass over active jobs", () => {
 
   it("after a restart reads the store once and carries on with the jobs a stopped reconciler left", async () => {
     const first = new PerJobBackend();
-    const old = new Reconciler(store, registry(first), { intervalMs: 20, log: quiet });
+    const old = new Reconciler(store, registryOf(first), { intervalMs: 20, log: quiet });
     const left = await submittedJob(old);
     await old.stop();
 
     const backend = new PerJobBackend();
     backend.answers.set(left.id, { status: "COMPLETED" });
     const { store: watched, counts } = counted(store);
-    const restarted = new Reconciler(watched, registry(backend), { intervalMs: 20, log: quiet });
+    const restarted = new Reconciler(watched, registryOf(backend), { intervalMs: 20, log: quiet });
     restarted.start();
     await until(async () => (await statusOf(left.id)) === "COMPLETED");
     await restarted.stop();

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BackendRegistry } from "../../src/server/backends";
 import type {
   Backend,
   BackendJob,
@@ -14,6 +13,7 @@ import type {
 } from "../../src/server/backends/types";
 import { Reconciler } from "../../src/server/reconciler";
 import { openStore, type Store } from "../../src/server/store";
+import { registryOf } from "../helpers/backend-job";
 import { seedEmbeddedStore } from "../helpers/store-template";
 import { VALID_REQUESTS } from "../helpers/train-api-requests";
 
@@ -59,16 +59,6 @@ class ListingBackend implements Backend<"vertex-ai"> {
   }
 }
 
-function registry(backend: ListingBackend): BackendRegistry {
-  return {
-    "vertex-ai": { backend },
-    sagemaker: { missing: [] },
-    "azure-ml": { missing: [] },
-    kubernetes: { missing: [] },
-    local: { missing: [] },
-  };
-}
-
 async function submittedJob(reconciler: Reconciler) {
   const id = randomUUID();
   const { job } = await store.insertJob({
@@ -94,7 +84,7 @@ const statusOf = async (id: string) => (await store.getJobById(id))?.status;
 describe("the reconciler with a backend that reads its jobs by list", () => {
   it("records what the list settled, polls only the jobs it left out, and leaves unchanged ones alone", async () => {
     const backend = new ListingBackend();
-    const reconciler = new Reconciler(store, registry(backend), {
+    const reconciler = new Reconciler(store, registryOf(backend), {
       intervalMs: 20,
       syncIntervalMs: 150,
       log: quiet,
@@ -126,7 +116,7 @@ describe("the reconciler with a backend that reads its jobs by list", () => {
 
   it("syncs once per sync interval however often the passes run", async () => {
     const backend = new ListingBackend();
-    const reconciler = new Reconciler(store, registry(backend), {
+    const reconciler = new Reconciler(store, registryOf(backend), {
       intervalMs: 10,
       syncIntervalMs: 60_000,
       log: quiet,
@@ -143,7 +133,7 @@ describe("the reconciler with a backend that reads its jobs by list", () => {
 
   it("still sends a cancel that did not go out, for a job the list settles", async () => {
     const backend = new ListingBackend();
-    const reconciler = new Reconciler(store, registry(backend), {
+    const reconciler = new Reconciler(store, registryOf(backend), {
       intervalMs: 20,
       syncIntervalMs: 100,
       log: quiet,
