@@ -218,6 +218,21 @@ export class Reconciler {
    * limits concurrency, no older job is still waiting for that room (those go first).
    */
   async maySubmitNow(job: JobRecord): Promise<boolean> {
+    try {
+      return await this.submitAllowedNow(job);
+    } catch (err) {
+      // The job is stored already: it stays PENDING for a pass to submit, and the caller is
+      // answered with it rather than with an error that would make a client create it again.
+      this.options.log.warn(
+        { jobId: job.id, err: errorMessage(err) },
+        "could not tell whether the job may be submitted at once; a pass submits it",
+      );
+      this.kick();
+      return false;
+    }
+  }
+
+  private async submitAllowedNow(job: JobRecord): Promise<boolean> {
     const backend = this.backendOf(job);
     if (!backend) return false;
     const pacer = this.pacer(job.backend, backend);
@@ -238,6 +253,22 @@ export class Reconciler {
       return false;
     }
     return true;
+  }
+
+  /**
+   * One submission slot of the pass, or none when the shared pace cannot be read (the store is
+   * unreachable): the backend's jobs wait for a later pass, and the other backends go on.
+   */
+  private async takeSlot(job: JobRecord, pacer: SubmitPace): Promise<boolean> {
+    try {
+      return await pacer.tryTake();
+    } catch (err) {
+      this.options.log.warn(
+        { backend: job.backend, err: errorMessage(err) },
+        "could not take a submission slot; the backend's jobs wait for a later pass",
+      );
+      return false;
+    }
   }
 
   /**
@@ -485,7 +516,7 @@ export class Reconciler {
         // A job another server holds the claim of took its slot there. It is only tried, which
         // takes the claim over once that server is gone, and never spends a second slot.
         const claimedElsewhere = this.claimedElsewhere(job);
-        if (pacer && !this.busy.has(job.id) && !claimedElsewhere && !(await pacer.tryTake())) {
+        if (pacer && !this.busy.has(job.id) && !claimedElsewhere && !(await this.takeSlot(job, pacer))) {
           full.add(job.backend);
           paced.add(job.backend);
           void this.noteQueued(job, pacer);
