@@ -74,7 +74,7 @@ export async function openPgliteStore(
     // the job is submitted at the next pass; the backend finds what the dead server may already
     // have started under the job's name, so nothing starts twice.
     await db.query(
-      "UPDATE jobs SET submit_claimed_at = '-infinity' WHERE submit_claimed_at IS NOT NULL AND submitted_at IS NULL",
+      "UPDATE jobs SET submit_claimed_at = 'epoch' WHERE submit_claimed_at IS NOT NULL AND submitted_at IS NULL",
     );
     return new SqlStore(
       "pglite",
